@@ -1,0 +1,32 @@
+# The two commands a new user runs: `make demo` and `make test`.
+# Each installs the Debian packages it needs first (scripts/deps.sh).
+GO      ?= go
+BIN     := bin
+export CGO_ENABLED := 1
+
+.PHONY: deps build demo test fmt-check vet testbed-up bench
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+demo: build
+	$(BIN)/printstationd demo --out demo-out
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet: deps
+	$(GO) vet ./...
+
+testbed-up: deps
+	@scripts/testbed-up.sh
+
+test: deps fmt-check vet testbed-up
+	$(GO) test -count=1 -timeout 45m ./...
+
+bench: deps testbed-up
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
