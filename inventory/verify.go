@@ -1,0 +1,458 @@
+package inventory
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// VerifyOptions say what an auditor trusts.
+type VerifyOptions struct {
+	// Keys verify checkpoint signatures. When empty, the station keys stored
+	// in the database are used: that proves the file is consistent with
+	// itself, not that it came from the station. An auditor who got the
+	// station's vkey from the centre passes it here and it overrides.
+	Keys []note.Verifier
+	// CentreKey, when set, must verify every cosigned checkpoint stored.
+	CentreKey note.Verifier
+	// MaxProblems caps the list (0: 100); Problems beyond are only counted.
+	MaxProblems int
+}
+
+// Problem is one thing verify found wrong. Seq is the event it concerns, or
+// -1 when it concerns no single event.
+type Problem struct {
+	Seq  int64  `json:"seq"`
+	What string `json:"what"`
+}
+
+func (p Problem) String() string {
+	if p.Seq < 0 {
+		return p.What
+	}
+	return fmt.Sprintf("event seq %d: %s", p.Seq, p.What)
+}
+
+// VerifyReport is what verify found.
+type VerifyReport struct {
+	Station            string    `json:"station"`
+	Events             int64     `json:"events"`
+	Checkpoints        int       `json:"checkpoints"`
+	Cosigned           int       `json:"cosigned"`
+	LastCheckpoint     int64     `json:"last_checkpoint_size"`
+	UncheckpointedTail int64     `json:"events_after_last_checkpoint"`
+	KeySource          string    `json:"key_source"`
+	JobsChecked        bool      `json:"jobs_checked"`
+	JobsNote           string    `json:"jobs_note,omitempty"`
+	Stock              Stock     `json:"stock"`
+	Problems           []Problem `json:"problems"`
+	MoreProblems       int       `json:"more_problems,omitempty"`
+}
+
+// OK reports whether nothing was found wrong.
+func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 && r.MoreProblems == 0 }
+
+func (r *VerifyReport) add(max int, seq int64, format string, args ...any) {
+	if len(r.Problems) >= max {
+		r.MoreProblems++
+		return
+	}
+	r.Problems = append(r.Problems, Problem{Seq: seq, What: fmt.Sprintf(format, args...)})
+}
+
+// ErrNotALedger is returned when the database has no ledger tables.
+var ErrNotALedger = errors.New("inventory: no blank-card ledger in this database")
+
+// Verify recomputes the Merkle tree from the event rows and compares it with
+// every stored tree hash and every signed checkpoint, replays the invariant
+// event by event, and ties every consumed or spoiled blank to a job. It reads
+// only; db may be opened with storage.OpenReadOnly on a copy. A non-nil
+// error means verify could not run; what it found is in the report.
+func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, error) {
+	if opt.MaxProblems <= 0 {
+		opt.MaxProblems = 100
+	}
+	max := opt.MaxProblems
+	rep := &VerifyReport{Problems: []Problem{}}
+	if err := db.QueryRowContext(ctx, `SELECT value FROM ledger_meta WHERE key = 'station'`).Scan(&rep.Station); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotALedger, err)
+	}
+
+	// Pass 1: the events, in seq order. The tree is rebuilt from the rows
+	// as they stand; any difference from what was signed shows below.
+	var (
+		leaves   []tlog.Hash
+		computed []tlog.Hash // stored-hash layout, as tlog.StoredHashes makes it
+		bal      = balances{}
+		jobsUsed = map[string]int64{} // job → first seq naming it
+	)
+	memReader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			if x < 0 || x >= int64(len(computed)) {
+				return nil, fmt.Errorf("tree hash %d not computed", x)
+			}
+			out[i] = computed[x]
+		}
+		return out, nil
+	})
+	rows, err := db.QueryContext(ctx, `SELECT seq, at, kind, printer, job, data FROM ledger_events ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: verify: read events: %w", err)
+	}
+	var pos int64
+	for rows.Next() {
+		var seq int64
+		var at, kind, printer, job string
+		var data []byte
+		if err := rows.Scan(&seq, &at, &kind, &printer, &job, &data); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("inventory: verify: read event: %w", err)
+		}
+		if seq != pos {
+			if seq > pos {
+				rep.add(max, pos, "missing: events seq %d to %d are not in the database (deleted)", pos, seq-1)
+			} else {
+				rep.add(max, seq, "duplicate row")
+			}
+		}
+		h := tlog.RecordHash(data)
+		leaves = append(leaves, h)
+		hs, err := tlog.StoredHashesForRecordHash(int64(len(leaves)-1), h, memReader)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("inventory: verify: rebuild tree: %w", err)
+		}
+		computed = append(computed, hs...)
+		pos = seq + 1
+
+		e, err := ParseEntry(data)
+		if err != nil {
+			rep.add(max, seq, "unreadable: %v", err)
+			continue
+		}
+		if e.Seq != seq {
+			rep.add(max, seq, "the row holds the event written as seq %d (rows reordered or renumbered)", e.Seq)
+		}
+		if e.Station != rep.Station {
+			rep.add(max, seq, "written by station %q, this ledger is station %q", e.Station, rep.Station)
+		}
+		if at != formatTime(e.At) || kind != string(e.Kind) || printer != e.Printer || job != e.Job {
+			rep.add(max, seq, "the query columns (at, kind, printer, job) differ from the signed event bytes")
+		}
+		n, err := normalize(e.Event)
+		if err != nil {
+			rep.add(max, seq, "invalid %s event: %v", e.Kind, refusalReason(err))
+			continue
+		}
+		if !reflect.DeepEqual(n, e.Event) {
+			rep.add(max, seq, "%s event is not in the form the ledger writes", e.Kind)
+			continue
+		}
+		if _, err := bal.apply(e.Event); err != nil {
+			rep.add(max, seq, "breaks the invariant on replay: %v", refusalReason(err))
+			continue
+		}
+		if (e.Kind == Consumed || e.Kind == Spoiled) && e.Job != "" {
+			if _, ok := jobsUsed[e.Job]; !ok {
+				jobsUsed[e.Job] = seq
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("inventory: verify: read events: %w", err)
+	}
+	rows.Close()
+	size := int64(len(leaves))
+	rep.Events = size
+	rep.Stock = stockOf(bal)
+	rep.Stock.Events = size
+
+	if err := verifyStoredHashes(ctx, db, rep, max, computed, size); err != nil {
+		return nil, err
+	}
+	if err := verifyCheckpoints(ctx, db, rep, opt, max, memReader, size); err != nil {
+		return nil, err
+	}
+
+	stored, err := loadBalances(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sortedKeys(union(stored, bal)) {
+		if stored[k] != bal[k] {
+			rep.add(max, -1, "the stock table says %s holds %d, the events add up to %d", describe(k), stored[k], bal[k])
+		}
+	}
+	if err := verifyJobs(ctx, db, rep, max, jobsUsed); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func refusalReason(err error) string {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r.Reason
+	}
+	return err.Error()
+}
+
+func union(a, b balances) map[string]bool {
+	m := map[string]bool{}
+	for k := range a {
+		m[k] = true
+	}
+	for k := range b {
+		m[k] = true
+	}
+	return m
+}
+
+// verifyStoredHashes compares the tree hashes stored at append time with the
+// ones rebuilt from the rows. A changed row shows as a leaf mismatch at its
+// seq; hashes beyond the rows show that rows at the end were deleted.
+func verifyStoredHashes(ctx context.Context, db *sql.DB, rep *VerifyReport, max int, computed []tlog.Hash, size int64) error {
+	rows, err := db.QueryContext(ctx, `SELECT idx, hash FROM ledger_hashes ORDER BY idx`)
+	if err != nil {
+		return fmt.Errorf("inventory: verify: read tree hashes: %w", err)
+	}
+	defer rows.Close()
+	var next int64
+	badLeaf := map[int64]bool{}
+	var interior [][2]int64 // leaf ranges of mismatched interior hashes
+	var beyond int64 = -1
+	for rows.Next() {
+		var idx int64
+		var b []byte
+		if err := rows.Scan(&idx, &b); err != nil {
+			return fmt.Errorf("inventory: verify: read tree hash: %w", err)
+		}
+		if idx != next && next < int64(len(computed)) {
+			level, n := tlog.SplitStoredHashIndex(next)
+			rep.add(max, n<<level, "tree hashes %d to %d are missing", next, idx-1)
+		}
+		next = idx + 1
+		if idx >= int64(len(computed)) {
+			if beyond < 0 {
+				level, n := tlog.SplitStoredHashIndex(idx)
+				beyond = n << level
+			}
+			continue
+		}
+		level, n := tlog.SplitStoredHashIndex(idx)
+		if len(b) == tlog.HashSize && tlog.Hash(b) == computed[idx] {
+			continue
+		}
+		if level == 0 {
+			badLeaf[n] = true
+			rep.add(max, n, "the event bytes do not match the tree hash stored when it was written (the row was changed, or rows were swapped)")
+		} else {
+			interior = append(interior, [2]int64{n << level, (n+1)<<level - 1})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("inventory: verify: read tree hashes: %w", err)
+	}
+	if next < int64(len(computed)) {
+		level, n := tlog.SplitStoredHashIndex(next)
+		rep.add(max, n<<level, "events from here on have no stored tree hash (rows added outside the ledger)")
+	}
+	if beyond >= 0 {
+		rep.add(max, beyond, "tree hashes exist for events from here on, but the rows are gone (events at the end were deleted)")
+	}
+	// An interior mismatch with no leaf mismatch under it means the stored
+	// hashes themselves were edited; report the first such range only.
+	for _, r := range interior {
+		clean := true
+		for s := r[0]; s <= r[1] && s < size; s++ {
+			if badLeaf[s] {
+				clean = false
+				break
+			}
+		}
+		if clean {
+			rep.add(max, r[0], "stored tree hashes over events %d to %d were edited", r[0], r[1])
+			break
+		}
+	}
+	return nil
+}
+
+func verifyCheckpoints(ctx context.Context, db *sql.DB, rep *VerifyReport, opt VerifyOptions, max int, r tlog.HashReader, size int64) error {
+	keys := opt.Keys
+	rep.KeySource = "auditor (--key)"
+	if len(keys) == 0 {
+		rep.KeySource = "database (only proves the file agrees with itself; pass --key with the vkey from the centre to prove it came from the station)"
+		rows, err := db.QueryContext(ctx, `SELECT vkey FROM ledger_keys`)
+		if err != nil {
+			return fmt.Errorf("inventory: verify: read station keys: %w", err)
+		}
+		for rows.Next() {
+			var vkey string
+			if err := rows.Scan(&vkey); err != nil {
+				rows.Close()
+				return fmt.Errorf("inventory: verify: read station keys: %w", err)
+			}
+			v, err := note.NewVerifier(vkey)
+			if err != nil {
+				rep.add(max, -1, "stored station key %q is not a verifier key: %v", vkey, err)
+				continue
+			}
+			keys = append(keys, v)
+		}
+		rows.Close()
+		if len(keys) == 0 {
+			rep.add(max, -1, "no station key to check checkpoint signatures with: pass --key")
+		}
+	}
+	origin := Origin(rep.Station)
+	type signed struct {
+		size int64
+		msg  []byte
+	}
+	load := func(q string) ([]signed, error) {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("inventory: verify: read checkpoints: %w", err)
+		}
+		defer rows.Close()
+		var out []signed
+		for rows.Next() {
+			var s signed
+			if err := rows.Scan(&s.size, &s.msg); err != nil {
+				return nil, fmt.Errorf("inventory: verify: read checkpoints: %w", err)
+			}
+			out = append(out, s)
+		}
+		return out, rows.Err()
+	}
+	cps, err := load(`SELECT size, note FROM ledger_checkpoints ORDER BY size`)
+	if err != nil {
+		return err
+	}
+	cos, err := load(`SELECT size, note FROM ledger_cosigned ORDER BY size`)
+	if err != nil {
+		return err
+	}
+	rep.Checkpoints, rep.Cosigned = len(cps), len(cos)
+	var lastGood int64
+	check := func(what string, s signed, centre note.Verifier) bool {
+		vs := append([]note.Verifier{}, keys...)
+		if centre != nil {
+			vs = append(vs, centre)
+		}
+		n, err := note.Open(s.msg, note.VerifierList(vs...))
+		if err != nil {
+			rep.add(max, -1, "%s at size %d: signature does not verify with the station key: %v", what, s.size, err)
+			return false
+		}
+		if centre != nil {
+			found := false
+			for _, sig := range n.Sigs {
+				found = found || (sig.Name == centre.Name() && sig.Hash == centre.KeyHash())
+			}
+			if !found {
+				rep.add(max, -1, "%s at size %d: no valid centre cosignature", what, s.size)
+				return false
+			}
+		}
+		o, t, err := ParseCheckpoint([]byte(n.Text))
+		if err != nil {
+			rep.add(max, -1, "%s at size %d: %v", what, s.size, err)
+			return false
+		}
+		if o != origin || t.N != s.size {
+			rep.add(max, -1, "%s at size %d: signed text is for %q size %d", what, s.size, o, t.N)
+			return false
+		}
+		if t.N > size {
+			rep.add(max, size, "%s signed at size %d but only %d events remain: events seq %d to %d were deleted", what, t.N, size, size, t.N-1)
+			return false
+		}
+		h, err := tlog.TreeHash(t.N, r)
+		if err != nil || h != t.Hash {
+			rep.add(max, lastGood, "%s at size %d does not match the events: an event between seq %d and %d was changed, removed, reordered or inserted after it was signed", what, t.N, lastGood, t.N-1)
+			return false
+		}
+		return true
+	}
+	for _, s := range cps {
+		if check("checkpoint", s, nil) {
+			lastGood = s.size
+		}
+		rep.LastCheckpoint = s.size
+	}
+	for _, s := range cos {
+		check("cosigned checkpoint", s, opt.CentreKey)
+	}
+	if rep.LastCheckpoint <= size {
+		rep.UncheckpointedTail = size - rep.LastCheckpoint
+	}
+	return nil
+}
+
+// verifyJobs ties blanks to jobs in jobqueue's table when the copy has it.
+func verifyJobs(ctx context.Context, db *sql.DB, rep *VerifyReport, max int, used map[string]int64) error {
+	var name string
+	err := db.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type='table' AND name='job_jobs'`).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		rep.JobsNote = "not checked: this database has no job_jobs table (jobs are kept by the job queue; audit a copy that includes it)"
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inventory: verify: look for the jobs table: %w", err)
+	}
+	col := ""
+	cols, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('job_jobs')`)
+	if err != nil {
+		return fmt.Errorf("inventory: verify: jobs table columns: %w", err)
+	}
+	for cols.Next() {
+		var c string
+		if err := cols.Scan(&c); err != nil {
+			cols.Close()
+			return fmt.Errorf("inventory: verify: jobs table columns: %w", err)
+		}
+		if (c == "id" || c == "job_id") && col == "" {
+			col = c
+		}
+	}
+	cols.Close()
+	if col == "" {
+		rep.JobsNote = "not checked: job_jobs has no id or job_id column"
+		return nil
+	}
+	known := map[string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT `+col+` FROM job_jobs`)
+	if err != nil {
+		return fmt.Errorf("inventory: verify: read jobs: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("inventory: verify: read jobs: %w", err)
+		}
+		known[id] = true
+	}
+	rows.Close()
+	var missing []string
+	for j := range used {
+		if !known[j] {
+			missing = append(missing, j)
+		}
+	}
+	sort.Slice(missing, func(a, b int) bool { return used[missing[a]] < used[missing[b]] })
+	for _, j := range missing {
+		rep.add(max, used[j], "blank tied to job %q, which the job queue does not know", j)
+	}
+	rep.JobsChecked = true
+	return nil
+}
