@@ -1,0 +1,446 @@
+package card
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	_ "image/jpeg" // job photos
+	_ "image/png"  // job photos and signatures
+	"math"
+	"strings"
+
+	xdraw "golang.org/x/image/draw"
+	"golang.org/x/image/font"
+	"golang.org/x/image/vector"
+)
+
+// Errors a render can fail with, each inside a *FieldError naming the job
+// field; match with errors.Is.
+var (
+	ErrMissingField  = errors.New("required field is missing or empty")
+	ErrTextTooLong   = errors.New("text does not fit its box even at the smallest size")
+	ErrBadImage      = errors.New("image is not a readable JPEG or PNG")
+	ErrImageTooLarge = errors.New("image is too large")
+	ErrQRTooDense    = errors.New("QR code does not fit its box with modules of at least 3 pixels")
+)
+
+// Limits on the images a job brings (a job photo is tens of kilobytes).
+const (
+	MaxImageBytes  = 4 << 20
+	MaxImageSide   = 4096
+	maxFieldLength = 1000
+	minQRModulePx  = 3
+)
+
+// FieldError says which job field could not be put on the card. It never
+// holds the field's value: errors are logged and values are personal data.
+type FieldError struct {
+	Field   string // job field name, or "photo" / "signature"
+	Element string // template element name
+	Err     error  // one of the Err* sentinels, possibly wrapped
+}
+
+func (e *FieldError) Error() string {
+	what := map[bool]string{true: "the issuer must resend the job with it", false: "the issuer must correct the job"}[errors.Is(e.Err, ErrMissingField)]
+	if errors.Is(e.Err, ErrQRTooDense) {
+		what = "the template's QR box is too small for this value: fix the template"
+	}
+	return fmt.Sprintf("card: field %q (element %q): %v — %s", e.Field, e.Element, e.Err, what)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Render draws a job onto the card. color is the full-colour card with
+// everything except the K-layer elements; black is the K panel (0 = black
+// resin, 255 = none), nil when the template puts nothing on K. photo and
+// signature are JPEG or PNG bytes; each is needed only if the template has
+// an image element for it.
+func Render(t *Template, fields map[string]string, photo, signature []byte) (*image.RGBA, *image.Gray, error) {
+	if t == nil {
+		return nil, nil, errors.New("card: Render called with a nil template")
+	}
+	// Resolve every input first, so a bad job fails before any drawing.
+	texts := make([]string, len(t.elements))
+	for i := range t.elements {
+		el := &t.elements[i]
+		if el.kind != kindText && el.kind != kindQR {
+			continue
+		}
+		s, err := resolveText(el, fields)
+		if err != nil {
+			return nil, nil, err
+		}
+		texts[i] = s
+	}
+	var photoImg, signImg image.Image
+	var err error
+	if t.usesPhoto {
+		if photoImg, err = decodeImage("photo", photo, t.elements); err != nil {
+			return nil, nil, err
+		}
+	}
+	if t.usesSign {
+		if signImg, err = decodeImage("signature", signature, t.elements); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	col := image.NewRGBA(image.Rect(0, 0, Width, Height))
+	paintBackground(col, t.bg)
+	var blk *image.Gray
+	if t.usesBlack {
+		blk = image.NewGray(image.Rect(0, 0, Width, Height))
+		for i := range blk.Pix {
+			blk.Pix[i] = 255
+		}
+	}
+	for i := range t.elements {
+		el := &t.elements[i]
+		var dst draw.Image = col
+		if el.layer == LayerK {
+			dst = blk
+		}
+		switch el.kind {
+		case kindRect, kindEllipse:
+			paintShape(dst, el)
+		case kindText:
+			if texts[i] == "" {
+				continue // an optional field left empty
+			}
+			lay, err := layoutText(el, texts[i])
+			if err != nil {
+				return nil, nil, &FieldError{Field: firstField(el), Element: el.name, Err: err}
+			}
+			drawText(dst, el, lay)
+		case kindImage:
+			img := photoImg
+			if el.source == "signature" {
+				img = signImg
+			}
+			drawImage(dst, el, img)
+		case kindQR:
+			if texts[i] == "" {
+				continue
+			}
+			if err := drawQR(col, dst, el, texts[i]); err != nil {
+				return nil, nil, &FieldError{Field: firstField(el), Element: el.name, Err: err}
+			}
+		}
+	}
+	return col, blk, nil
+}
+
+// resolveText fills an element's placeholders from the job's fields. An
+// optional element with a missing field renders nothing.
+func resolveText(el *element, fields map[string]string) (string, error) {
+	var b strings.Builder
+	for _, s := range el.text {
+		if s.field == "" {
+			b.WriteString(s.lit)
+			continue
+		}
+		v := fields[s.field]
+		if len(v) > maxFieldLength {
+			return "", &FieldError{Field: s.field, Element: el.name, Err: fmt.Errorf("%w: %d bytes, at most %d", ErrTextTooLong, len(v), maxFieldLength)}
+		}
+		v = cleanValue(v)
+		if v == "" {
+			if el.optional {
+				return "", nil
+			}
+			return "", &FieldError{Field: s.field, Element: el.name, Err: ErrMissingField}
+		}
+		b.WriteString(v)
+	}
+	return cleanValue(b.String()), nil
+}
+
+func firstField(el *element) string {
+	for _, s := range el.text {
+		if s.field != "" {
+			return s.field
+		}
+	}
+	return ""
+}
+
+// decodeImage checks a job image before decoding it whole: size in bytes,
+// format, and pixel dimensions from the header.
+func decodeImage(source string, b []byte, els []element) (image.Image, error) {
+	elName, optional := "", true
+	for _, el := range els {
+		if el.kind == kindImage && el.source == source {
+			elName = el.name
+			optional = optional && el.optional
+		}
+	}
+	fail := func(err error) error { return &FieldError{Field: source, Element: elName, Err: err} }
+	if len(b) == 0 {
+		if optional {
+			return nil, nil
+		}
+		return nil, fail(ErrMissingField)
+	}
+	if len(b) > MaxImageBytes {
+		return nil, fail(fmt.Errorf("%w: %d bytes, at most %d", ErrImageTooLarge, len(b), MaxImageBytes))
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, fail(fmt.Errorf("%w: %w", ErrBadImage, err))
+	}
+	if format != "jpeg" && format != "png" {
+		return nil, fail(fmt.Errorf("%w: it is %s", ErrBadImage, format))
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fail(fmt.Errorf("%w: %d × %d pixels", ErrBadImage, cfg.Width, cfg.Height))
+	}
+	if cfg.Width > MaxImageSide || cfg.Height > MaxImageSide {
+		return nil, fail(fmt.Errorf("%w: %d × %d pixels, at most %d a side", ErrImageTooLarge, cfg.Width, cfg.Height, MaxImageSide))
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fail(fmt.Errorf("%w: %w", ErrBadImage, err))
+	}
+	return img, nil
+}
+
+// paintBackground fills the card with a colour or a linear gradient, in
+// integer arithmetic so every machine gets the same bytes.
+func paintBackground(dst *image.RGBA, bg background) {
+	lerp := func(a, b uint8, num, den int) uint8 {
+		return uint8((int(a)*(den-num) + int(b)*num + den/2) / den)
+	}
+	for y := range Height {
+		row := dst.Pix[y*dst.Stride:]
+		for x := range Width {
+			var num, den int
+			switch bg.direction {
+			case "horizontal":
+				num, den = x, Width-1
+			case "vertical":
+				num, den = y, Height-1
+			case "diagonal":
+				num, den = x*(Height-1)+y*(Width-1), 2*(Width-1)*(Height-1)
+			default:
+				num, den = 0, 1
+			}
+			p := row[x*4 : x*4+4 : x*4+4]
+			p[0] = lerp(bg.from.R, bg.to.R, num, den)
+			p[1] = lerp(bg.from.G, bg.to.G, num, den)
+			p[2] = lerp(bg.from.B, bg.to.B, num, den)
+			p[3] = 255
+		}
+	}
+}
+
+// shapePath adds a rectangle (rounded when r > 0) or an ellipse to z, in z's
+// coordinates, clockwise or, with reverse, counter-clockwise (to cut a hole).
+func shapePath(z *vector.Rasterizer, k kind, x0, y0, x1, y1, r float64, reverse bool) {
+	if x1 <= x0 || y1 <= y0 {
+		return
+	}
+	const kappa = 0.5522847498
+	f := func(v float64) float32 { return float32(v) }
+	if k == kindEllipse {
+		rx, ry := (x1-x0)/2, (y1-y0)/2
+		cx, cy := x0+rx, y0+ry
+		// Four cubic arcs: right → bottom → left → top → right.
+		type arc struct{ c1x, c1y, c2x, c2y, ex, ey float64 }
+		arcs := []arc{
+			{cx + rx, cy + ry*kappa, cx + rx*kappa, cy + ry, cx, cy + ry},
+			{cx - rx*kappa, cy + ry, cx - rx, cy + ry*kappa, cx - rx, cy},
+			{cx - rx, cy - ry*kappa, cx - rx*kappa, cy - ry, cx, cy - ry},
+			{cx + rx*kappa, cy - ry, cx + rx, cy - ry*kappa, cx + rx, cy},
+		}
+		if reverse {
+			arcs = []arc{
+				{cx + rx, cy - ry*kappa, cx + rx*kappa, cy - ry, cx, cy - ry},
+				{cx - rx*kappa, cy - ry, cx - rx, cy - ry*kappa, cx - rx, cy},
+				{cx - rx, cy + ry*kappa, cx - rx*kappa, cy + ry, cx, cy + ry},
+				{cx + rx*kappa, cy + ry, cx + rx, cy + ry*kappa, cx + rx, cy},
+			}
+		}
+		z.MoveTo(f(cx+rx), f(cy))
+		for _, a := range arcs {
+			z.CubeTo(f(a.c1x), f(a.c1y), f(a.c2x), f(a.c2y), f(a.ex), f(a.ey))
+		}
+		z.ClosePath()
+		return
+	}
+	r = math.Min(r, math.Min(x1-x0, y1-y0)/2)
+	if r <= 0 {
+		if reverse {
+			z.MoveTo(f(x0), f(y0))
+			z.LineTo(f(x0), f(y1))
+			z.LineTo(f(x1), f(y1))
+			z.LineTo(f(x1), f(y0))
+		} else {
+			z.MoveTo(f(x0), f(y0))
+			z.LineTo(f(x1), f(y0))
+			z.LineTo(f(x1), f(y1))
+			z.LineTo(f(x0), f(y1))
+		}
+		z.ClosePath()
+		return
+	}
+	c := r * (1 - kappa)
+	if !reverse {
+		z.MoveTo(f(x0+r), f(y0))
+		z.LineTo(f(x1-r), f(y0))
+		z.CubeTo(f(x1-c), f(y0), f(x1), f(y0+c), f(x1), f(y0+r))
+		z.LineTo(f(x1), f(y1-r))
+		z.CubeTo(f(x1), f(y1-c), f(x1-c), f(y1), f(x1-r), f(y1))
+		z.LineTo(f(x0+r), f(y1))
+		z.CubeTo(f(x0+c), f(y1), f(x0), f(y1-c), f(x0), f(y1-r))
+		z.LineTo(f(x0), f(y0+r))
+		z.CubeTo(f(x0), f(y0+c), f(x0+c), f(y0), f(x0+r), f(y0))
+	} else {
+		z.MoveTo(f(x0+r), f(y0))
+		z.CubeTo(f(x0+c), f(y0), f(x0), f(y0+c), f(x0), f(y0+r))
+		z.LineTo(f(x0), f(y1-r))
+		z.CubeTo(f(x0), f(y1-c), f(x0+c), f(y1), f(x0+r), f(y1))
+		z.LineTo(f(x1-r), f(y1))
+		z.CubeTo(f(x1-c), f(y1), f(x1), f(y1-c), f(x1), f(y1-r))
+		z.LineTo(f(x1), f(y0+r))
+		z.CubeTo(f(x1), f(y0+c), f(x1-c), f(y0), f(x1-r), f(y0))
+	}
+	z.ClosePath()
+}
+
+// paintShape fills and strokes a rect or ellipse, anti-aliased. The stroke
+// is centred on the box edge but kept inside the card.
+func paintShape(dst draw.Image, el *element) {
+	x0, y0, x1, y1 := el.x, el.y, el.x+el.w, el.y+el.h
+	if el.hasFill {
+		fillPath(dst, el.fill, x0, y0, x1, y1, func(z *vector.Rasterizer, ox, oy float64) {
+			shapePath(z, el.kind, x0-ox, y0-oy, x1-ox, y1-oy, el.radius, false)
+		})
+	}
+	if el.hasStr && el.strokeWidth > 0 {
+		h := el.strokeWidth / 2
+		ox0, oy0 := math.Max(0, x0-h), math.Max(0, y0-h)
+		ox1, oy1 := math.Min(Width, x1+h), math.Min(Height, y1+h)
+		fillPath(dst, el.stroke, ox0, oy0, ox1, oy1, func(z *vector.Rasterizer, ox, oy float64) {
+			shapePath(z, el.kind, ox0-ox, oy0-oy, ox1-ox, oy1-oy, el.radius+h, false)
+			shapePath(z, el.kind, x0+h-ox, y0+h-oy, x1-h-ox, y1-h-oy, math.Max(0, el.radius-h), true)
+		})
+	}
+}
+
+// fillPath rasterizes a path built by add over the pixel box around
+// (x0,y0)-(x1,y1) and paints it in c.
+func fillPath(dst draw.Image, c color.NRGBA, x0, y0, x1, y1 float64, add func(z *vector.Rasterizer, ox, oy float64)) {
+	r := image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1))).Intersect(dst.Bounds())
+	if r.Empty() {
+		return
+	}
+	z := vector.NewRasterizer(r.Dx(), r.Dy())
+	add(z, float64(r.Min.X), float64(r.Min.Y))
+	z.Draw(dst, r, image.NewUniform(c), image.Point{})
+}
+
+func drawText(dst draw.Image, el *element, lay *textLayout) {
+	d := font.Drawer{Dst: dst, Src: image.NewUniform(el.color), Face: lay.face}
+	for _, l := range lay.lines {
+		d.Dot.X, d.Dot.Y = l.x, l.y
+		d.DrawString(l.s)
+	}
+}
+
+// drawImage scales img to fit the element's box, keeping its aspect ratio,
+// centred. On the K panel the image's darkness becomes resin.
+func drawImage(dst draw.Image, el *element, img image.Image) {
+	box := image.Rect(int(math.Round(el.x)), int(math.Round(el.y)), int(math.Round(el.x+el.w)), int(math.Round(el.y+el.h)))
+	if el.hasFill {
+		draw.Draw(dst, box, image.NewUniform(el.fill), image.Point{}, draw.Over)
+	}
+	if img != nil {
+		sb := img.Bounds()
+		scale := math.Min(float64(box.Dx())/float64(sb.Dx()), float64(box.Dy())/float64(sb.Dy()))
+		tw := max(1, int(math.Round(float64(sb.Dx())*scale)))
+		th := max(1, int(math.Round(float64(sb.Dy())*scale)))
+		tx := box.Min.X + (box.Dx()-tw)/2
+		ty := box.Min.Y + (box.Dy()-th)/2
+		target := image.Rect(tx, ty, tx+tw, ty+th)
+		if g, ok := dst.(*image.Gray); ok {
+			// Scale onto white, then darken the panel where the image is
+			// dark: resin adds ink, it never removes any.
+			tmp := image.NewRGBA(image.Rect(0, 0, tw, th))
+			draw.Draw(tmp, tmp.Bounds(), image.White, image.Point{}, draw.Src)
+			xdraw.CatmullRom.Scale(tmp, tmp.Bounds(), img, sb, draw.Over, nil)
+			for y := range th {
+				for x := range tw {
+					p := tmp.Pix[y*tmp.Stride+x*4:]
+					lum := uint8((299*int(p[0]) + 587*int(p[1]) + 114*int(p[2]) + 500) / 1000)
+					i := g.PixOffset(tx+x, ty+y)
+					g.Pix[i] = min(g.Pix[i], lum)
+				}
+			}
+		} else {
+			xdraw.CatmullRom.Scale(dst, target, img, sb, draw.Over, nil)
+		}
+	}
+	if el.hasStr && el.strokeWidth > 0 {
+		e := *el
+		e.kind, e.hasFill, e.radius = kindRect, false, 0
+		paintShape(dst, &e)
+	}
+}
+
+// drawQR draws the code centred in its box with whole-pixel modules. The
+// code and its quiet zone are knocked out to white on the colour layer so
+// that a K-panel code prints on white, as scanners need.
+func drawQR(col *image.RGBA, dst draw.Image, el *element, text string) error {
+	mods, err := qrModules(text, el.ec)
+	if err != nil {
+		return err
+	}
+	n := len(mods) + 2*el.quiet
+	side := math.Min(el.w, el.h)
+	px := int(side) / n
+	if px < minQRModulePx {
+		return fmt.Errorf("%w: %d modules with the quiet zone in %d pixels", ErrQRTooDense, n, int(side))
+	}
+	total := px * n
+	ox := int(math.Round(el.x + (el.w-float64(total))/2))
+	oy := int(math.Round(el.y + (el.h-float64(total))/2))
+	draw.Draw(col, image.Rect(ox, oy, ox+total, oy+total), image.White, image.Point{}, draw.Src)
+	ink := image.NewUniform(el.color)
+	q := el.quiet * px
+	for y, row := range mods {
+		for x, dark := range row {
+			if dark {
+				r := image.Rect(ox+q+x*px, oy+q+y*px, ox+q+(x+1)*px, oy+q+(y+1)*px)
+				draw.Draw(dst, r, ink, image.Point{}, draw.Over)
+			}
+		}
+	}
+	return nil
+}
+
+// Composite is what the printed card looks like: the colour panels with the
+// K panel's resin on top. A nil black returns a copy of color.
+func Composite(color *image.RGBA, black *image.Gray) *image.RGBA {
+	out := image.NewRGBA(color.Bounds())
+	copy(out.Pix, color.Pix)
+	if black == nil {
+		return out
+	}
+	b := color.Bounds().Intersect(black.Bounds())
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			k := int(black.Pix[black.PixOffset(x, y)])
+			if k == 255 {
+				continue
+			}
+			i := out.PixOffset(x, y)
+			for c := range 3 {
+				out.Pix[i+c] = uint8((int(out.Pix[i+c])*k + 127) / 255)
+			}
+		}
+	}
+	return out
+}
