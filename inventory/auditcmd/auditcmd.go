@@ -1,0 +1,387 @@
+// Package auditcmd is `printstationctl audit`: the auditor's commands over a
+// copy of the station database, run with no daemon. Exit status: 0 pass,
+// 1 fail (the reasons are printed), 2 usage or I/O error.
+package auditcmd
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"printstation/inventory"
+	"printstation/storage"
+)
+
+const (
+	exitPass  = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+const usage = `usage: printstationctl audit COMMAND [flags]
+
+Commands (each works on a copy of station.db; no daemon needed):
+  verify     --db FILE [--key VKEYFILE] [--centre-key VKEYFILE] [--json]
+             Rebuild the ledger's Merkle tree from its rows and check it
+             against every stored hash and signed checkpoint, replay the
+             stock invariant event by event, and tie every consumed or
+             spoiled blank to a job. Without --key the station key stored
+             in the database is used, which only proves the file agrees
+             with itself: pass the station's vkey as registered with the
+             centre to prove the ledger came from the station.
+  reconcile  --db FILE --from DATE --to DATE [--physical storage=N,p1=N]
+             [--counters p1=N,...] [--tz ZONE] [--json]
+             Per station and printer from DATE to DATE (both days
+             included): opening, received, loaded, consumed, spoiled by
+             reason, destroyed, closing; compared with shift-close counts,
+             the printers' hardware counter readings, and the physical
+             counts and counters you give.
+  export     --db FILE --format csv|json [--from DATE] [--to DATE] [--tz ZONE]
+             Every event (in the period, if given) to standard output.
+
+Exit status: 0 pass, 1 fail (reasons printed), 2 usage or I/O error.
+`
+
+// Main runs `audit ARGS...` (args start after "audit").
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "verify":
+		return verify(ctx, args[1:], stdout, stderr)
+	case "reconcile":
+		return reconcile(ctx, args[1:], stdout, stderr)
+	case "export":
+		return export(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitPass
+	default:
+		fmt.Fprintf(stderr, "audit: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+func flags(name string, stderr io.Writer) (*flag.FlagSet, *string, *bool) {
+	fs := flag.NewFlagSet("audit "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "", "copy of the station database (station.db)")
+	js := fs.Bool("json", false, "write the result as JSON")
+	return fs, db, js
+}
+
+func open(ctx context.Context, path string, stderr io.Writer) (*sql.DB, bool) {
+	if path == "" {
+		fmt.Fprintln(stderr, "audit: --db FILE is required (a copy of station.db)")
+		return nil, false
+	}
+	if _, err := os.Stat(path); err != nil {
+		fmt.Fprintf(stderr, "audit: %v\n", err)
+		return nil, false
+	}
+	db, err := storage.OpenReadOnly(ctx, path)
+	if err != nil {
+		fmt.Fprintf(stderr, "audit: %v\n", err)
+		return nil, false
+	}
+	return db, true
+}
+
+func readVerifier(path string) (note.Verifier, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("key file %s does not hold a verifier key (name+hash+key, as in the station's ledger.key.pub): %w", path, err)
+	}
+	return v, nil
+}
+
+func verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, dbPath, js := flags("verify", stderr)
+	keyPath := fs.String("key", "", "station verifier key file (overrides the key stored in the database)")
+	centrePath := fs.String("centre-key", "", "centre verifier key file: every cosigned checkpoint must verify with it")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	var opt inventory.VerifyOptions
+	if *keyPath != "" {
+		v, err := readVerifier(*keyPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "audit verify: %v\n", err)
+			return exitUsage
+		}
+		opt.Keys = []note.Verifier{v}
+	}
+	if *centrePath != "" {
+		v, err := readVerifier(*centrePath)
+		if err != nil {
+			fmt.Fprintf(stderr, "audit verify: %v\n", err)
+			return exitUsage
+		}
+		opt.CentreKey = v
+	}
+	db, ok := open(ctx, *dbPath, stderr)
+	if !ok {
+		return exitUsage
+	}
+	defer db.Close()
+	rep, err := inventory.Verify(ctx, db, opt)
+	if err != nil {
+		fmt.Fprintf(stderr, "audit verify: %v\n", err)
+		return exitUsage
+	}
+	if *js {
+		if err := writeJSON(stdout, struct {
+			Pass bool `json:"pass"`
+			*inventory.VerifyReport
+		}{rep.OK(), rep}); err != nil {
+			fmt.Fprintf(stderr, "audit verify: %v\n", err)
+			return exitUsage
+		}
+	} else {
+		fmt.Fprintf(stdout, "ledger of station %s: %d events, %d signed checkpoints (last at size %d, %d events after it), %d cosigned\n",
+			rep.Station, rep.Events, rep.Checkpoints, rep.LastCheckpoint, rep.UncheckpointedTail, rep.Cosigned)
+		fmt.Fprintf(stdout, "signatures checked with: %s\n", rep.KeySource)
+		if rep.JobsChecked {
+			fmt.Fprintln(stdout, "jobs: every consumed or spoiled blank checked against the job queue")
+		} else {
+			fmt.Fprintf(stdout, "jobs: %s\n", rep.JobsNote)
+		}
+		s := rep.Stock
+		fmt.Fprintf(stdout, "stock: received %d, storage %d, printers %v, consumed %d, test %d, spoiled awaiting destruction %d, destroyed %d, adjustments %+d\n",
+			s.Received, s.Storage, s.Printers, s.Consumed, s.TestCards, s.SpoiledAwaiting, s.Destroyed, s.Adjustments)
+		if rep.OK() {
+			fmt.Fprintln(stdout, "PASS")
+		} else {
+			fmt.Fprintf(stdout, "FAIL: %d problems\n", len(rep.Problems)+rep.MoreProblems)
+			for _, p := range rep.Problems {
+				fmt.Fprintf(stdout, "  %s\n", p)
+			}
+			if rep.MoreProblems > 0 {
+				fmt.Fprintf(stdout, "  ... and %d more\n", rep.MoreProblems)
+			}
+		}
+	}
+	if !rep.OK() {
+		return exitFail
+	}
+	return exitPass
+}
+
+// parseDay accepts YYYY-MM-DD (midnight in loc) or an RFC 3339 time.
+func parseDay(s string, loc *time.Location) (t time.Time, day bool, err error) {
+	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		return t, true, nil
+	}
+	t, err = time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("%q is neither a date (2026-03-31) nor an RFC 3339 time", s)
+	}
+	return t, false, nil
+}
+
+// parseCounts parses "storage=10,p1=3".
+func parseCounts(s string) (map[string]int64, error) {
+	m := map[string]int64{}
+	if s == "" {
+		return m, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if !ok || k == "" || err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: write NAME=N with N a whole number, e.g. storage=120,p1=35", part)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("%q given twice", k)
+		}
+		m[k] = n
+	}
+	return m, nil
+}
+
+func period(fs *flag.FlagSet, from, to, tz string, required bool) (time.Time, time.Time, error) {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("--tz %q: %w", tz, err)
+	}
+	if required && (from == "" || to == "") {
+		return time.Time{}, time.Time{}, errors.New("--from and --to are required")
+	}
+	var f, t time.Time
+	if from != "" {
+		if f, _, err = parseDay(from, loc); err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("--from: %w", err)
+		}
+	}
+	if to != "" {
+		var day bool
+		if t, day, err = parseDay(to, loc); err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("--to: %w", err)
+		}
+		if day {
+			t = t.AddDate(0, 0, 1) // the --to day is included
+		}
+	}
+	if !f.IsZero() && !t.IsZero() && !f.Before(t) {
+		return time.Time{}, time.Time{}, errors.New("--from must be before --to")
+	}
+	return f, t, nil
+}
+
+func reconcile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, dbPath, js := flags("reconcile", stderr)
+	from := fs.String("from", "", "first day (YYYY-MM-DD) or RFC 3339 time")
+	to := fs.String("to", "", "last day, included (YYYY-MM-DD), or RFC 3339 end time (excluded)")
+	tz := fs.String("tz", "UTC", "time zone of the dates, e.g. Asia/Jakarta")
+	phys := fs.String("physical", "", "physical counts now: storage=N,PRINTER=N,...")
+	ctrs := fs.String("counters", "", "printers' hardware counters (cards inserted) now: PRINTER=N,...")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	f, t, err := period(fs, *from, *to, *tz, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "audit reconcile: %v\n", err)
+		return exitUsage
+	}
+	physical, err := parseCounts(*phys)
+	if err != nil {
+		fmt.Fprintf(stderr, "audit reconcile: --physical %v\n", err)
+		return exitUsage
+	}
+	counters, err := parseCounts(*ctrs)
+	if err != nil {
+		fmt.Fprintf(stderr, "audit reconcile: --counters %v\n", err)
+		return exitUsage
+	}
+	db, ok := open(ctx, *dbPath, stderr)
+	if !ok {
+		return exitUsage
+	}
+	defer db.Close()
+	p, err := inventory.Summarize(ctx, db, f, t)
+	if err != nil {
+		fmt.Fprintf(stderr, "audit reconcile: %v\n", err)
+		if errors.Is(err, inventory.ErrNotALedger) {
+			return exitUsage
+		}
+		return exitFail
+	}
+	p.CheckCounts(physical, counters)
+	pass := len(p.Discrepancies) == 0
+	if *js {
+		if err := writeJSON(stdout, struct {
+			Pass bool `json:"pass"`
+			*inventory.Period
+		}{pass, p}); err != nil {
+			fmt.Fprintf(stderr, "audit reconcile: %v\n", err)
+			return exitUsage
+		}
+	} else {
+		writePeriod(stdout, p)
+		if pass {
+			fmt.Fprintln(stdout, "PASS")
+		} else {
+			fmt.Fprintf(stdout, "FAIL: %d discrepancies\n", len(p.Discrepancies))
+			for _, d := range p.Discrepancies {
+				if d.Seq >= 0 {
+					fmt.Fprintf(stdout, "  event seq %d: %s\n", d.Seq, d.What)
+				} else {
+					fmt.Fprintf(stdout, "  %s\n", d.What)
+				}
+			}
+		}
+	}
+	if !pass {
+		return exitFail
+	}
+	return exitPass
+}
+
+func writePeriod(w io.Writer, p *inventory.Period) {
+	fmt.Fprintf(w, "station %s, %s to %s: %d events, %d shift closes, %d counter readings\n",
+		p.Station, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), p.Events, p.ShiftsClosed, p.CounterReadings)
+	fmt.Fprintf(w, "%-12s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "location", "opening", "received", "loaded", "unloaded", "consumed", "test", "spoiled", "adjusted", "closing")
+	s := p.Storage
+	fmt.Fprintf(w, "%-12s %8d %8d %8d %8d %8s %8s %8d %8d %8d\n", "storage", s.Opening, s.Received, s.Loaded, s.Unloaded, "-", "-", sum(s.Spoiled), s.Adjusted, s.Closing)
+	for _, x := range p.Printers {
+		fmt.Fprintf(w, "%-12s %8d %8s %8d %8d %8d %8d %8d %8d %8d\n", x.Printer, x.Opening, "-", x.Loaded, x.Unloaded, x.Consumed, x.TestCards, sum(x.Spoiled), x.Adjusted, x.Closing)
+	}
+	fmt.Fprintf(w, "spoiled by reason: %s\n", reasons(p.Spoiled))
+	fmt.Fprintf(w, "spoiled awaiting destruction: opening %d, closing %d; destroyed %d\n", p.SpoiledOpening, p.SpoiledClosing, p.Destroyed)
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func reasons(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, r := range inventory.SpoilReasons {
+		if m[r] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", r, m[r]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, dbPath, js := flags("export", stderr)
+	format := fs.String("format", "", "csv or json")
+	from := fs.String("from", "", "first day (YYYY-MM-DD) or RFC 3339 time")
+	to := fs.String("to", "", "last day, included, or RFC 3339 end time (excluded)")
+	tz := fs.String("tz", "UTC", "time zone of the dates")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *js && *format == "" {
+		*format = "json"
+	}
+	if *format != "csv" && *format != "json" {
+		fmt.Fprintln(stderr, "audit export: --format csv or --format json is required")
+		return exitUsage
+	}
+	f, t, err := period(fs, *from, *to, *tz, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "audit export: %v\n", err)
+		return exitUsage
+	}
+	db, ok := open(ctx, *dbPath, stderr)
+	if !ok {
+		return exitUsage
+	}
+	defer db.Close()
+	if err := inventory.Export(ctx, db, stdout, *format, f, t); err != nil {
+		fmt.Fprintf(stderr, "audit export: %v\n", err)
+		return exitFail
+	}
+	return exitPass
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
