@@ -1,0 +1,87 @@
+// Package tcp is the raw TCP transport for network card printers
+// (tcp://HOST:PORT), and the adapter that turns any net.Conn (such as the
+// simulator's in-process pipe) into a printer.Conn.
+package tcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"printstation/printer"
+)
+
+func init() {
+	printer.RegisterTransport("tcp", func(ctx context.Context, a printer.Addr) (printer.Conn, error) {
+		return Dial(ctx, a.Host)
+	})
+}
+
+// Dial connects to a printer's raw TCP port. A driver that loses the link
+// calls its dialer again, which is how reconnects happen.
+func Dial(ctx context.Context, hostport string) (printer.Conn, error) {
+	var d net.Dialer
+	if _, ok := ctx.Deadline(); !ok {
+		d.Timeout = 5 * time.Second
+	}
+	c, err := d.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		return nil, fmt.Errorf("connect to printer at %s: %w (%w)", hostport, printer.ErrDisconnected, err)
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetKeepAlive(true)
+		tc.SetKeepAlivePeriod(15 * time.Second)
+		tc.SetNoDelay(true)
+	}
+	return Wrap(c), nil
+}
+
+// Wrap adapts a net.Conn: each Read and Write takes its deadline from the
+// context, and cancelling the context interrupts it.
+func Wrap(c net.Conn) printer.Conn { return &conn{c: c} }
+
+type conn struct{ c net.Conn }
+
+func (c *conn) Read(ctx context.Context, p []byte) (int, error) {
+	return c.io(ctx, c.c.SetReadDeadline, func() (int, error) { return c.c.Read(p) })
+}
+
+func (c *conn) Write(ctx context.Context, p []byte) (int, error) {
+	return c.io(ctx, c.c.SetWriteDeadline, func() (int, error) { return c.c.Write(p) })
+}
+
+func (c *conn) Close() error { return c.c.Close() }
+
+func (c *conn) io(ctx context.Context, setDeadline func(time.Time) error, f func() (int, error)) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, mapErr(ctx, err)
+	}
+	dl, _ := ctx.Deadline()
+	setDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { setDeadline(time.Unix(1, 0)) })
+	n, err := f()
+	stop()
+	if err != nil {
+		return n, mapErr(ctx, err)
+	}
+	return n, nil
+}
+
+func mapErr(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+		if cerr := ctx.Err(); errors.Is(cerr, context.Canceled) {
+			return fmt.Errorf("printer link: %w", cerr)
+		}
+		return fmt.Errorf("printer link: no answer in time: %w", printer.ErrTimeout)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("printer link: %w", err)
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrClosedPipe):
+		return fmt.Errorf("printer link closed: %w", printer.ErrDisconnected)
+	}
+	return fmt.Errorf("printer link: %w (%w)", printer.ErrDisconnected, err)
+}
