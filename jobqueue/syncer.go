@@ -1,0 +1,316 @@
+package jobqueue
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Central is what the syncer needs of the centre (*Client provides it).
+type Central interface {
+	FetchJobs(ctx context.Context, cursor string, wait time.Duration, max int, maxBytes int64) (JobsPage, error)
+	FetchTemplate(ctx context.Context, id string) ([]byte, error)
+	PostOutcomes(ctx context.Context, idemKey string, items []OutcomeItem) ([]string, error)
+	PostCheckpoint(ctx context.Context, idemKey, note string) (string, error)
+	PostStock(ctx context.Context, idemKey string, report []byte) error
+}
+
+// SyncOptions tune the syncer; zero values take the defaults in brackets.
+type SyncOptions struct {
+	PrefetchJobs  int           // most jobs held not yet printed [200]
+	PrefetchBytes int64         // most envelope bytes held not yet printed [32 MiB]
+	Wait          time.Duration // long-poll wait [25s]
+	MinBackoff    time.Duration // first retry delay after an error [1s]
+	MaxBackoff    time.Duration // longest retry delay [2m]
+	IdlePoll      time.Duration // re-check interval when the window is full or nothing to send [5s]
+	OutcomeBatch  int           // outcomes per request [50]
+	// OnCheckpoint receives the centre's cosigned checkpoint (the ledger
+	// stores it). The item is acknowledged only once it returns nil.
+	OnCheckpoint func(ctx context.Context, key, cosigned string) error
+	Logger       zerolog.Logger
+}
+
+func (o SyncOptions) withDefaults() SyncOptions {
+	if o.PrefetchJobs <= 0 {
+		o.PrefetchJobs = 200
+	}
+	if o.PrefetchBytes <= 0 {
+		o.PrefetchBytes = 32 << 20
+	}
+	if o.Wait <= 0 {
+		o.Wait = 25 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = 2 * time.Minute
+		if o.MaxBackoff < o.MinBackoff {
+			o.MaxBackoff = o.MinBackoff
+		}
+	}
+	if o.IdlePoll <= 0 {
+		o.IdlePoll = 5 * time.Second
+	}
+	if o.OutcomeBatch <= 0 {
+		o.OutcomeBatch = 50
+	}
+	return o
+}
+
+// CursorJobs is the name of the jobs cursor in sync_state.
+const CursorJobs = "jobs"
+
+// Syncer pulls jobs into the queue and drains the outbox to the centre.
+type Syncer struct {
+	q    *Queue
+	c    Central
+	opts SyncOptions
+	log  zerolog.Logger
+
+	mu     sync.Mutex
+	status SyncStatus
+}
+
+// SyncStatus is what the web page shows about the link.
+type SyncStatus struct {
+	LastPull     time.Time // last successful jobs request
+	LastPush     time.Time // last successful report
+	PullFailures int       // consecutive
+	PushFailures int       // consecutive
+	LastError    string
+}
+
+// NewSyncer ties a queue to the centre.
+func NewSyncer(q *Queue, c Central, opts SyncOptions) *Syncer {
+	opts = opts.withDefaults()
+	return &Syncer{q: q, c: c, opts: opts, log: opts.Logger.With().Str("component", "sync").Logger()}
+}
+
+// Status returns the link's state.
+func (s *Syncer) Status() SyncStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Run pulls and pushes until ctx ends; it returns ctx's error.
+func (s *Syncer) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.pullLoop(ctx) }()
+	go func() { defer wg.Done(); s.pushLoop(ctx) }()
+	wg.Wait()
+	return ctx.Err()
+}
+
+// backoff is exponential with jitter, so that many stations coming back
+// after an outage do not hit the centre in step.
+type backoff struct {
+	min, max time.Duration
+	n        int
+}
+
+func (b *backoff) next() time.Duration {
+	d := b.min << min(b.n, 20)
+	if d > b.max || d <= 0 {
+		d = b.max
+	}
+	b.n++
+	return d/2 + rand.N(d/2+1)
+}
+
+func (b *backoff) reset() { b.n = 0 }
+
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-wake:
+	}
+}
+
+func (s *Syncer) pullLoop(ctx context.Context) {
+	b := backoff{min: s.opts.MinBackoff, max: s.opts.MaxBackoff}
+	for ctx.Err() == nil {
+		full, err := s.PullOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		if err != nil {
+			s.status.PullFailures++
+			s.status.LastError = err.Error()
+		} else {
+			s.status.PullFailures = 0
+			s.status.LastPull = time.Now()
+		}
+		s.mu.Unlock()
+		switch {
+		case err != nil:
+			d := b.next()
+			s.log.Warn().Err(err).Dur("retry_in", d).Msg("sync: pulling jobs failed")
+			sleep(ctx, d, nil)
+		case full:
+			b.reset()
+			sleep(ctx, s.opts.IdlePoll, nil)
+		default:
+			b.reset()
+		}
+	}
+}
+
+// PullOnce fetches missing templates, then one page of jobs if the prefetch
+// window has room. full reports that the window was full.
+func (s *Syncer) PullOnce(ctx context.Context) (full bool, err error) {
+	if err := s.fetchTemplates(ctx); err != nil {
+		return false, err
+	}
+	w, err := s.q.Pending(ctx)
+	if err != nil {
+		return false, err
+	}
+	if w.Jobs >= s.opts.PrefetchJobs || w.Bytes >= s.opts.PrefetchBytes {
+		return true, nil
+	}
+	cursor, err := s.q.Cursor(ctx, CursorJobs)
+	if err != nil {
+		return false, err
+	}
+	page, err := s.c.FetchJobs(ctx, cursor, s.opts.Wait, s.opts.PrefetchJobs-w.Jobs, s.opts.PrefetchBytes-w.Bytes)
+	if err != nil {
+		return false, err
+	}
+	if len(page.Jobs) == 0 && len(page.Revoked) == 0 && (page.Cursor == "" || page.Cursor == cursor) {
+		return false, nil
+	}
+	res, err := s.q.AddPage(ctx, page.Jobs, page.Revoked, CursorJobs, page.Cursor)
+	if err != nil {
+		return false, err
+	}
+	s.log.Info().Int("added", len(res.Added)).Int("refused", len(res.Refused)).Int("revoked", len(res.Revoked)).Str("cursor", page.Cursor).Msg("sync: jobs page stored")
+	if len(res.Added) > 0 {
+		return false, s.fetchTemplates(ctx)
+	}
+	return false, nil
+}
+
+func (s *Syncer) fetchTemplates(ctx context.Context) error {
+	missing, err := s.q.MissingTemplates(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range missing {
+		body, err := s.c.FetchTemplate(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.q.PutTemplate(ctx, t.ID, t.SHA256, body); err != nil {
+			return err
+		}
+		s.log.Info().Str("template", t.ID).Str("sha256", t.SHA256[:12]).Msg("sync: template cached")
+	}
+	return nil
+}
+
+func (s *Syncer) pushLoop(ctx context.Context) {
+	b := backoff{min: s.opts.MinBackoff, max: s.opts.MaxBackoff}
+	for ctx.Err() == nil {
+		did, err := s.PushOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		if err != nil {
+			s.status.PushFailures++
+			s.status.LastError = err.Error()
+		} else {
+			s.status.PushFailures = 0
+			if did {
+				s.status.LastPush = time.Now()
+			}
+		}
+		s.mu.Unlock()
+		if err != nil {
+			d := b.next()
+			s.log.Warn().Err(err).Dur("retry_in", d).Msg("sync: sending reports failed")
+			sleep(ctx, d, nil)
+			continue
+		}
+		b.reset()
+		if !did {
+			if _, err := s.q.Purge(ctx); err != nil {
+				s.log.Error().Err(err).Msg("sync: purge failed")
+			}
+			sleep(ctx, s.opts.IdlePoll, s.q.outbox.wake)
+		}
+	}
+}
+
+// PushOnce sends one request's worth of outbox items. did reports whether
+// there was anything to send.
+func (s *Syncer) PushOnce(ctx context.Context) (did bool, err error) {
+	o := s.q.outbox
+	key, items, err := o.nextOutcomeBatch(ctx, s.opts.OutcomeBatch)
+	if err != nil {
+		return false, err
+	}
+	if len(items) > 0 {
+		outs, err := decodeOutcomes(items)
+		if err != nil {
+			return true, err
+		}
+		keys := make([]string, len(items))
+		for i, it := range items {
+			keys[i] = it.Key
+		}
+		accepted, err := s.c.PostOutcomes(ctx, key, outs)
+		if err != nil {
+			o.failed(ctx, keys, err)
+			return true, err
+		}
+		if err := o.ack(ctx, accepted); err != nil {
+			return true, err
+		}
+		if len(accepted) < len(items) {
+			s.log.Warn().Int("sent", len(items)).Int("accepted", len(accepted)).Msg("sync: centre accepted only part of the outcomes; the rest go again")
+			return true, o.unbatch(ctx, key)
+		}
+		return true, nil
+	}
+	if it, err := o.next(ctx, KindCheckpoint); err != nil {
+		return false, err
+	} else if it != nil {
+		cos, err := s.c.PostCheckpoint(ctx, it.Key, string(it.Body))
+		if err != nil {
+			o.failed(ctx, []string{it.Key}, err)
+			return true, err
+		}
+		if s.opts.OnCheckpoint != nil {
+			if err := s.opts.OnCheckpoint(ctx, it.Key, cos); err != nil {
+				return true, err
+			}
+		}
+		return true, o.ack(ctx, []string{it.Key})
+	}
+	if it, err := o.next(ctx, KindStock); err != nil {
+		return false, err
+	} else if it != nil {
+		if err := s.c.PostStock(ctx, it.Key, it.Body); err != nil {
+			o.failed(ctx, []string{it.Key}, err)
+			var he *HTTPError
+			if errors.As(err, &he) && !he.Temporary() {
+				s.log.Error().Err(err).Str("key", it.Key).Msg("sync: centre rejected a stock report; will retry")
+			}
+			return true, err
+		}
+		return true, o.ack(ctx, []string{it.Key})
+	}
+	return false, nil
+}
