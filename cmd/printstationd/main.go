@@ -1,0 +1,108 @@
+// Command printstationd runs an ID-card print station under systemd.
+//
+//	printstationd run [--config FILE]        the daemon (Type=notify)
+//	printstationd demo [flags]               the whole station on simulators
+//	printstationd check-config FILE          print every problem, exit 1; or a summary
+//	printstationd version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"printstation/config"
+	"printstation/demo"
+	"printstation/logging"
+	"printstation/station"
+	"printstation/version"
+
+	_ "printstation/printer/all" // printer drivers and transports
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `usage: printstationd COMMAND [flags]
+
+commands:
+  run [--config FILE]     run the station (default config ` + config.DefaultPath + `)
+  demo [flags]            run the whole station on simulated printers, chips and
+                          central server; see 'printstationd demo --help'
+  check-config FILE       check a config file: all problems, or a one-line summary
+  version                 print the version
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return runDaemon(args[1:], stderr)
+	case "demo":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return demo.Main(ctx, args[1:], stdout, stderr)
+	case "check-config":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: printstationd check-config FILE")
+			return 2
+		}
+		cfg, err := config.Load(args[1])
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "ok:", cfg.Summary())
+		return 0
+	case "version", "--version":
+		fmt.Fprintln(stdout, "printstationd", version.Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "printstationd: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+func runDaemon(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", config.DefaultPath, "station config file (TOML)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+
+	err = station.Run(ctx, station.Options{
+		Config: cfg,
+		Log:    log,
+		HUP:    hup,
+		Reload: func() (*config.Config, error) { return config.Load(*path) },
+	})
+	if err != nil {
+		log.Error().Err(err).Msg("printstationd stopped with an error")
+		if errors.Is(err, station.ErrAlreadyRunning) {
+			return 3
+		}
+		return 1
+	}
+	return 0
+}

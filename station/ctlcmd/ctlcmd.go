@@ -1,0 +1,399 @@
+// Package ctlcmd is printstationctl: the operators' commands against the
+// daemon's local API, and the dispatch to the technicians' diagnostics and
+// the auditors' commands.
+package ctlcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"printstation/chip/diagcmd"
+	"printstation/inventory/auditcmd"
+	printerdiag "printstation/printer/diagcmd"
+	"printstation/station"
+	"printstation/version"
+)
+
+const usage = `usage: printstationctl [--socket PATH] [--json] COMMAND ...
+
+operators (talk to the running printstationd):
+  status [--watch]                          printers, batches, queue, stock
+  version                                   client and daemon versions
+  batch list
+  batch start|pause|resume|cancel BATCH
+  attention list                            jobs that wait for a person
+  attention confirm|spoil|retry JOB
+  printer resume PRINTER                    after fixing a jam, cover, ribbon...
+  stock show
+  stock receive --quantity N --ref DELIVERY [--serial-first S --serial-last S]
+  stock load|unload --printer P --quantity N
+
+technicians (no daemon needed; stop it first for a USB printer):
+  diag printer --printer ADDR [--json] info|status|counters|sensors|clean|test-card|reset|print FRONT.png [BACK.png]
+  diag reader [--reader PATTERN] [--write-test] [--json]
+
+auditors (on a copy of the database, no daemon):
+  audit verify --db FILE [--key VKEY]
+  audit reconcile --db FILE --from DATE --to DATE [--physical ...] [--counters ...]
+  audit export --db FILE --format csv|json
+
+global flags:
+  --socket PATH   the daemon's socket (default $PRINTSTATION_SOCKET or /run/printstation/printstationd.sock)
+  --json          machine-readable output
+  --actor NAME    who you are, recorded in the ledger (default: your login name)
+`
+
+type cli struct {
+	ctx    context.Context
+	out    io.Writer
+	errw   io.Writer
+	json   bool
+	actor  string
+	client *station.Client
+}
+
+// Main runs printstationctl with args (without the program name).
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("printstationctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	defSock := os.Getenv("PRINTSTATION_SOCKET")
+	if defSock == "" {
+		defSock = station.SocketPath("/run/printstation")
+	}
+	sock := fs.String("socket", defSock, "daemon socket")
+	asJSON := fs.Bool("json", false, "JSON output")
+	actor := fs.String("actor", defaultActor(), "who you are (recorded in the ledger)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	// Subcommands take --json after their name too.
+	rest, j := takeBool(rest, "--json")
+	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: station.NewClient(*sock)}
+	var err error
+	switch rest[0] {
+	case "status":
+		err = c.status(rest[1:])
+	case "version":
+		err = c.version()
+	case "batch":
+		err = c.batch(rest[1:])
+	case "attention":
+		err = c.attention(rest[1:])
+	case "printer":
+		err = c.printer(rest[1:])
+	case "stock":
+		err = c.stock(rest[1:])
+	case "diag":
+		if len(rest) < 2 {
+			fmt.Fprintln(stderr, "usage: printstationctl diag printer|reader ...")
+			return 2
+		}
+		sub := rest[2:]
+		if c.json {
+			sub = append([]string{"--json"}, sub...)
+		}
+		switch rest[1] {
+		case "printer":
+			return printerdiag.Main(ctx, sub, stdout, stderr)
+		case "reader":
+			return diagcmd.Main(ctx, sub, stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "printstationctl diag: unknown %q: expected printer or reader\n", rest[1])
+		return 2
+	case "audit":
+		sub := rest[1:]
+		if c.json && len(sub) > 0 {
+			sub = append([]string{sub[0], "--json"}, sub[1:]...)
+		}
+		return auditcmd.Main(ctx, sub, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "printstationctl: unknown command %q\n%s", rest[0], usage)
+		return 2
+	}
+	if err != nil {
+		var ue usageErr
+		if errors.As(err, &ue) {
+			fmt.Fprintln(stderr, "usage: printstationctl", string(ue))
+			return 2
+		}
+		fmt.Fprintln(stderr, "printstationctl:", err)
+		return 1
+	}
+	return 0
+}
+
+type usageErr string
+
+func (u usageErr) Error() string { return string(u) }
+
+func takeBool(args []string, name string) ([]string, bool) {
+	out := args[:0:0]
+	found := false
+	for _, a := range args {
+		if a == name {
+			found = true
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, found
+}
+
+func defaultActor() string {
+	if s := os.Getenv("SUDO_USER"); s != "" {
+		return s
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func (c *cli) emit(v any, text func(w io.Writer)) error {
+	if c.json {
+		enc := json.NewEncoder(c.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(c.out)
+	return nil
+}
+
+func (c *cli) version() error {
+	var v map[string]string
+	derr := c.client.Do(c.ctx, "GET", "/v1/version", nil, &v)
+	out := map[string]string{"client": version.Version}
+	if derr == nil {
+		out["daemon"] = v["version"]
+		out["station"] = v["station"]
+	}
+	c.emit(out, func(w io.Writer) {
+		fmt.Fprintln(w, "printstationctl", version.Version)
+		if derr == nil {
+			fmt.Fprintf(w, "printstationd  %s (station %s)\n", v["version"], v["station"])
+		}
+	})
+	return derr
+}
+
+func (c *cli) status(args []string) error {
+	args, watch := takeBool(args, "--watch")
+	if len(args) > 0 {
+		return usageErr("status [--watch] [--json]")
+	}
+	show := func() error {
+		var st station.StatusReport
+		if err := c.client.Do(c.ctx, "GET", "/v1/status", nil, &st); err != nil {
+			return err
+		}
+		return c.emit(st, func(w io.Writer) { printStatus(w, st, watch) })
+	}
+	if err := show(); err != nil || !watch {
+		return err
+	}
+	// Redraw on every engine event, and at least every few seconds.
+	evs := make(chan struct{}, 1)
+	go c.client.Stream(c.ctx, "/v1/events", func([]byte) error {
+		select {
+		case evs <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return nil
+		case <-evs:
+		case <-t.C:
+		}
+		if err := show(); err != nil {
+			return err
+		}
+	}
+}
+
+func bar(done, total, width int) string {
+	if total <= 0 {
+		return "[" + strings.Repeat(" ", width) + "]"
+	}
+	n := done * width / total
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+func printStatus(w io.Writer, st station.StatusReport, clear bool) {
+	if clear {
+		fmt.Fprint(w, "\033[H\033[2J")
+	}
+	fmt.Fprintf(w, "station %s  printstationd %s  %s  up %s\n", st.Station, st.Version, st.State, st.Uptime)
+	fmt.Fprintf(w, "central: %s\n\n", st.Central)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PRINTER\tSTATE\tJOB\tPRINTED\tSPOILED\tLOADED\tMESSAGE")
+	for _, p := range st.Printers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Name, p.State, dash(p.Job), p.Printed, p.Spoiled, p.Loaded, p.Message)
+	}
+	tw.Flush()
+	if len(st.Batches) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BATCH\tSTATE\tPROGRESS\tPRINTED\tLEFT\tWAITING")
+		for _, b := range st.Batches {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%d\n", b.ID, b.State, bar(b.Printed, b.Total, 20), b.Printed, b.Total, b.Remaining, b.Waiting)
+		}
+		tw.Flush()
+	}
+	if st.Stock != nil {
+		fmt.Fprintf(w, "\nblanks: %d in storage", st.Stock.Storage)
+		for _, p := range st.Printers {
+			fmt.Fprintf(w, ", %d in %s", st.Stock.Printers[p.Name], p.Name)
+		}
+		fmt.Fprintf(w, "; %d consumed, %d spoiled awaiting destruction", st.Stock.Consumed, st.Stock.SpoiledAwaiting)
+		if st.Stock.Low {
+			fmt.Fprint(w, "  LOW STOCK")
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (c *cli) batch(args []string) error {
+	if len(args) == 0 {
+		return usageErr("batch list | batch start|pause|resume|cancel BATCH")
+	}
+	if args[0] == "list" {
+		var bs []station.BatchState
+		if err := c.client.Do(c.ctx, "GET", "/v1/batches", nil, &bs); err != nil {
+			return err
+		}
+		return c.emit(bs, func(w io.Writer) {
+			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "BATCH\tSTATE\tTOTAL\tPRINTED\tLEFT\tWAITING")
+			for _, b := range bs {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", b.ID, b.State, b.Total, b.Printed, b.Remaining, b.Waiting)
+			}
+			tw.Flush()
+		})
+	}
+	if len(args) != 2 {
+		return usageErr("batch start|pause|resume|cancel BATCH")
+	}
+	var res map[string]string
+	if err := c.client.Do(c.ctx, "POST", "/v1/batches/"+args[1]+"/"+args[0], map[string]string{"actor": c.actor}, &res); err != nil {
+		return err
+	}
+	return c.emit(res, func(w io.Writer) { fmt.Fprintf(w, "batch %s: %s done\n", args[1], args[0]) })
+}
+
+func (c *cli) attention(args []string) error {
+	if len(args) == 0 || args[0] == "list" {
+		var as []station.Attention
+		if err := c.client.Do(c.ctx, "GET", "/v1/attention", nil, &as); err != nil {
+			return err
+		}
+		return c.emit(as, func(w io.Writer) {
+			if len(as) == 0 {
+				fmt.Fprintln(w, "no job waits for a person")
+				return
+			}
+			for _, a := range as {
+				fmt.Fprintf(w, "%s (batch %s, %s, printer %s): %s\n", a.Job, a.Batch, a.State, dash(a.Printer), a.Reason)
+			}
+		})
+	}
+	if len(args) != 2 {
+		return usageErr("attention list | attention confirm|spoil|retry JOB")
+	}
+	var res map[string]string
+	if err := c.client.Do(c.ctx, "POST", "/v1/attention/"+args[1]+"/"+args[0], map[string]string{"actor": c.actor}, &res); err != nil {
+		return err
+	}
+	return c.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "job %s: %s recorded by %s", args[1], args[0], c.actor)
+		if res["uid"] != "" {
+			fmt.Fprintf(w, " (chip %s)", res["uid"])
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+func (c *cli) printer(args []string) error {
+	if len(args) != 2 || args[0] != "resume" {
+		return usageErr("printer resume PRINTER")
+	}
+	var res map[string]string
+	if err := c.client.Do(c.ctx, "POST", "/v1/printers/"+args[1]+"/resume", map[string]string{}, &res); err != nil {
+		return err
+	}
+	return c.emit(res, func(w io.Writer) { fmt.Fprintf(w, "printer %s resumed\n", args[1]) })
+}
+
+func (c *cli) stock(args []string) error {
+	if len(args) == 0 || args[0] == "show" {
+		var s station.StockState
+		if err := c.client.Do(c.ctx, "GET", "/v1/stock", nil, &s); err != nil {
+			return err
+		}
+		return c.emit(s, func(w io.Writer) {
+			fmt.Fprintf(w, "storage %d\n", s.Storage)
+			for name, n := range s.Printers {
+				fmt.Fprintf(w, "printer %s %d\n", name, n)
+			}
+			fmt.Fprintf(w, "consumed %d\nspoiled awaiting destruction %d\n", s.Consumed, s.SpoiledAwaiting)
+			if s.DaysLeft > 0 {
+				fmt.Fprintf(w, "about %.1f days left at the recent rate\n", s.DaysLeft)
+			}
+			if s.Low {
+				fmt.Fprintln(w, "LOW STOCK: order blanks")
+			}
+		})
+	}
+	fs := flag.NewFlagSet("stock "+args[0], flag.ContinueOnError)
+	fs.SetOutput(c.errw)
+	qty := fs.Int64("quantity", 0, "number of blank cards")
+	ref := fs.String("ref", "", "delivery reference (receive)")
+	sf := fs.String("serial-first", "", "first serial of the delivery (optional)")
+	sl := fs.String("serial-last", "", "last serial of the delivery (optional)")
+	pr := fs.String("printer", "", "printer name (load, unload)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageErr("stock receive|load|unload ...")
+	}
+	if *qty <= 0 {
+		return errors.New("--quantity must be a positive number of cards")
+	}
+	op := station.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor}
+	var res map[string]any
+	if err := c.client.Do(c.ctx, "POST", "/v1/stock", op, &res); err != nil {
+		return err
+	}
+	return c.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "recorded: %s %d (ledger event %v)\n", args[0], *qty, res["seq"])
+	})
+}
+
+

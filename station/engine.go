@@ -1,0 +1,408 @@
+package station
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/mod/sumdb/note"
+
+	"printstation/card"
+	"printstation/chip"
+	"printstation/config"
+	"printstation/inventory"
+	"printstation/jobqueue"
+	"printstation/printer/raster"
+	"printstation/storage"
+)
+
+// EngineConfig is what NewEngine needs.
+type EngineConfig struct {
+	Config *config.Config
+	DB     *sql.DB
+	Log    zerolog.Logger
+	Parts  PartsFactory
+	Status func(string)
+	// Actor names who the engine's own ledger events are by.
+	Actor string
+}
+
+// Engine runs batches on the station's printers.
+type Engine struct {
+	ec     EngineConfig
+	log    zerolog.Logger
+	db     *sql.DB
+	queue  *jobqueue.Queue
+	ledger *inventory.Ledger
+	outbox *jobqueue.Outbox
+	syncer *jobqueue.Syncer
+	parts  *Parts
+	hub    hub
+
+	cfgMu sync.Mutex
+	cfg   *config.Config
+
+	workers   []*worker
+	byName    map[string]*worker
+	draining  atomic.Bool
+	wake      chan struct{}
+	beat      atomic.Int64 // unix nanos of the last engine loop pass
+	lastStock string       // key of the last daily stock report queued
+}
+
+// engineSchema is the engine's own state: which batches people started,
+// and the intent record written before every feed (the crash rule).
+const engineSchema = `
+CREATE TABLE IF NOT EXISTS station_batches (
+	batch_id   TEXT PRIMARY KEY,
+	state      TEXT NOT NULL CHECK (state IN ('started','paused','cancelled')),
+	actor      TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS station_intents (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	job_id         TEXT NOT NULL,
+	printer        TEXT NOT NULL,
+	attempt        INTEGER NOT NULL,
+	counter_before INTEGER NOT NULL,
+	created_at     TEXT NOT NULL,
+	resolved_at    TEXT,
+	resolution     TEXT,
+	uid            TEXT
+);
+CREATE INDEX IF NOT EXISTS station_intents_open ON station_intents(resolved_at) WHERE resolved_at IS NULL;
+CREATE INDEX IF NOT EXISTS station_intents_job ON station_intents(job_id);
+`
+
+// NewEngine opens the queue and ledger in db, builds the parts and runs
+// crash recovery. It does not start printing: Run does.
+func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
+	cfg := ec.Config
+	if ec.Actor == "" {
+		ec.Actor = "printstationd"
+	}
+	if ec.Status == nil {
+		ec.Status = func(string) {}
+	}
+	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1)}
+	if _, err := ec.DB.ExecContext(ctx, engineSchema); err != nil {
+		return nil, fmt.Errorf("engine tables: %w", err)
+	}
+
+	dataKey, err := loadOrCreateKey(cfg.Keys.DataKey, cfg.StorageDir, "data.key", "printstation-data-key", jobqueue.LoadDataKey, jobqueue.CreateDataKey)
+	if err != nil {
+		return nil, err
+	}
+	issuers := map[string]ed25519.PublicKey{}
+	for _, k := range cfg.Central.IssuerKeys {
+		pub, err := config.ReadIssuerKey(k.File)
+		if err != nil {
+			return nil, fmt.Errorf("issuer key %s: %w", k.ID, err)
+		}
+		issuers[k.ID] = pub
+	}
+	e.queue, err = jobqueue.Open(ctx, ec.DB, jobqueue.Options{StationID: cfg.StationID, IssuerKeys: issuers, DataKey: dataKey, Logger: ec.Log, Retention: time.Duration(cfg.Queue.RetentionHours) * time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	e.outbox = e.queue.Outbox()
+
+	signer, err := e.signer()
+	if err != nil {
+		return nil, err
+	}
+	e.ledger, err = inventory.Open(ctx, ec.DB, inventory.Options{StationID: cfg.StationID, Signer: signer, CheckpointEvery: cfg.Engine.CheckpointEvery, Outbox: e.outbox, LowStock: int64(cfg.Engine.LowStock)})
+	if err != nil {
+		return nil, err
+	}
+
+	parts, err := ec.Parts(ctx, cfg, ec.Log)
+	if err != nil {
+		return nil, err
+	}
+	e.parts = parts
+	for _, pc := range cfg.Printers {
+		p := parts.Printers[pc.Name]
+		if p == nil {
+			parts.Close()
+			return nil, fmt.Errorf("printer %s: no device was built for it", pc.Name)
+		}
+		w := newWorker(e, pc.Name, p, parts.Encoders[pc.Name])
+		e.workers = append(e.workers, w)
+		e.byName[pc.Name] = w
+	}
+	if err := e.recover(ctx); err != nil {
+		parts.Close()
+		return nil, err
+	}
+	if cfg.Central.URL != "" {
+		if err := e.startSync(); err != nil {
+			parts.Close()
+			return nil, err
+		}
+	}
+	e.beat.Store(time.Now().UnixNano())
+	return e, nil
+}
+
+// signer loads the station's ledger signing key: a systemd credential, the
+// configured file, or one created in the storage directory.
+func (e *Engine) signer() (note.Signer, error) {
+	cfg := e.cfg
+	p := cfg.Keys.SigningKey
+	if p == "" {
+		p = credentialOr(filepath.Join(cfg.StorageDir, "ledger.skey"), "printstation-ledger-key")
+	}
+	s, _, err := inventory.LoadOrCreateSigner(p, "printstation/"+cfg.StationID)
+	if err != nil {
+		return nil, fmt.Errorf("ledger signing key: %w", err)
+	}
+	return s, nil
+}
+
+// Queue is the job queue (the demo and tests add jobs through it).
+func (e *Engine) Queue() *jobqueue.Queue { return e.queue }
+
+// Ledger is the blank-card ledger.
+func (e *Engine) Ledger() *inventory.Ledger { return e.ledger }
+
+// Events subscribes to the engine's events.
+func (e *Engine) Events() (chan Event, func()) { return e.hub.subscribe() }
+
+func (e *Engine) config() *config.Config {
+	e.cfgMu.Lock()
+	defer e.cfgMu.Unlock()
+	return e.cfg
+}
+
+// Reconfigure takes over the fields a reload may change.
+func (e *Engine) Reconfigure(c *config.Config) {
+	e.cfgMu.Lock()
+	e.cfg = c
+	e.cfgMu.Unlock()
+}
+
+func (e *Engine) publish(ev Event) {
+	e.hub.publish(ev)
+}
+
+// kick wakes idle workers (a batch started, a printer resumed, jobs came).
+func (e *Engine) kick() {
+	for _, w := range e.workers {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run drives the workers until ctx ends or Drain is called and every
+// worker has finished its card in flight.
+func (e *Engine) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, w := range e.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
+	if e.syncer != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.syncer.Run(ctx)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-t.C:
+			e.beat.Store(time.Now().UnixNano())
+			if e.draining.Load() && e.allParked() {
+				// Workers are parked; the syncer is stopped by the caller's ctx.
+				return nil
+			}
+			e.purge(ctx)
+			e.dailyStockReport(ctx)
+		}
+	}
+}
+
+// Drain stops new cards; the card in flight on each printer is finished.
+func (e *Engine) Drain() {
+	e.draining.Store(true)
+	e.kick()
+}
+
+func (e *Engine) allParked() bool {
+	for _, w := range e.workers {
+		if w.busy.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// Healthy reports whether the engine's loop went round recently. The
+// workers may wait on a printer for minutes; the loop never does.
+func (e *Engine) Healthy() bool {
+	return time.Since(time.Unix(0, e.beat.Load())) < 30*time.Second
+}
+
+// Close releases the devices.
+func (e *Engine) Close() {
+	if e.parts != nil && e.parts.Close != nil {
+		e.parts.Close()
+	}
+}
+
+func (e *Engine) purge(ctx context.Context) {
+	if _, err := e.queue.Purge(ctx); err != nil {
+		e.log.Warn().Err(err).Msg("purging finished jobs' personal data failed; will retry")
+	}
+}
+
+// StatusLine is the one line systemd shows in `systemctl status`.
+func (e *Engine) StatusLine() string {
+	var parts []string
+	for _, w := range e.workers {
+		s := w.snapshot()
+		item := s.Name + " " + s.State
+		if s.Job != "" {
+			item += " " + s.Job
+		}
+		parts = append(parts, item)
+	}
+	if e.draining.Load() {
+		return "stopping: " + strings.Join(parts, "; ")
+	}
+	if len(parts) == 0 {
+		return "running: no printers configured"
+	}
+	return "running: " + strings.Join(parts, "; ")
+}
+
+// prepared is a job made ready for a printer: its panels rendered and its
+// chip data decoded, done while the previous card is still in the printer.
+type prepared struct {
+	meta   jobqueue.JobMeta
+	front  *raster.Panels
+	perso  chip.Personalization
+	hasChp bool
+}
+
+// prepare renders and rasterizes a job. Errors here are the job's fault
+// (a bad photo, a template that does not fit), never the printer's.
+func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared, error) {
+	job, err := e.queue.Load(ctx, meta.ID)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := e.queue.TemplateBytes(ctx, job.Template.ID, job.Template.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := card.Parse(tb)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", job.Template.ID, err)
+	}
+	color, black, err := card.Render(tpl, job.Fields, job.Photo, job.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	var k image.Image // a nil *image.Gray must not become a non-nil interface
+	if black != nil {
+		k = black
+	}
+	panels, err := raster.Convert(color, k, raster.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("raster: %w", err)
+	}
+	p := &prepared{meta: meta, front: panels}
+	if len(job.Chip.Files) > 0 {
+		p.hasChp = true
+		aid, err := job.Chip.AIDBytes()
+		if err != nil {
+			return nil, fmt.Errorf("chip aid: %w", err)
+		}
+		p.perso = chip.Personalization{AID: aid, Lock: job.Chip.Lock}
+		for _, f := range job.Chip.Files {
+			fid, err := f.FIDValue()
+			if err != nil {
+				return nil, err
+			}
+			p.perso.Files = append(p.perso.Files, chip.File{FID: fid, Data: f.Data})
+		}
+	}
+	return p, nil
+}
+
+// claim takes the next printable job for a printer: queued jobs of started
+// batches, batches in the order people started them, jobs in recording-date
+// order. Two workers racing for one job are kept apart by the queue's state
+// check inside the transaction.
+func (e *Engine) claim(ctx context.Context, printerName string) (*jobqueue.JobMeta, error) {
+	rows, err := e.db.QueryContext(ctx, `SELECT batch_id FROM station_batches WHERE state = 'started' ORDER BY updated_at, batch_id`)
+	if err != nil {
+		return nil, err
+	}
+	var batches []string
+	for rows.Next() {
+		var b string
+		rows.Scan(&b)
+		batches = append(batches, b)
+	}
+	rows.Close()
+	for _, b := range batches {
+		jobs, err := e.queue.Jobs(ctx, b, jobqueue.Queued)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range jobs {
+			err := storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
+				return e.queue.SetState(ctx, tx, j.ID, jobqueue.Printing, "on "+printerName)
+			})
+			if errors.Is(err, jobqueue.ErrIllegalTransition) {
+				continue // another printer took it
+			}
+			if err != nil {
+				return nil, err
+			}
+			j.State = jobqueue.Printing
+			return &j, nil
+		}
+	}
+	return nil, nil
+}
+
+// attempts counts the blanks already spoiled for a job (on any printer).
+func (e *Engine) attempts(ctx context.Context, jobID string) (int, error) {
+	var n int
+	err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_intents WHERE job_id = ? AND resolution IN ('spoiled','uncertain_spoiled')`, jobID).Scan(&n)
+	return n, err
+}
+
+func uidText(uid []byte) string {
+	if len(uid) == 0 {
+		return inventory.UIDUnknown
+	}
+	return strings.ToUpper(hex.EncodeToString(uid))
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }

@@ -1,0 +1,362 @@
+package station
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"printstation/inventory"
+	"printstation/jobqueue"
+	"printstation/storage"
+)
+
+// BatchState is one batch's line in the status report.
+type BatchState struct {
+	ID        string         `json:"id"`
+	State     string         `json:"state"` // new, started, paused, cancelled, done
+	Total     int            `json:"total"`
+	Printed   int            `json:"printed"`
+	Remaining int            `json:"remaining"`
+	Waiting   int            `json:"waiting"` // jobs that wait for a person
+	ByState   map[string]int `json:"by_state"`
+}
+
+// StockState is the ledger's stock in the status report.
+type StockState struct {
+	Storage         int64            `json:"storage"`
+	Printers        map[string]int64 `json:"printers"`
+	Consumed        int64            `json:"consumed"`
+	SpoiledAwaiting int64            `json:"spoiled_awaiting_destruction"`
+	Low             bool             `json:"low"`
+	DaysLeft        float64          `json:"days_left,omitempty"`
+}
+
+// Batches lists the batches with the engine's state and progress.
+func (e *Engine) Batches(ctx context.Context) ([]BatchState, error) {
+	bs, err := e.queue.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	states := map[string]string{}
+	rows, err := e.db.QueryContext(ctx, `SELECT batch_id, state FROM station_batches`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id, st string
+		rows.Scan(&id, &st)
+		states[id] = st
+	}
+	rows.Close()
+	out := []BatchState{}
+	for _, b := range bs {
+		s := BatchState{ID: b.ID, Total: b.Total, ByState: map[string]int{}}
+		for st, n := range b.ByState {
+			s.ByState[string(st)] = n
+			if !st.Ended() && st != jobqueue.Refused {
+				s.Remaining += n
+			}
+			if st == jobqueue.Uncertain || st == jobqueue.Attention {
+				s.Waiting += n
+			}
+		}
+		s.Printed = b.ByState[jobqueue.Printed]
+		s.State = states[b.ID]
+		if s.State == "" {
+			s.State = "new"
+		}
+		if s.Remaining == 0 && s.State != "cancelled" {
+			s.State = "done"
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// ErrNoBatch means the batch id is not known to the station.
+var ErrNoBatch = errors.New("no such batch")
+
+// SetBatch starts, pauses, resumes or cancels a batch for actor.
+func (e *Engine) SetBatch(ctx context.Context, id, action, actor string) error {
+	bs, err := e.queue.Batches(ctx)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, b := range bs {
+		found = found || b.ID == id
+	}
+	if !found {
+		return fmt.Errorf("batch %q: %w (printstationctl batch list shows the batches on this station)", id, ErrNoBatch)
+	}
+	var state string
+	switch action {
+	case "start", "resume":
+		state = "started"
+	case "pause":
+		state = "paused"
+	case "cancel":
+		state = "cancelled"
+	default:
+		return fmt.Errorf("batch action %q: expected start, pause, resume or cancel", action)
+	}
+	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
+		var cur string
+		tx.QueryRowContext(ctx, `SELECT state FROM station_batches WHERE batch_id=?`, id).Scan(&cur)
+		if cur == "cancelled" {
+			return fmt.Errorf("batch %s was cancelled; it cannot be %sed", id, action)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO station_batches(batch_id, state, actor, updated_at) VALUES (?,?,?,?)
+			ON CONFLICT(batch_id) DO UPDATE SET state=excluded.state, actor=excluded.actor, updated_at=excluded.updated_at`, id, state, actor, now()); err != nil {
+			return err
+		}
+		if state != "cancelled" {
+			return nil
+		}
+		// Cancelling takes the waiting jobs out; a card in a printer is
+		// finished and counted.
+		jobs, err := e.queue.Jobs(ctx, id, jobqueue.Queued, jobqueue.Received, jobqueue.Attention, jobqueue.SpoiledWaiting)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if err := e.queue.SetState(ctx, tx, j.ID, jobqueue.Cancelled, "batch cancelled by "+actor); err != nil && !errors.Is(err, jobqueue.ErrIllegalTransition) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Info().Str("batch", id).Str("action", action).Str("actor", actor).Msg("batch " + state)
+	e.publish(Event{Type: "batch_" + state, Batch: id, Message: "by " + actor})
+	e.kick()
+	return nil
+}
+
+// ResumePrinter lets a paused printer go on after a person fixed it.
+func (e *Engine) ResumePrinter(name string) error {
+	w := e.byName[name]
+	if w == nil {
+		return fmt.Errorf("no printer named %q on this station", name)
+	}
+	w.resume()
+	e.publish(Event{Type: "printer_resumed", Printer: name})
+	return nil
+}
+
+// Stock reads the ledger's stock.
+func (e *Engine) Stock(ctx context.Context) (*StockState, error) {
+	s, err := e.ledger.Stock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &StockState{Storage: s.Storage, Printers: s.Printers, Consumed: s.Consumed, SpoiledAwaiting: s.SpoiledAwaiting, Low: s.Low}
+	if f, err := e.ledger.Forecast(ctx, 7); err == nil {
+		st.DaysLeft = f.DaysLeft
+	}
+	return st, nil
+}
+
+// StockOp records a stock operation by a person (receive, load, unload).
+type StockOp struct {
+	Op          string `json:"op"` // receive, load, unload
+	Quantity    int64  `json:"quantity"`
+	Printer     string `json:"printer,omitempty"`
+	DeliveryRef string `json:"delivery_ref,omitempty"`
+	SerialFirst string `json:"serial_first,omitempty"`
+	SerialLast  string `json:"serial_last,omitempty"`
+	Actor       string `json:"actor"`
+}
+
+// RecordStock appends a person's stock operation to the ledger.
+func (e *Engine) RecordStock(ctx context.Context, op StockOp) (inventory.Entry, error) {
+	ev := inventory.Event{Actor: op.Actor, Quantity: op.Quantity, Printer: op.Printer}
+	switch op.Op {
+	case "receive":
+		ev.Kind, ev.DeliveryRef, ev.SerialFirst, ev.SerialLast = inventory.Received, op.DeliveryRef, op.SerialFirst, op.SerialLast
+	case "load":
+		ev.Kind = inventory.Loaded
+	case "unload":
+		ev.Kind = inventory.Unloaded
+	default:
+		return inventory.Entry{}, fmt.Errorf("stock operation %q: expected receive, load or unload", op.Op)
+	}
+	if (op.Op == "load" || op.Op == "unload") && e.byName[op.Printer] == nil {
+		return inventory.Entry{}, fmt.Errorf("no printer named %q on this station", op.Printer)
+	}
+	en, err := e.ledger.Record(ctx, ev)
+	if err != nil {
+		return en, err
+	}
+	e.publish(Event{Type: "stock_" + op.Op, Printer: op.Printer, Message: fmt.Sprintf("%d by %s", op.Quantity, op.Actor)})
+	if op.Op == "load" {
+		if w := e.byName[op.Printer]; w != nil {
+			w.resume()
+		}
+	}
+	return en, nil
+}
+
+func (e *Engine) fillStatus(ctx context.Context, st *StatusReport) {
+	st.Line = e.StatusLine()
+	for _, w := range e.workers {
+		ps := w.snapshot()
+		st.Printers = append(st.Printers, ps)
+	}
+	if bs, err := e.Batches(ctx); err == nil {
+		st.Batches = bs
+	}
+	st.Queue = map[string]int{}
+	if jobs, err := e.queue.Batches(ctx); err == nil {
+		for _, b := range jobs {
+			for s, n := range b.ByState {
+				st.Queue[string(s)] += n
+			}
+		}
+	}
+	if s, err := e.Stock(ctx); err == nil {
+		st.Stock = s
+		for i := range st.Printers {
+			st.Printers[i].Loaded = s.Printers[st.Printers[i].Name]
+		}
+	}
+	st.Central = e.centralState()
+	sort.SliceStable(st.Batches, func(i, j int) bool { return st.Batches[i].ID < st.Batches[j].ID })
+}
+
+// actorOf names who asks: the CLI sends the operator's name; the daemon
+// records it in the ledger.
+type actionBody struct {
+	Actor string `json:"actor"`
+}
+
+func (e *Engine) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/events", e.hub.serveEvents)
+	mux.HandleFunc("GET /v1/batches", func(w http.ResponseWriter, r *http.Request) {
+		bs, err := e.Batches(r.Context())
+		if err != nil {
+			writeErr(w, 500, err)
+			return
+		}
+		writeJSON(w, 200, bs)
+	})
+	mux.HandleFunc("POST /v1/batches/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		var b actionBody
+		if err := readJSON(r, &b); err != nil || b.Actor == "" {
+			writeErr(w, 400, fmt.Errorf("say who you are: {\"actor\": \"name\"}"))
+			return
+		}
+		if err := e.SetBatch(r.Context(), r.PathValue("id"), r.PathValue("action"), b.Actor); err != nil {
+			code := 409
+			if errors.Is(err, ErrNoBatch) {
+				code = 404
+			}
+			writeErr(w, code, err)
+			return
+		}
+		writeJSON(w, 200, map[string]string{"batch": r.PathValue("id"), "action": r.PathValue("action")})
+	})
+	mux.HandleFunc("GET /v1/attention", func(w http.ResponseWriter, r *http.Request) {
+		as, err := e.AttentionList(r.Context())
+		if err != nil {
+			writeErr(w, 500, err)
+			return
+		}
+		writeJSON(w, 200, as)
+	})
+	mux.HandleFunc("POST /v1/attention/{job}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		var b actionBody
+		if err := readJSON(r, &b); err != nil || b.Actor == "" {
+			writeErr(w, 400, fmt.Errorf("say who you are: {\"actor\": \"name\"}"))
+			return
+		}
+		job := r.PathValue("job")
+		var err error
+		var uid string
+		switch r.PathValue("action") {
+		case "confirm":
+			uid, err = e.Confirm(r.Context(), job, b.Actor)
+		case "spoil":
+			err = e.Spoil(r.Context(), job, b.Actor)
+		case "retry":
+			err = e.Retry(r.Context(), job, b.Actor)
+		default:
+			err = fmt.Errorf("action %q: expected confirm, spoil or retry", r.PathValue("action"))
+		}
+		if err != nil {
+			code := 409
+			if errors.Is(err, jobqueue.ErrNotFound) {
+				code = 404
+			}
+			writeErr(w, code, err)
+			return
+		}
+		writeJSON(w, 200, map[string]string{"job": job, "action": r.PathValue("action"), "uid": uid})
+	})
+	mux.HandleFunc("POST /v1/printers/{name}/resume", func(w http.ResponseWriter, r *http.Request) {
+		if err := e.ResumePrinter(r.PathValue("name")); err != nil {
+			writeErr(w, 404, err)
+			return
+		}
+		writeJSON(w, 200, map[string]string{"printer": r.PathValue("name"), "action": "resume"})
+	})
+	mux.HandleFunc("GET /v1/stock", func(w http.ResponseWriter, r *http.Request) {
+		s, err := e.Stock(r.Context())
+		if err != nil {
+			writeErr(w, 500, err)
+			return
+		}
+		writeJSON(w, 200, s)
+	})
+	mux.HandleFunc("POST /v1/stock", func(w http.ResponseWriter, r *http.Request) {
+		var op StockOp
+		if err := readJSON(r, &op); err != nil {
+			writeErr(w, 400, err)
+			return
+		}
+		if op.Actor == "" {
+			writeErr(w, 400, fmt.Errorf("say who you are: actor is required for every stock operation"))
+			return
+		}
+		en, err := e.RecordStock(r.Context(), op)
+		if err != nil {
+			code := 500
+			if errors.Is(err, inventory.ErrRefused) {
+				code = 409
+			} else {
+				code = 400
+			}
+			writeErr(w, code, err)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"seq": en.Seq, "op": op.Op})
+	})
+}
+
+// Retry sends a job that waits for a person (attention) back to the queue.
+func (e *Engine) Retry(ctx context.Context, jobID, actor string) error {
+	meta, err := e.queue.Meta(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if meta.State != jobqueue.Attention {
+		return fmt.Errorf("job %s is %s: %w (retry is for jobs in attention; an uncertain card is confirmed or spoiled first)", jobID, meta.State, ErrNotWaiting)
+	}
+	// The attempt bound counts spoiled blanks; a person's retry gives the
+	// job a fresh bound, recorded as who decided it.
+	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolution = resolution || '_retried' WHERE job_id=? AND resolution IN ('spoiled','uncertain_spoiled')`, jobID); err != nil {
+			return err
+		}
+		return e.queue.SetState(ctx, tx, jobID, jobqueue.Queued, "retry by "+actor)
+	})
+	if err == nil {
+		e.kick()
+	}
+	return err
+}

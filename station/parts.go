@@ -1,0 +1,82 @@
+package station
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"printstation/chip"
+	"printstation/config"
+	"printstation/printer"
+	"printstation/printer/raster"
+)
+
+// Printer is what the engine needs of a card printer.
+type Printer interface {
+	Status(ctx context.Context) (printer.Status, error)
+	Counters(ctx context.Context) (printer.Counters, error)
+	Feed(ctx context.Context) error
+	MoveTo(ctx context.Context, st printer.Station) error
+	Print(ctx context.Context, side printer.Side, p *raster.Panels) error
+	Eject(ctx context.Context) error
+	Reject(ctx context.Context) error
+	Close() error
+}
+
+// Encoder is what the engine needs of the contactless encoder in a printer.
+type Encoder interface {
+	Personalize(ctx context.Context, p chip.Personalization) (chip.Result, error)
+	Verify(ctx context.Context, p chip.Personalization) (chip.Result, error)
+}
+
+// Parts are the devices a station drives, keyed by the printer's name in
+// the config. A printer without an encoder prints cards without chips.
+type Parts struct {
+	Printers map[string]Printer
+	Encoders map[string]Encoder
+	// Close releases the devices (and, in the demo, the simulators).
+	Close func()
+}
+
+// PartsFactory builds the parts for a config.
+type PartsFactory func(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Parts, error)
+
+// EncoderOpener opens the PC/SC encoder for a reader name pattern. It is
+// a variable so that the daemon does not depend on libpcsclite where no
+// printer names a reader; chip/pcsc registers itself in cmd/printstationd.
+var EncoderOpener func(ctx context.Context, pattern string) (Encoder, error)
+
+// RealParts opens the configured printers and their encoders. A printer
+// that cannot be reached yet is not an error: it is opened lazily by its
+// worker, which shows it offline until it answers.
+func RealParts(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Parts, error) {
+	ps := &Parts{Printers: map[string]Printer{}, Encoders: map[string]Encoder{}}
+	for _, pc := range cfg.Printers {
+		pc := pc
+		ps.Printers[pc.Name] = &lazyPrinter{open: func(ctx context.Context) (printer.Driver, error) {
+			return printer.Open(ctx, pc.Driver, pc.Addr(), printer.Options{Name: pc.Name, Compress: true, Log: log})
+		}}
+		if pc.EncoderReader != "" {
+			if EncoderOpener == nil {
+				return nil, fmt.Errorf("printer %s: encoder_reader is set but this build has no PC/SC support", pc.Name)
+			}
+			enc, err := EncoderOpener(ctx, pc.EncoderReader)
+			if err != nil {
+				return nil, fmt.Errorf("printer %s: encoder %q: %w", pc.Name, pc.EncoderReader, err)
+			}
+			ps.Encoders[pc.Name] = enc
+		}
+	}
+	ps.Close = func() {
+		for _, p := range ps.Printers {
+			p.Close()
+		}
+		for _, e := range ps.Encoders {
+			if c, ok := e.(interface{ Close() error }); ok {
+				c.Close()
+			}
+		}
+	}
+	return ps, nil
+}
