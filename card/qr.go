@@ -17,6 +17,15 @@ import (
 // scored and a tie goes to the lowest mask number. Any mask gives a valid
 // code; the score only keeps finder-like patterns away.
 func qrModules(text string, ec byte) ([][]bool, error) {
+	g, err := qrGridFor(text, ec)
+	if err != nil {
+		return nil, err
+	}
+	return g.normalizeMask(ec), nil
+}
+
+// qrGridFor is go-qrcode's symbol for text, with the mask it chose.
+func qrGridFor(text string, ec byte) (qrGrid, error) {
 	var opt qrcode.EncodeOption
 	switch ec {
 	case 'L':
@@ -31,14 +40,14 @@ func qrModules(text string, ec byte) ([][]bool, error) {
 	}
 	q, err := qrcode.NewWith(text, opt)
 	if err != nil {
-		return nil, fmt.Errorf("QR encoding: %w", err)
+		return qrGrid{}, fmt.Errorf("QR encoding: %w", err)
 	}
 	var w matrixWriter
 	if err := q.Save(&w); err != nil {
-		return nil, fmt.Errorf("QR encoding: %w", err)
+		return qrGrid{}, fmt.Errorf("QR encoding: %w", err)
 	}
 	if !w.got || w.mat.Width() != w.mat.Height() || w.mat.Width() < 21 {
-		return nil, errors.New("QR encoding: the encoder gave no usable matrix")
+		return qrGrid{}, errors.New("QR encoding: the encoder gave no usable matrix")
 	}
 	dim := w.mat.Width()
 	g := qrGrid{dim: dim, dark: make([][]bool, dim), data: make([][]bool, dim)}
@@ -50,7 +59,41 @@ func qrModules(text string, ec byte) ([][]bool, error) {
 		g.dark[y][x] = v.IsSet()
 		g.data[y][x] = v.Type() == qrcode.QRType_DATA
 	})
-	return g.normalizeMask(ec), nil
+	// go-qrcode types alignment-pattern modules as data too; they must
+	// never be masked.
+	for _, cy := range alignmentCenters(dim) {
+		for _, cx := range alignmentCenters(dim) {
+			last := dim - 7
+			if (cx == 6 && cy == 6) || (cx == 6 && cy >= last) || (cx >= last && cy == 6) {
+				continue // would overlap a finder pattern: not placed
+			}
+			for y := cy - 2; y <= cy+2; y++ {
+				for x := cx - 2; x <= cx+2; x++ {
+					g.data[y][x] = false
+				}
+			}
+		}
+	}
+	return g, nil
+}
+
+// alignmentCenters is the ISO/IEC 18004 table of alignment pattern centre
+// coordinates, by symbol size.
+func alignmentCenters(dim int) []int {
+	ver := (dim - 17) / 4
+	if ver < 2 || ver > 40 {
+		return nil
+	}
+	return alignmentTable[ver-2]
+}
+
+var alignmentTable = [][]int{
+	{6, 18}, {6, 22}, {6, 26}, {6, 30}, {6, 34},
+	{6, 22, 38}, {6, 24, 42}, {6, 26, 46}, {6, 28, 50}, {6, 30, 54}, {6, 32, 58}, {6, 34, 62},
+	{6, 26, 46, 66}, {6, 26, 48, 70}, {6, 26, 50, 74}, {6, 30, 54, 78}, {6, 30, 56, 82}, {6, 30, 58, 86}, {6, 34, 62, 90},
+	{6, 28, 50, 72, 94}, {6, 26, 50, 74, 98}, {6, 30, 54, 78, 102}, {6, 28, 54, 80, 106}, {6, 32, 58, 84, 110}, {6, 30, 58, 86, 114}, {6, 34, 62, 90, 118},
+	{6, 26, 50, 74, 98, 122}, {6, 30, 54, 78, 102, 126}, {6, 26, 52, 78, 104, 130}, {6, 30, 56, 82, 108, 134}, {6, 34, 60, 86, 112, 138}, {6, 30, 58, 86, 114, 142}, {6, 34, 62, 90, 118, 146},
+	{6, 30, 54, 78, 102, 126, 150}, {6, 24, 50, 76, 102, 128, 154}, {6, 28, 54, 80, 106, 132, 158}, {6, 32, 58, 84, 110, 136, 162}, {6, 26, 54, 82, 110, 138, 166}, {6, 30, 58, 86, 114, 142, 170},
 }
 
 // matrixWriter takes the finished matrix from go-qrcode without any file.

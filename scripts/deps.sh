@@ -13,6 +13,7 @@ pkgs=(
   sqlite3               # tamper tests edit the DB with the real tool
   chromium              # browser tests
   fonts-dejavu-core
+  zbar-tools            # card tests read the printed QR code back
   systemd               # systemd-analyze for the unit checks
 )
 
