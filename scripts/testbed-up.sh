@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Starts the real PC/SC daemon (with the vpcd virtual readers) for the chip
-# tests, unless one is already answering. Idempotent.
+# tests, unless one is already running. Idempotent. No --auto-exit: the
+# daemon must outlive idle gaps between test packages.
 set -euo pipefail
+if [ -s /run/pcscd/pcscd.pid ] && kill -0 "$(cat /run/pcscd/pcscd.pid)" 2>/dev/null; then
+  exit 0
+fi
 if pgrep -x pcscd >/dev/null 2>&1; then
   exit 0
 fi
 mkdir -p /run/pcscd
-pcscd --auto-exit 2>/dev/null || pcscd
-# give it a moment to load the vpcd driver and open its ports
-for i in $(seq 1 50); do
-  if pgrep -x pcscd >/dev/null; then break; fi
+pcscd   # daemonizes
+# wait until it answers (its socket exists) so `go test` finds the readers
+for _ in $(seq 1 100); do
+  if [ -S /run/pcscd/pcscd.comm ]; then exit 0; fi
   sleep 0.1
 done
+echo "testbed-up: pcscd started but its socket /run/pcscd/pcscd.comm never appeared" >&2
+exit 1
