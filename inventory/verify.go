@@ -87,6 +87,7 @@ func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, 
 	// Pass 1: the events, in seq order. The tree is rebuilt from the rows
 	// as they stand; any difference from what was signed shows below.
 	var (
+		seqs     []int64
 		leaves   []tlog.Hash
 		computed []tlog.Hash // stored-hash layout, as tlog.StoredHashes makes it
 		bal      = balances{}
@@ -124,6 +125,7 @@ func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, 
 		}
 		h := tlog.RecordHash(data)
 		leaves = append(leaves, h)
+		seqs = append(seqs, seq)
 		hs, err := tlog.StoredHashesForRecordHash(int64(len(leaves)-1), h, memReader)
 		if err != nil {
 			rows.Close()
@@ -174,7 +176,7 @@ func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, 
 	rep.Stock = stockOf(bal)
 	rep.Stock.Events = size
 
-	if err := verifyStoredHashes(ctx, db, rep, max, computed, size); err != nil {
+	if err := verifyStoredHashes(ctx, db, rep, max, seqs, leaves, computed); err != nil {
 		return nil, err
 	}
 	if err := verifyCheckpoints(ctx, db, rep, opt, max, memReader, size); err != nil {
@@ -216,69 +218,91 @@ func union(a, b balances) map[string]bool {
 }
 
 // verifyStoredHashes compares the tree hashes stored at append time with the
-// ones rebuilt from the rows. A changed row shows as a leaf mismatch at its
-// seq; hashes beyond the rows show that rows at the end were deleted.
-func verifyStoredHashes(ctx context.Context, db *sql.DB, rep *VerifyReport, max int, computed []tlog.Hash, size int64) error {
+// rows. Each row's bytes are checked against the leaf hash stored for its own
+// seq, so a changed row is named even when others were deleted; leaf hashes
+// without rows show that rows at the end were deleted; interior hashes are
+// compared when the rows are complete, to catch edited hashes.
+func verifyStoredHashes(ctx context.Context, db *sql.DB, rep *VerifyReport, max int, seqs []int64, leaves, computed []tlog.Hash) error {
 	rows, err := db.QueryContext(ctx, `SELECT idx, hash FROM ledger_hashes ORDER BY idx`)
 	if err != nil {
 		return fmt.Errorf("inventory: verify: read tree hashes: %w", err)
 	}
 	defer rows.Close()
-	var next int64
-	badLeaf := map[int64]bool{}
-	var interior [][2]int64 // leaf ranges of mismatched interior hashes
-	var beyond int64 = -1
+	stored := make([]tlog.Hash, 0, len(computed))
+	present := make([]bool, 0, len(computed))
 	for rows.Next() {
 		var idx int64
 		var b []byte
 		if err := rows.Scan(&idx, &b); err != nil {
 			return fmt.Errorf("inventory: verify: read tree hash: %w", err)
 		}
-		if idx != next && next < int64(len(computed)) {
-			level, n := tlog.SplitStoredHashIndex(next)
-			rep.add(max, n<<level, "tree hashes %d to %d are missing", next, idx-1)
-		}
-		next = idx + 1
-		if idx >= int64(len(computed)) {
-			if beyond < 0 {
-				level, n := tlog.SplitStoredHashIndex(idx)
-				beyond = n << level
-			}
+		if idx < 0 || idx > 1<<40 {
+			rep.add(max, -1, "tree hash row with impossible index %d", idx)
 			continue
 		}
-		level, n := tlog.SplitStoredHashIndex(idx)
-		if len(b) == tlog.HashSize && tlog.Hash(b) == computed[idx] {
-			continue
+		for int64(len(stored)) <= idx {
+			stored = append(stored, tlog.Hash{})
+			present = append(present, false)
 		}
-		if level == 0 {
-			badLeaf[n] = true
-			rep.add(max, n, "the event bytes do not match the tree hash stored when it was written (the row was changed, or rows were swapped)")
+		if len(b) == tlog.HashSize {
+			stored[idx] = tlog.Hash(b)
+			present[idx] = true
 		} else {
-			interior = append(interior, [2]int64{n << level, (n+1)<<level - 1})
+			rep.add(max, -1, "tree hash %d has %d bytes", idx, len(b))
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("inventory: verify: read tree hashes: %w", err)
 	}
-	if next < int64(len(computed)) {
-		level, n := tlog.SplitStoredHashIndex(next)
-		rep.add(max, n<<level, "events from here on have no stored tree hash (rows added outside the ledger)")
+	has := func(idx int64) bool { return idx < int64(len(present)) && present[idx] }
+	complete := true
+	badLeaf := map[int64]bool{}
+	var lastSeq int64 = -1
+	for i, seq := range seqs {
+		if seq != int64(i) {
+			complete = false
+		}
+		lastSeq = seq
+		idx := tlog.StoredHashIndex(0, seq)
+		switch {
+		case !has(idx):
+			rep.add(max, seq, "no tree hash was stored for this event (row added outside the ledger)")
+			badLeaf[seq] = true
+		case stored[idx] != leaves[i]:
+			rep.add(max, seq, "the event bytes do not match the tree hash stored when it was written (the row was changed, or rows were swapped)")
+			badLeaf[seq] = true
+		}
 	}
-	if beyond >= 0 {
-		rep.add(max, beyond, "tree hashes exist for events from here on, but the rows are gone (events at the end were deleted)")
+	if beyond := lastSeq + 1; has(tlog.StoredHashIndex(0, beyond)) {
+		end := beyond
+		for has(tlog.StoredHashIndex(0, end+1)) {
+			end++
+		}
+		rep.add(max, beyond, "tree hashes exist for events seq %d to %d, but the rows are gone (events at the end were deleted)", beyond, end)
 	}
-	// An interior mismatch with no leaf mismatch under it means the stored
-	// hashes themselves were edited; report the first such range only.
-	for _, r := range interior {
+	if !complete {
+		return nil // interior hashes cannot line up; the gap is already reported
+	}
+	// An interior mismatch with no bad leaf under it means the stored hashes
+	// themselves were edited; report the first such range only.
+	for idx := range computed {
+		if !has(int64(idx)) || stored[idx] == computed[idx] {
+			continue
+		}
+		level, n := tlog.SplitStoredHashIndex(int64(idx))
+		if level == 0 {
+			continue
+		}
+		lo, hi := n<<level, (n+1)<<level-1
 		clean := true
-		for s := r[0]; s <= r[1] && s < size; s++ {
+		for s := lo; s <= hi; s++ {
 			if badLeaf[s] {
 				clean = false
 				break
 			}
 		}
 		if clean {
-			rep.add(max, r[0], "stored tree hashes over events %d to %d were edited", r[0], r[1])
+			rep.add(max, lo, "stored tree hashes over events %d to %d were edited", lo, hi)
 			break
 		}
 	}
