@@ -54,6 +54,9 @@ type Driver struct {
 	compress bool
 	log      zerolog.Logger
 	pos      printer.Position // where we last put the card
+	// pemPending: the printer was busy when we connected and has not yet
+	// taken Pem;2.
+	pemPending bool
 }
 
 var (
@@ -94,12 +97,33 @@ func (d *Driver) connect(ctx context.Context) error {
 	}
 	d.conn = c
 	d.rr.reset()
+	d.pemPending = false
 	if _, err := d.exchange(ctx, "connect", d.t.Read, frame("Pem", "2")); err != nil {
-		d.drop()
-		return d.fail("set host error handling (Pem;2)", err, printer.PositionUnknown)
+		var re *replyError
+		if !errors.As(err, &re) || re.kind != printer.KindBusy {
+			d.drop()
+			return d.fail("set host error handling (Pem;2)", err, printer.PositionUnknown)
+		}
+		// Still busy with what the last link asked; reads work, and Pem;2
+		// goes out before the next command that needs it.
+		d.pemPending = true
 	}
-	d.log.Info().Str("addr", d.addr).Msg("printer connected")
+	d.locate(ctx)
+	d.log.Info().Str("addr", d.addr).Str("card", d.pos.String()).Msg("printer connected")
 	return nil
+}
+
+// locate asks the printer where the card is (Rlr;p) and believes it.
+func (d *Driver) locate(ctx context.Context) printer.Position {
+	text, err := d.exchange(ctx, "read card presence", d.t.Read, frame("Rlr", "p"))
+	var re *replyError
+	if err != nil && !(errors.As(err, &re) && re.kind == printer.KindOther) {
+		return printer.PositionUnknown
+	}
+	if re != nil {
+		text = re.text
+	}
+	return d.presence(text)
 }
 
 func (d *Driver) drop() {
@@ -149,7 +173,16 @@ func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos p
 				return "", err
 			}
 		}
-		text, err := d.exchange(ctx, op, timeout, cmd)
+		var text string
+		var err error
+		if d.pemPending && !idempotent {
+			if _, err = d.exchange(ctx, op, d.t.Read, frame("Pem", "2")); err == nil {
+				d.pemPending = false
+			}
+		}
+		if err == nil {
+			text, err = d.exchange(ctx, op, timeout, cmd)
+		}
 		if err == nil {
 			return text, nil
 		}
@@ -163,7 +196,18 @@ func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos p
 		if idempotent && attempt == 0 && errors.Is(err, printer.ErrDisconnected) && ctx.Err() == nil {
 			continue
 		}
-		return "", d.fail(op, err, pos)
+		ferr := d.fail(op, err, pos)
+		var pe *printer.Error
+		if errors.As(ferr, &pe) && pe.Position == printer.PositionUnknown {
+			// Whether the card moved is unknown: dial again and ask the
+			// printer, so the person (and the engine) know where it is.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*d.t.Read)
+			if d.connect(rctx) == nil {
+				pe.Position = d.pos
+			}
+			cancel()
+		}
+		return "", ferr
 	}
 }
 
@@ -377,16 +421,25 @@ func parseVolts(s string) (float64, error) {
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "V"), "v")
 	t = strings.ReplaceAll(strings.TrimSpace(t), ",", ".")
 	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < -50 || v > 50 {
+	if err != nil || !(v >= -50 && v <= 50) { // also refuses NaN
 		return 0, fmt.Errorf("sensor reply %q is not a voltage", clip([]byte(s)))
 	}
 	return v, nil
 }
 
 // Feed starts a card sequence and takes a blank from the feeder.
+//
+// It refuses while the printer holds a card (one left by a crash or a
+// failed reject, say): a second blank on top of it would jam, and the
+// engine has to decide what the first one is.
 func (d *Driver) Feed(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	switch d.pos {
+	case printer.PositionPrintHead, printer.PositionContactless, printer.PositionContact, printer.PositionFeeder:
+		return &printer.Error{Printer: d.name, Op: "feed", Kind: printer.KindRefused, Position: d.pos,
+			Detail: "a card is already in the printer; eject or reject it first"}
+	}
 	if _, err := d.do(ctx, "start sequence", d.t.Read, d.pos, false, frame("Ss")); err != nil {
 		return err
 	}

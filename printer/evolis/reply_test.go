@@ -1,0 +1,167 @@
+package evolis
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"printstation/printer"
+)
+
+func TestParseReply(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		text string
+		kind printer.Kind
+		err  bool
+	}{
+		{in: "OK", text: "OK"},
+		{in: "  1234 ", text: "1234"},
+		{in: "Evolis Primacy", text: "Evolis Primacy"},
+		{in: "4,98", text: "4,98"},
+		{in: "ERROR CDE", kind: printer.KindRefused, err: true},
+		{in: "ERROR PARAMETRES", kind: printer.KindRefused, err: true},
+		{in: "OPT NOT AVAILABLE", kind: printer.KindRefused, err: true},
+		{in: "NEED CLEANING", kind: printer.KindNeedsCleaning, err: true},
+		{in: "ERR NEED CLEANING", kind: printer.KindNeedsCleaning, err: true},
+		{in: "ERROR TIME OUT", kind: printer.KindTimeout, err: true},
+		{in: "ERROR HOPPER", kind: printer.KindOutputFull, err: true},
+		{in: "HOPPER FULL", kind: printer.KindOutputFull, err: true},
+		{in: "COVER OPEN", kind: printer.KindCoverOpen, err: true},
+		{in: "cover open", kind: printer.KindCoverOpen, err: true},
+		{in: "FEEDER EMPTY", kind: printer.KindFeederEmpty, err: true},
+		{in: "CARD JAM", kind: printer.KindJam, err: true},
+		{in: "ERROR RIBBON", kind: printer.KindRibbonOut, err: true},
+		{in: "ERROR RIBBON TYPE", kind: printer.KindRibbonMismatch, err: true},
+		{in: "ERROR HEAD", kind: printer.KindHead, err: true},
+		{in: "REJECT BOX FULL", kind: printer.KindRejectFull, err: true},
+		{in: "PRINTER BUSY", kind: printer.KindBusy, err: true},
+		{in: "ERR SOMETHING NEW", kind: printer.KindOther, err: true},
+		{in: "O\x8fK", kind: printer.KindProtocol, err: true},
+		{in: "\x01\x02", kind: printer.KindProtocol, err: true},
+	} {
+		text, rerr := parseReply([]byte(tc.in))
+		if (rerr != nil) != tc.err {
+			t.Errorf("%q: error %v, want error %v", tc.in, rerr, tc.err)
+			continue
+		}
+		if rerr != nil && rerr.kind != tc.kind {
+			t.Errorf("%q: kind %v, want %v", tc.in, rerr.kind, tc.kind)
+		}
+		if !tc.err && text != tc.text {
+			t.Errorf("%q: text %q, want %q", tc.in, text, tc.text)
+		}
+	}
+}
+
+// chunkConn replays bytes in the given pieces.
+type chunkConn struct {
+	pieces [][]byte
+}
+
+func (c *chunkConn) Read(ctx context.Context, p []byte) (int, error) {
+	if len(c.pieces) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.pieces[0])
+	c.pieces[0] = c.pieces[0][n:]
+	if len(c.pieces[0]) == 0 {
+		c.pieces = c.pieces[1:]
+	}
+	return n, nil
+}
+func (c *chunkConn) Write(ctx context.Context, p []byte) (int, error) { return len(p), nil }
+func (c *chunkConn) Close() error                                     { return nil }
+
+func TestReplyTerminatorsAndPieces(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pieces []string
+		want   []string
+	}{
+		{"cr", []string{"OK\r", "12\r"}, []string{"OK", "12"}},
+		{"lf", []string{"OK\n12\n"}, []string{"OK", "12"}},
+		{"nul", []string{"OK\x00", "12\x00"}, []string{"OK", "12"}},
+		{"crlf", []string{"OK\r\n12\r\n"}, []string{"OK", "12"}},
+		{"pieces", []string{"O", "K", "\r", "1", "2\x00\x00"}, []string{"OK", "12"}},
+		{"split word", []string{"CARD ", "JAM\r"}, []string{"CARD JAM"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &chunkConn{}
+			for _, p := range tc.pieces {
+				c.pieces = append(c.pieces, []byte(p))
+			}
+			var rr replyReader
+			for _, want := range tc.want {
+				got, err := rr.next(context.Background(), c)
+				if err != nil || string(got) != want {
+					t.Fatalf("got %q, %v; want %q", got, err, want)
+				}
+			}
+			if _, err := rr.next(context.Background(), c); !errors.Is(err, io.EOF) {
+				t.Errorf("after the replies: %v, want EOF", err)
+			}
+		})
+	}
+}
+
+func TestReplyTooLong(t *testing.T) {
+	c := &chunkConn{pieces: [][]byte{make([]byte, 3000)}}
+	for i := range c.pieces[0] {
+		c.pieces[0][i] = 'A'
+	}
+	var rr replyReader
+	if _, err := rr.next(context.Background(), c); !errors.Is(err, printer.ErrProtocol) {
+		t.Errorf("endless reply: %v, want ErrProtocol", err)
+	}
+}
+
+func TestParseVolts(t *testing.T) {
+	for in, want := range map[string]float64{"4,98": 4.98, "0,02": 0.02, "5": 5, " 3.3 V": 3.3} {
+		if v, err := parseVolts(in); err != nil || v != want {
+			t.Errorf("parseVolts(%q) = %v, %v", in, v, err)
+		}
+	}
+	for _, in := range []string{"", "x", "1,2,3", "NaN", "1e9"} {
+		if _, err := parseVolts(in); err == nil {
+			t.Errorf("parseVolts(%q) accepted", in)
+		}
+	}
+}
+
+// FuzzReply feeds arbitrary printer output, cut at an arbitrary point,
+// through the reply reader and parser: no panic, and every reply that is
+// accepted as text is printable and has no terminator inside.
+func FuzzReply(f *testing.F) {
+	f.Add([]byte("OK\r"), uint8(1))
+	f.Add([]byte("CARD JAM\x00\r\n4,98\n"), uint8(3))
+	f.Add([]byte("\x8f\xfe\x02O\x9bK\x7f\r"), uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint8) {
+		c := &chunkConn{}
+		k := int(cut)
+		if k > len(data) {
+			k = len(data)
+		}
+		c.pieces = [][]byte{data[:k], data[k:]}
+		var rr replyReader
+		for i := 0; i < 100; i++ {
+			line, err := rr.next(context.Background(), c)
+			if err != nil {
+				return
+			}
+			text, rerr := parseReply(line)
+			if rerr != nil {
+				if rerr.Error() == "" {
+					t.Fatalf("empty error text for %q", line)
+				}
+				continue
+			}
+			for _, b := range []byte(text) {
+				if b < 0x20 || b > 0x7e {
+					t.Fatalf("accepted %q with byte %#x", text, b)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,106 @@
+package printer_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"printstation/printer"
+)
+
+func TestParseAddr(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    printer.Addr
+		wantErr string
+	}{
+		{in: "tcp://127.0.0.1:9100", want: printer.Addr{Scheme: "tcp", Host: "127.0.0.1:9100"}},
+		{in: "tcp://[::1]:9100", want: printer.Addr{Scheme: "tcp", Host: "[::1]:9100"}},
+		{in: "usb:0F49:0010", want: printer.Addr{Scheme: "usb", VID: 0x0f49, PID: 0x0010}},
+		{in: "usb:0x0f49:0x0010:A123:B", want: printer.Addr{Scheme: "usb", VID: 0x0f49, PID: 0x0010, Serial: "A123:B"}},
+		{in: "tcp://host", wantErr: "want tcp://HOST:PORT"},
+		{in: "tcp://host:http", wantErr: "not a number"},
+		{in: "usb:0F49", wantErr: "usb:VID:PID"},
+		{in: "usb:ZZZZ:0010", wantErr: "hex"},
+		{in: "lpt1", wantErr: "want usb:VID:PID[:SERIAL] or tcp://HOST:PORT"},
+	} {
+		got, err := printer.ParseAddr(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseAddr(%q) error = %v, want it to say %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseAddr(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+		if tc.in == "usb:0F49:0010" && got.String() != tc.in {
+			t.Errorf("String() = %q", got.String())
+		}
+	}
+}
+
+func TestErrorSaysWhatToDo(t *testing.T) {
+	e := &printer.Error{Printer: "p1", Op: "feed", Kind: printer.KindJam, Position: printer.PositionFeeder, Detail: "CARD JAM"}
+	msg := e.Error()
+	for _, want := range []string{"printer p1", "feed", "card jam", "card at feeder", "remove the card"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not say %q", msg, want)
+		}
+	}
+	wrapped := errors.Join(errors.New("job 7"), e)
+	if !errors.Is(wrapped, printer.ErrJam) || errors.Is(wrapped, printer.ErrCoverOpen) {
+		t.Errorf("errors.Is does not follow the kind")
+	}
+	if printer.KindOf(wrapped) != printer.KindJam {
+		t.Errorf("KindOf = %v", printer.KindOf(wrapped))
+	}
+	// Every kind has a sentinel that matches only itself and advice.
+	kinds := map[printer.Kind]error{
+		printer.KindJam: printer.ErrJam, printer.KindFeederEmpty: printer.ErrFeederEmpty,
+		printer.KindRibbonOut: printer.ErrRibbonOut, printer.KindRibbonMismatch: printer.ErrRibbonMismatch,
+		printer.KindCoverOpen: printer.ErrCoverOpen, printer.KindRejectFull: printer.ErrRejectFull,
+		printer.KindNeedsCleaning: printer.ErrNeedsCleaning, printer.KindBusy: printer.ErrBusy,
+		printer.KindDisconnected: printer.ErrDisconnected, printer.KindTimeout: printer.ErrTimeout,
+	}
+	for k, s := range kinds {
+		err := error(&printer.Error{Printer: "p", Kind: k})
+		if !errors.Is(err, s) {
+			t.Errorf("kind %v does not match %v", k, s)
+		}
+		for k2, s2 := range kinds {
+			if k2 != k && errors.Is(err, s2) {
+				t.Errorf("kind %v also matches %v", k, s2)
+			}
+		}
+		if !strings.Contains(err.Error(), " — ") {
+			t.Errorf("%v has no advice", err)
+		}
+	}
+}
+
+func TestOpenUnknown(t *testing.T) {
+	ctx := context.Background()
+	if _, err := printer.Open(ctx, "nosuch", "tcp://127.0.0.1:1", printer.Options{}); err == nil || !strings.Contains(err.Error(), `"nosuch" is not known`) {
+		t.Errorf("unknown driver: %v", err)
+	}
+	if _, err := printer.Open(ctx, "evolis", "serial:/dev/ttyS0", printer.Options{}); err == nil {
+		t.Errorf("bad address accepted")
+	}
+}
+
+func TestRegistryDial(t *testing.T) {
+	var gotAddr printer.Addr
+	printer.RegisterDriver("test-reg", func(ctx context.Context, a printer.Addr, dial printer.Dialer, opts printer.Options) (printer.Driver, error) {
+		gotAddr = a
+		_, err := dial(ctx)
+		return nil, err
+	})
+	_, err := printer.Open(context.Background(), "test-reg", "tcp://127.0.0.1:9", printer.Options{
+		Dial: func(context.Context) (printer.Conn, error) { return nil, printer.ErrDisconnected },
+	})
+	if !errors.Is(err, printer.ErrDisconnected) || gotAddr.Host != "127.0.0.1:9" {
+		t.Errorf("Open with Dial override: %v, addr %+v", err, gotAddr)
+	}
+}
