@@ -124,39 +124,50 @@ type placedLine struct {
 // fits ("shrink") or word-wrapped and made smaller until the lines fit
 // ("wrap"). Text never overflows the box: below min_size it is an error.
 func layoutText(el *element, s string) (*textLayout, error) {
-	size := el.size
-	for {
+	try := func(size float64) (*textLayout, error) {
 		face, err := newFace(el.font, size)
 		if err != nil {
 			return nil, err
 		}
-		lay, width, err := tryLayout(el, face, size, s)
-		if err == nil {
-			return lay, nil
-		}
-		if size <= el.minSize {
-			return nil, ErrTextTooLong
-		}
-		next := size - 0.5
-		if !el.wrap && width > 0 {
-			// Advances scale with size (no hinting), so jump close to the
-			// answer instead of stepping down half a pixel at a time.
-			if est := math.Floor(size*el.w/width*2) / 2; est < next {
-				next = est
-			}
-		}
-		size = math.Max(next, el.minSize)
+		return tryLayout(el, face, size, s)
 	}
+	lay, err := try(el.size)
+	if !errors.Is(err, errNoFit) {
+		return lay, err
+	}
+	// The largest size, in half-pixel steps from min_size, that fits:
+	// a binary search (fitting is monotonic in size), ~10 tries at most.
+	best, err := try(el.minSize)
+	if errors.Is(err, errNoFit) {
+		return nil, ErrTextTooLong
+	}
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := 0, int(math.Ceil((el.size-el.minSize)*2)) // lo fits, hi (≥ el.size) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		lay, err := try(el.minSize + float64(mid)/2)
+		switch {
+		case err == nil:
+			lo, best = mid, lay
+		case errors.Is(err, errNoFit):
+			hi = mid
+		default:
+			return nil, err
+		}
+	}
+	return best, nil
 }
 
-func tryLayout(el *element, face font.Face, size float64, s string) (*textLayout, float64, error) {
+func tryLayout(el *element, face font.Face, size float64, s string) (*textLayout, error) {
 	m := fontMetrics(el.font, size)
 	var lines []string
 	if el.wrap {
 		var ok bool
 		lines, ok = wrapWords(face, s, el.w)
 		if !ok {
-			return nil, 0, errNoFit
+			return nil, errNoFit
 		}
 		step := math.Max(m.height, m.ascent+m.descent)
 		maxLines := 1 + int(math.Floor((el.h-(m.ascent+m.descent))/step))
@@ -164,12 +175,12 @@ func tryLayout(el *element, face font.Face, size float64, s string) (*textLayout
 			maxLines = el.maxLines
 		}
 		if len(lines) > maxLines {
-			return nil, 0, errNoFit
+			return nil, errNoFit
 		}
 	} else {
 		w := fix2f(font.MeasureString(face, s))
 		if w > el.w {
-			return nil, w, errNoFit
+			return nil, errNoFit
 		}
 		lines = []string{s}
 	}
@@ -193,7 +204,7 @@ func tryLayout(el *element, face font.Face, size float64, s string) (*textLayout
 		y := baseline + float64(i)*step
 		lay.lines = append(lay.lines, placedLine{s: line, x: f2fix(x), y: f2fix(y)})
 	}
-	return lay, 0, nil
+	return lay, nil
 }
 
 func f2fix(v float64) fixed.Int26_6 { return fixed.Int26_6(math.Round(v * 64)) }

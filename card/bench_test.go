@@ -1,0 +1,55 @@
+package card_test
+
+import (
+	"testing"
+
+	"printstation/card"
+	"printstation/card/cardtest"
+)
+
+// BenchmarkRenderDemo is the figure that matters: one e-KTP card, colour and
+// K panels, from fields, JPEG photo and PNG signature.
+func BenchmarkRenderDemo(b *testing.B) {
+	tpl := card.DemoTemplate()
+	f, p, s := cardtest.Fields(), cardtest.Photo(1), cardtest.Signature(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := card.Render(tpl, f, p, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRenderBackground is the baseline: a card that is only its
+// gradient (allocating and filling 1016 × 648 pixels).
+func BenchmarkRenderBackground(b *testing.B) {
+	tpl, err := card.Parse([]byte(`{"version": 1, "id": "bg", "background": {"gradient": {"from": "#d2eaf8", "to": "#d9f1d3", "direction": "diagonal"}},
+		"elements": [{"type": "rect", "name": "dot", "x": 0, "y": 0, "w": 1, "h": 1, "fill": "#000000"}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := card.Render(tpl, nil, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseDemo(b *testing.B) {
+	j := card.DemoTemplateJSON()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := card.Parse(j); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkComposite(b *testing.B) {
+	col, blk := renderDemo(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		card.Composite(col, blk)
+	}
+}

@@ -1,0 +1,54 @@
+package card_test
+
+import (
+	"errors"
+	"testing"
+
+	"printstation/card"
+	"printstation/card/cardtest"
+)
+
+// FuzzParse feeds arbitrary bytes to Parse (templates come from the central
+// server). Parse must never panic; what it accepts must render without
+// panicking, failing only with a *FieldError.
+func FuzzParse(f *testing.F) {
+	f.Add(card.DemoTemplateJSON())
+	f.Add([]byte(tmpl(okText)))
+	f.Add([]byte(tmpl(`{"type": "rect", "name": "r", "x": 0, "y": 0, "w": 1016, "h": 648, "fill": "#ff000080", "stroke": "#000000", "stroke_width": 50, "radius": 300}`)))
+	f.Add([]byte(tmpl(`{"type": "ellipse", "name": "e", "layer": "k", "x": 1, "y": 1, "w": 1, "h": 1, "stroke": "#000000"}`)))
+	f.Add([]byte(tmpl(`{"type": "qr", "name": "q", "layer": "k", "text": "x{nik}y", "ec": "H", "quiet": 1, "x": 0, "y": 0, "w": 90, "h": 90}`)))
+	f.Add([]byte(tmpl(`{"type": "text", "name": "t", "x": 0, "y": 0, "w": 10, "h": 600, "text": "{a} {b}", "size": 300, "min_size": 6, "fit": "wrap"}`)))
+	f.Add([]byte(tmpl(`{"type": "image", "name": "i", "layer": "k", "source": "signature", "x": 0, "y": 0, "w": 1, "h": 1, "optional": true}`)))
+	fields := cardtest.Fields()
+	photo, sig := cardtest.Photo(2), cardtest.Signature(2)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tpl, err := card.Parse(b)
+		if err != nil {
+			if !errors.Is(err, card.ErrInvalidTemplate) {
+				t.Fatalf("Parse error does not wrap ErrInvalidTemplate: %v", err)
+			}
+			return
+		}
+		if tpl.Hash() != card.Hash(b) {
+			t.Fatal("Hash() is not the hash of the parsed bytes")
+		}
+		in := map[string]string{}
+		for _, k := range tpl.Fields() {
+			in[k] = "X"
+			if v, ok := fields[k]; ok {
+				in[k] = v
+			}
+		}
+		col, blk, err := card.Render(tpl, in, photo, sig)
+		if err != nil {
+			var fe *card.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Render of an accepted template failed without a FieldError: %v", err)
+			}
+			return
+		}
+		if col.Bounds().Dx() != card.Width || (blk == nil) == tpl.UsesBlack() {
+			t.Fatalf("Render gave %v and black %v for UsesBlack %v", col.Bounds(), blk != nil, tpl.UsesBlack())
+		}
+	})
+}
