@@ -1,0 +1,300 @@
+package simprinter
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"image/png"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// client sends raw commands and reads CR-terminated replies.
+type client struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialPipe(t *testing.T, s *Sim) *client {
+	c := s.Pipe()
+	t.Cleanup(func() { c.Close() })
+	return &client{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+func (c *client) do(cmd string) string {
+	c.t.Helper()
+	if _, err := c.c.Write([]byte("\x1b" + cmd + "\r")); err != nil {
+		c.t.Fatalf("%s: %v", cmd, err)
+	}
+	line, err := c.r.ReadString('\r')
+	if err != nil {
+		c.t.Fatalf("%s: %v", cmd, err)
+	}
+	return strings.TrimSuffix(line, "\r")
+}
+
+func TestParseFault(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Fault
+		err  string
+	}{
+		{in: "3:print:jam", want: Fault{Card: 3, Phase: PhasePrint, Kind: FaultJam, Delay: 10 * time.Second}},
+		{in: "*:feed:busy", want: Fault{Phase: PhaseFeed, Kind: FaultBusy, Delay: 10 * time.Second}},
+		{in: "2:eject:slow:5s", want: Fault{Card: 2, Phase: PhaseEject, Kind: FaultSlow, Delay: 5 * time.Second}},
+		{in: "4:contactless:disconnect:after", want: Fault{Card: 4, Phase: PhaseContactless, Kind: FaultDisconnect, After: true, Delay: 10 * time.Second}},
+		{in: "1:print:garbled", want: Fault{Card: 1, Phase: PhasePrint, Kind: FaultGarbled, After: true, Delay: 10 * time.Second}},
+		{in: "0:print:jam", err: "card"},
+		{in: "1:laminate:jam", err: "phase"},
+		{in: "1:print:fire", err: "kind"},
+		{in: "1:print:jam:5s", err: "does not apply"},
+		{in: "1:print", err: "CARD:PHASE:KIND"},
+	} {
+		got, err := ParseFault(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+		if again, _ := ParseFault(got.String()); again != got {
+			t.Errorf("%q does not round-trip through String %q", tc.in, got.String())
+		}
+	}
+	fs, err := ParseFaults(strings.NewReader("# script\n3:print:jam\n\n5:feed:busy # again\n"))
+	if err != nil || len(fs) != 2 {
+		t.Errorf("ParseFaults: %v, %v", fs, err)
+	}
+	if _, err := ParseFaults(strings.NewReader("3:print:jam\nnonsense\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("bad line: %v", err)
+	}
+}
+
+func readJournal(t *testing.T, dir string) []Event {
+	b, err := os.ReadFile(filepath.Join(dir, "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Event
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var e Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("journal line %q: %v", line, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{OutDir: dir, Feeder: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialPipe(t, s)
+	for _, cmd := range []string{"Pem;2", "Ss", "Si", "Ser", "Ss", "Sic"} {
+		if r := c.do(cmd); r != "OK" {
+			t.Fatalf("%s: %s", cmd, r)
+		}
+	}
+	// "crash": the sim goes away with card 2 at the contactless station
+	s.Close()
+
+	s2, err := Open(Config{OutDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	c2 := dialPipe(t, s2)
+	if got := c2.do("Rco;c"); got != "2" {
+		t.Errorf("cards inserted after restart = %s, want 2", got)
+	}
+	if sn := s2.Snapshot(); sn.Feeder != 8 || sn.RejectCount != 1 || sn.LastCard != 2 {
+		t.Errorf("state after restart %+v", sn.State)
+	}
+	if r := c2.do("Si"); r != "OK" {
+		t.Fatal(r)
+	}
+	evs := readJournal(t, dir)
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Event)
+	}
+	if strings.Join(got, " ") != "blank_taken card_rejected blank_taken at_contactless blank_taken" {
+		t.Errorf("journal %v", got)
+	}
+	for i, e := range evs {
+		if e.Seq != int64(i+1) {
+			t.Errorf("journal seq %d at line %d", e.Seq, i+1)
+		}
+	}
+	if last := evs[len(evs)-1]; last.Card != 3 || last.Counter != 3 {
+		t.Errorf("last event %+v, want card 3 counter 3", last)
+	}
+}
+
+func TestDamagedStateRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "state.json"), []byte("{not json"), 0o644)
+	if _, err := Open(Config{OutDir: dir}); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("Open: %v", err)
+	}
+	s := New(Config{OutDir: dir})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	if err := s.Serve(l); err == nil {
+		t.Errorf("Serve with a damaged state did not refuse")
+	}
+	c := s.Pipe()
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Errorf("Pipe with a damaged state answers")
+	}
+}
+
+func TestPrintedCardImage(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(Config{OutDir: dir})
+	defer s.Close()
+	c := dialPipe(t, s)
+	for _, cmd := range []string{"Ss", "Si", "Pr;k"} {
+		c.do(cmd)
+	}
+	// a K panel with one black line (line 5) via Dbc
+	data := make([]byte, 0, 1100)
+	for n := 0; n < 1016; n++ {
+		if n == 5 {
+			data = append(data, 255)
+		} else {
+			data = append(data, 0)
+		}
+	}
+	c.c.Write([]byte("\x1bDbc;k;2;1016;"))
+	c.c.Write(append(data, '\r'))
+	if r, _ := c.r.ReadString('\r'); r != "OK\r" {
+		t.Fatalf("Dbc: %q", r)
+	}
+	for _, cmd := range []string{"Sp;k", "Se"} {
+		if r := c.do(cmd); r != "OK" {
+			t.Fatalf("%s: %s", cmd, r)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "card-000001-front.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 1016 || b.Dy() != 648 {
+		t.Fatalf("card image %v", b)
+	}
+	// line 5 is image column 5, all the way down
+	for _, y := range []int{0, 300, 647} {
+		if r, _, _, _ := img.At(5, y).RGBA(); r != 0 {
+			t.Errorf("column 5 row %d not black", y)
+		}
+		if r, _, _, _ := img.At(6, y).RGBA(); r == 0 {
+			t.Errorf("column 6 row %d black", y)
+		}
+	}
+}
+
+func TestBadCommands(t *testing.T) {
+	s, _ := Open(Config{})
+	defer s.Close()
+	c := dialPipe(t, s)
+	for cmd, want := range map[string]string{
+		"Xyz":        "ERROR CDE",
+		"Rco;q":      "ERROR PARAMETRES",
+		"Db;q;32;":   "ERROR PARAMETRES",
+		"Dbc;y;32;1": "ERROR PARAMETRES",
+		"Sp;k":       "ERR NO CARD",
+		"Pr;ymckoz":  "ERROR RIBBON TYPE",
+		"Rfv":        "SIM-1.0",
+	} {
+		if got := c.do(cmd); got != want {
+			t.Errorf("%q → %q, want %q", cmd, got, want)
+		}
+	}
+}
+
+// At speed 1 a feed takes the printer's two seconds; a second connection
+// is told the printer is busy meanwhile but may read.
+func TestTimingAndBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := Open(Config{Speed: 1})
+		defer s.Close()
+		a, b := dialPipe(t, s), dialPipe(t, s)
+		start := time.Now()
+		a.c.Write([]byte("\x1bSi\r"))
+		synctest.Wait()
+		if got := b.do("Ss"); got != "PRINTER BUSY" {
+			t.Errorf("during the feed: %q", got)
+		}
+		if got := b.do("Rco;c"); got != "1" {
+			t.Errorf("read during the feed: %q", got)
+		}
+		line, _ := a.r.ReadString('\r')
+		if line != "OK\r" || time.Since(start) != 2*time.Second {
+			t.Errorf("feed answered %q after %v, want OK after 2s", line, time.Since(start))
+		}
+		if got := b.do("Ss"); got != "OK" {
+			t.Errorf("after the feed: %q", got)
+		}
+	})
+}
+
+func TestServeTCP(t *testing.T) {
+	s, _ := Open(Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &client{t: t, c: c, r: bufio.NewReader(c)}
+	if got := cl.do("Rsn"); got != "SIM0001" {
+		t.Errorf("Rsn over TCP: %q", got)
+	}
+	s.Close()
+	if err := <-done; err != nil {
+		t.Errorf("Serve after Close: %v", err)
+	}
+}
+
+// FuzzCommands feeds arbitrary host bytes to the simulator's command
+// reader: it must not panic, and must never accept a bitmap of the wrong
+// size.
+func FuzzCommands(f *testing.F) {
+	f.Add([]byte("\x1bSs\r\x1bSi\r"))
+	f.Add([]byte("\x1bDbc;k;2;1016;" + strings.Repeat("\x00", 1016) + "\r"))
+	f.Add([]byte("\x1bDbc;k;2;1017;\x01\xff" + strings.Repeat("\x00", 1015) + "\r"))
+	f.Add([]byte("\x1bDb;y;32;\x00\x01\r"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bufio.NewReader(bytes.NewReader(data))
+		for i := 0; i < 50; i++ {
+			c, err := readCommand(r)
+			if err != nil && c == nil {
+				return
+			}
+			if err == nil && c.panel != nil && len(c.panel.Data) != 1016*648*c.panel.Bits()/8 {
+				t.Fatalf("panel of %d bytes accepted", len(c.panel.Data))
+			}
+		}
+	})
+}
