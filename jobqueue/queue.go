@@ -97,13 +97,19 @@ CREATE TABLE IF NOT EXISTS job_jobs(
 	received_at TEXT NOT NULL,
 	updated_at TEXT NOT NULL,
 	ended_at TEXT,
-	pdata BLOB,
 	purged_at TEXT,
 	outcome_key TEXT,
 	revoke_requested TEXT
 );
 CREATE INDEX IF NOT EXISTS job_jobs_batch ON job_jobs(batch, recorded, id);
 CREATE INDEX IF NOT EXISTS job_jobs_state ON job_jobs(state);
+-- Personal data lives apart from the job row, written once and deleted once,
+-- so that the frequent state updates never copy the ciphertext around the
+-- file (freed pages would keep old copies).
+CREATE TABLE IF NOT EXISTS job_data(
+	job_id TEXT PRIMARY KEY,
+	blob BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS job_events(
 	seq INTEGER PRIMARY KEY AUTOINCREMENT,
 	job_id TEXT NOT NULL,
@@ -327,11 +333,14 @@ func (q *Queue) addTx(ctx context.Context, tx *sql.Tx, compact string) (JobMeta,
 		return JobMeta{}, nil, err
 	}
 	blob := q.seal.seal(p.JobID, vr.raw)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO job_jobs(id, batch, kind, reprint_of, recorded, template_id, template_sha, nbf, exp, size, state, received_at, updated_at, pdata)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO job_jobs(id, batch, kind, reprint_of, recorded, template_id, template_sha, nbf, exp, size, state, received_at, updated_at)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		p.JobID, p.Batch, p.Kind, p.ReprintOf, ts(p.Recorded), p.Template.ID, strings.ToLower(p.Template.SHA256), p.NotBefore, p.Expires, len(compact),
-		state, ts(now), ts(now), blob); err != nil {
+		state, ts(now), ts(now)); err != nil {
 		return JobMeta{}, nil, fmt.Errorf("jobqueue: store job %s: %w", p.JobID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO job_data(job_id, blob) VALUES(?, ?)`, p.JobID, blob); err != nil {
+		return JobMeta{}, nil, fmt.Errorf("jobqueue: store job %s data: %w", p.JobID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO job_events(job_id, from_state, to_state, reason, at) VALUES(?,?,?,?,?)`,
 		p.JobID, "", state, "received from the centre", ts(now)); err != nil {
@@ -553,7 +562,7 @@ func (q *Queue) revokeTx(ctx context.Context, tx *sql.Tx, jobID, reason string) 
 	return RevokeNoop, nil
 }
 
-const metaCols = `id, batch, kind, reprint_of, recorded, template_id, template_sha, exp, size, state, reason, code, attempts, received_at, updated_at, ended_at, pdata IS NULL, revoke_requested IS NOT NULL`
+const metaCols = `id, batch, kind, reprint_of, recorded, template_id, template_sha, exp, size, state, reason, code, attempts, received_at, updated_at, ended_at, NOT EXISTS (SELECT 1 FROM job_data d WHERE d.job_id = job_jobs.id), revoke_requested IS NOT NULL`
 
 func scanMeta(sc interface{ Scan(...any) error }) (JobMeta, error) {
 	var m JobMeta
@@ -664,7 +673,7 @@ func sortBatches(b []Batch) {
 func (q *Queue) Load(ctx context.Context, jobID string) (*Job, error) {
 	var blob []byte
 	var st State
-	err := q.db.QueryRowContext(ctx, `SELECT pdata, state FROM job_jobs WHERE id = ?`, jobID).Scan(&blob, &st)
+	err := q.db.QueryRowContext(ctx, `SELECT d.blob, j.state FROM job_jobs j LEFT JOIN job_data d ON d.job_id = j.id WHERE j.id = ?`, jobID).Scan(&blob, &st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("jobqueue: job %s: %w", jobID, ErrNotFound)
 	}
@@ -794,13 +803,31 @@ func (q *Queue) Purge(ctx context.Context) (int, error) {
 	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
 	now := q.now()
 	cutoff := ts(now.Add(-q.opts.Retention))
-	res, err := conn.ExecContext(ctx, `UPDATE job_jobs SET pdata = NULL, purged_at = ?
-		WHERE pdata IS NOT NULL AND ended_at IS NOT NULL
-		AND outcome_key IN (SELECT key FROM outbox_items WHERE acked_at IS NOT NULL AND acked_at <= ?)`, ts(now), cutoff)
+	var n int64
+	err = func() error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		// Ended jobs whose outcome was acknowledged, and ended jobs that
+		// never had an outcome to report (none today, kept for safety).
+		const ready = `SELECT j.id FROM job_jobs j JOIN job_data d ON d.job_id = j.id
+			WHERE j.ended_at IS NOT NULL
+			AND j.outcome_key IN (SELECT key FROM outbox_items WHERE acked_at IS NOT NULL AND acked_at <= ?)`
+		if _, err := tx.ExecContext(ctx, `UPDATE job_jobs SET purged_at = ? WHERE id IN (`+ready+`)`, ts(now), cutoff); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM job_data WHERE job_id IN (`+ready+`)`, cutoff)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return tx.Commit()
+	}()
 	if err != nil {
 		return 0, fmt.Errorf("jobqueue: purge: %w", err)
 	}
-	n, _ := res.RowsAffected()
 	if n > 0 {
 		q.log.Info().Int64("jobs", n).Msg("personal data purged")
 	}

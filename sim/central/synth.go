@@ -42,7 +42,7 @@ func SignRaw(key ed25519.PrivateKey, kid string, payload []byte) (string, error)
 }
 
 var (
-	givenNames = []string{"Budi", "Siti", "Agus", "Dewi", "Rina", "Andi", "Putri", "Eko", "Wahyu", "Sri", "Joko", "Ayu", "Hendra", "Nur", "Fitri", "Rudi", "Indah", "Bambang", "Yuni", "Dedi", "Lestari", "Fajar", "Ratna", "Teguh"}
+	givenNames  = []string{"Budi", "Siti", "Agus", "Dewi", "Rina", "Andi", "Putri", "Eko", "Wahyu", "Sri", "Joko", "Ayu", "Hendra", "Nur", "Fitri", "Rudi", "Indah", "Bambang", "Yuni", "Dedi", "Lestari", "Fajar", "Ratna", "Teguh"}
 	familyNames = []string{"Santoso", "Wijaya", "Saputra", "Lestari", "Hidayat", "Kusuma", "Pratama", "Nugroho", "Rahmawati", "Setiawan", "Susanto", "Gunawan", "Purnama", "Siregar", "Nasution", "Simanjuntak", "Wibowo", "Hasibuan"}
 	religions   = []string{"ISLAM", "KRISTEN", "KATOLIK", "HINDU", "BUDDHA", "KONGHUCU"}
 	jobs        = []string{"PELAJAR/MAHASISWA", "KARYAWAN SWASTA", "WIRASWASTA", "PETANI/PEKEBUN", "GURU", "MENGURUS RUMAH TANGGA", "PEGAWAI NEGERI SIPIL", "NELAYAN/PERIKANAN"}
