@@ -101,6 +101,9 @@ func TestParseATR(t *testing.T) {
 		err      bool
 	}{
 		// vicc's iso7816 card: T=1, TA1=13, card capabilities without extended length.
+		// Debian vicc 0.8, iso7816 card: TA1, TD1 (T=1), card capabilities
+		// without extended length.
+		{name: "vicc", atr: "3b951381018073ff01000b", hist: "8073ff0100"},
 		{name: "software short", atr: "3b85018073002100d7", hist: "8073002100"},
 		{name: "software extended", atr: "3b85018073002140b7", hist: "8073002140", extended: true},
 		{name: "category 00 with status", atr: "3b8801" + "0073002140009000", hist: "0073002140009000", extended: true},

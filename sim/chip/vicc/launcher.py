@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import sys
 
 # Quirk 1: the module lives outside Debian python's path.
@@ -90,6 +91,27 @@ state = {"writes": 0, "dropped": False, "dumped": False}
 locked = set()
 
 vicc = VirtualICC(None, "iso7816", "localhost", args.port, logginglevel=50)
+
+
+# vpcd writes the 2-byte length and the APDU separately; with Nagle on its
+# side and delayed ACKs on ours every command waited ~40 ms. Ask the kernel
+# to ACK at once before each read (TCP_QUICKACK does not stick).
+class _QuickAckSocket:
+    def __init__(self, sock):
+        self._s = sock
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def recv(self, n):
+        self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        data = self._s.recv(n)
+        self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+
+vicc.sock = _QuickAckSocket(vicc.sock)
 os_ = vicc.os
 mf = os_.mf
 

@@ -82,7 +82,7 @@ func daemonPID() int {
 	if err != nil {
 		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	pid, err := strconv.Atoi(strings.Trim(string(b), " \t\n\x00"))
 	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil {
 		return 0
 	}
