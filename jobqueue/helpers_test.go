@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"printstation/card"
 	"printstation/jobqueue"
 	"printstation/sim/central"
 	"printstation/storage"
@@ -18,7 +19,7 @@ import (
 const station = "ST-3201-01"
 
 var (
-	testTemplate = []byte(`{"id":"ektp-demo-v1","size":[1016,648]}`)
+	testTemplate = card.DemoTemplateJSON()
 	testTmplRef  = jobqueue.TemplateRef{ID: "ektp-demo-v1", SHA256: sha(testTemplate)}
 	t0           = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 )

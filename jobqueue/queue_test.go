@@ -264,7 +264,7 @@ func TestTemplateGatesPrinting(t *testing.T) {
 	if len(miss) != 1 || miss[0] != testTmplRef {
 		t.Fatalf("missing templates = %+v", miss)
 	}
-	err := f.q.PutTemplate(f.ctx, testTmplRef.ID, testTmplRef.SHA256, []byte(`{"id":"ektp-demo-v1","evil":true}`))
+	err := f.q.PutTemplate(f.ctx, testTmplRef.ID, testTmplRef.SHA256, append(bytes.Clone(testTemplate), ' '))
 	if !errors.Is(err, jobqueue.ErrTemplateHash) {
 		t.Fatalf("template with other bytes: %v, want ErrTemplateHash", err)
 	}
@@ -278,6 +278,9 @@ func TestTemplateGatesPrinting(t *testing.T) {
 	b, err := f.q.TemplateBytes(f.ctx, testTmplRef.ID, testTmplRef.SHA256)
 	if err != nil || !bytes.Equal(b, testTemplate) {
 		t.Errorf("TemplateBytes = %q, %v", b, err)
+	}
+	if tm, err := f.q.Template(f.ctx, testTmplRef.ID, testTmplRef.SHA256); err != nil || tm == nil {
+		t.Errorf("Template: %v", err)
 	}
 	// A later job with the same template is queued at once.
 	if m2 := f.add(t, 2); m2.State != jobqueue.Queued {
