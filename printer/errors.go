@@ -168,11 +168,36 @@ func (e *Error) Is(target error) bool {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// KindOf returns the Kind of the first *Error in err's chain, or KindOther.
+// KindOf returns the Kind of the first *Error or *LinkError in err's
+// chain, or KindOther.
 func KindOf(err error) Kind {
 	var pe *Error
 	if errors.As(err, &pe) {
 		return pe.Kind
 	}
+	var le *LinkError
+	if errors.As(err, &le) {
+		return le.Kind
+	}
 	return KindOther
+}
+
+// LinkError is how transports report a failure of the link: it reads as
+// its cause and matches its kind's sentinel (ErrDisconnected, ErrTimeout,
+// ErrBusy) with errors.Is.
+type LinkError struct {
+	Kind Kind
+	Err  error
+}
+
+func (e *LinkError) Error() string { return e.Err.Error() }
+func (e *LinkError) Unwrap() error { return e.Err }
+func (e *LinkError) Is(target error) bool {
+	s := kindInfo[e.Kind].sentinel
+	return s != nil && target == s
+}
+
+// Link returns a *LinkError of kind k for the message.
+func Link(k Kind, format string, args ...any) error {
+	return &LinkError{Kind: k, Err: fmt.Errorf(format, args...)}
 }

@@ -30,7 +30,7 @@ func Dial(ctx context.Context, hostport string) (printer.Conn, error) {
 	}
 	c, err := d.DialContext(ctx, "tcp", hostport)
 	if err != nil {
-		return nil, fmt.Errorf("connect to printer at %s: %w (%w)", hostport, printer.ErrDisconnected, err)
+		return nil, printer.Link(printer.KindDisconnected, "connect to %s: %w", hostport, err)
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetKeepAlive(true)
@@ -77,11 +77,11 @@ func mapErr(ctx context.Context, err error) error {
 		if cerr := ctx.Err(); errors.Is(cerr, context.Canceled) {
 			return fmt.Errorf("printer link: %w", cerr)
 		}
-		return fmt.Errorf("printer link: no answer in time: %w", printer.ErrTimeout)
+		return printer.Link(printer.KindTimeout, "no answer in time")
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("printer link: %w", err)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrClosedPipe):
-		return fmt.Errorf("printer link closed: %w", printer.ErrDisconnected)
+		return printer.Link(printer.KindDisconnected, "link closed")
 	}
-	return fmt.Errorf("printer link: %w (%w)", printer.ErrDisconnected, err)
+	return printer.Link(printer.KindDisconnected, "link: %w", err)
 }

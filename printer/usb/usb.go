@@ -126,7 +126,7 @@ func choose(a printer.Addr, found []candidate) (int, error) {
 func Dial(ctx context.Context, a printer.Addr) (printer.Conn, error) {
 	uctx, err := newContext()
 	if err != nil {
-		return nil, fmt.Errorf("usb printer %s: %w (%w)", a, printer.ErrDisconnected, err)
+		return nil, printer.Link(printer.KindDisconnected, "usb printer %s: %w", a, err)
 	}
 	devs, err := uctx.OpenDevices(func(d *gousb.DeviceDesc) bool {
 		if uint16(d.Vendor) != a.VID || uint16(d.Product) != a.PID {
@@ -150,9 +150,9 @@ func Dial(ctx context.Context, a printer.Addr) (printer.Conn, error) {
 		}
 		uctx.Close()
 		if err != nil && len(devs) == 0 {
-			return nil, fmt.Errorf("usb printer %s: %w (%w)", a, mapErr(err), cerr)
+			return nil, printer.Link(printer.KindOf(mapErr(err)), "usb printer %s: %w (%v)", a, cerr, mapErr(err))
 		}
-		return nil, fmt.Errorf("usb printer %s: %w (%w)", a, printer.ErrDisconnected, cerr)
+		return nil, printer.Link(printer.KindDisconnected, "usb printer %s: %w", a, cerr)
 	}
 	for j, d := range devs {
 		if j != i {
@@ -202,13 +202,13 @@ func claim(ctx context.Context, uctx *gousb.Context, d *gousb.Device) (*conn, er
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("claim printer interface: busy: %w", printer.ErrBusy)
+			return nil, printer.Link(printer.KindBusy, "claim printer interface: busy")
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	if err != nil {
 		if errors.Is(err, gousb.ErrorBusy) {
-			return nil, fmt.Errorf("claim printer interface %d: another program holds it (is CUPS or another station running?): %w", pi.Intf, printer.ErrBusy)
+			return nil, printer.Link(printer.KindBusy, "claim printer interface %d: another program holds it (is CUPS or another station running?)", pi.Intf)
 		}
 		return nil, fmt.Errorf("claim printer interface %d: %w", pi.Intf, mapErr(err))
 	}
@@ -298,7 +298,7 @@ func (c *conn) Close() error {
 func ioErr(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(cerr, context.DeadlineExceeded) {
-			return fmt.Errorf("usb printer: no answer in time: %w", printer.ErrTimeout)
+			return printer.Link(printer.KindTimeout, "usb printer: no answer in time")
 		}
 		return fmt.Errorf("usb printer: %w", cerr)
 	}
@@ -314,23 +314,23 @@ func mapErr(err error) error {
 		if errors.As(err, &ts) {
 			switch ts {
 			case gousb.TransferTimedOut, gousb.TransferCancelled:
-				return fmt.Errorf("usb transfer %v: %w", ts, printer.ErrTimeout)
+				return printer.Link(printer.KindTimeout, "usb transfer %v", ts)
 			case gousb.TransferNoDevice:
-				return fmt.Errorf("usb transfer: %w (unplugged)", printer.ErrDisconnected)
+				return printer.Link(printer.KindDisconnected, "usb transfer: no device (unplugged?)")
 			}
-			return fmt.Errorf("usb transfer %v: %w", ts, printer.ErrDisconnected)
+			return printer.Link(printer.KindDisconnected, "usb transfer %v", ts)
 		}
 		return err
 	}
 	switch ue {
 	case gousb.ErrorTimeout:
-		return fmt.Errorf("usb: %w", printer.ErrTimeout)
+		return printer.Link(printer.KindTimeout, "usb: timeout")
 	case gousb.ErrorBusy:
-		return fmt.Errorf("usb: device busy: %w", printer.ErrBusy)
+		return printer.Link(printer.KindBusy, "usb: device busy")
 	case gousb.ErrorAccess:
-		return fmt.Errorf("usb: permission denied — install the station's udev rule or run as the station user (%w)", printer.ErrDisconnected)
+		return printer.Link(printer.KindDisconnected, "usb: permission denied — install the station's udev rule or run as the station user")
 	case gousb.ErrorNoDevice, gousb.ErrorNotFound, gousb.ErrorIO, gousb.ErrorPipe:
-		return fmt.Errorf("usb: %v: %w", ue, printer.ErrDisconnected)
+		return printer.Link(printer.KindDisconnected, "usb: %v", ue)
 	}
-	return fmt.Errorf("usb: %v: %w", ue, printer.ErrDisconnected)
+	return printer.Link(printer.KindDisconnected, "usb: %v", ue)
 }

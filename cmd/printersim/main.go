@@ -1,0 +1,108 @@
+// Command printersim is an Evolis card printer simulator on a TCP port, for
+// demos and for crash tests that must kill the station but not the
+// "printer".
+//
+//	printersim --listen 127.0.0.1:9100 --speed 1 --out sim-out \
+//	    --feeder 100 --serial SIM0001 --fault 3:print:jam --faults faults.txt
+//
+// Faults are CARD:PHASE:KIND[:ARG] (see sim/printer): card is the blank's
+// number over the printer's life, or *; phase is feed, contactless, print or
+// eject; kind is jam, feeder_empty, ribbon_end, cover_open, reject_full,
+// disconnect, busy, garbled or slow.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	simprinter "printstation/sim/printer"
+)
+
+type faultList []simprinter.Fault
+
+func (f *faultList) String() string { return fmt.Sprint(*f) }
+func (f *faultList) Set(s string) error {
+	x, err := simprinter.ParseFault(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, x)
+	return nil
+}
+
+func main() {
+	fs := flag.NewFlagSet("printersim", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9100", "TCP address to listen on")
+	speed := fs.Float64("speed", 1, "pace: 1 = a real printer, 10 = ten times faster, 0 = no waiting")
+	out := fs.String("out", "printersim-out", "directory for state.json, journal.jsonl and card PNGs")
+	feeder := fs.Int("feeder", 0, "blanks in the feeder at start (0: 100, or what state.json says)")
+	serial := fs.String("serial", "SIM0001", "serial number the printer reports")
+	ribbon := fs.String("ribbon", "ymcko", "installed ribbon type")
+	ribbonPrints := fs.Int("ribbon-prints", 250, "prints on a fresh ribbon")
+	rejectCap := fs.Int("reject-capacity", 20, "cards the reject box holds")
+	coverFor := fs.Duration("cover-open-for", 0, "how long a cover_open fault keeps the cover open")
+	replyEnd := fs.String("reply-end", "cr", "reply terminator: cr, lf, nul or crlf")
+	var faults faultList
+	fs.Var(&faults, "fault", "a fault CARD:PHASE:KIND[:ARG] (repeatable), e.g. 3:print:jam")
+	faultFile := fs.String("faults", "", "file of faults, one a line")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+	if *faultFile != "" {
+		f, err := os.Open(*faultFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "printersim:", err)
+			os.Exit(2)
+		}
+		more, err := simprinter.ParseFaults(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "printersim: %s: %v\n", *faultFile, err)
+			os.Exit(2)
+		}
+		faults = append(faults, more...)
+	}
+	ends := map[string]string{"cr": "\r", "lf": "\n", "nul": "\x00", "crlf": "\r\n"}
+	end, ok := ends[strings.ToLower(*replyEnd)]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "printersim: --reply-end %q: want cr, lf, nul or crlf\n", *replyEnd)
+		os.Exit(2)
+	}
+	sim, err := simprinter.Open(simprinter.Config{
+		Serial: *serial, Speed: *speed, OutDir: *out, Feeder: *feeder, Ribbon: *ribbon,
+		RibbonPrints: *ribbonPrints, RejectCapacity: *rejectCap, CoverOpenFor: *coverFor,
+		ReplyEnd: end, Faults: faults, Log: log,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "printersim:", err)
+		os.Exit(1)
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "printersim:", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sim.Close()
+	}()
+	sn := sim.Snapshot()
+	log.Info().Str("listen", l.Addr().String()).Str("out", *out).Int("feeder", sn.Feeder).
+		Int64("cards_inserted", sn.CardsInserted).Int("faults", len(faults)).Msg("printer simulator ready")
+	if err := sim.Serve(l); err != nil {
+		fmt.Fprintln(os.Stderr, "printersim:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,267 @@
+// Package diagcmd is "printstationctl diag printer": what a technician runs
+// at the printer to see what it says and to make it do maintenance.
+//
+//	diag printer --printer ADDR [--driver evolis] [--json] CMD
+//
+// CMD is info, status, counters, sensors, clean, test-card, self-adjust,
+// reset, or print FRONT.png [BACK.png] (a calibration print through the
+// same raster path as a job).
+package diagcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"printstation/printer"
+	_ "printstation/printer/all" // drivers and transports
+	"printstation/printer/raster"
+)
+
+const usage = `usage: diag printer --printer ADDR [--driver evolis] [--json] CMD
+
+ADDR is usb:VID:PID[:SERIAL] (hex ids, e.g. usb:0F49:0010) or tcp://HOST:PORT.
+
+CMD:
+  info                    model, serial number, firmware
+  status                  cover, feeder, ribbon, card, cleaning
+  counters                the printer's own counters (cards inserted, panels, cleanings)
+  sensors                 raw sensor voltages
+  clean                   cleaning cycle (load a cleaning card first)
+  test-card               the printer's test card (takes a blank: record it as a test card)
+  self-adjust             sensor self-adjustment
+  reset                   software reset (forgets a stuck sequence)
+  print FRONT.png [BACK.png]
+                          calibration print of 1016×648 images (takes a blank)
+`
+
+// Main runs the command; args start after "printer". It returns the exit
+// status: 0 done, 1 the printer failed, 2 wrong usage.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("diag printer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage, "\nflags:\n")
+		fs.PrintDefaults()
+	}
+	addr := fs.String("printer", "", "printer address (required)")
+	driver := fs.String("driver", "evolis", "printer driver")
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	levels := fs.Int("levels", 32, "print: colour levels (2, 32, 64, 128)")
+	backRibbon := fs.String("back-ribbon", "k", "print: panels for the back side (k, ko, ymcko)")
+	compress := fs.Bool("compress", true, "print: compressed K/O downloads")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	if *addr == "" || len(rest) == 0 {
+		fs.Usage()
+		return 2
+	}
+	cmd, cargs := rest[0], rest[1:]
+	known := map[string]bool{"info": true, "status": true, "counters": true, "sensors": true, "clean": true,
+		"test-card": true, "self-adjust": true, "reset": true, "print": true}
+	if !known[cmd] {
+		fmt.Fprintf(stderr, "diag printer: unknown command %q\n\n", cmd)
+		fs.Usage()
+		return 2
+	}
+	if (cmd == "print" && (len(cargs) < 1 || len(cargs) > 2)) || (cmd != "print" && len(cargs) > 0) {
+		fmt.Fprintf(stderr, "diag printer: wrong arguments for %s\n\n", cmd)
+		fs.Usage()
+		return 2
+	}
+	// Load images before touching the printer: a bad file costs no blank.
+	var sides []*raster.Panels
+	if cmd == "print" {
+		for i, path := range cargs {
+			opt := raster.Options{Levels: *levels}
+			if i == 1 {
+				opt.Ribbon = *backRibbon
+			}
+			ps, err := loadPanels(path, opt)
+			if err != nil {
+				fmt.Fprintln(stderr, "diag printer:", err)
+				return 2
+			}
+			sides = append(sides, ps)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	d, err := printer.Open(ctx, *driver, *addr, printer.Options{Name: *addr, Compress: *compress, Log: zerolog.Nop()})
+	if err != nil {
+		fmt.Fprintln(stderr, "diag printer:", err)
+		return 1
+	}
+	defer d.Close()
+	out := &output{w: stdout, json: *asJSON}
+
+	tech, _ := d.(printer.Technician)
+	needTech := func() bool {
+		if tech == nil {
+			fmt.Fprintf(stderr, "diag printer: the %s driver has no %s operation\n", *driver, cmd)
+			return false
+		}
+		return true
+	}
+	var res any
+	switch cmd {
+	case "info":
+		res, err = d.Info(ctx)
+	case "status":
+		res, err = d.Status(ctx)
+	case "counters":
+		res, err = d.Counters(ctx)
+	case "sensors":
+		if !needTech() {
+			return 1
+		}
+		res, err = tech.Sensors(ctx)
+	case "clean", "test-card", "self-adjust", "reset":
+		if !needTech() {
+			return 1
+		}
+		op := map[string]func(context.Context) error{"clean": tech.Clean, "test-card": tech.TestCard,
+			"self-adjust": tech.SelfAdjust, "reset": tech.Reset}[cmd]
+		if err = op(ctx); err == nil {
+			res = done{Done: cmd}
+		}
+	case "print":
+		err = calibrate(ctx, d, sides)
+		if err == nil {
+			res = done{Done: fmt.Sprintf("printed %d side(s) and ejected the card", len(sides))}
+		}
+	}
+	if err != nil {
+		out.fail(stderr, err)
+		return 1
+	}
+	out.show(res)
+	return 0
+}
+
+type done struct {
+	Done string `json:"done"`
+}
+
+func loadPanels(path string, opt raster.Options) (*raster.Panels, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a PNG image: %w", path, err)
+	}
+	ps, err := raster.Convert(img, nil, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ps, nil
+}
+
+// calibrate feeds a blank, prints the sides and ejects; on a failure after
+// the feed it tries to put the card in the reject box.
+func calibrate(ctx context.Context, d printer.Driver, sides []*raster.Panels) error {
+	if err := d.Feed(ctx); err != nil {
+		return err
+	}
+	for i, ps := range sides {
+		if err := d.Print(ctx, printer.Side(i), ps); err != nil {
+			if printer.KindOf(err) != printer.KindJam {
+				if rerr := d.Reject(ctx); rerr == nil {
+					return fmt.Errorf("%w (the card went to the reject box)", err)
+				}
+			}
+			return err
+		}
+	}
+	return d.Eject(ctx)
+}
+
+type output struct {
+	w    io.Writer
+	json bool
+}
+
+func (o *output) fail(stderr io.Writer, err error) {
+	if o.json {
+		e := map[string]any{"error": err.Error()}
+		var pe *printer.Error
+		if errors.As(err, &pe) {
+			e["kind"] = pe.Kind.String()
+			e["card"] = pe.Position.String()
+		}
+		json.NewEncoder(o.w).Encode(e)
+		return
+	}
+	fmt.Fprintln(stderr, "diag printer:", err)
+}
+
+func (o *output) show(v any) {
+	if o.json {
+		enc := json.NewEncoder(o.w)
+		enc.SetIndent("", "  ")
+		enc.Encode(v)
+		return
+	}
+	tw := tabwriter.NewWriter(o.w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	switch v := v.(type) {
+	case printer.Info:
+		fmt.Fprintf(tw, "model\t%s\nserial number\t%s\nfirmware\t%s\n", v.Model, v.Serial, v.Firmware)
+		if v.HeadKit != "" {
+			fmt.Fprintf(tw, "head kit\t%s\n", v.HeadKit)
+		}
+		if v.DeviceID != "" {
+			fmt.Fprintf(tw, "USB device id\t%s\n", v.DeviceID)
+		}
+		fmt.Fprintf(tw, "address\t%s (driver %s)\n", v.Addr, v.Driver)
+	case printer.Status:
+		state := "READY"
+		if !v.Ready {
+			state = "NOT READY"
+		}
+		fmt.Fprintf(tw, "state\t%s\n", state)
+		fmt.Fprintf(tw, "card in printer\t%s\ncover open\t%s\nfeeder empty\t%s\nribbon finished\t%s\ncleaning needed\t%s\n",
+			v.Card, yes(v.CoverOpen), yes(v.FeederEmpty), yes(v.RibbonOut), yes(v.NeedsCleaning))
+		for _, p := range v.Problems {
+			fmt.Fprintf(tw, "to do\t%s\n", p)
+		}
+	case printer.Counters:
+		fmt.Fprintf(tw, "cards inserted\t%d\npanels printed\t%d\ncleanings\t%d\naverage cards between cleanings\t%d\nmost cards between cleanings\t%d\n",
+			v.CardsInserted, v.PanelsPrinted, v.Cleanings, v.AvgCleaningFreq, v.MaxCleaningFreq)
+		if v.RibbonLeft >= 0 {
+			fmt.Fprintf(tw, "prints left on ribbon (estimate)\t%d\n", v.RibbonLeft)
+		}
+	case []printer.Sensor:
+		fmt.Fprintf(tw, "sensor\tvolts\treading\n")
+		for _, s := range v {
+			fmt.Fprintf(tw, "%s (%s)\t%.2f\t%s\n", s.Name, s.Code, s.Volts, s.Reading)
+		}
+	case done:
+		fmt.Fprintf(tw, "%s: done\n", strings.TrimSpace(v.Done))
+	default:
+		fmt.Fprintf(tw, "%v\n", v)
+	}
+}
