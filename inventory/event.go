@@ -139,10 +139,10 @@ func ParseEntry(data []byte) (Entry, error) {
 	if len(data) > 1<<20 {
 		return Entry{}, fmt.Errorf("%w: %d bytes is more than any event needs", ErrMalformedEntry, len(data))
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	// Unknown fields are not refused here: the canonical re-encoding below
+	// drops them, so bytes carrying one fail that comparison.
 	var w wire
-	if err := dec.Decode(&w); err != nil {
+	if err := json.Unmarshal(data, &w); err != nil {
 		return Entry{}, fmt.Errorf("%w: %v", ErrMalformedEntry, err)
 	}
 	if w.V != wireVersion {
@@ -271,6 +271,7 @@ func normalize(e Event) (Event, error) {
 		}
 	case Destroyed:
 		if len(e.UIDs) > 0 {
+			e.UIDs = append([]string(nil), e.UIDs...) // never rewrite the caller's slice
 			seen := map[string]bool{}
 			for i, u := range e.UIDs {
 				n, err := normalizeUID(u)

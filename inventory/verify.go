@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sort"
 
 	"golang.org/x/mod/sumdb/note"
@@ -107,70 +108,109 @@ func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, 
 	if err != nil {
 		return nil, fmt.Errorf("inventory: verify: read events: %w", err)
 	}
+	// Reading rows, parsing JSON and hashing dominate; they run in a
+	// pipeline (reader → parallel parsers) while this goroutine consumes
+	// the batches in seq order for what must be sequential: the tree and
+	// the replay.
+	work, ordered := make(chan *eventBatch, 4), make(chan *eventBatch, 16)
+	var readErr error
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		defer rows.Close()
+		b := &eventBatch{done: make(chan struct{})}
+		for rows.Next() {
+			var r rowCheck
+			if err := rows.Scan(&r.seq, &r.at, &r.kind, &r.printer, &r.job, &r.data); err != nil {
+				readErr = fmt.Errorf("inventory: verify: read event: %w", err)
+				break
+			}
+			b.rows = append(b.rows, r)
+			if len(b.rows) == 1024 {
+				work <- b
+				ordered <- b
+				b = &eventBatch{done: make(chan struct{})}
+			}
+		}
+		if err := rows.Err(); err != nil && readErr == nil {
+			readErr = fmt.Errorf("inventory: verify: read events: %w", err)
+		}
+		work <- b
+		ordered <- b
+	}()
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		go func() {
+			for b := range work {
+				for i := range b.rows {
+					b.rows[i].check()
+				}
+				close(b.done)
+			}
+		}()
+	}
 	var pos int64
-	for rows.Next() {
-		var seq int64
-		var at, kind, printer, job string
-		var data []byte
-		if err := rows.Scan(&seq, &at, &kind, &printer, &job, &data); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("inventory: verify: read event: %w", err)
-		}
-		if seq != pos {
-			if seq > pos {
-				rep.add(max, pos, "missing: events seq %d to %d are not in the database (deleted)", pos, seq-1)
-			} else {
-				rep.add(max, seq, "duplicate row")
+	var treeErr error
+	for b := range ordered {
+		<-b.done
+		for i := range b.rows {
+			r := &b.rows[i]
+			seq := r.seq
+			if seq != pos {
+				if seq > pos {
+					rep.add(max, pos, "missing: events seq %d to %d are not in the database (deleted)", pos, seq-1)
+				} else {
+					rep.add(max, seq, "duplicate row")
+				}
 			}
-		}
-		h := tlog.RecordHash(data)
-		leaves = append(leaves, h)
-		seqs = append(seqs, seq)
-		hs, err := tlog.StoredHashesForRecordHash(int64(len(leaves)-1), h, memReader)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("inventory: verify: rebuild tree: %w", err)
-		}
-		computed = append(computed, hs...)
-		pos = seq + 1
-
-		e, err := ParseEntry(data)
-		if err != nil {
-			rep.add(max, seq, "unreadable: %v", err)
-			continue
-		}
-		if e.Seq != seq {
-			rep.add(max, seq, "the row holds the event written as seq %d (rows reordered or renumbered)", e.Seq)
-		}
-		if e.Station != rep.Station {
-			rep.add(max, seq, "written by station %q, this ledger is station %q", e.Station, rep.Station)
-		}
-		if at != formatTime(e.At) || kind != string(e.Kind) || printer != e.Printer || job != e.Job {
-			rep.add(max, seq, "the query columns (at, kind, printer, job) differ from the signed event bytes")
-		}
-		n, err := normalize(e.Event)
-		if err != nil {
-			rep.add(max, seq, "invalid %s event: %v", e.Kind, refusalReason(err))
-			continue
-		}
-		if !reflect.DeepEqual(n, e.Event) {
-			rep.add(max, seq, "%s event is not in the form the ledger writes", e.Kind)
-			continue
-		}
-		if _, err := bal.apply(e.Event); err != nil {
-			rep.add(max, seq, "breaks the invariant on replay: %v", refusalReason(err))
-			continue
-		}
-		if (e.Kind == Consumed || e.Kind == Spoiled) && e.Job != "" {
-			if _, ok := jobsUsed[e.Job]; !ok {
-				jobsUsed[e.Job] = seq
+			pos = seq + 1
+			leaves = append(leaves, r.leaf)
+			seqs = append(seqs, seq)
+			if treeErr == nil {
+				hs, err := tlog.StoredHashesForRecordHash(int64(len(leaves)-1), r.leaf, memReader)
+				if err != nil {
+					treeErr = fmt.Errorf("inventory: verify: rebuild tree: %w", err)
+				}
+				computed = append(computed, hs...)
+			}
+			if r.parseErr != nil {
+				rep.add(max, seq, "unreadable: %v", r.parseErr)
+				continue
+			}
+			e := &r.entry
+			if e.Seq != seq {
+				rep.add(max, seq, "the row holds the event written as seq %d (rows reordered or renumbered)", e.Seq)
+			}
+			if e.Station != rep.Station {
+				rep.add(max, seq, "written by station %q, this ledger is station %q", e.Station, rep.Station)
+			}
+			if !r.columnsMatch {
+				rep.add(max, seq, "the query columns (at, kind, printer, job) differ from the signed event bytes")
+			}
+			if r.invalid != nil {
+				rep.add(max, seq, "invalid %s event: %v", e.Kind, refusalReason(r.invalid))
+				continue
+			}
+			if !r.canonical {
+				rep.add(max, seq, "%s event is not in the form the ledger writes", e.Kind)
+				continue
+			}
+			if _, err := bal.apply(e.Event); err != nil {
+				rep.add(max, seq, "breaks the invariant on replay: %v", refusalReason(err))
+				continue
+			}
+			if (e.Kind == Consumed || e.Kind == Spoiled) && e.Job != "" {
+				if _, ok := jobsUsed[e.Job]; !ok {
+					jobsUsed[e.Job] = seq
+				}
 			}
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("inventory: verify: read events: %w", err)
+	if readErr != nil {
+		return nil, readErr
 	}
-	rows.Close()
+	if treeErr != nil {
+		return nil, treeErr
+	}
 	size := int64(len(leaves))
 	rep.Events = size
 	rep.Stock = stockOf(bal)
@@ -217,6 +257,38 @@ func union(a, b balances) map[string]bool {
 	return m
 }
 
+// rowCheck is one event row and what can be checked about it on its own.
+type rowCheck struct {
+	seq                    int64
+	at, kind, printer, job string
+	data                   []byte
+
+	leaf         tlog.Hash
+	entry        Entry
+	parseErr     error
+	columnsMatch bool
+	invalid      error // what normalize refused
+	canonical    bool  // normalize left the event unchanged
+}
+
+func (r *rowCheck) check() {
+	r.leaf = tlog.RecordHash(r.data)
+	r.entry, r.parseErr = ParseEntry(r.data)
+	if r.parseErr != nil {
+		return
+	}
+	e := &r.entry
+	r.columnsMatch = r.at == formatTime(e.At) && r.kind == string(e.Kind) && r.printer == e.Printer && r.job == e.Job
+	n, err := normalize(e.Event)
+	r.invalid = err
+	r.canonical = err == nil && reflect.DeepEqual(n, e.Event)
+}
+
+type eventBatch struct {
+	rows []rowCheck
+	done chan struct{}
+}
+
 // verifyStoredHashes compares the tree hashes stored at append time with the
 // rows. Each row's bytes are checked against the leaf hash stored for its own
 // seq, so a changed row is named even when others were deleted; leaf hashes
@@ -232,7 +304,7 @@ func verifyStoredHashes(ctx context.Context, db *sql.DB, rep *VerifyReport, max 
 	present := make([]bool, 0, len(computed))
 	for rows.Next() {
 		var idx int64
-		var b []byte
+		var b sql.RawBytes // no copy per row: there are two per event
 		if err := rows.Scan(&idx, &b); err != nil {
 			return fmt.Errorf("inventory: verify: read tree hash: %w", err)
 		}
