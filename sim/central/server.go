@@ -37,15 +37,15 @@ import (
 // Faults are the switches that make the centre misbehave. Rates are
 // probabilities per request (transport faults) or per issued job (job faults).
 type Faults struct {
-	LatencyMS      int     `json:"latency_ms"`       // added before every answer
-	BandwidthBps   int     `json:"bandwidth_bps"`    // answer bytes per second; 0: unlimited
-	ErrorRate      float64 `json:"error_rate"`       // 503 answers
-	DropRate       float64 `json:"drop_rate"`        // connection cut without an answer
-	GarbageRate    float64 `json:"garbage_rate"`     // 200 with random bytes (POSTs are processed first)
-	WrongSignature float64 `json:"wrong_signature"`  // jobs signed with a key that is not the issuer's
-	Expired        float64 `json:"expired"`          // jobs whose validity ended
-	OtherStation   float64 `json:"other_station"`    // jobs bound to another station
-	DuplicateIDs   float64 `json:"duplicate_ids"`    // jobs reusing an earlier job id
+	LatencyMS      int     `json:"latency_ms"`      // added before every answer
+	BandwidthBps   int     `json:"bandwidth_bps"`   // answer bytes per second; 0: unlimited
+	ErrorRate      float64 `json:"error_rate"`      // 503 answers
+	DropRate       float64 `json:"drop_rate"`       // connection cut without an answer
+	GarbageRate    float64 `json:"garbage_rate"`    // 200 with random bytes (POSTs are processed first)
+	WrongSignature float64 `json:"wrong_signature"` // jobs signed with a key that is not the issuer's
+	Expired        float64 `json:"expired"`         // jobs whose validity ended
+	OtherStation   float64 `json:"other_station"`   // jobs bound to another station
+	DuplicateIDs   float64 `json:"duplicate_ids"`   // jobs reusing an earlier job id
 }
 
 // Options configure the server.
