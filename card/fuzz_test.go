@@ -2,6 +2,7 @@ package card_test
 
 import (
 	"errors"
+	"image"
 	"testing"
 
 	"printstation/card"
@@ -49,6 +50,33 @@ func FuzzParse(f *testing.F) {
 		}
 		if col.Bounds().Dx() != card.Width || (blk == nil) == tpl.UsesBlack() {
 			t.Fatalf("Render gave %v and black %v for UsesBlack %v", col.Bounds(), blk != nil, tpl.UsesBlack())
+		}
+	})
+}
+
+// FuzzRenderImages feeds arbitrary photo and signature bytes (from jobs) to
+// Render: a clear *FieldError or a card, never a panic.
+func FuzzRenderImages(f *testing.F) {
+	f.Add(cardtest.Photo(1), cardtest.Signature(1))
+	f.Add(pngOf(image.NewGray(image.Rect(0, 0, 1, 300))), []byte{})
+	f.Add([]byte("\xff\xd8\xff\xe0"), []byte("\x89PNG\r\n\x1a\n"))
+	tpl, err := card.Parse([]byte(tmpl(
+		`{"type": "image", "name": "foto", "source": "photo", "x": 700, "y": 100, "w": 200, "h": 250, "fill": "#ffffff"}`,
+		`{"type": "image", "name": "ttd", "layer": "k", "source": "signature", "x": 700, "y": 400, "w": 200, "h": 100, "optional": true}`)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, photo, sig []byte) {
+		col, blk, err := card.Render(tpl, nil, photo, sig)
+		if err != nil {
+			var fe *card.FieldError
+			if !errors.As(err, &fe) || (fe.Field != "photo" && fe.Field != "signature") {
+				t.Fatalf("error is not a FieldError naming the image: %v", err)
+			}
+			return
+		}
+		if col == nil || blk == nil {
+			t.Fatal("Render succeeded without images")
 		}
 	})
 }

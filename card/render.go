@@ -30,7 +30,7 @@ var (
 // Limits on the images a job brings (a job photo is tens of kilobytes).
 const (
 	MaxImageBytes  = 4 << 20
-	MaxImageSide   = 4096
+	MaxImageSide   = 2400 // bounds decoding memory (2400² × 8 bytes at 16-bit depth)
 	maxFieldLength = 1000
 	minQRModulePx  = 3
 )

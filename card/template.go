@@ -396,8 +396,11 @@ func parseElement(raw json.RawMessage) (element, error) {
 		return element{}, fmt.Errorf("not a JSON object with \"type\" and \"name\": %w", err)
 	}
 	el := element{name: probe.Name}
+	if len(el.name) > maxNameLen {
+		el.name = el.name[:maxNameLen] + "…" // keep error messages short
+	}
 	if !fieldNameRE.MatchString(probe.Name) {
-		return el, fmt.Errorf(`"name" %q must be 1–64 lower-case letters, digits or '_', starting with a letter`, probe.Name)
+		return el, fmt.Errorf(`"name" %q must be 1–64 lower-case letters, digits or '_', starting with a letter`, el.name)
 	}
 	var bj *boxJSON
 	var err error
