@@ -209,6 +209,7 @@ func (e *Engine) kick() {
 // Run drives the workers until ctx ends or Drain is called and every
 // worker has finished its card in flight.
 func (e *Engine) Run(ctx context.Context) error {
+	e.draining.Store(false)
 	var wg sync.WaitGroup
 	for _, w := range e.workers {
 		wg.Add(1)

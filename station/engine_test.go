@@ -1,0 +1,396 @@
+package station
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/base64"
+	"os"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"printstation/card"
+	"printstation/chip/chiptest"
+	"printstation/config"
+	"printstation/inventory"
+	"printstation/jobqueue"
+	"printstation/printer"
+	"printstation/printer/printertest"
+	"printstation/sim/central"
+	"printstation/storage"
+)
+
+// blankAID is the application the synthetic jobs personalize.
+var blankAID = []byte{0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01}
+
+// rig is a station on fake printers and software chips.
+type rig struct {
+	t       *testing.T
+	eng     *Engine
+	fakes   map[string]*printertest.Driver
+	readers map[string]*chiptest.Reader
+	cardCfg func(printer string, n int) chiptest.Config
+	cfg     *config.Config
+	key     ed25519.PrivateKey
+	dir     string
+}
+
+// chipPrinter puts a fresh software card in the encoder when the fake
+// printer moves a blank to the contactless station, as a real printer's
+// blank carries its chip there.
+type chipPrinter struct {
+	*printertest.Driver
+	r   *rig
+	n   int
+	rd  *chiptest.Reader
+	nm  string
+	mu  sync.Mutex
+}
+
+func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {
+	err := c.Driver.MoveTo(ctx, st)
+	if err == nil && st == printer.StationContactless {
+		c.mu.Lock()
+		c.n++
+		n := c.n
+		c.mu.Unlock()
+		cc := chiptest.Config{}
+		if c.r.cardCfg != nil {
+			cc = c.r.cardCfg(c.nm, n)
+		}
+		// Blanks come from the card maker with the application installed.
+		cc.UID = []byte{0x04, c.nm[1], byte(n >> 8), byte(n), 0x11, 0x22, 0x33}
+		cc.Applications = [][]byte{blankAID}
+		c.rd.Insert(chiptest.NewCard(cc))
+	}
+	return err
+}
+
+func (c *chipPrinter) Eject(ctx context.Context) error  { c.rd.Remove(); return c.Driver.Eject(ctx) }
+func (c *chipPrinter) Reject(ctx context.Context) error { c.rd.Remove(); return c.Driver.Reject(ctx) }
+
+func newRig(t *testing.T, printers ...string) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	os.WriteFile(filepath.Join(dir, "issuer.pub"), []byte(base64.StdEncoding.EncodeToString(pub)), 0o644)
+	toml := fmt.Sprintf("station_id = \"ST-T\"\nstorage_dir = %q\n[[central.issuer_key]]\nid = \"k1\"\nfile = \"issuer.pub\"\n[engine]\nmax_attempts = 3\nchip_timeout_seconds = 2\n", dir)
+	for i, p := range printers {
+		toml += fmt.Sprintf("[[printer]]\nname = %q\ntransport = \"tcp\"\naddress = \"127.0.0.1:%d\"\n", p, 9100+i)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "s.toml"), []byte(toml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, fakes: map[string]*printertest.Driver{}, readers: map[string]*chiptest.Reader{}, cfg: cfg, key: priv, dir: dir}
+	for _, p := range printers {
+		r.fakes[p] = printertest.New(p, 100)
+		r.readers[p] = chiptest.NewReader()
+	}
+	return r
+}
+
+func (r *rig) parts(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Parts, error) {
+	ps := &Parts{Printers: map[string]Printer{}, Encoders: map[string]Encoder{}, Close: func() {}}
+	for name, f := range r.fakes {
+		ps.Printers[name] = &chipPrinter{Driver: f, r: r, rd: r.readers[name], nm: name}
+		ps.Encoders[name] = r.readers[name].Encoder()
+	}
+	return ps, nil
+}
+
+// open starts an engine on the rig's database (again, after a "crash").
+func (r *rig) open() *Engine {
+	r.t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(r.dir, "station.db"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { db.Close() })
+	// The issuer key is pinned through the queue's options directly.
+	e, err := NewEngine(ctx, EngineConfig{Config: r.cfg, DB: db, Log: zerolog.Nop(), Parts: r.parts})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.eng = e
+	return e
+}
+
+// addJobs signs n jobs of batch b with the rig's issuer key and stores them.
+func (r *rig) addJobs(b string, n int) []string {
+	r.t.Helper()
+	ctx := context.Background()
+	q := r.eng.queue
+	tpl := card.DemoTemplateJSON()
+	ref := jobqueue.TemplateRef{ID: "ektp-demo-v1", SHA256: card.Hash(tpl)}
+	if err := q.PutTemplate(ctx, ref.ID, ref.SHA256, tpl); err != nil {
+		r.t.Fatal(err)
+	}
+	var ids []string
+	base := time.Now().Add(-time.Hour)
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("J-%s-%03d", b, i)
+		spec := central.JobSpec{Station: "ST-T", JobID: id, Batch: b, Recorded: base.Add(time.Duration(i) * time.Minute), Issued: base, Template: ref, KID: "k1", Seed: uint64(i + 1)}
+		jws, err := central.Sign(r.key, "k1", spec.Payload())
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if _, err := q.Add(ctx, jws); err != nil {
+			r.t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (r *rig) stock(printers ...string) {
+	r.t.Helper()
+	ctx := context.Background()
+	if _, err := r.eng.RecordStock(ctx, StockOp{Op: "receive", Quantity: 500, DeliveryRef: "D1", Actor: "store"}); err != nil {
+		r.t.Fatal(err)
+	}
+	for _, p := range printers {
+		if _, err := r.eng.RecordStock(ctx, StockOp{Op: "load", Quantity: 100, Printer: p, Actor: "op"}); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// runUntil runs the engine until cond holds (checked every 20 ms), then
+// drains it. It fails the test after a generous bound.
+func (r *rig) runUntil(cond func() bool) {
+	r.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.eng.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			bs, _ := r.eng.Batches(context.Background())
+			as, _ := r.eng.AttentionList(context.Background())
+			r.t.Fatalf("condition not reached; status: %s; batches %+v; attention %+v", r.eng.StatusLine(), bs, as)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.eng.Drain()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		r.t.Fatal("engine did not drain")
+	}
+	cancel()
+}
+
+func (r *rig) states(ids []string) map[string]jobqueue.State {
+	out := map[string]jobqueue.State{}
+	for _, id := range ids {
+		m, err := r.eng.queue.Meta(context.Background(), id)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		out[id] = m.State
+	}
+	return out
+}
+
+func (r *rig) allIn(ids []string, want ...jobqueue.State) func() bool {
+	return func() bool {
+		for _, s := range r.states(ids) {
+			ok := false
+			for _, w := range want {
+				ok = ok || s == w
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// ledgerByJob counts consumed and spoiled events per job.
+func (r *rig) ledgerByJob() (consumed, spoiled map[string]int, uids map[string]bool) {
+	consumed, spoiled, uids = map[string]int{}, map[string]int{}, map[string]bool{}
+	rows, err := r.eng.db.Query(`SELECT data FROM ledger_events ORDER BY seq`)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		rows.Scan(&b)
+		e, err := inventory.ParseEntry(b)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		switch e.Kind {
+		case inventory.Consumed:
+			consumed[e.Job]++
+			if uids[e.UID] {
+				r.t.Fatalf("UID %s consumed twice", e.UID)
+			}
+			uids[e.UID] = true
+		case inventory.Spoiled:
+			spoiled[e.Job]++
+		}
+	}
+	return
+}
+
+func TestBatchOnTwoPrinters(t *testing.T) {
+	r := newRig(t, "p1", "p2")
+	e := r.open()
+	ids := r.addJobs("B1", 8)
+	r.stock("p1", "p2")
+	if err := e.SetBatch(context.Background(), "B1", "start", "op"); err != nil {
+		t.Fatal(err)
+	}
+	r.runUntil(r.allIn(ids, jobqueue.Printed))
+	consumed, spoiled, _ := r.ledgerByJob()
+	for _, id := range ids {
+		if consumed[id] != 1 {
+			t.Errorf("job %s has %d consumed blanks, want 1", id, consumed[id])
+		}
+	}
+	if len(spoiled) != 0 {
+		t.Errorf("spoiled blanks on a clean run: %v", spoiled)
+	}
+	// Both printers took part, and each fed exactly the cards it ejected.
+	for name, f := range r.fakes {
+		ops := f.Ops()
+		feeds, ejects := count(ops, "feed"), count(ops, "eject")
+		if feeds == 0 || feeds != ejects {
+			t.Errorf("printer %s: %d feeds, %d ejects", name, feeds, ejects)
+		}
+	}
+	st, _ := e.ledger.Stock(context.Background())
+	if st.Consumed != 8 || st.Printers["p1"]+st.Printers["p2"] != 192 {
+		t.Errorf("stock after 8 cards: %+v", st)
+	}
+}
+
+func count(ops []string, op string) int {
+	n := 0
+	for _, o := range ops {
+		if o == op {
+			n++
+		}
+	}
+	return n
+}
+
+func TestChipFailureSpoilsAndRetries(t *testing.T) {
+	r := newRig(t, "p1")
+	// The first blank's chip refuses writes; the next ones are fine.
+	r.cardCfg = func(p string, n int) chiptest.Config {
+		if n == 1 {
+			return chiptest.Config{RefuseWrites: 0x6581}
+		}
+		return chiptest.Config{}
+	}
+	e := r.open()
+	ids := r.addJobs("B1", 2)
+	r.stock("p1")
+	e.SetBatch(context.Background(), "B1", "start", "op")
+	r.runUntil(r.allIn(ids, jobqueue.Printed))
+	consumed, spoiled, _ := r.ledgerByJob()
+	if spoiled[ids[0]] != 1 || consumed[ids[0]] != 1 || consumed[ids[1]] != 1 {
+		t.Fatalf("consumed %v spoiled %v", consumed, spoiled)
+	}
+	if n := count(r.fakes["p1"].Ops(), "reject"); n != 1 {
+		t.Fatalf("%d cards to the reject box, want 1", n)
+	}
+}
+
+func TestAttemptBoundWaitsForPerson(t *testing.T) {
+	r := newRig(t, "p1")
+	r.cardCfg = func(p string, n int) chiptest.Config { return chiptest.Config{RefuseWrites: 0x6581} }
+	e := r.open()
+	ids := r.addJobs("B1", 1)
+	r.stock("p1")
+	e.SetBatch(context.Background(), "B1", "start", "op")
+	r.runUntil(r.allIn(ids, jobqueue.Attention))
+	_, spoiled, _ := r.ledgerByJob()
+	if spoiled[ids[0]] != 3 {
+		t.Fatalf("%d blanks spoiled, want the bound 3", spoiled[ids[0]])
+	}
+	as, _ := e.AttentionList(context.Background())
+	if len(as) != 1 || as[0].Job != ids[0] || as[0].Reason == "" {
+		t.Fatalf("attention list %+v", as)
+	}
+}
+
+func TestJamPausesPrinterOthersGoOn(t *testing.T) {
+	r := newRig(t, "p1", "p2")
+	r.fakes["p1"].FailOn("print", 1, printer.KindJam)
+	e := r.open()
+	ids := r.addJobs("B1", 6)
+	r.stock("p1", "p2")
+	e.SetBatch(context.Background(), "B1", "start", "op")
+	r.runUntil(r.allIn(ids, jobqueue.Printed))
+	consumed, spoiled, _ := r.ledgerByJob()
+	total := 0
+	for _, id := range ids {
+		if consumed[id] != 1 {
+			t.Errorf("job %s consumed %d", id, consumed[id])
+		}
+		total += spoiled[id]
+	}
+	if total != 1 {
+		t.Fatalf("spoiled %d blanks, want the one jammed card", total)
+	}
+	p1 := e.byName["p1"].snapshot()
+	if p1.State != "paused" && p1.State != "stopped" {
+		t.Fatalf("p1 state after a jam: %s", p1.State)
+	}
+}
+
+func TestCrashRule(t *testing.T) {
+	r := newRig(t, "p1", "p2")
+	e := r.open()
+	ids := r.addJobs("B1", 2)
+	r.stock("p1", "p2")
+	ctx := context.Background()
+	// Job 0 on p1: intent written, then the daemon died before the feed.
+	// Job 1 on p2: intent written and the blank fed, then the daemon died.
+	for i, id := range ids {
+		pr := []string{"p1", "p2"}[i]
+		storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return e.queue.SetState(ctx, tx, id, jobqueue.Printing, "") })
+		ctr, _ := r.fakes[pr].Counters(ctx)
+		e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`, id, pr, 1, ctr.CardsInserted, now())
+		if i == 1 {
+			r.fakes[pr].Feed(ctx)
+		}
+	}
+	e2 := r.open() // restart: recovery runs
+	st := r.states(ids)
+	if st[ids[0]] != jobqueue.Queued {
+		t.Errorf("unfed job is %s, want queued", st[ids[0]])
+	}
+	if st[ids[1]] != jobqueue.Uncertain {
+		t.Fatalf("fed job is %s, want uncertain", st[ids[1]])
+	}
+	// Running the engine never prints the uncertain job on its own.
+	e2.SetBatch(ctx, "B1", "start", "op")
+	r.runUntil(r.allIn(ids[:1], jobqueue.Printed))
+	if s := r.states(ids)[ids[1]]; s != jobqueue.Uncertain {
+		t.Fatalf("uncertain job moved to %s without a person", s)
+	}
+	// A person spoils it; then it prints on a new blank.
+	if err := e2.Spoil(ctx, ids[1], "supervisor"); err != nil {
+		t.Fatal(err)
+	}
+	r.runUntil(r.allIn(ids, jobqueue.Printed))
+	consumed, spoiled, _ := r.ledgerByJob()
+	if consumed[ids[1]] != 1 || spoiled[ids[1]] != 1 {
+		t.Fatalf("job 1: consumed %d spoiled %d", consumed[ids[1]], spoiled[ids[1]])
+	}
+}
