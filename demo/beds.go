@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"printstation/chip/pcsc"
-	simprinter "printstation/sim/printer"
 	"printstation/sim/chip/vicc"
+	simprinter "printstation/sim/printer"
 	"printstation/station"
 )
 

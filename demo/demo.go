@@ -47,18 +47,18 @@ type Options struct {
 
 // Summary is the closing report (--json).
 type Summary struct {
-	Station        string           `json:"station"`
-	Jobs           int              `json:"jobs"`
-	Printed        int              `json:"printed"`
-	WaitingPerson  int              `json:"waiting_for_a_person"`
-	BlanksConsumed int64            `json:"blanks_consumed"`
-	BlanksSpoiled  int64            `json:"blanks_spoiled"`
-	SpoiledBy      map[string]int64 `json:"spoiled_by_reason"`
-	Chip           string           `json:"chip"`
-	Elapsed        string           `json:"elapsed"`
-	CardsPerHour   float64          `json:"cards_per_hour"`
-	Reconciliation any              `json:"reconciliation"`
-	LedgerVerified bool             `json:"ledger_verified"`
+	Station        string            `json:"station"`
+	Jobs           int               `json:"jobs"`
+	Printed        int               `json:"printed"`
+	WaitingPerson  int               `json:"waiting_for_a_person"`
+	BlanksConsumed int64             `json:"blanks_consumed"`
+	BlanksSpoiled  int64             `json:"blanks_spoiled"`
+	SpoiledBy      map[string]int64  `json:"spoiled_by_reason"`
+	Chip           string            `json:"chip"`
+	Elapsed        string            `json:"elapsed"`
+	CardsPerHour   float64           `json:"cards_per_hour"`
+	Reconciliation any               `json:"reconciliation"`
+	LedgerVerified bool              `json:"ledger_verified"`
 	Files          map[string]string `json:"files"`
 }
 

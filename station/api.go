@@ -154,4 +154,3 @@ func (c *Client) Stream(ctx context.Context, path string, fn func([]byte) error)
 		}
 	}
 }
-

@@ -5,8 +5,8 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/base64"
-	"os"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -45,11 +45,11 @@ type rig struct {
 // blank carries its chip there.
 type chipPrinter struct {
 	*printertest.Driver
-	r   *rig
-	n   int
-	rd  *chiptest.Reader
-	nm  string
-	mu  sync.Mutex
+	r  *rig
+	n  int
+	rd *chiptest.Reader
+	nm string
+	mu sync.Mutex
 }
 
 func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {

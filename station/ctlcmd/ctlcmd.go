@@ -395,5 +395,3 @@ func (c *cli) stock(args []string) error {
 		fmt.Fprintf(w, "recorded: %s %d (ledger event %v)\n", args[0], *qty, res["seq"])
 	})
 }
-
-
