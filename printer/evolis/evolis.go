@@ -54,6 +54,8 @@ type Driver struct {
 	compress bool
 	log      zerolog.Logger
 	pos      printer.Position // where we last put the card
+	closed   bool
+	jammed   bool // the card at pos jammed and nobody has cleared it
 	// pemPending: the printer was busy when we connected and has not yet
 	// taken Pem;2.
 	pemPending bool
@@ -167,6 +169,9 @@ func (d *Driver) exchange(ctx context.Context, op string, timeout time.Duration,
 // do runs one command: (re)connect if needed, send, read, classify. pos is
 // where the card will be if the command fails mechanically.
 func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos printer.Position, idempotent bool, cmd []byte) (string, error) {
+	if d.closed {
+		return "", &printer.Error{Printer: d.name, Op: op, Kind: printer.KindDisconnected, Position: printer.PositionUnknown, Detail: "driver closed"}
+	}
 	for attempt := 0; ; attempt++ {
 		if d.conn == nil {
 			if err := d.connect(ctx); err != nil {
@@ -218,9 +223,16 @@ func (d *Driver) fail(op string, err error, pos printer.Position) error {
 	switch {
 	case errors.As(err, &re):
 		e.Kind, e.Detail = re.kind, re.text
-		if re.kind == printer.KindProtocol {
+		switch re.kind {
+		case printer.KindProtocol:
 			e.Position = printer.PositionUnknown
-		} else if re.kind != printer.KindJam {
+		case printer.KindJam:
+			if d.jammed {
+				e.Position = d.pos // still stuck where it jammed first
+			} else {
+				d.pos, d.jammed = pos, true // stuck there until someone takes it out
+			}
+		default:
 			e.Position = d.pos // nothing moved
 		}
 	case errors.Is(err, printer.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -447,6 +459,7 @@ func (d *Driver) Feed(ctx context.Context) error {
 		return err
 	}
 	d.pos = printer.PositionPrintHead
+	d.jammed = false
 	d.log.Info().Msg("card fed")
 	return nil
 }
@@ -471,6 +484,7 @@ func (d *Driver) MoveTo(ctx context.Context, st printer.Station) error {
 		return err
 	}
 	d.pos = to
+	d.jammed = false
 	d.log.Info().Str("station", st.String()).Msg("card moved")
 	return nil
 }
@@ -484,6 +498,9 @@ func (d *Driver) Print(ctx context.Context, side printer.Side, p *raster.Panels)
 	if p == nil || len(p.List()) == 0 {
 		return &printer.Error{Printer: d.name, Op: op, Kind: printer.KindRefused, Position: d.pos, Detail: "no panels to print"}
 	}
+	if d.pos == printer.PositionNone {
+		return &printer.Error{Printer: d.name, Op: op, Kind: printer.KindRefused, Position: d.pos, Detail: "no card in the printer; feed one first"}
+	}
 	sel := "Sr"
 	if side == printer.Back {
 		sel = "Sv"
@@ -492,6 +509,7 @@ func (d *Driver) Print(ctx context.Context, side printer.Side, p *raster.Panels)
 		return err
 	}
 	d.pos = printer.PositionPrintHead
+	d.jammed = false
 	if _, err := d.do(ctx, op+": set ribbon", d.t.Read, d.pos, false, frame("Pr", p.Ribbon())); err != nil {
 		return err
 	}
@@ -576,6 +594,7 @@ func (d *Driver) Eject(ctx context.Context) error {
 		return err
 	}
 	d.pos = printer.PositionNone
+	d.jammed = false
 	d.log.Info().Msg("card ejected")
 	return nil
 }
@@ -588,6 +607,7 @@ func (d *Driver) Reject(ctx context.Context) error {
 		return err
 	}
 	d.pos = printer.PositionNone
+	d.jammed = false
 	d.log.Info().Msg("card rejected")
 	return nil
 }
@@ -596,6 +616,7 @@ func (d *Driver) Reject(ctx context.Context) error {
 func (d *Driver) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.closed = true
 	if d.conn == nil {
 		return nil
 	}
@@ -660,7 +681,13 @@ func (d *Driver) SelfAdjust(ctx context.Context) error { return d.service(ctx, "
 func (d *Driver) Reset(ctx context.Context) error {
 	err := d.service(ctx, "reset", "Srs")
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.pos = printer.PositionUnknown
-	d.mu.Unlock()
+	if err == nil {
+		d.jammed = false
+	}
+	if err == nil && d.conn != nil {
+		d.locate(ctx)
+	}
 	return err
 }

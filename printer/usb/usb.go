@@ -217,7 +217,7 @@ func claim(ctx context.Context, uctx *gousb.Context, d *gousb.Device) (*conn, er
 		var out *gousb.OutEndpoint
 		out, err = intf.OutEndpoint(pi.Out)
 		if err == nil {
-			return &conn{uctx: uctx, dev: d, cfg: cfg, intf: intf, in: in, out: out, ifnum: pi.Intf}, nil
+			return &conn{uctx: uctx, dev: d, cfg: cfg, intf: intf, in: in, out: out, ifnum: pi.Intf, alt: pi.Alt}, nil
 		}
 	}
 	intf.Close()
@@ -234,6 +234,7 @@ type conn struct {
 	in    *gousb.InEndpoint
 	out   *gousb.OutEndpoint
 	ifnum int
+	alt   int
 	buf   []byte // bytes read beyond what the caller asked for
 }
 
@@ -271,7 +272,9 @@ func (c *conn) Read(ctx context.Context, p []byte) (int, error) {
 // DeviceID reads the IEEE 1284 device id (class request GET_DEVICE_ID).
 func (c *conn) DeviceID(ctx context.Context) (string, error) {
 	buf := make([]byte, maxDeviceID)
-	n, err := c.dev.Control(0xA1, 0, uint16(c.cfg.Desc.Number), uint16(c.ifnum)<<8, buf)
+	// wValue is the configuration index (0-based), wIndex the interface in
+	// the high byte and the alternate setting in the low byte.
+	n, err := c.dev.Control(0xA1, 0, uint16(max(c.cfg.Desc.Number-1, 0)), uint16(c.ifnum)<<8|uint16(c.alt), buf)
 	if err != nil {
 		return "", fmt.Errorf("read printer device id: %w", mapErr(err))
 	}
