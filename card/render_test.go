@@ -429,3 +429,33 @@ func TestQRTooDenseForBox(t *testing.T) {
 	_, _, err := card.Render(tpl, map[string]string{"alamat": strings.Repeat("JALAN PANJANG ", 20)}, nil, nil)
 	assertFieldError(t, err, "alamat", card.ErrQRTooDense)
 }
+
+// TestDemoLongValues fills the demo with long (but printable) values: they
+// shrink inside their own boxes and never run into the photo column.
+func TestDemoLongValues(t *testing.T) {
+	f := cardtest.Fields()
+	f["nama"] = "SITI NURHALIZA RAHMAWATI BINTI ABDULLAH SYAH"
+	f["alamat"] = "JL. RAYA PAJAJARAN NO. 45 BLOK C KOMPLEKS BOGOR BARU"
+	f["tempat_tgl_lahir"] = "KABUPATEN KEPULAUAN SERIBU, 17-08-1990"
+	f["provinsi"] = "KEPULAUAN BANGKA BELITUNG"
+	f["kabupaten"] = "KEPULAUAN SIAU TAGULANDANG BIARO"
+	f["tempat_terbit"] = "KAB. KEPULAUAN SIAU TAGULANDANG BIARO"
+	col, blk, err := card.Render(card.DemoTemplate(), f, cardtest.Photo(2), cardtest.Signature(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gutter between the value column (ends at x=715) and the photo
+	// column (starts at x=730) stays clear on every data row.
+	if n := countDark(blk, image.Rect(716, 118, 729, 530)); n != 0 {
+		t.Errorf("%d K pixels in the gutter before the photo: a value overflowed", n)
+	}
+	if *update {
+		if err := os.WriteFile(filepath.Join(t.TempDir(), "long.png"), pngOf(card.Composite(col, blk)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Beyond what fits at min_size the job is refused, naming the field.
+	f["nama"] = strings.Repeat("NURHALIZA ", 8)
+	_, _, err = card.Render(card.DemoTemplate(), f, cardtest.Photo(2), cardtest.Signature(2))
+	assertFieldError(t, err, "nama", card.ErrTextTooLong)
+}
