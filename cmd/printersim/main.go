@@ -98,6 +98,9 @@ func main() {
 		<-ctx.Done()
 		sim.Close()
 	}()
+	// One line on stdout with the bound address, for scripts and tests that
+	// ask for port 0.
+	fmt.Printf("printersim listening on %s\n", l.Addr())
 	sn := sim.Snapshot()
 	log.Info().Str("listen", l.Addr().String()).Str("out", *out).Int("feeder", sn.Feeder).
 		Int64("cards_inserted", sn.CardsInserted).Int("faults", len(faults)).Msg("printer simulator ready")

@@ -81,6 +81,16 @@ type State struct {
 	RibbonLeft    int   `json:"ribbon_left"`
 	RejectCount   int   `json:"reject_count"`
 	JournalSeq    int64 `json:"journal_seq"`
+	// Inside is the card in the printer, if any: a restarted (power-cycled)
+	// printer still holds it, jammed or not.
+	Inside *Inside `json:"inside,omitempty"`
+}
+
+// Inside is a card in the printer.
+type Inside struct {
+	Card     int    `json:"card"`
+	Position string `json:"position"`
+	Jammed   bool   `json:"jammed,omitempty"`
 }
 
 // Snapshot is what a test can see of the printer.
@@ -194,6 +204,14 @@ func Open(cfg Config) (*Sim, error) {
 			return s, fmt.Errorf("printer simulator: journal: %w", err)
 		}
 		s.journal = f
+	}
+	if in := s.st.Inside; in != nil {
+		pos := in.Position
+		if pos == "contactless" || pos == "between" {
+			pos = "print" // power-up moves the card back to the print position
+		}
+		s.card = &card{n: in.Card, pos: pos}
+		s.jammed = in.Jammed
 	}
 	if cfg.Feeder > 0 {
 		s.st.Feeder = cfg.Feeder
@@ -522,6 +540,7 @@ func (s *Sim) exec(c *command) reply {
 			}
 			if s.card != nil {
 				s.jammed = true
+				s.saveLocked()
 				return reply{text: "CARD JAM", wait: s.pace(moveTime)}
 			}
 		}
@@ -742,6 +761,7 @@ func (s *Sim) run(c *command) reply {
 		}
 		s.jammed = false
 		s.pending = [2]map[byte]*raster.Panel{}
+		s.saveLocked()
 		return reply{text: "OK", wait: s.pace(adjustTime)}
 	}
 	return reply{text: "ERROR CDE"}
@@ -766,6 +786,7 @@ func (s *Sim) moveTo(pos string, d time.Duration) reply {
 		return reply{text: "OK"}
 	}
 	s.card.pos = pos
+	s.saveLocked()
 	rp.text, rp.wait = "OK", s.pace(d)
 	if pos == "contactless" {
 		s.record("at_contactless", "")
@@ -888,6 +909,10 @@ func (s *Sim) record(event, side string) {
 
 // saveLocked writes state.json atomically (s.mu held or during Open).
 func (s *Sim) saveLocked() error {
+	s.st.Inside = nil
+	if s.card != nil {
+		s.st.Inside = &Inside{Card: s.card.n, Position: s.card.pos, Jammed: s.jammed}
+	}
 	if s.cfg.OutDir == "" {
 		return nil
 	}

@@ -119,18 +119,25 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if got := c2.do("Rco;c"); got != "2" {
 		t.Errorf("cards inserted after restart = %s, want 2", got)
 	}
-	if sn := s2.Snapshot(); sn.Feeder != 8 || sn.RejectCount != 1 || sn.LastCard != 2 {
+	sn := s2.Snapshot()
+	if sn.Feeder != 8 || sn.RejectCount != 1 || sn.LastCard != 2 {
 		t.Errorf("state after restart %+v", sn.State)
 	}
-	if r := c2.do("Si"); r != "OK" {
-		t.Fatal(r)
+	// card 2 is still inside, back at the print position after power-up
+	if sn.Card != 2 || sn.Position != "print" || c2.do("Rlr;p") != "CARD" {
+		t.Errorf("card inside after restart: %d at %q", sn.Card, sn.Position)
+	}
+	for _, cmd := range []string{"Si", "Ser", "Si"} { // Si with a card inside takes no blank
+		if r := c2.do(cmd); r != "OK" {
+			t.Fatalf("%s: %s", cmd, r)
+		}
 	}
 	evs := readJournal(t, dir)
 	var got []string
 	for _, e := range evs {
 		got = append(got, e.Event)
 	}
-	if strings.Join(got, " ") != "blank_taken card_rejected blank_taken at_contactless blank_taken" {
+	if strings.Join(got, " ") != "blank_taken card_rejected blank_taken at_contactless card_rejected blank_taken" {
 		t.Errorf("journal %v", got)
 	}
 	for i, e := range evs {
