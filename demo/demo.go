@@ -136,7 +136,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Summary, error) {
 	var sims []*simprinter.Sim
 	var toml strings.Builder
 	fmt.Fprintf(&toml, "station_id = %q\nstorage_dir = %q\nruntime_dir = %q\n\n", stationID, out, filepath.Join(out, "run"))
-	fmt.Fprintf(&toml, "[central]\nurl = %q\nclient_cert = %q\nclient_key = %q\nca_file = %q\npoll_seconds = 5\n\n", cen.URL, cen.ClientCert, cen.ClientKey, cen.CAFile)
+	fmt.Fprintf(&toml, "[central]\nurl = %q\nclient_cert = %q\nclient_key = %q\nca_file = %q\nwitness_key = %q\npoll_seconds = 5\n\n", cen.URL, cen.ClientCert, cen.ClientKey, cen.CAFile, cen.WitnessKey)
 	fmt.Fprintf(&toml, "[[central.issuer_key]]\nid = %q\nfile = %q\n\n", cen.IssuerKID, cen.IssuerKeyFile)
 	fmt.Fprintf(&toml, "[log]\nlevel = \"warn\"\n\n[engine]\ncheckpoint_every = 50\nshutdown_grace_seconds = 30\nchip_timeout_seconds = 20\n\n")
 	for i := 1; i <= o.Printers; i++ {
@@ -223,7 +223,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Summary, error) {
 	}
 	fmt.Fprintf(progress, "printstation demo: station %s, %d printer(s) at speed ×%g, chip: %s, %d jobs from the central simulator\n", stationID, o.Printers, o.Speed, chipMode, o.Jobs)
 	fmt.Fprintf(progress, "  config %s; cards → %s\n", cfgPath, filepath.Join(out, "printers"))
-	err = station.Run(runCtx, station.Options{Config: cfg, Log: log, Parts: parts, Ready: ready, Notifier: nil})
+	prep := func(ctx context.Context, e *station.Engine) error { return loadStock(ctx, e, o) }
+	err = station.Run(runCtx, station.Options{Config: cfg, Log: log, Parts: parts, Ready: ready, Prepare: prep})
 	stop()
 	watchWG.Wait()
 	for _, b := range beds {
@@ -232,20 +233,12 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	return summarize(ctx, out, o, chipMode, started, sims)
+	return summarize(ctx, out, o, chipMode, started, sims, progress)
 }
 
 // drive loads stock, waits for the jobs to arrive, starts the batches and
 // shows progress until every job has ended or waits for a person.
 func drive(ctx context.Context, eng *station.Engine, o Options, total int, w io.Writer, stop func()) {
-	if _, err := eng.RecordStock(ctx, station.StockOp{Op: "receive", Quantity: int64(o.Printers*(o.Jobs+20)) + 50, DeliveryRef: "DEMO-DELIVERY-1", Actor: "demo-storekeeper"}); err != nil {
-		fmt.Fprintln(w, "demo: receiving stock:", err)
-	}
-	for i := 1; i <= o.Printers; i++ {
-		if _, err := eng.RecordStock(ctx, station.StockOp{Op: "load", Quantity: int64(o.Jobs + 20), Printer: fmt.Sprintf("p%d", i), Actor: "demo-operator"}); err != nil {
-			fmt.Fprintln(w, "demo: loading stock:", err)
-		}
-	}
 	evs, unsub := eng.Events()
 	defer unsub()
 	startedBatches := map[string]bool{}
@@ -293,6 +286,20 @@ func drive(ctx context.Context, eng *station.Engine, o Options, total int, w io.
 	}
 }
 
+// loadStock records the delivery of blanks and their loading into each
+// printer's feeder, as the storekeeper and operator would before a shift.
+func loadStock(ctx context.Context, eng *station.Engine, o Options) error {
+	if _, err := eng.RecordStock(ctx, station.StockOp{Op: "receive", Quantity: int64(o.Printers*(o.Jobs+20)) + 50, DeliveryRef: "DEMO-DELIVERY-1", Actor: "demo-storekeeper"}); err != nil {
+		return fmt.Errorf("receiving stock: %w", err)
+	}
+	for i := 1; i <= o.Printers; i++ {
+		if _, err := eng.RecordStock(ctx, station.StockOp{Op: "load", Quantity: int64(o.Jobs + 20), Printer: fmt.Sprintf("p%d", i), Actor: "demo-operator"}); err != nil {
+			return fmt.Errorf("loading stock: %w", err)
+		}
+	}
+	return nil
+}
+
 func bar(done, total, width int) string {
 	if total <= 0 {
 		total = 1
@@ -304,7 +311,7 @@ func bar(done, total, width int) string {
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }
 
-func summarize(ctx context.Context, out string, o Options, chipMode string, started time.Time, sims []*simprinter.Sim) (*Summary, error) {
+func summarize(ctx context.Context, out string, o Options, chipMode string, started time.Time, sims []*simprinter.Sim, w io.Writer) (*Summary, error) {
 	dbPath := filepath.Join(out, "station.db")
 	db, err := storage.OpenReadOnly(ctx, dbPath)
 	if err != nil {
@@ -341,7 +348,6 @@ func summarize(ctx context.Context, out string, o Options, chipMode string, star
 		sum.Files[fmt.Sprintf("journal_p%d", i+1)] = filepath.Join(out, "printers", fmt.Sprintf("p%d", i+1), "journal.jsonl")
 	}
 	if !o.JSON {
-		w := os.Stdout
 		keys := make([]string, 0, len(sum.SpoiledBy))
 		for k := range sum.SpoiledBy {
 			keys = append(keys, k)

@@ -36,6 +36,9 @@ type Options struct {
 	Parts PartsFactory
 	// Ready, when set, is called once the daemon is up (demo uses it).
 	Ready func(*Daemon)
+	// Prepare, when set, runs after the engine is built and before it
+	// starts printing (the demo records its stock there).
+	Prepare func(context.Context, *Engine) error
 }
 
 // Daemon is a running station.
@@ -99,6 +102,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.engine = eng
 	eng.routes(d.mux)
+	if opts.Prepare != nil {
+		if err := opts.Prepare(ctx, eng); err != nil {
+			eng.Close()
+			ln.Close()
+			return err
+		}
+	}
 
 	srv := &http.Server{Handler: d.mux, ReadHeaderTimeout: 10 * time.Second}
 	srvDone := make(chan struct{})

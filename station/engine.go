@@ -121,7 +121,13 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.ledger, err = inventory.Open(ctx, ec.DB, inventory.Options{StationID: cfg.StationID, Signer: signer, CheckpointEvery: cfg.Engine.CheckpointEvery, Outbox: e.outbox, LowStock: int64(cfg.Engine.LowStock)})
+	var witness note.Verifier
+	if cfg.Central.WitnessKey != "" {
+		if witness, err = note.NewVerifier(cfg.Central.WitnessKey); err != nil {
+			return nil, fmt.Errorf("central.witness_key: %w (expected the centre's note verifier key)", err)
+		}
+	}
+	e.ledger, err = inventory.Open(ctx, ec.DB, inventory.Options{StationID: cfg.StationID, Signer: signer, CheckpointEvery: cfg.Engine.CheckpointEvery, Outbox: e.outbox, LowStock: int64(cfg.Engine.LowStock), CentreVerifier: witness})
 	if err != nil {
 		return nil, err
 	}
@@ -266,8 +272,14 @@ func (e *Engine) Healthy() bool {
 	return time.Since(time.Unix(0, e.beat.Load())) < 30*time.Second
 }
 
-// Close releases the devices.
+// Close signs a checkpoint over the ledger as it stands (so an auditor sees
+// the state at shutdown signed) and releases the devices.
 func (e *Engine) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.ledger.Checkpoint(ctx, e.db); err != nil {
+		e.log.Warn().Err(err).Msg("checkpoint at shutdown failed; the next start signs one")
+	}
 	if e.parts != nil && e.parts.Close != nil {
 		e.parts.Close()
 	}
