@@ -185,3 +185,44 @@ func TestStationCertificateBoundToStation(t *testing.T) {
 	}
 	_ = ed25519.PublicKeySize
 }
+
+func TestCentreBadJobsRefusedAndReported(t *testing.T) {
+	srv, url, files := centre(t, central.Faults{})
+	q := stationQueue(t, files, filepath.Join(t.TempDir(), "station.db"))
+	srv.IssueJobs(station, 2, 5)
+	for _, f := range []central.Faults{{WrongSignature: 1}, {Expired: 1}, {OtherStation: 1}, {DuplicateIDs: 1}} {
+		srv.SetFaults(f)
+		if _, err := srv.IssueJobs(station, 1, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.SetFaults(central.Faults{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := jobqueue.NewSyncer(q, client(t, url, files), jobqueue.SyncOptions{Wait: time.Second, MinBackoff: 5 * time.Millisecond, IdlePoll: 20 * time.Millisecond})
+	go s.Run(ctx)
+	want := []jobqueue.Code{jobqueue.CodeBadSignature, jobqueue.CodeExpired, jobqueue.CodeWrongStation, jobqueue.CodeDuplicate}
+	waitFor(t, "four refusals at the centre", func() bool {
+		n := 0
+		for _, o := range srv.Outcomes(station) {
+			if o.Item.Outcome == "refused" {
+				n++
+			}
+		}
+		return n == len(want)
+	})
+	var reasons []string
+	for _, o := range srv.Outcomes(station) {
+		reasons = append(reasons, o.Item.Reason)
+	}
+	all := strings.Join(reasons, "\n")
+	for _, c := range want {
+		if !strings.Contains(all, string(c)+": ") {
+			t.Errorf("no refusal with code %s among:\n%s", c, all)
+		}
+	}
+	js, _ := q.Jobs(ctx, "", jobqueue.Queued, jobqueue.Received)
+	if len(js) != 2 {
+		t.Errorf("%d printable jobs, want the 2 good ones", len(js))
+	}
+}

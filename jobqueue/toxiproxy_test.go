@@ -34,8 +34,8 @@ func TestSyncOverSlowLink(t *testing.T) {
 	defer proxy.Stop()
 	for _, tox := range []string{
 		`{"name":"lat","type":"latency","stream":"downstream","attributes":{"latency":1000}}`,
-		`{"name":"bw","type":"bandwidth","stream":"downstream","attributes":{"rate":8}}`,   // 8 KB/s = 64 kbit/s
-		`{"name":"bwup","type":"bandwidth","stream":"upstream","attributes":{"rate":8}}`,  // both ways
+		`{"name":"bw","type":"bandwidth","stream":"downstream","attributes":{"rate":8}}`,                       // 8 KB/s = 64 kbit/s
+		`{"name":"bwup","type":"bandwidth","stream":"upstream","attributes":{"rate":8}}`,                       // both ways
 		`{"name":"cut","type":"limit_data","stream":"downstream","toxicity":0.3,"attributes":{"bytes":40000}}`, // 30% of connections die after 40 KB
 	} {
 		if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(tox)); err != nil {

@@ -254,8 +254,8 @@ func facePNG(r *rand.Rand, w, h int) []byte {
 			if math.Abs(fx-cx) < rx*0.35 && math.Abs(fy-(cy+ry*0.5)-math.Pow(fx-cx, 2)/200) < 2.5 {
 				c = color.NRGBA{150, 50, 50, 255}
 			}
-			if (x+y)%3 == 0 {
-				n := uint8(r.IntN(10))
+			if (x*7+y*13)%9 == 0 {
+				n := uint8(r.IntN(8))
 				c.R, c.G, c.B = sat(c.R, n), sat(c.G, n), sat(c.B, n)
 			}
 			img.SetNRGBA(x, y, c)
