@@ -17,18 +17,29 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	_, err := vicc.EnsurePcscd(ctx)
-	cancel()
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// Other test packages use the same pcscd and readers: take turns.
+	release, err := vicc.LockTestbed(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer release()
+	_, err = vicc.EnsurePcscd(ctx)
 	if errors.Is(err, vicc.ErrNoPcscd) && os.Getenv("CI") == "" {
 		fmt.Println("skipping diag tests:", err)
-		os.Exit(0)
+		return 0
 	}
 	if err != nil {
 		fmt.Println("diag tests:", err)
-		os.Exit(1)
+		return 1
 	}
-	os.Exit(m.Run())
+	return m.Run()
 }
 
 func run(t *testing.T, args ...string) (int, string, string) {

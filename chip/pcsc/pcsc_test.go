@@ -24,19 +24,29 @@ var startedPcscd bool
 // `go test ./chip/...` works alone. Without pcscd installed the tests skip,
 // except in CI, where the packages are a requirement.
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	var err error
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// Other test packages use the same pcscd and readers: take turns.
+	release, err := vicc.LockTestbed(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer release()
 	startedPcscd, err = vicc.EnsurePcscd(ctx)
-	cancel()
 	if errors.Is(err, vicc.ErrNoPcscd) && os.Getenv("CI") == "" {
 		fmt.Println("skipping PC/SC tests:", err)
-		os.Exit(0)
+		return 0
 	}
 	if err != nil {
 		fmt.Println("PC/SC tests:", err)
-		os.Exit(1)
+		return 1
 	}
-	os.Exit(m.Run())
+	return m.Run()
 }
 
 func profile8K() chip.Personalization {
