@@ -62,9 +62,17 @@ func (c *conn) io(ctx context.Context, setDeadline func(time.Time) error, f func
 	}
 	dl, _ := ctx.Deadline()
 	setDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { setDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		setDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	n, err := f()
-	stop()
+	if !stop() {
+		// The interrupt has started: let it finish now, or it would land
+		// late and cut short the next call on this connection.
+		<-fired
+	}
 	if err != nil {
 		return n, mapErr(ctx, err)
 	}
