@@ -3,7 +3,7 @@
 # tests, unless one is already running. Idempotent. No --auto-exit: the
 # daemon must outlive idle gaps between test packages.
 set -euo pipefail
-if [ -s /run/pcscd/pcscd.pid ] && kill -0 "$(cat /run/pcscd/pcscd.pid)" 2>/dev/null; then
+if [ -s /run/pcscd/pcscd.pid ] && kill -0 "$(tr -d '\000' < /run/pcscd/pcscd.pid)" 2>/dev/null; then
   exit 0
 fi
 if pgrep -x pcscd >/dev/null 2>&1; then
