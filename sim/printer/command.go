@@ -2,6 +2,7 @@ package simprinter
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -122,12 +123,22 @@ func readBitmap(r *bufio.Reader, c *command) error {
 	if end != ';' || bits == 0 {
 		return fmt.Errorf("%s: levels %q: %w", c.name, lv, errBadCommand)
 	}
-	p := &raster.Panel{Name: name[0], Levels: levels, Data: make([]byte, raster.Lines*raster.Points*bits/8)}
+	size := raster.Lines * raster.Points * bits / 8
+	p := &raster.Panel{Name: name[0], Levels: levels}
 	if c.name == "Db" {
-		if _, err := io.ReadFull(r, p.Data); err != nil {
+		// Grow with what arrives rather than trusting the header with half
+		// a megabyte up front.
+		var buf bytes.Buffer
+		buf.Grow(min(size, 64<<10))
+		if _, err := buf.ReadFrom(io.LimitReader(r, int64(size))); err != nil {
 			return err
 		}
+		if buf.Len() < size {
+			return io.ErrUnexpectedEOF
+		}
+		p.Data = buf.Bytes()
 	} else {
+		p.Data = make([]byte, size)
 		if levels != 2 {
 			return fmt.Errorf("Dbc with %d levels (only K and O, 2 levels): %w", levels, errBadCommand)
 		}
