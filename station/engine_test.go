@@ -38,6 +38,7 @@ type rig struct {
 	cfg     *config.Config
 	key     ed25519.PrivateKey
 	dir     string
+	partsFn PartsFactory // replaces the fakes (fault matrix)
 }
 
 // chipPrinter puts a fresh software card in the encoder when the fake
@@ -96,6 +97,9 @@ func newRig(t *testing.T, printers ...string) *rig {
 }
 
 func (r *rig) parts(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Parts, error) {
+	if r.partsFn != nil {
+		return r.partsFn(ctx, cfg, log)
+	}
 	ps := &Parts{Printers: map[string]Printer{}, Encoders: map[string]Encoder{}, Close: func() {}}
 	for name, f := range r.fakes {
 		ps.Printers[name] = &chipPrinter{Driver: f, r: r, rd: r.readers[name], nm: name}
