@@ -122,7 +122,7 @@ func Summarize(ctx context.Context, ex storage.Execer, from, to time.Time) (*Per
 		if err := rows.Scan(&seq, &data); err != nil {
 			return nil, fmt.Errorf("inventory: summarize: read event: %w", err)
 		}
-		e, err := ParseEntry(data)
+		e, err := parseEntry(data, false)
 		if err != nil {
 			return nil, fmt.Errorf("inventory: summarize: event seq %d: %w (run audit verify)", seq, err)
 		}

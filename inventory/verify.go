@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
-	"sort"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -92,7 +91,6 @@ func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, 
 		leaves   []tlog.Hash
 		computed []tlog.Hash // stored-hash layout, as tlog.StoredHashes makes it
 		bal      = balances{}
-		jobsUsed = map[string]int64{} // job → first seq naming it
 	)
 	memReader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
@@ -104,6 +102,18 @@ func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, 
 		}
 		return out, nil
 	})
+	knownJobs, err := loadJobs(ctx, db, rep)
+	if err != nil {
+		return nil, err
+	}
+	var hint int64
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq)+1, 0) FROM ledger_events`).Scan(&hint); err != nil {
+		return nil, fmt.Errorf("inventory: verify: count events: %w", err)
+	}
+	hint = min(hint, 1<<28)
+	seqs = make([]int64, 0, hint)
+	leaves = make([]tlog.Hash, 0, hint)
+	computed = make([]tlog.Hash, 0, 2*hint)
 	rows, err := db.QueryContext(ctx, `SELECT seq, at, kind, printer, job, data FROM ledger_events ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: verify: read events: %w", err)
@@ -199,8 +209,8 @@ func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, 
 				continue
 			}
 			if (e.Kind == Consumed || e.Kind == Spoiled) && e.Job != "" {
-				if _, ok := jobsUsed[e.Job]; !ok {
-					jobsUsed[e.Job] = seq
+				if _, ok := knownJobs[e.Job]; knownJobs != nil && !ok {
+					rep.add(max, seq, "blank tied to job %q, which the job queue does not know", e.Job)
 				}
 			}
 		}
@@ -231,9 +241,6 @@ func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, 
 		if stored[k] != bal[k] {
 			rep.add(max, -1, "the stock table says %s holds %d, the events add up to %d", describe(k), stored[k], bal[k])
 		}
-	}
-	if err := verifyJobs(ctx, db, rep, max, jobsUsed); err != nil {
-		return nil, err
 	}
 	return rep, nil
 }
@@ -300,8 +307,8 @@ func verifyStoredHashes(ctx context.Context, db *sql.DB, rep *VerifyReport, max 
 		return fmt.Errorf("inventory: verify: read tree hashes: %w", err)
 	}
 	defer rows.Close()
-	stored := make([]tlog.Hash, 0, len(computed))
-	present := make([]bool, 0, len(computed))
+	stored := make([]tlog.Hash, 0, len(computed)+64)
+	present := make([]bool, 0, len(computed)+64)
 	for rows.Next() {
 		var idx int64
 		var b sql.RawBytes // no copy per row: there are two per event
@@ -494,27 +501,28 @@ func verifyCheckpoints(ctx context.Context, db *sql.DB, rep *VerifyReport, opt V
 	return nil
 }
 
-// verifyJobs ties blanks to jobs in jobqueue's table when the copy has it.
-func verifyJobs(ctx context.Context, db *sql.DB, rep *VerifyReport, max int, used map[string]int64) error {
+// loadJobs reads the job ids of jobqueue's table when the copy has it; nil
+// (and a note in the report) when it does not.
+func loadJobs(ctx context.Context, db *sql.DB, rep *VerifyReport) (map[string]struct{}, error) {
 	var name string
 	err := db.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type='table' AND name='job_jobs'`).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
 		rep.JobsNote = "not checked: this database has no job_jobs table (jobs are kept by the job queue; audit a copy that includes it)"
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("inventory: verify: look for the jobs table: %w", err)
+		return nil, fmt.Errorf("inventory: verify: look for the jobs table: %w", err)
 	}
 	col := ""
 	cols, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('job_jobs')`)
 	if err != nil {
-		return fmt.Errorf("inventory: verify: jobs table columns: %w", err)
+		return nil, fmt.Errorf("inventory: verify: jobs table columns: %w", err)
 	}
 	for cols.Next() {
 		var c string
 		if err := cols.Scan(&c); err != nil {
 			cols.Close()
-			return fmt.Errorf("inventory: verify: jobs table columns: %w", err)
+			return nil, fmt.Errorf("inventory: verify: jobs table columns: %w", err)
 		}
 		if (c == "id" || c == "job_id") && col == "" {
 			col = c
@@ -523,32 +531,24 @@ func verifyJobs(ctx context.Context, db *sql.DB, rep *VerifyReport, max int, use
 	cols.Close()
 	if col == "" {
 		rep.JobsNote = "not checked: job_jobs has no id or job_id column"
-		return nil
+		return nil, nil
 	}
-	known := map[string]bool{}
+	known := map[string]struct{}{}
 	rows, err := db.QueryContext(ctx, `SELECT `+col+` FROM job_jobs`)
 	if err != nil {
-		return fmt.Errorf("inventory: verify: read jobs: %w", err)
+		return nil, fmt.Errorf("inventory: verify: read jobs: %w", err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("inventory: verify: read jobs: %w", err)
+			return nil, fmt.Errorf("inventory: verify: read jobs: %w", err)
 		}
-		known[id] = true
+		known[id] = struct{}{}
 	}
-	rows.Close()
-	var missing []string
-	for j := range used {
-		if !known[j] {
-			missing = append(missing, j)
-		}
-	}
-	sort.Slice(missing, func(a, b int) bool { return used[missing[a]] < used[missing[b]] })
-	for _, j := range missing {
-		rep.add(max, used[j], "blank tied to job %q, which the job queue does not know", j)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("inventory: verify: read jobs: %w", err)
 	}
 	rep.JobsChecked = true
-	return nil
+	return known, nil
 }
