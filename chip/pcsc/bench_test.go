@@ -3,6 +3,7 @@ package pcsc_test
 import (
 	"testing"
 
+	"printstation/chip"
 	"printstation/chip/chiptest"
 	"printstation/sim/chip/vicc"
 )
@@ -34,26 +35,36 @@ func BenchmarkPersonalize8K(b *testing.B) {
 			report(b, apdus)
 		})
 	}
-	b.Run("vicc", func(b *testing.B) {
-		e := open(b)
-		apdus := 0
-		for b.Loop() {
-			b.StopTimer()
-			c := insert(b, vicc.Options{UID: []byte{1, 2, 3, 4}}) // fresh blank, not timed
-			b.StartTimer()
-			res, err := e.Personalize(opCtx(b), p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			apdus = res.APDUs
-			b.StopTimer()
-			if err := c.Remove(); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
+	for _, tc := range []struct {
+		name string
+		o    vicc.Options
+	}{
+		{"vicc-short", vicc.Options{UID: []byte{1, 2, 3, 4}}},
+		{"vicc-extended", vicc.Options{UID: []byte{1, 2, 3, 4}, Extended: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchVicc(b, tc.o, p) })
+	}
+}
+
+func benchVicc(b *testing.B, o vicc.Options, p chip.Personalization) {
+	e := open(b)
+	apdus := 0
+	for b.Loop() {
+		b.StopTimer()
+		c := insert(b, o) // fresh blank, not timed
+		b.StartTimer()
+		res, err := e.Personalize(opCtx(b), p)
+		if err != nil {
+			b.Fatal(err)
 		}
-		report(b, apdus)
-	})
+		apdus = res.APDUs
+		b.StopTimer()
+		if err := c.Remove(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	report(b, apdus)
 }
 
 // BenchmarkVerify8K reads back and compares 8 KiB already on the card.

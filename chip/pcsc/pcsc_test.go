@@ -348,3 +348,58 @@ func TestClosedEncoder(t *testing.T) {
 		t.Errorf("Personalize on a closed encoder: %v", err)
 	}
 }
+
+func TestExtendedLengthCard(t *testing.T) {
+	e := open(t)
+	dump := filepath.Join(t.TempDir(), "card.json")
+	card := insert(t, vicc.Options{DumpPath: dump, Extended: true})
+	p := profile8K()
+	res, err := e.Personalize(opCtx(t), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := chip.ParseATR(res.ATR)
+	if err != nil || !info.ExtendedLength {
+		t.Fatalf("ATR %x: extended=%v err=%v", res.ATR, info.ExtendedLength, err)
+	}
+	// One UPDATE and one READ per file instead of 35 + 33.
+	if res.APDUs != 19 {
+		t.Errorf("APDUs = %d, want 19 with extended length", res.APDUs)
+	}
+	if err := card.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := vicc.ReadDump(dump)
+	for _, f := range p.Files {
+		if got, _ := d.File(f.FID); !bytes.Equal(got, f.Data) {
+			t.Errorf("file %04X: %d bytes on the card, want %d", f.FID, len(got), len(f.Data))
+		}
+	}
+}
+
+func TestApplicationOnVicc(t *testing.T) {
+	e := open(t)
+	aid := []byte{0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01}
+	dump := filepath.Join(t.TempDir(), "card.json")
+	card := insert(t, vicc.Options{DumpPath: dump, Applications: [][]byte{aid}})
+	p := profile8K()
+	p.AID = aid
+	if _, err := e.Personalize(opCtx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Verify(opCtx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	other := profile8K()
+	other.AID = []byte{0xA0, 0x00, 0x00, 0x00, 0x99}
+	if _, err := e.Verify(opCtx(t), other); !errors.Is(err, chip.ErrCardRefused) {
+		t.Errorf("unknown AID: err = %v, want a SELECT refusal", err)
+	}
+	if err := card.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := vicc.ReadDump(dump)
+	if len(d.Files) != 4 || !strings.HasPrefix(d.Files[0].Path, "3F00/DF01/") {
+		t.Errorf("files not under the application DF: %+v", d.Files)
+	}
+}

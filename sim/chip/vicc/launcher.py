@@ -84,6 +84,10 @@ ap.add_argument("--port", type=int, default=35963)
 ap.add_argument("--uid", default="")
 ap.add_argument("--dump", default="")
 ap.add_argument("--drop-after-writes", type=int, default=0)
+ap.add_argument("--app", action="append", default=[],
+                help="AID (hex) of an application DF present on the blank")
+ap.add_argument("--extended", action="store_true",
+                help="announce and accept extended-length APDUs")
 args = ap.parse_args()
 
 uid = bytes.fromhex(args.uid) if args.uid else None
@@ -103,7 +107,9 @@ class _QuickAckSocket:
 
     def recv(self, n):
         self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-        data = self._s.recv(n)
+        # WAITALL: vicc assumes one recv returns the whole APDU, which
+        # stops holding for extended-length commands.
+        data = self._s.recv(n, socket.MSG_WAITALL)
         self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         return data
 
@@ -112,8 +118,14 @@ class _QuickAckSocket:
 
 
 vicc.sock = _QuickAckSocket(vicc.sock)
+if args.extended:
+    # Same card, but its ATR's card capabilities say extended Lc/Le.
+    vicc.os = Iso7816OS(vicc.os.mf, vicc.os.SAM, extended_length=True)
 os_ = vicc.os
 mf = os_.mf
+# Applications the card maker installed: DF01, DF02, ... named by AID.
+for i, aid in enumerate(args.app):
+    mf.append(DF(mf, 0xDF01 + i, dfname=bytes.fromhex(aid)))
 
 
 def _files(df, prefix):

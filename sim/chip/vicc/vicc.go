@@ -47,6 +47,12 @@ type Options struct {
 	// DropAfterWrites > 0: the card leaves the field instead of answering
 	// UPDATE BINARY number DropAfterWrites+1 (a card pulled mid-write).
 	DropAfterWrites int
+	// Applications are DFs (FID DF01, DF02, …) named by these AIDs, present
+	// on the blank as the card maker delivers it.
+	Applications [][]byte
+	// Extended makes the card announce (ATR card capabilities) and accept
+	// extended-length APDUs.
+	Extended bool
 }
 
 // Card is one running virtual card.
@@ -98,6 +104,11 @@ func Start(ctx context.Context, o Options) (*Card, error) {
 	if len(o.UID) > 16 {
 		return nil, fmt.Errorf("vicc: UID of %d bytes, at most 16", len(o.UID))
 	}
+	for _, aid := range o.Applications {
+		if len(aid) < 5 || len(aid) > 16 {
+			return nil, fmt.Errorf("vicc: application AID of %d bytes, ISO 7816-4 allows 5 to 16", len(aid))
+		}
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 15*time.Second)
@@ -129,6 +140,12 @@ func Start(ctx context.Context, o Options) (*Card, error) {
 	}
 	if o.DropAfterWrites > 0 {
 		args = append(args, "--drop-after-writes", fmt.Sprint(o.DropAfterWrites))
+	}
+	if o.Extended {
+		args = append(args, "--extended")
+	}
+	for _, aid := range o.Applications {
+		args = append(args, "--app", hex.EncodeToString(aid))
 	}
 	c := &Card{reader: reader, dump: o.DumpPath, out: &lockedBuffer{}, exited: make(chan struct{})}
 	c.cmd = exec.Command(Python, args...)
