@@ -157,7 +157,9 @@ func (s *session) send(ctx context.Context, op string, fid uint16, c Command) ([
 		if le == 0 {
 			le = 256
 		}
-		more, sw2, err := s.once(ctx, opGetResponse, fid, Command{CLA: c.CLA, INS: InsGetResponse, Le: le})
+		// GET RESPONSE is an interindustry command: CLA 00 even after a
+		// PC/SC pseudo-APDU (CLA FF).
+		more, sw2, err := s.once(ctx, opGetResponse, fid, Command{CLA: 0x00, INS: InsGetResponse, Le: le})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -317,6 +319,13 @@ func (s *session) verifyFile(ctx context.Context, f File) error {
 	fcp, sw, err := s.selectFile(ctx, f.FID, true)
 	if err != nil {
 		return err
+	}
+	if sw == SWWrongP1P2 || sw == SWFuncUnsupported {
+		// A card that cannot return the FCP: select without it; the
+		// read-back alone then decides.
+		if fcp, sw, err = s.selectFile(ctx, f.FID, false); err != nil {
+			return err
+		}
 	}
 	if sw == SWFileNotFound {
 		return &MismatchError{FID: f.FID, Reason: "file missing on the card"}
