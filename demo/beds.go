@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"printstation/chip/pcsc"
@@ -63,44 +62,18 @@ func viccAvailable(ctx context.Context) bool {
 	return err == nil
 }
 
-// viccBed starts a virtual card with its own UID on the printer's reader
-// when a blank reaches the encoder and removes it (writing its dump) when
-// the card leaves: the real physics of a card printer.
+// viccBed gives the printer's contactless station a virtual card on the
+// real pcscd (vicc.Bed): a fresh chip with its own UID for every blank.
 func viccBed(port, printerNo int, dumps string) bed {
-	var mu sync.Mutex
-	var cur *vicc.Card
-	remove := func() {
-		mu.Lock()
-		c := cur
-		cur = nil
-		mu.Unlock()
-		if c != nil {
-			c.Remove()
-		}
-	}
+	b := &vicc.Bed{Port: port, UIDPrefix: []byte{0x04, byte(printerNo), 0x80, 0x02}, Applications: [][]byte{blankAID},
+		DumpDir: filepath.Join(dumps, fmt.Sprintf("p%d", printerNo))}
+	os.MkdirAll(b.DumpDir, 0o750)
 	return bed{
 		reader: vicc.ReaderName(port),
-		hook: func(ev simprinter.StationEvent) {
-			if !ev.Arrived {
-				remove()
-				return
-			}
-			remove()
-			uid := []byte{0x04, byte(printerNo), byte(ev.Card >> 16), byte(ev.Card >> 8), byte(ev.Card), 0x80, 0x02}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			c, err := vicc.Start(ctx, vicc.Options{Port: port, UID: uid,
-				DumpPath: filepath.Join(dumps, fmt.Sprintf("p%d-card-%06d.json", printerNo, ev.Card))})
-			if err != nil {
-				return // the encoder then finds no card: the engine spoils the blank with the reason
-			}
-			mu.Lock()
-			cur = c
-			mu.Unlock()
-		},
+		hook:   func(ev simprinter.StationEvent) { b.Station(ev.Card, ev.Arrived) },
 		encoder: func(ctx context.Context) (station.Encoder, error) {
 			return pcsc.Open(ctx, vicc.ReaderName(port))
 		},
-		close: remove,
+		close: b.Close,
 	}
 }

@@ -74,7 +74,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "stop once every job has ended or waits for a person")
 	fs.BoolVar(&o.JSON, "json", false, "print the closing summary as JSON")
 	fs.StringVar(&o.Chip, "chip", "auto", "chip encoder: soft (in-process card), vicc (virtual card on pcscd), auto")
-	fs.StringVar(&o.Faults, "faults", "", "faults for printer p1 (printersim syntax, comma-separated)")
+	fs.StringVar(&o.Faults, "faults", "", "faults for printer p1, comma-separated CARD:PHASE:KIND, e.g. 3:print:jam")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: printstationd demo [flags]\n\nRuns the whole station on simulated printers, chips and central server.")
 		fs.PrintDefaults()

@@ -12,6 +12,8 @@
 package main
 
 import (
+	"encoding/hex"
+	"hash/fnv"
 	"context"
 	"flag"
 	"fmt"
@@ -25,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	simprinter "printstation/sim/printer"
+	"printstation/sim/chip/vicc"
 )
 
 type faultList []simprinter.Fault
@@ -54,6 +57,9 @@ func main() {
 	var faults faultList
 	fs.Var(&faults, "fault", "a fault CARD:PHASE:KIND[:ARG] (repeatable), e.g. 3:print:jam")
 	faultFile := fs.String("faults", "", "file of faults, one a line")
+	viccPort := fs.Int("vicc-port", 0, "put a fresh virtual card (vicc) on this vpcd port whenever a card reaches the contactless station (35963 = \"Virtual PCD 00 00\")")
+	chipDumps := fs.String("chip-dumps", "", "with --vicc-port: write each card's chip files here as JSON when it leaves the encoder")
+	chipAID := fs.String("chip-aid", "A0000002471001", "with --vicc-port: the application the card maker installs on every blank (hex, empty for none)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -78,11 +84,21 @@ func main() {
 		fmt.Fprintf(os.Stderr, "printersim: --reply-end %q: want cr, lf, nul or crlf\n", *replyEnd)
 		os.Exit(2)
 	}
-	sim, err := simprinter.Open(simprinter.Config{
+	cfg := simprinter.Config{
 		Serial: *serial, Speed: *speed, OutDir: *out, Feeder: *feeder, Ribbon: *ribbon,
 		RibbonPrints: *ribbonPrints, RejectCapacity: *rejectCap, CoverOpenFor: *coverFor,
 		ReplyEnd: end, Faults: faults, Log: log,
-	})
+	}
+	if *viccPort != 0 {
+		bed, err := chipBed(*viccPort, *serial, *chipDumps, *chipAID, log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "printersim:", err)
+			os.Exit(2)
+		}
+		defer bed.Close()
+		cfg.OnStation = func(ev simprinter.StationEvent) { bed.Station(ev.Card, ev.Arrived) }
+	}
+	sim, err := simprinter.Open(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "printersim:", err)
 		os.Exit(1)
@@ -108,4 +124,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, "printersim:", err)
 		os.Exit(1)
 	}
+}
+
+// chipBed wires the contactless station to a virtual card on the real pcscd:
+// each blank brings a fresh chip with its own UID.
+func chipBed(port int, serial, dumps, aidHex string, log zerolog.Logger) (*vicc.Bed, error) {
+	var apps [][]byte
+	if aidHex != "" {
+		aid, err := hex.DecodeString(aidHex)
+		if err != nil || len(aid) < 5 || len(aid) > 16 {
+			return nil, fmt.Errorf("--chip-aid %q: expected 5 to 16 bytes in hex", aidHex)
+		}
+		apps = append(apps, aid)
+	}
+	if dumps != "" {
+		if err := os.MkdirAll(dumps, 0o755); err != nil {
+			return nil, fmt.Errorf("--chip-dumps: %w", err)
+		}
+	}
+	// The UID names the printer (a hash of its serial) and the card number.
+	h := fnv.New32a()
+	h.Write([]byte(serial))
+	sum := h.Sum32()
+	return &vicc.Bed{Port: port, UIDPrefix: []byte{0x04, byte(sum >> 8), byte(sum), byte(port & 0xff)}, DumpDir: dumps, Applications: apps,
+		OnError: func(card int, err error) {
+			log.Warn().Int("card", card).Err(err).Msg("virtual card not inserted; the station will find no chip")
+		}}, nil
 }
