@@ -47,6 +47,9 @@ type Encoder struct {
 	opts    Options
 	log     zerolog.Logger
 
+	closing   chan struct{} // closed by Close: ends a wait for a card
+	closeOnce sync.Once
+
 	mu     sync.Mutex // one card operation at a time
 	watch  *scard.Context
 	io     *scard.Context
@@ -69,7 +72,7 @@ func OpenWith(ctx context.Context, pattern string, o Options) (*Encoder, error) 
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{pattern: pattern, match: m, opts: o, log: o.Log.With().Str("reader_pattern", pattern).Logger()}
+	e := &Encoder{pattern: pattern, match: m, opts: o, log: o.Log.With().Str("reader_pattern", pattern).Logger(), closing: make(chan struct{})}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.establish(); err != nil {
@@ -109,8 +112,10 @@ func (e *Encoder) Reader() string {
 	return e.reader
 }
 
-// Close releases the PC/SC contexts.
+// Close releases the PC/SC contexts. A Personalize or Verify waiting for a
+// card returns (chip.ErrNoCard) first.
 func (e *Encoder) Close() error {
+	e.closeOnce.Do(func() { close(e.closing) })
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closed = true
@@ -310,6 +315,8 @@ func (e *Encoder) waitCard(ctx context.Context, reader string) error {
 			select {
 			case <-ctx.Done():
 				_ = e.watch.Cancel()
+			case <-e.closing:
+				_ = e.watch.Cancel()
 			case <-stop:
 			}
 		}()
@@ -319,6 +326,11 @@ func (e *Encoder) waitCard(ctx context.Context, reader string) error {
 		switch {
 		case errors.Is(err, scard.ErrTimeout), errors.Is(err, scard.ErrCancelled):
 			cause := ctx.Err()
+			select {
+			case <-e.closing:
+				cause = errors.New("encoder closed")
+			default:
+			}
 			if cause == nil {
 				cause = context.DeadlineExceeded
 			}

@@ -250,10 +250,66 @@ func TestWaitsForCardInsertedLater(t *testing.T) {
 	}
 }
 
-func TestSurvivesPcscdRestart(t *testing.T) {
+func mayRestartPcscd(t *testing.T) {
 	if !startedPcscd && os.Getenv("CI") == "" && os.Getenv("PRINTSTATION_RESTART_PCSCD") == "" {
 		t.Skip("pcscd was started by someone else; set PRINTSTATION_RESTART_PCSCD=1 to let this test restart it")
 	}
+}
+
+func TestServiceDown(t *testing.T) {
+	mayRestartPcscd(t)
+	e := open(t)
+	if err := vicc.StopPcscd(opCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := vicc.EnsurePcscd(context.Background()); err != nil {
+			t.Errorf("bringing pcscd back: %v", err)
+		}
+	})
+	if _, err := pcsc.Open(t.Context(), reader0); !errors.Is(err, chip.ErrServiceDown) {
+		t.Errorf("Open with pcscd stopped: err = %v, want ErrServiceDown", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := e.Personalize(ctx, profile8K()); !errors.Is(err, chip.ErrServiceDown) {
+		t.Errorf("Personalize with pcscd stopped: err = %v, want ErrServiceDown", err)
+	}
+	if _, err := vicc.EnsurePcscd(opCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	insert(t, vicc.Options{})
+	if _, err := e.Personalize(opCtx(t), profile8K()); err != nil {
+		t.Errorf("after pcscd came back: %v", err)
+	}
+}
+
+func TestCloseEndsTheWait(t *testing.T) {
+	e, err := pcsc.Open(t.Context(), reader0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Personalize(t.Context(), profile8K()) // no deadline
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, chip.ErrNoCard) {
+			t.Errorf("err = %v, want ErrNoCard", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not end the wait")
+	}
+}
+
+func TestSurvivesPcscdRestart(t *testing.T) {
+	mayRestartPcscd(t)
 	e := open(t)
 	c1 := insert(t, vicc.Options{UID: []byte{1, 1, 1, 1}})
 	if _, err := e.Personalize(opCtx(t), profile8K()); err != nil {

@@ -45,24 +45,34 @@ func EnsurePcscd(ctx context.Context) (started bool, err error) {
 // RestartPcscd stops the running pcscd and starts a new one, as a service
 // restart would. Every PC/SC context and card handle becomes invalid.
 func RestartPcscd(ctx context.Context) error {
-	pid := daemonPID()
-	if pid == 0 {
-		return errors.New("restart pcscd: no pcscd running")
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("restart pcscd: stop pid %d: %w", pid, err)
-	}
-	for syscall.Kill(pid, 0) == nil {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("restart pcscd: pid %d did not stop: %w", pid, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := StopPcscd(ctx); err != nil {
+		return err
 	}
 	if err := startPcscd(); err != nil {
 		return err
 	}
 	return waitReaders(ctx)
+}
+
+// StopPcscd stops the running pcscd (SIGTERM) and waits until it is gone.
+// Only for tests that own the test bed (LockTestbed); EnsurePcscd brings it
+// back.
+func StopPcscd(ctx context.Context) error {
+	pid := daemonPID()
+	if pid == 0 {
+		return errors.New("stop pcscd: no pcscd running")
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop pcscd: pid %d: %w", pid, err)
+	}
+	for syscall.Kill(pid, 0) == nil {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stop pcscd: pid %d did not stop: %w", pid, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // PcscdPID is the pid of the running pcscd, 0 if none.
