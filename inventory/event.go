@@ -207,7 +207,9 @@ func normalize(e Event) (Event, error) {
 	if e.Actor == "" {
 		return e, r("no actor: every event must say who did it")
 	}
-	for _, s := range append([]string{e.Actor, e.Printer, e.DeliveryRef, e.SerialFirst, e.SerialLast, e.Job, e.Reason, e.RecordRef, e.Location}, append(append(e.UIDs, e.Witnesses...), e.Approvers...)...) {
+	texts := []string{e.Actor, e.Printer, e.DeliveryRef, e.SerialFirst, e.SerialLast, e.Job, e.Reason, e.RecordRef, e.Location}
+	texts = append(append(append(texts, e.UIDs...), e.Witnesses...), e.Approvers...)
+	for _, s := range texts {
 		if !utf8.ValidString(s) || strings.ContainsAny(s, "\x00\n\r") || len(s) > 256 {
 			return e, r("field %q is not printable text of at most 256 bytes", s)
 		}
