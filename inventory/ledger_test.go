@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/mod/sumdb/note"
 
 	"printstation/storage"
@@ -429,5 +430,46 @@ func TestOpenRefusesOtherStationsDatabase(t *testing.T) {
 	_, err := Open(context.Background(), f.db, Options{StationID: "sby02", Signer: signer})
 	if err == nil || !strings.Contains(err.Error(), `belongs to station "jkt01"`) {
 		t.Errorf("got %v", err)
+	}
+}
+
+type failingOutbox struct{}
+
+func (failingOutbox) Enqueue(context.Context, storage.Execer, string, string, []byte) error {
+	return errors.New("outbox table locked")
+}
+
+// A checkpoint that cannot be queued for the centre must not be signed and
+// kept locally either: the event that triggered it is not written.
+func TestCheckpointOutboxFailureRollsBack(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.CheckpointEvery = 2; o.Outbox = failingOutbox{} })
+	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 5, DeliveryRef: "D1"})
+	_, err := f.l.Record(context.Background(), Event{Kind: Received, Actor: "ani", Quantity: 5, DeliveryRef: "D2"})
+	if err == nil || !strings.Contains(err.Error(), "queue checkpoint 2 for cosigning") || errors.Is(err, ErrRefused) {
+		t.Fatalf("got %v", err)
+	}
+	if n, c := f.count(t, "ledger_events"), f.count(t, "ledger_checkpoints"); n != 1 || c != 0 {
+		t.Errorf("after the failed append: %d events, %d checkpoints; want 1 and 0", n, c)
+	}
+}
+
+// Logs go to the journal: they may say what kind of event happened, never
+// which card (chip UID) or whose job.
+func TestLogsCarryNoCardOrJob(t *testing.T) {
+	var buf strings.Builder
+	log := zerolog.New(&buf)
+	f := newFixture(t, func(o *Options) { o.Log = &log })
+	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 5, DeliveryRef: "D1"})
+	f.record(t, Event{Kind: Loaded, Actor: "ani", Printer: "p1", Quantity: 5})
+	f.record(t, Event{Kind: Consumed, Actor: "engine", Printer: "p1", Job: "3174052304900001", UID: "04C0FFEE1234"})
+	f.record(t, Event{Kind: Spoiled, Actor: "engine", Printer: "p1", Job: "3174052304900002", UID: "04BADCAFE5", Reason: ReasonChipVerify})
+	out := buf.String()
+	for _, secret := range []string{"3174052304900001", "3174052304900002", "04C0FFEE1234", "04BADCAFE5"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log carries %s:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, `"kind":"consumed"`) || !strings.Contains(out, `"reason":"chip_verify"`) {
+		t.Errorf("log does not say what happened:\n%s", out)
 	}
 }

@@ -498,6 +498,12 @@ func verifyCheckpoints(ctx context.Context, db *sql.DB, rep *VerifyReport, opt V
 	if rep.LastCheckpoint <= size {
 		rep.UncheckpointedTail = size - rep.LastCheckpoint
 	}
+	// The station signs at least at every shutdown and shift close, so a
+	// ledger with events and no checkpoint at all had them removed (or
+	// never ran a shift to its end): either way nothing vouches for it.
+	if size > 0 && len(cps) == 0 {
+		rep.add(max, -1, "no signed checkpoint covers any of the %d events: nothing vouches for this history (checkpoints deleted?)", size)
+	}
 	return nil
 }
 

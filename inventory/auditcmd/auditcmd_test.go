@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"printstation/inventory"
 	"printstation/storage"
@@ -205,6 +206,14 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		{"insert an event", `INSERT INTO ledger_events(seq, at, kind, printer, job, data)
 			SELECT 23, at, kind, printer, job, CAST(replace(CAST(data AS TEXT), '"seq":21', '"seq":23') AS BLOB) FROM ledger_events WHERE seq = 21;`,
 			[]string{"event seq 23: no tree hash was stored for this event (row added outside the ledger)", "the stock table says received holds 50, the events add up to 60"}},
+		{"insert an event in the middle", `UPDATE ledger_events SET seq = seq + 1000 WHERE seq >= 10;
+			UPDATE ledger_events SET seq = seq - 999 WHERE seq >= 1000;
+			INSERT INTO ledger_events(seq, at, kind, printer, job, data)
+			SELECT 10, at, kind, printer, job, CAST(replace(CAST(data AS TEXT), '"seq":9', '"seq":10') AS BLOB) FROM ledger_events WHERE seq = 9;`,
+			[]string{"event seq 10: the event bytes do not match the tree hash stored", "event seq 11: the row holds the event written as seq 10",
+				"event seq 23: no tree hash was stored for this event"}},
+		{"delete every checkpoint", `DELETE FROM ledger_checkpoints;`,
+			[]string{"no signed checkpoint covers any of the 23 events"}},
 		{"cut the tail after a checkpoint", `DELETE FROM ledger_events WHERE seq >= 17; DELETE FROM ledger_hashes WHERE idx >= 32; -- tlog.StoredHashCount(17)`,
 			[]string{"event seq 17: checkpoint signed at size 20 but only 17 events remain: events seq 17 to 19 were deleted",
 				"checkpoint signed at size 23 but only 17 events remain"}},
@@ -368,4 +377,55 @@ func mustRead(t *testing.T, path string) string {
 	return string(b)
 }
 
-var _ = io.Discard
+func TestVerifyChecksCentreCosignature(t *testing.T) {
+	st := buildStation(t, false)
+	db := copyDB(t, st.dbPath)
+	ctx := context.Background()
+	dir := t.TempDir()
+	centreSkey, centreVkey, err := note.GenerateKey(nil, "centre.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherVkey, _ := note.GenerateKey(nil, "centre.example")
+	os.WriteFile(filepath.Join(dir, "centre.pub"), []byte(centreVkey+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "other.pub"), []byte(otherVkey+"\n"), 0o644)
+	centreSigner, _ := note.NewSigner(centreSkey)
+	centreVerifier, _ := note.NewVerifier(centreVkey)
+
+	w, err := storage.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, stationVerifier, err := inventory.LoadOrCreateSigner(filepath.Join(filepath.Dir(st.vkeyPath), "ledger.key"), "station-jkt01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := inventory.Open(ctx, w, inventory.Options{StationID: "jkt01", Signer: signer, CentreVerifier: centreVerifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.Checkpoint(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(c.Note, note.VerifierList(stationVerifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigned, err := note.Sign(n, centreSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StoreCosigned(ctx, cosigned); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	code, out, _ := run("verify", "--db", db, "--key", st.vkeyPath, "--centre-key", filepath.Join(dir, "centre.pub"))
+	if code != 0 || !strings.Contains(out, "1 cosigned") {
+		t.Errorf("with the centre's key: exit %d\n%s", code, out)
+	}
+	code, out, _ = run("verify", "--db", db, "--key", st.vkeyPath, "--centre-key", filepath.Join(dir, "other.pub"))
+	if code != 1 || !strings.Contains(out, "cosigned checkpoint at size 23: no valid centre cosignature") {
+		t.Errorf("with another centre key: exit %d\n%s", code, out)
+	}
+}
