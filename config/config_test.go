@@ -81,7 +81,8 @@ func TestKeyFileModeChecked(t *testing.T) {
 	key := filepath.Join(dir, "data.key")
 	os.WriteFile(key, make([]byte, 32), 0o640)
 	cfgFile := filepath.Join(dir, "s.toml")
-	os.WriteFile(cfgFile, []byte("station_id = \"S\"\n[keys]\ndata_key = \"data.key\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "k.pub"), []byte("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n"), 0o644)
+	os.WriteFile(cfgFile, []byte("station_id = \"S\"\n[keys]\ndata_key = \"data.key\"\n[[central.issuer_key]]\nid = \"k\"\nfile = \"k.pub\"\n"), 0o644)
 	_, err := Load(cfgFile)
 	if err == nil || !strings.Contains(err.Error(), "chmod 600") || !strings.Contains(err.Error(), ":3:") {
 		t.Fatalf("group-readable key accepted or unclear: %v", err)

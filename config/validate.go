@@ -44,9 +44,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 		if (c.Central.ClientCert == "") != (c.Central.ClientKey == "") {
 			bad("central", "central: client_cert and client_key go together: give both (the station's certificate and its private key) or neither")
 		}
-		if len(c.Central.IssuerKeys) == 0 {
-			bad("central", "central: no [[central.issuer_key]]: pin at least one public key of the issuing authority, or no job can be accepted")
-		}
+	}
+	if len(c.Central.IssuerKeys) == 0 {
+		bad("central", "no [[central.issuer_key]]: pin at least one public key of the issuing authority (id and file), or no job can be accepted")
 	}
 	for _, f := range []struct{ key, path string }{
 		{"central.client_cert", c.Central.ClientCert},

@@ -69,7 +69,9 @@ func (n *notifyListener) waitFor(t *testing.T, prefix string, within time.Durati
 func writeConfig(t *testing.T, dir, extra string) string {
 	t.Helper()
 	cfg := filepath.Join(dir, "station.toml")
-	body := "station_id = \"ST-TEST-01\"\nstorage_dir = \"" + filepath.Join(dir, "state") + "\"\nruntime_dir = \"" + filepath.Join(dir, "run") + "\"\n" + extra
+	os.WriteFile(filepath.Join(dir, "issuer.pub"), []byte("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n"), 0o644)
+	body := "station_id = \"ST-TEST-01\"\nstorage_dir = \"" + filepath.Join(dir, "state") + "\"\nruntime_dir = \"" + filepath.Join(dir, "run") + "\"\n" +
+		"[[central.issuer_key]]\nid = \"issuer-1\"\nfile = \"issuer.pub\"\n" + extra
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +218,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Fatalf("good config: %v\n%s", err, out)
 	}
 	bad := filepath.Join(dir, "bad.toml")
-	os.WriteFile(bad, []byte("station_id = \"S\"\nbogus = 1\n[web]\nlisten = \"nowhere\"\n"), 0o644)
+	os.WriteFile(bad, []byte("station_id = \"S\"\nbogus = 1\n[web]\nlisten = \"nowhere\"\n[[central.issuer_key]]\nid = \"k\"\nfile = \"issuer.pub\"\n"), 0o644)
 	out, err = exec.Command(binPath("printstationd"), "check-config", bad).CombinedOutput()
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 1 {
