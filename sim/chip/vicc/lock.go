@@ -5,38 +5,81 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
 
-// LockPath is the file whose flock marks the PC/SC test bed (pcscd and both
-// vpcd readers) as in use by one test process.
+// LockPath is the file whose flock guards the PC/SC test bed (pcscd and both
+// vpcd readers), shared by all processes on the machine.
 var LockPath = filepath.Join(os.TempDir(), "printstation-pcsc-testbed.lock")
 
-// LockTestbed waits until no other process holds the test bed, then holds
-// it until release is called (or the process exits). `go test ./...` runs
-// packages in parallel; without this, one package's card would show up in
-// another's encoder, and a pcscd restart in one would pull every card out.
-// Every test package that inserts cards or restarts pcscd takes it in
-// TestMain.
+// The test bed lock of this process: none, shared (some card was started:
+// held until the process exits) or exclusive (LockTestbed).
+var tb struct {
+	mu   sync.Mutex
+	f    *os.File
+	mode int // 0, syscall.LOCK_SH or syscall.LOCK_EX
+}
+
+// LockTestbed waits until no other process uses the test bed, then holds it
+// exclusively until release is called (or the process exits). `go test ./...`
+// runs packages in parallel; without this one package's card would show up
+// in another's encoder, and a pcscd restart in one would pull every card
+// out. Test packages that insert cards or restart pcscd take it in
+// TestMain. Processes that only Start cards (the demo, end-to-end tests)
+// hold it shared from their first Start until they exit, so an exclusive
+// holder waits for them and they wait for it.
 func LockTestbed(ctx context.Context) (release func(), err error) {
-	f, err := os.OpenFile(LockPath, os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		return nil, fmt.Errorf("lock PC/SC test bed: %w", err)
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if err := lockLocked(ctx, syscall.LOCK_EX); err != nil {
+		return nil, err
+	}
+	return func() {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		if tb.f != nil {
+			_ = syscall.Flock(int(tb.f.Fd()), syscall.LOCK_UN)
+			_ = tb.f.Close()
+			tb.f, tb.mode = nil, 0
+		}
+	}, nil
+}
+
+// holdShared is called by Start: a process using the test bed keeps it shared.
+func holdShared(ctx context.Context) error {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if tb.mode != 0 {
+		return nil // this process already holds it (shared or exclusive)
+	}
+	return lockLocked(ctx, syscall.LOCK_SH)
+}
+
+func lockLocked(ctx context.Context, how int) error {
+	if tb.mode == how {
+		return nil
+	}
+	if tb.f == nil {
+		f, err := os.OpenFile(LockPath, os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			return fmt.Errorf("lock PC/SC test bed: %w", err)
+		}
+		tb.f = f
 	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Flock(int(tb.f.Fd()), how|syscall.LOCK_NB)
 		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
+			tb.mode = how
+			return nil
 		}
 		if err != syscall.EWOULDBLOCK {
-			_ = f.Close()
-			return nil, fmt.Errorf("lock PC/SC test bed %s: %w", LockPath, err)
+			return fmt.Errorf("lock PC/SC test bed %s: %w", LockPath, err)
 		}
 		select {
 		case <-ctx.Done():
-			_ = f.Close()
-			return nil, fmt.Errorf("lock PC/SC test bed %s: held by another test process: %w", LockPath, ctx.Err())
+			return fmt.Errorf("PC/SC test bed %s is held by another test process (its chip tests take ~20 s): %w", LockPath, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -114,6 +114,9 @@ func Start(ctx context.Context, o Options) (*Card, error) {
 		ctx, cancel = context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 	}
+	if err := holdShared(ctx); err != nil {
+		return nil, fmt.Errorf("vicc: %w", err)
+	}
 	path, err := script()
 	if err != nil {
 		return nil, fmt.Errorf("vicc: write launcher: %w", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,15 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("VICC_LOCK_HELPER") != "" {
+		// Child process of TestTestbedLockIsExclusive: try to take the
+		// test bed while the parent holds it.
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := vicc.Start(ctx, vicc.Options{})
+		fmt.Println("start:", err)
+		os.Exit(0)
+	}
 	os.Exit(runTests(m))
 }
 
@@ -180,5 +190,17 @@ func TestBadOptions(t *testing.T) {
 	}
 	if _, err := vicc.Start(t.Context(), vicc.Options{UID: make([]byte, 17)}); err == nil {
 		t.Error("17-byte UID accepted")
+	}
+}
+
+func TestTestbedLockIsExclusive(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "VICC_LOCK_HELPER=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "held by another test process") {
+		t.Errorf("another process started a card while this one holds the test bed: %s", out)
 	}
 }
