@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -13,6 +14,12 @@ import (
 // LockPath is the file whose flock guards the PC/SC test bed (pcscd and both
 // vpcd readers), shared by all processes on the machine.
 var LockPath = filepath.Join(os.TempDir(), "printstation-pcsc-testbed.lock")
+
+// HeldEnv is set in the environment of a process holding the test bed
+// exclusively, so child processes it starts (a printer simulator inserting
+// cards) use the test bed under their parent's lock instead of waiting for
+// it.
+const HeldEnv = "PRINTSTATION_PCSC_TESTBED_HELD"
 
 // The test bed lock of this process: none, shared (some card was started:
 // held until the process exits) or exclusive (LockTestbed).
@@ -36,9 +43,11 @@ func LockTestbed(ctx context.Context) (release func(), err error) {
 	if err := lockLocked(ctx, syscall.LOCK_EX); err != nil {
 		return nil, err
 	}
+	_ = os.Setenv(HeldEnv, strconv.Itoa(os.Getpid()))
 	return func() {
 		tb.mu.Lock()
 		defer tb.mu.Unlock()
+		_ = os.Unsetenv(HeldEnv)
 		if tb.f != nil {
 			_ = syscall.Flock(int(tb.f.Fd()), syscall.LOCK_UN)
 			_ = tb.f.Close()
@@ -53,6 +62,9 @@ func holdShared(ctx context.Context) error {
 	defer tb.mu.Unlock()
 	if tb.mode != 0 {
 		return nil // this process already holds it (shared or exclusive)
+	}
+	if os.Getenv(HeldEnv) != "" {
+		return nil // a parent process holds it for us
 	}
 	return lockLocked(ctx, syscall.LOCK_SH)
 }

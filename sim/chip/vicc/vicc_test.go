@@ -195,12 +195,30 @@ func TestBadOptions(t *testing.T) {
 
 func TestTestbedLockIsExclusive(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "VICC_LOCK_HELPER=1")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, vicc.HeldEnv+"=") { // not a child of ours: an unrelated process
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "VICC_LOCK_HELPER=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
 	if !strings.Contains(string(out), "held by another test process") {
 		t.Errorf("another process started a card while this one holds the test bed: %s", out)
+	}
+}
+
+func TestChildProcessesShareTheLock(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "VICC_LOCK_HELPER=1") // inherits HeldEnv
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if strings.Contains(string(out), "held by another test process") {
+		t.Errorf("a child process (printer simulator) could not use its parent's test bed: %s", out)
 	}
 }
