@@ -170,6 +170,18 @@ func Open(ctx context.Context, db *sql.DB, opt Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Events after the last checkpoint mean the last run ended without its
+	// shutdown checkpoint (a crash): sign them now, before anything else.
+	var size, last int64
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE((SELECT MAX(seq)+1 FROM ledger_events), 0),
+		COALESCE((SELECT MAX(size) FROM ledger_checkpoints), 0)`).Scan(&size, &last); err != nil {
+		return nil, fmt.Errorf("inventory: open: %w", err)
+	}
+	if size > last {
+		if _, err := l.Checkpoint(ctx, db); err != nil {
+			return nil, fmt.Errorf("inventory: open: sign the events left unsigned by the last run: %w", err)
+		}
+	}
 	return l, nil
 }
 

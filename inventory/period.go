@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -338,11 +339,18 @@ type StockReport struct {
 func (l *Ledger) StockReport(ctx context.Context, day time.Time) ([]byte, error) {
 	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, day.Location())
 	end := start.AddDate(0, 0, 1)
-	p, err := Summarize(ctx, l.db, start, end)
+	// A read transaction: one snapshot, and no write lock held while the
+	// whole ledger is replayed.
+	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("inventory: stock report: %w", err)
+	}
+	defer tx.Rollback()
+	p, err := Summarize(ctx, tx, start, end)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: stock report for %s: %w", start.Format("2006-01-02"), err)
 	}
-	f, err := l.forecast(ctx, l.db, end, 0, p.Closing.Available)
+	f, err := l.forecast(ctx, tx, end, 0, p.Closing.Available)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: stock report for %s: %w", start.Format("2006-01-02"), err)
 	}

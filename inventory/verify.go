@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"printstation/storage"
 )
 
 // VerifyOptions say what an auditor trusts.
@@ -52,7 +54,9 @@ type VerifyReport struct {
 	JobsNote           string    `json:"jobs_note,omitempty"`
 	Stock              Stock     `json:"stock"`
 	Problems           []Problem `json:"problems"`
-	MoreProblems       int       `json:"more_problems,omitempty"`
+	// Warnings do not fail verify: facts an auditor should weigh.
+	Warnings     []string `json:"warnings,omitempty"`
+	MoreProblems int      `json:"more_problems,omitempty"`
 }
 
 // OK reports whether nothing was found wrong.
@@ -74,12 +78,19 @@ var ErrNotALedger = errors.New("inventory: no blank-card ledger in this database
 // event by event, and ties every consumed or spoiled blank to a job. It reads
 // only; db may be opened with storage.OpenReadOnly on a copy. A non-nil
 // error means verify could not run; what it found is in the report.
-func Verify(ctx context.Context, db *sql.DB, opt VerifyOptions) (*VerifyReport, error) {
+func Verify(ctx context.Context, sqlDB *sql.DB, opt VerifyOptions) (*VerifyReport, error) {
 	if opt.MaxProblems <= 0 {
 		opt.MaxProblems = 100
 	}
 	max := opt.MaxProblems
 	rep := &VerifyReport{Problems: []Problem{}}
+	// One read transaction: a consistent snapshot even if the daemon is
+	// appending to the file meanwhile (WAL readers do not block writers).
+	db, err := sqlDB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("inventory: verify: %w", err)
+	}
+	defer db.Rollback()
 	if err := db.QueryRowContext(ctx, `SELECT value FROM ledger_meta WHERE key = 'station'`).Scan(&rep.Station); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotALedger, err)
 	}
@@ -301,7 +312,7 @@ type eventBatch struct {
 // seq, so a changed row is named even when others were deleted; leaf hashes
 // without rows show that rows at the end were deleted; interior hashes are
 // compared when the rows are complete, to catch edited hashes.
-func verifyStoredHashes(ctx context.Context, db *sql.DB, rep *VerifyReport, max int, seqs []int64, leaves, computed []tlog.Hash) error {
+func verifyStoredHashes(ctx context.Context, db storage.Execer, rep *VerifyReport, max int, seqs []int64, leaves, computed []tlog.Hash) error {
 	rows, err := db.QueryContext(ctx, `SELECT idx, hash FROM ledger_hashes ORDER BY idx`)
 	if err != nil {
 		return fmt.Errorf("inventory: verify: read tree hashes: %w", err)
@@ -388,7 +399,7 @@ func verifyStoredHashes(ctx context.Context, db *sql.DB, rep *VerifyReport, max 
 	return nil
 }
 
-func verifyCheckpoints(ctx context.Context, db *sql.DB, rep *VerifyReport, opt VerifyOptions, max int, r tlog.HashReader, size int64) error {
+func verifyCheckpoints(ctx context.Context, db storage.Execer, rep *VerifyReport, opt VerifyOptions, max int, r tlog.HashReader, size int64) error {
 	keys := opt.Keys
 	rep.KeySource = "auditor (--key)"
 	if len(keys) == 0 {
@@ -498,18 +509,21 @@ func verifyCheckpoints(ctx context.Context, db *sql.DB, rep *VerifyReport, opt V
 	if rep.LastCheckpoint <= size {
 		rep.UncheckpointedTail = size - rep.LastCheckpoint
 	}
-	// The station signs at least at every shutdown and shift close, so a
-	// ledger with events and no checkpoint at all had them removed (or
-	// never ran a shift to its end): either way nothing vouches for it.
+	// The station signs at every shutdown and shift close and, after a
+	// crash, when it starts again; a copy with events and no checkpoint at
+	// all is either brand new or had its checkpoints removed. Which, only
+	// the centre's cosigned copies can tell, so this is a warning.
 	if size > 0 && len(cps) == 0 {
-		rep.add(max, -1, "no signed checkpoint covers any of the %d events: nothing vouches for this history (checkpoints deleted?)", size)
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no signed checkpoint covers any of the %d events: nothing vouches for this history (checkpoints deleted, or a new station that has not signed yet); compare with the checkpoints the centre cosigned", size))
+	} else if rep.UncheckpointedTail > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the last %d events (seq %d on) are not covered by a signed checkpoint yet: they are consistent with the stored tree, but only a later checkpoint will vouch for them", rep.UncheckpointedTail, rep.LastCheckpoint))
 	}
 	return nil
 }
 
 // loadJobs reads the job ids of jobqueue's table when the copy has it; nil
 // (and a note in the report) when it does not.
-func loadJobs(ctx context.Context, db *sql.DB, rep *VerifyReport) (map[string]struct{}, error) {
+func loadJobs(ctx context.Context, db storage.Execer, rep *VerifyReport) (map[string]struct{}, error) {
 	var name string
 	err := db.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type='table' AND name='job_jobs'`).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {

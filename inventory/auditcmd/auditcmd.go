@@ -165,6 +165,9 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		s := rep.Stock
 		fmt.Fprintf(stdout, "stock: received %d, storage %d, printers %v, consumed %d, test %d, spoiled awaiting destruction %d, destroyed %d, adjustments %+d\n",
 			s.Received, s.Storage, s.Printers, s.Consumed, s.TestCards, s.SpoiledAwaiting, s.Destroyed, s.Adjustments)
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
 		if rep.OK() {
 			fmt.Fprintln(stdout, "PASS")
 		} else {
@@ -274,7 +277,13 @@ func reconcile(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	defer db.Close()
-	p, err := inventory.Summarize(ctx, db, f, t)
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot
+	if err != nil {
+		fmt.Fprintf(stderr, "audit reconcile: %v\n", err)
+		return exitUsage
+	}
+	defer tx.Rollback()
+	p, err := inventory.Summarize(ctx, tx, f, t)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit reconcile: %v\n", err)
 		if errors.Is(err, inventory.ErrNotALedger) {
@@ -373,7 +382,13 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer db.Close()
-	if err := inventory.Export(ctx, db, stdout, *format, f, t); err != nil {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot
+	if err != nil {
+		fmt.Fprintf(stderr, "audit export: %v\n", err)
+		return exitUsage
+	}
+	defer tx.Rollback()
+	if err := inventory.Export(ctx, tx, stdout, *format, f, t); err != nil {
 		fmt.Fprintf(stderr, "audit export: %v\n", err)
 		return exitFail
 	}

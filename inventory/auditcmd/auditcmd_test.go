@@ -212,8 +212,9 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			SELECT 10, at, kind, printer, job, CAST(replace(CAST(data AS TEXT), '"seq":9', '"seq":10') AS BLOB) FROM ledger_events WHERE seq = 9;`,
 			[]string{"event seq 10: the event bytes do not match the tree hash stored", "event seq 11: the row holds the event written as seq 10",
 				"event seq 23: no tree hash was stored for this event"}},
-		{"delete every checkpoint", `DELETE FROM ledger_checkpoints;`,
-			[]string{"no signed checkpoint covers any of the 23 events"}},
+		{"delete every checkpoint and change a row", `DELETE FROM ledger_checkpoints;
+			UPDATE ledger_events SET data = CAST(replace(CAST(data AS TEXT), '"quantity":40', '"quantity":45') AS BLOB) WHERE seq = 0;`,
+			[]string{"warning: no signed checkpoint covers any of the 23 events", "event seq 0: the event bytes do not match the tree hash"}},
 		{"cut the tail after a checkpoint", `DELETE FROM ledger_events WHERE seq >= 17; DELETE FROM ledger_hashes WHERE idx >= 32; -- tlog.StoredHashCount(17)`,
 			[]string{"event seq 17: checkpoint signed at size 20 but only 17 events remain: events seq 17 to 19 were deleted",
 				"checkpoint signed at size 23 but only 17 events remain"}},
