@@ -117,12 +117,14 @@ func Summarize(ctx context.Context, ex storage.Execer, from, to time.Time) (*Per
 		ok              bool
 	}
 	counters := map[string]*reading{}
+	var total int64
 	for rows.Next() {
 		var seq int64
 		var data []byte
 		if err := rows.Scan(&seq, &data); err != nil {
 			return nil, fmt.Errorf("inventory: summarize: read event: %w", err)
 		}
+		total++
 		e, err := parseEntry(data, false)
 		if err != nil {
 			return nil, fmt.Errorf("inventory: summarize: event seq %d: %w (run audit verify)", seq, err)
@@ -237,6 +239,7 @@ func Summarize(ctx context.Context, ex storage.Execer, from, to time.Time) (*Per
 		p.Printers = append(p.Printers, *x)
 	}
 	p.Closing = stockOf(bal)
+	p.Closing.Events = total
 	return p, nil
 }
 
@@ -350,6 +353,7 @@ func (l *Ledger) StockReport(ctx context.Context, day time.Time) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: stock report for %s: %w", start.Format("2006-01-02"), err)
 	}
+	p.Closing.Low = l.opt.LowStock > 0 && p.Closing.Available < l.opt.LowStock
 	f, err := l.forecast(ctx, tx, end, 0, p.Closing.Available)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: stock report for %s: %w", start.Format("2006-01-02"), err)
