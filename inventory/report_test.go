@@ -13,7 +13,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // The daily report is what the centre parses: its shape is pinned.
 func TestStockReportGolden(t *testing.T) {
-	f := newFixture(t, func(o *Options) { o.LowStock = 40 })
+	f := newFixture(t, func(o *Options) { o.LowStock = 45 })
 	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 50, DeliveryRef: "DO-0042"})
 	f.record(t, Event{Kind: Loaded, Actor: "ani", Printer: "p1", Quantity: 20})
 	f.record(t, Event{Kind: CounterReading, Actor: "engine", Printer: "p1", CardsInserted: 700})
