@@ -218,7 +218,7 @@ func parseCounts(s string) (map[string]int64, error) {
 	return m, nil
 }
 
-func period(fs *flag.FlagSet, from, to, tz string, required bool) (time.Time, time.Time, error) {
+func period(from, to, tz string, required bool) (time.Time, time.Time, error) {
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("--tz %q: %w", tz, err)
@@ -257,7 +257,7 @@ func reconcile(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	f, t, err := period(fs, *from, *to, *tz, true)
+	f, t, err := period(*from, *to, *tz, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit reconcile: %v\n", err)
 		return exitUsage
@@ -372,7 +372,7 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "audit export: --format csv or --format json is required")
 		return exitUsage
 	}
-	f, t, err := period(fs, *from, *to, *tz, false)
+	f, t, err := period(*from, *to, *tz, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit export: %v\n", err)
 		return exitUsage
