@@ -65,7 +65,8 @@ const Storage = "storage"
 func InPrinter(name string) string { return "printer:" + name }
 
 // Event is one thing that happened to blank cards. Which fields matter
-// depends on Kind; Validate says what is missing. Every event names its actor.
+// depends on Kind; a *Refusal says what is missing. Every event names its
+// actor (for a shift close, the operator; the ledger adds the time).
 type Event struct {
 	Kind  Kind   `json:"kind"`
 	Actor string `json:"actor"`
