@@ -215,9 +215,6 @@ func (e *Encoder) resolve() (string, error) {
 	}
 	switch len(hits) {
 	case 0:
-		if e.reader != "" {
-			e.log.Warn().Str("reader", e.reader).Msg("chip encoder reader unplugged")
-		}
 		return "", fmt.Errorf("chip encoder: %w: no reader matches %q (readers: %q) — check the printer's USB cable and the reader pattern in config", chip.ErrReaderGone, e.pattern, names)
 	case 1:
 		if e.reader != "" && e.reader != hits[0] {
@@ -229,20 +226,34 @@ func (e *Encoder) resolve() (string, error) {
 	return "", fmt.Errorf("chip encoder: reader pattern %q matches %d readers %q — make it match only this printer's encoder", e.pattern, len(hits), hits)
 }
 
-// connect waits for a card and connects to it. pcscd restarting while
-// nobody holds a card is survived: the contexts are re-established and the
-// wait goes on until ctx ends.
+// connect waits for a card and connects to it. pcscd restarting and the
+// reader being unplugged and plugged back while nobody holds a card are
+// survived: the contexts are re-established, the reader looked up again,
+// and the wait goes on until ctx ends — then the error says which of the
+// two was missing.
 func (e *Encoder) connect(ctx context.Context) (*scard.Card, []byte, error) {
+	var logged error
 	for {
 		card, atr, err := e.tryConnect(ctx)
-		if err == nil || !errors.Is(err, chip.ErrServiceDown) {
+		service := errors.Is(err, chip.ErrServiceDown)
+		if err == nil || (!service && !errors.Is(err, chip.ErrReaderGone)) {
+			if logged != nil && err == nil {
+				e.log.Info().Str("reader", e.reader).Msg("chip encoder reader back")
+			}
 			return card, atr, err
 		}
-		e.log.Warn().Err(err).Msg("PC/SC service lost; re-establishing")
-		e.release()
+		if logged == nil || errors.Is(err, chip.ErrServiceDown) != errors.Is(logged, chip.ErrServiceDown) {
+			e.log.Warn().Err(err).Msg("chip encoder waiting for the reader")
+			logged = err
+		}
+		if service {
+			e.release() // re-establish: pcscd may have restarted
+		}
 		select {
 		case <-ctx.Done():
 			return nil, nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-e.closing:
+			return nil, nil, fmt.Errorf("%w (encoder closed)", err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -340,7 +351,6 @@ func (e *Encoder) waitCard(ctx context.Context, reader string) error {
 		}
 		st := states[0].EventState
 		if st&(scard.StateUnknown|scard.StateIgnore|scard.StateUnavailable) != 0 {
-			e.log.Warn().Str("reader", reader).Msg("chip encoder reader unplugged")
 			return fmt.Errorf("chip encoder %q: %w: reader unplugged — check the printer's USB cable", reader, chip.ErrReaderGone)
 		}
 		if st&scard.StatePresent != 0 && st&scard.StateMute == 0 {
