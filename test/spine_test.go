@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -80,22 +79,23 @@ func writeConfig(t *testing.T, dir, extra string) string {
 
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-	done   chan error
+	stderr *lockedBuf
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit, once done is closed
 }
 
 func startDaemon(t *testing.T, cfg string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binPath("printstationd"), "run", "--config", cfg)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	cmd.Stdout = &errb
+	errb := &lockedBuf{}
+	cmd.Stderr = errb
+	cmd.Stdout = errb
 	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stderr: &errb, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := &proc{cmd: cmd, stderr: errb, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-p.done
@@ -158,9 +158,9 @@ func TestDaemonLifecycle(t *testing.T) {
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	n.waitFor(t, "STOPPING=1", 10*time.Second)
 	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("daemon exit after SIGTERM: %v\n%s", err, d.stderr.String())
+	case <-d.done:
+		if d.err != nil {
+			t.Fatalf("daemon exit after SIGTERM: %v\n%s", d.err, d.stderr.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("daemon did not stop within 30 s of SIGTERM")
