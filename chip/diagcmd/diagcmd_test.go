@@ -21,7 +21,8 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Long enough for an end-to-end suite holding the test bed to finish.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	// Other test packages use the same pcscd and readers: take turns.
 	release, err := vicc.LockTestbed(ctx)

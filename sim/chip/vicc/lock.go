@@ -91,7 +91,7 @@ func lockLocked(ctx context.Context, how int) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("PC/SC test bed %s is held by another test process (its chip tests take ~20 s): %w", LockPath, ctx.Err())
+			return fmt.Errorf("PC/SC test bed %s is held by another test process (chip test packages hold it ~20 s each): %w", LockPath, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
