@@ -31,7 +31,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer release()
-	_, err = vicc.EnsurePcscd(ctx)
+	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer pcancel()
+	_, err = vicc.EnsurePcscd(pctx)
 	if errors.Is(err, vicc.ErrNoPcscd) && os.Getenv("CI") == "" {
 		fmt.Println("skipping diag tests:", err)
 		return 0

@@ -38,7 +38,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer release()
-	startedPcscd, err = vicc.EnsurePcscd(ctx)
+	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer pcancel()
+	startedPcscd, err = vicc.EnsurePcscd(pctx)
 	if errors.Is(err, vicc.ErrNoPcscd) && os.Getenv("CI") == "" {
 		fmt.Println("skipping PC/SC tests:", err)
 		return 0
