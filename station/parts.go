@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"printstation/chip"
+	"printstation/chip/pcsc"
 	"printstation/config"
 	"printstation/printer"
 	"printstation/printer/raster"
@@ -42,11 +43,6 @@ type Parts struct {
 // PartsFactory builds the parts for a config.
 type PartsFactory func(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Parts, error)
 
-// EncoderOpener opens the PC/SC encoder for a reader name pattern. It is
-// a variable so that the daemon does not depend on libpcsclite where no
-// printer names a reader; chip/pcsc registers itself in cmd/printstationd.
-var EncoderOpener func(ctx context.Context, pattern string) (Encoder, error)
-
 // RealParts opens the configured printers and their encoders. A printer
 // that cannot be reached yet is not an error: it is opened lazily by its
 // worker, which shows it offline until it answers.
@@ -58,10 +54,7 @@ func RealParts(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Pa
 			return printer.Open(ctx, pc.Driver, pc.Addr(), printer.Options{Name: pc.Name, Compress: true, Log: log})
 		}}
 		if pc.EncoderReader != "" {
-			if EncoderOpener == nil {
-				return nil, fmt.Errorf("printer %s: encoder_reader is set but this build has no PC/SC support", pc.Name)
-			}
-			enc, err := EncoderOpener(ctx, pc.EncoderReader)
+			enc, err := pcsc.OpenWith(ctx, pc.EncoderReader, pcsc.Options{Log: log})
 			if err != nil {
 				return nil, fmt.Errorf("printer %s: encoder %q: %w", pc.Name, pc.EncoderReader, err)
 			}

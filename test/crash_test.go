@@ -43,14 +43,14 @@ func TestCrashKill9(t *testing.T) {
 		if rng.IntN(4) == 0 {
 			// Sometimes wait until it answers, so kills also land mid-batch
 			// and not only during start-up.
-			waitFor(t, 60*time.Second, func() bool { _, c := ctl(t, s.sock, "status"); return c == 0 }, "daemon answering")
+			s.waitAnswering()
 		}
 		if s.settledQuiet() {
 			break
 		}
 	}
 	t.Logf("killed the daemon %d times", killed)
-	waitFor(t, 60*time.Second, func() bool { _, c := ctl(t, s.sock, "status"); return c == 0 }, "daemon answering")
+	s.waitAnswering()
 
 	// A person settles the uncertain cards (spoils them: which card is which
 	// after a crash is a person's call), then the station finishes.

@@ -182,11 +182,24 @@ func (s *e2e) startPrinter(p *simProc) {
 
 func (s *e2e) startDaemon() *proc {
 	s.daemon = startDaemon(s.t, s.cfg)
-	waitFor(s.t, 60*time.Second, func() bool {
-		_, code := ctl(s.t, s.sock, "status")
-		return code == 0
-	}, "daemon answering")
+	s.waitAnswering()
 	return s.daemon
+}
+
+// waitAnswering waits until the daemon's local API answers; on failure it
+// shows what the daemon logged.
+func (s *e2e) waitAnswering() {
+	s.t.Helper()
+	end := time.Now().Add(60 * time.Second)
+	for {
+		if _, code := ctl(s.t, s.sock, "status"); code == 0 {
+			return
+		}
+		if time.Now().After(end) {
+			s.t.Fatalf("daemon not answering after 60 s; its log:\n%s", s.daemon.stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (s *e2e) ctl(args ...string) string {
