@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"printstation/chip"
 	"printstation/printer"
 	"printstation/printer/raster"
 )
@@ -77,4 +78,59 @@ func (l *lazyPrinter) Close() error {
 		return nil
 	}
 	return l.d.Close()
+}
+
+// lazyEncoder opens the PC/SC encoder on first use, so that a station
+// whose pcscd is not up yet starts anyway: its printers wait, offline, until
+// the encoder answers, and no blank is fed meanwhile.
+type lazyEncoder struct {
+	open func(ctx context.Context) (Encoder, error)
+	mu   sync.Mutex
+	enc  Encoder
+}
+
+func (l *lazyEncoder) get(ctx context.Context) (Encoder, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.enc != nil {
+		return l.enc, nil
+	}
+	e, err := l.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.enc = e
+	return e, nil
+}
+
+// Ready reports whether the encoder can be reached; the worker asks before
+// it feeds a blank.
+func (l *lazyEncoder) Ready(ctx context.Context) error {
+	_, err := l.get(ctx)
+	return err
+}
+
+func (l *lazyEncoder) Personalize(ctx context.Context, p chip.Personalization) (chip.Result, error) {
+	e, err := l.get(ctx)
+	if err != nil {
+		return chip.Result{}, err
+	}
+	return e.Personalize(ctx, p)
+}
+
+func (l *lazyEncoder) Verify(ctx context.Context, p chip.Personalization) (chip.Result, error) {
+	e, err := l.get(ctx)
+	if err != nil {
+		return chip.Result{}, err
+	}
+	return e.Verify(ctx, p)
+}
+
+func (l *lazyEncoder) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.enc.(interface{ Close() error }); ok && l.enc != nil {
+		return c.Close()
+	}
+	return nil
 }

@@ -54,11 +54,13 @@ func RealParts(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Pa
 			return printer.Open(ctx, pc.Driver, pc.Addr(), printer.Options{Name: pc.Name, Compress: true, Log: log})
 		}}
 		if pc.EncoderReader != "" {
-			enc, err := pcsc.OpenWith(ctx, pc.EncoderReader, pcsc.Options{Log: log})
-			if err != nil {
-				return nil, fmt.Errorf("printer %s: encoder %q: %w", pc.Name, pc.EncoderReader, err)
+			pattern := pc.EncoderReader
+			if _, err := pcsc.Matcher(pattern); err != nil {
+				return nil, fmt.Errorf("printer %s: encoder_reader %q: %w", pc.Name, pattern, err)
 			}
-			ps.Encoders[pc.Name] = enc
+			ps.Encoders[pc.Name] = &lazyEncoder{open: func(ctx context.Context) (Encoder, error) {
+				return pcsc.OpenWith(ctx, pattern, pcsc.Options{Log: log})
+			}}
 		}
 	}
 	ps.Close = func() {

@@ -76,6 +76,13 @@ func (w *worker) pause(state, msg string) {
 	w.e.publish(Event{Type: "printer_" + state, Printer: w.name, Message: msg})
 }
 
+// offline pauses for a fault that mends itself (a link, a service): the
+// worker tries again by itself after a few seconds.
+func (w *worker) offline(msg string) {
+	w.pause("offline", msg)
+	time.AfterFunc(5*time.Second, w.resume)
+}
+
 func (w *worker) isPaused() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -141,11 +148,7 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) ready(ctx context.Context) bool {
 	st, err := w.p.Status(ctx)
 	if err != nil {
-		w.pause("offline", fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))
-		go func() { // offline printers are retried without a person
-			time.Sleep(5 * time.Second)
-			w.resume()
-		}()
+			w.offline(fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))
 		return false
 	}
 	if st.Card != printer.PositionNone && st.Card != 0 {
@@ -155,6 +158,12 @@ func (w *worker) ready(ctx context.Context) bool {
 	if !st.Ready && len(st.Problems) > 0 {
 		w.pause("paused", fmt.Sprintf("printer %s is not ready: %v — fix it, then resume", w.name, st.Problems))
 		return false
+	}
+	if r, ok := w.enc.(interface{ Ready(context.Context) error }); ok {
+		if err := r.Ready(ctx); err != nil {
+			w.offline(fmt.Sprintf("chip encoder of printer %s is not reachable: %v — no blank is fed until it is; retried every few seconds", w.name, err))
+			return false
+		}
 	}
 	stock, err := w.e.ledger.Stock(ctx)
 	if err == nil && stock.Printers[w.name] <= 0 {
@@ -352,6 +361,13 @@ func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
 				return false
 			}
 			w.spoil(cctx, p, intent, res.UID, reason, "chip: "+err.Error())
+			if errors.Is(err, chip.ErrServiceDown) || errors.Is(err, chip.ErrReaderGone) {
+				// The encoder, not the card, failed: stop feeding blanks
+				// into it and let another printer take the job.
+				w.toQueue(ctx, job.ID, "chip encoder of "+w.name+" failed")
+				w.offline(fmt.Sprintf("chip encoder of printer %s failed: %v — retried every few seconds", w.name, err))
+				return false
+			}
 			return true
 		}
 		w.prefetch(ctx)
@@ -502,19 +518,11 @@ func isPrinterFault(err error) bool {
 // printerFault pauses the printer with what a person must do. The driver's
 // typed errors already say it; the worker adds how to go on.
 func (w *worker) printerFault(err error, job string) {
-	state := "paused"
 	if errors.Is(err, printer.ErrDisconnected) || errors.Is(err, printer.ErrTimeout) {
-		state = "offline"
-		go func() {
-			time.Sleep(5 * time.Second)
-			w.resume()
-		}()
+		w.offline(err.Error())
+		return
 	}
-	msg := err.Error()
-	if state == "paused" {
-		msg += fmt.Sprintf(" — then resume: printstationctl printer resume %s", w.name)
-	}
-	w.pause(state, msg)
+	w.pause("paused", err.Error()+fmt.Sprintf(" — then resume: printstationctl printer resume %s", w.name))
 }
 
 // releaseAttention puts a job aside for a person.

@@ -30,7 +30,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
+	release := lockTestbed()
 	code := m.Run()
+	release()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
