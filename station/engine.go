@@ -35,6 +35,9 @@ type EngineConfig struct {
 	Status func(string)
 	// Actor names who the engine's own ledger events are by.
 	Actor string
+	// Sync, when set, adjusts the syncer's options (benchmarks shorten its
+	// idle poll).
+	Sync func(*jobqueue.SyncOptions)
 }
 
 // Engine runs batches on the station's printers.

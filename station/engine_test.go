@@ -30,15 +30,18 @@ var blankAID = []byte{0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01}
 
 // rig is a station on fake printers and software chips.
 type rig struct {
-	t       *testing.T
-	eng     *Engine
-	fakes   map[string]*printertest.Driver
-	readers map[string]*chiptest.Reader
-	cardCfg func(printer string, n int) chiptest.Config
-	cfg     *config.Config
-	key     ed25519.PrivateKey
-	dir     string
-	partsFn PartsFactory // replaces the fakes (fault matrix)
+	t        testing.TB
+	eng      *Engine
+	fakes    map[string]*printertest.Driver
+	readers  map[string]*chiptest.Reader
+	cardCfg  func(printer string, n int) chiptest.Config
+	cfg      *config.Config
+	key      ed25519.PrivateKey
+	dir      string
+	partsFn  PartsFactory // replaces the fakes (fault matrix)
+	timeouts printer.Timeouts
+	sync     func(*jobqueue.SyncOptions)
+	stockN   int64 // blanks loaded per printer by stock (default 100)
 }
 
 // chipPrinter puts a fresh software card in the encoder when the fake
@@ -75,7 +78,7 @@ func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {
 func (c *chipPrinter) Eject(ctx context.Context) error  { c.rd.Remove(); return c.Driver.Eject(ctx) }
 func (c *chipPrinter) Reject(ctx context.Context) error { c.rd.Remove(); return c.Driver.Reject(ctx) }
 
-func newRig(t *testing.T, printers ...string) *rig {
+func newRig(t testing.TB, printers ...string) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	pub, priv, _ := ed25519.GenerateKey(nil)
@@ -118,7 +121,7 @@ func (r *rig) open() *Engine {
 	}
 	r.t.Cleanup(func() { db.Close() })
 	// The issuer key is pinned through the queue's options directly.
-	e, err := NewEngine(ctx, EngineConfig{Config: r.cfg, DB: db, Log: zerolog.Nop(), Parts: r.parts})
+	e, err := NewEngine(ctx, EngineConfig{Config: r.cfg, DB: db, Log: zerolog.Nop(), Parts: r.parts, Sync: r.sync})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -156,11 +159,15 @@ func (r *rig) addJobs(b string, n int) []string {
 func (r *rig) stock(printers ...string) {
 	r.t.Helper()
 	ctx := context.Background()
-	if _, err := r.eng.RecordStock(ctx, StockOp{Op: "receive", Quantity: 500, DeliveryRef: "D1", Actor: "store"}); err != nil {
+	if _, err := r.eng.RecordStock(ctx, StockOp{Op: "receive", Quantity: 1000, DeliveryRef: "D1", Actor: "store"}); err != nil {
 		r.t.Fatal(err)
 	}
 	for _, p := range printers {
-		if _, err := r.eng.RecordStock(ctx, StockOp{Op: "load", Quantity: 100, Printer: p, Actor: "op"}); err != nil {
+		n := r.stockN
+		if n == 0 {
+			n = 100
+		}
+		if _, err := r.eng.RecordStock(ctx, StockOp{Op: "load", Quantity: n, Printer: p, Actor: "op"}); err != nil {
 			r.t.Fatal(err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	"printstation/chip/chiptest"
 	"printstation/config"
-	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/printer"
 	_ "printstation/printer/evolis"
@@ -36,29 +35,38 @@ func TestFaultMatrix(t *testing.T) {
 	}
 }
 
-func runFault(t *testing.T, f simprinter.Fault) {
-	r := newRig(t, "p1")
-	sim, err := simprinter.Open(simprinter.Config{Speed: 0, Faults: []simprinter.Fault{f}, Log: zerolog.Nop(),
-		OnStation: func(ev simprinter.StationEvent) {
-			rd := r.readers["p1"]
-			if ev.Arrived {
-				rd.Insert(chiptest.NewCard(chiptest.Config{UID: []byte{0x04, 0x01, byte(ev.Card), 0x10, 0x20, 0x30, 0x40}, Applications: [][]byte{blankAID}}))
-			} else {
-				rd.Remove()
-			}
-		}})
+// useSim makes the rig drive printer p1 through the real Evolis driver into
+// an in-process simulator whose contactless station gets a fresh software
+// card for every blank.
+func (r *rig) useSim(t testing.TB, cfg simprinter.Config) *simprinter.Sim {
+	cfg.Log = zerolog.Nop()
+	cfg.OnStation = func(ev simprinter.StationEvent) {
+		rd := r.readers["p1"]
+		if ev.Arrived {
+			rd.Insert(chiptest.NewCard(chiptest.Config{UID: []byte{0x04, 0x01, byte(ev.Card >> 8), byte(ev.Card), 0x20, 0x30, 0x40}, Applications: [][]byte{blankAID}}))
+		} else {
+			rd.Remove()
+		}
+	}
+	sim, err := simprinter.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
-	fast := printer.Timeouts{Read: time.Second, Move: 2 * time.Second, Bitmap: 2 * time.Second, Print: 2 * time.Second, End: 2 * time.Second}
-	r.partsFn = func(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Parts, error) {
-		d, err := printer.Open(ctx, "evolis", "tcp://sim:9100", printer.Options{Name: "p1", Dial: sim.Dial, Timeouts: fast, Compress: true})
+	t.Cleanup(func() { sim.Close() })
+	r.partsFn = func(ctx context.Context, c *config.Config, log zerolog.Logger) (*Parts, error) {
+		d, err := printer.Open(ctx, "evolis", "tcp://sim:9100", printer.Options{Name: "p1", Dial: sim.Dial, Timeouts: r.timeouts, Compress: true})
 		if err != nil {
 			return nil, err
 		}
 		return &Parts{Printers: map[string]Printer{"p1": d}, Encoders: map[string]Encoder{"p1": r.readers["p1"].Encoder()}, Close: func() { d.Close() }}, nil
 	}
+	return sim
+}
+
+func runFault(t *testing.T, f simprinter.Fault) {
+	r := newRig(t, "p1")
+	sim := r.useSim(t, simprinter.Config{Speed: 0, Faults: []simprinter.Fault{f}})
+	r.timeouts = printer.Timeouts{Read: time.Second, Move: 2 * time.Second, Bitmap: 2 * time.Second, Print: 2 * time.Second, End: 2 * time.Second}
 	e := r.open()
 	ids := r.addJobs("B1", 3)
 	r.stock("p1")
@@ -67,7 +75,7 @@ func runFault(t *testing.T, f simprinter.Fault) {
 	// The person: whenever the printer waits, do what any operator does
 	// (clear the jam, close the cover, new ribbon, empty the reject box,
 	// refill the feeder), then resume.
-	tech, _ := printer.Open(context.Background(), "evolis", "tcp://sim:9100", printer.Options{Name: "tech", Dial: sim.Dial, Timeouts: fast})
+	tech, _ := printer.Open(context.Background(), "evolis", "tcp://sim:9100", printer.Options{Name: "tech", Dial: sim.Dial, Timeouts: r.timeouts})
 	defer tech.Close()
 	person := func() {
 		w := e.byName["p1"]
@@ -123,5 +131,4 @@ func runFault(t *testing.T, f simprinter.Fault) {
 	if st.Consumed != int64(nConsumed) || st.SpoiledAwaiting != int64(nSpoiled) {
 		t.Errorf("ledger stock %+v", st)
 	}
-	_ = inventory.Consumed
 }

@@ -16,7 +16,7 @@ func (e *Engine) startSync() error {
 	if err != nil {
 		return fmt.Errorf("central server: %w", err)
 	}
-	e.syncer = jobqueue.NewSyncer(e.queue, cl, jobqueue.SyncOptions{
+	opts := jobqueue.SyncOptions{
 		PrefetchJobs:  e.cfg.Queue.PrefetchJobs,
 		PrefetchBytes: int64(e.cfg.Queue.PrefetchMB) << 20,
 		Wait:          time.Duration(c.PollSeconds) * time.Second,
@@ -24,7 +24,11 @@ func (e *Engine) startSync() error {
 			return e.ledger.StoreCosigned(ctx, []byte(cosigned))
 		},
 		Logger: e.log,
-	})
+	}
+	if e.ec.Sync != nil {
+		e.ec.Sync(&opts)
+	}
+	e.syncer = jobqueue.NewSyncer(e.queue, cl, opts)
 	return nil
 }
 

@@ -148,7 +148,7 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) ready(ctx context.Context) bool {
 	st, err := w.p.Status(ctx)
 	if err != nil {
-			w.offline(fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))
+		w.offline(fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))
 		return false
 	}
 	if st.Card != printer.PositionNone && st.Card != 0 {

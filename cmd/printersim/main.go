@@ -12,11 +12,11 @@
 package main
 
 import (
-	"encoding/hex"
-	"hash/fnv"
 	"context"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"os"
 	"os/signal"
@@ -26,8 +26,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	simprinter "printstation/sim/printer"
 	"printstation/sim/chip/vicc"
+	simprinter "printstation/sim/printer"
 )
 
 type faultList []simprinter.Fault
