@@ -438,7 +438,7 @@ func TestDemoLongValues(t *testing.T) {
 	f["alamat"] = "JL. RAYA PAJAJARAN NO. 45 BLOK C KOMPLEKS BOGOR BARU"
 	f["tempat_tgl_lahir"] = "KABUPATEN KEPULAUAN SERIBU, 17-08-1990"
 	f["provinsi"] = "KEPULAUAN BANGKA BELITUNG"
-	f["kabupaten"] = "KEPULAUAN SIAU TAGULANDANG BIARO"
+	f["kabupaten"] = "KABUPATEN KEPULAUAN SIAU TAGULANDANG BIARO"
 	f["tempat_terbit"] = "KAB. KEPULAUAN SIAU TAGULANDANG BIARO"
 	col, blk, err := card.Render(card.DemoTemplate(), f, cardtest.Photo(2), cardtest.Signature(2))
 	if err != nil {

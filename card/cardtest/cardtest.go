@@ -111,7 +111,7 @@ func Fields() map[string]string {
 		"kewarganegaraan":   "WNI",
 		"berlaku_hingga":    "SEUMUR HIDUP",
 		"provinsi":          "JAWA BARAT",
-		"kabupaten":         "BOGOR",
+		"kabupaten":         "KABUPATEN BOGOR",
 		"tempat_terbit":     "KAB. BOGOR",
 		"tanggal_terbit":    "24-11-2026",
 	}

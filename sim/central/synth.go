@@ -42,7 +42,8 @@ func SignRaw(key ed25519.PrivateKey, kid string, payload []byte) (string, error)
 }
 
 var (
-	givenNames  = []string{"Budi", "Siti", "Agus", "Dewi", "Rina", "Andi", "Putri", "Eko", "Wahyu", "Sri", "Joko", "Ayu", "Hendra", "Nur", "Fitri", "Rudi", "Indah", "Bambang", "Yuni", "Dedi", "Lestari", "Fajar", "Ratna", "Teguh"}
+	maleNames   = []string{"Budi", "Agus", "Andi", "Eko", "Wahyu", "Joko", "Hendra", "Rudi", "Bambang", "Dedi", "Fajar", "Teguh"}
+	femaleNames = []string{"Siti", "Dewi", "Rina", "Putri", "Sri", "Ayu", "Nur", "Fitri", "Indah", "Yuni", "Lestari", "Ratna"}
 	familyNames = []string{"Santoso", "Wijaya", "Saputra", "Lestari", "Hidayat", "Kusuma", "Pratama", "Nugroho", "Rahmawati", "Setiawan", "Susanto", "Gunawan", "Purnama", "Siregar", "Nasution", "Simanjuntak", "Wibowo", "Hasibuan"}
 	religions   = []string{"ISLAM", "KRISTEN", "KATOLIK", "HINDU", "BUDDHA", "KONGHUCU"}
 	jobs        = []string{"PELAJAR/MAHASISWA", "KARYAWAN SWASTA", "WIRASWASTA", "PETANI/PEKEBUN", "GURU", "MENGURUS RUMAH TANGGA", "PEGAWAI NEGERI SIPIL", "NELAYAN/PERIKANAN"}
@@ -117,6 +118,11 @@ func NewPerson(seed uint64, regency *Regency) *Person {
 	}
 	district := pick(r, reg.Districts)
 	nik := fmt.Sprintf("%s%02d%02d%02d%02d%04d", reg.Code, 1+r.IntN(len(reg.Districts)), nikDay, month, year%100, 1+r.IntN(9999))
+	// Given names follow the sex the NIK encodes, so a card reads true.
+	givenNames := maleNames
+	if female {
+		givenNames = femaleNames
+	}
 	name := pick(r, givenNames) + " " + pick(r, familyNames)
 	if r.IntN(3) == 0 {
 		name = pick(r, givenNames) + " " + name
@@ -143,7 +149,7 @@ func NewPerson(seed uint64, regency *Regency) *Person {
 		"pekerjaan":         pick(r, jobs),
 		"kewarganegaraan":   "WNI",
 		"berlaku_hingga":    "SEUMUR HIDUP",
-		"provinsi":          "PROVINSI " + reg.Province,
+		"provinsi":          reg.Province,
 		"kabupaten":         kabupaten(reg.Name),
 		"tempat_terbit":     birthplace,
 		"tanggal_terbit":    fmt.Sprintf("%02d-%02d-2026", 1+r.IntN(28), 1+r.IntN(11)),
