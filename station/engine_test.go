@@ -42,6 +42,7 @@ type rig struct {
 	timeouts printer.Timeouts
 	sync     func(*jobqueue.SyncOptions)
 	stockN   int64 // blanks loaded per printer by stock (default 100)
+	wrapped  map[string]*chipPrinter
 }
 
 // chipPrinter puts a fresh software card in the encoder when the fake
@@ -49,17 +50,31 @@ type rig struct {
 // blank carries its chip there.
 type chipPrinter struct {
 	*printertest.Driver
-	r  *rig
-	n  int
-	rd *chiptest.Reader
-	nm string
-	mu sync.Mutex
+	r   *rig
+	n   int
+	rd  *chiptest.Reader
+	nm  string
+	mu  sync.Mutex
+	cur *chiptest.Card // the chip of the card inside: it follows the card
+}
+
+func (c *chipPrinter) Feed(ctx context.Context) error {
+	c.mu.Lock()
+	c.cur = nil
+	c.mu.Unlock()
+	return c.Driver.Feed(ctx)
 }
 
 func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {
 	err := c.Driver.MoveTo(ctx, st)
 	if err == nil && st == printer.StationContactless {
 		c.mu.Lock()
+		if c.cur != nil {
+			cur := c.cur
+			c.mu.Unlock()
+			c.rd.Insert(cur)
+			return nil
+		}
 		c.n++
 		n := c.n
 		c.mu.Unlock()
@@ -70,7 +85,11 @@ func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {
 		// Blanks come from the card maker with the application installed.
 		cc.UID = []byte{0x04, c.nm[1], byte(n >> 8), byte(n), 0x11, 0x22, 0x33}
 		cc.Applications = [][]byte{blankAID}
-		c.rd.Insert(chiptest.NewCard(cc))
+		card := chiptest.NewCard(cc)
+		c.mu.Lock()
+		c.cur = card
+		c.mu.Unlock()
+		c.rd.Insert(card)
 	}
 	return err
 }
@@ -105,7 +124,15 @@ func (r *rig) parts(ctx context.Context, cfg *config.Config, log zerolog.Logger)
 	}
 	ps := &Parts{Printers: map[string]Printer{}, Encoders: map[string]Encoder{}, Close: func() {}}
 	for name, f := range r.fakes {
-		ps.Printers[name] = &chipPrinter{Driver: f, r: r, rd: r.readers[name], nm: name}
+		// The printers outlive a daemon restart, and the card inside keeps
+		// its chip.
+		if r.wrapped == nil {
+			r.wrapped = map[string]*chipPrinter{}
+		}
+		if r.wrapped[name] == nil {
+			r.wrapped[name] = &chipPrinter{Driver: f, r: r, rd: r.readers[name], nm: name}
+		}
+		ps.Printers[name] = r.wrapped[name]
 		ps.Encoders[name] = r.readers[name].Encoder()
 	}
 	return ps, nil
@@ -403,5 +430,76 @@ func TestCrashRule(t *testing.T) {
 	consumed, spoiled, _ := r.ledgerByJob()
 	if consumed[ids[1]] != 1 || spoiled[ids[1]] != 1 {
 		t.Fatalf("job 1: consumed %d spoiled %d", consumed[ids[1]], spoiled[ids[1]])
+	}
+}
+
+// After a crash with a personalized card still inside the printer, a
+// person confirms it: the engine reads the chip back, compares it with the
+// job and counts the card for the job — without printing a second one.
+func TestConfirmUncertainCard(t *testing.T) {
+	r := newRig(t, "p1")
+	e := r.open()
+	ids := r.addJobs("B1", 1)
+	r.stock("p1")
+	ctx := context.Background()
+	storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return e.queue.SetState(ctx, tx, ids[0], jobqueue.Printing, "") })
+	e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`, ids[0], "p1", 1, 0, now())
+	// The daemon fed the blank, wrote the chip, and died.
+	p := r.eng.parts
+	pr := p.Printers["p1"]
+	pr.Feed(ctx)
+	pr.MoveTo(ctx, printer.StationContactless)
+	meta, _ := e.queue.Meta(ctx, ids[0])
+	prep, err := e.prepare(ctx, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Encoders["p1"].Personalize(ctx, prep.perso); err != nil {
+		t.Fatal(err)
+	}
+
+	e2 := r.open()
+	if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
+		t.Fatalf("job is %s after restart, want uncertain", s)
+	}
+	feedsBefore := count(r.fakes["p1"].Ops(), "feed")
+	uid, err := e2.Confirm(ctx, ids[0], "supervisor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.states(ids)[ids[0]]; s != jobqueue.Printed {
+		t.Fatalf("confirmed job is %s", s)
+	}
+	consumed, spoiled, uids := r.ledgerByJob()
+	if consumed[ids[0]] != 1 || spoiled[ids[0]] != 0 || !uids[uid] {
+		t.Fatalf("ledger after confirm: consumed %v spoiled %v uid %s", consumed, spoiled, uid)
+	}
+	if n := count(r.fakes["p1"].Ops(), "feed"); n != feedsBefore {
+		t.Fatal("confirming fed another blank")
+	}
+	// A second confirm is refused: the job no longer waits.
+	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
+		t.Fatal("confirmed twice")
+	}
+}
+
+// A card whose chip does not hold the job's data cannot be confirmed.
+func TestConfirmRefusesWrongChip(t *testing.T) {
+	r := newRig(t, "p1")
+	e := r.open()
+	ids := r.addJobs("B1", 1)
+	r.stock("p1")
+	ctx := context.Background()
+	storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return e.queue.SetState(ctx, tx, ids[0], jobqueue.Printing, "") })
+	e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`, ids[0], "p1", 1, 0, now())
+	pr := r.eng.parts.Printers["p1"]
+	pr.Feed(ctx)
+	pr.MoveTo(ctx, printer.StationContactless) // a blank chip: nothing written
+	e2 := r.open()
+	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
+		t.Fatal("a blank chip was confirmed for the job")
+	}
+	if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
+		t.Fatalf("job is %s after a refused confirm", s)
 	}
 }
