@@ -12,8 +12,8 @@ deps:
 build: deps
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-demo: build
-	$(BIN)/printstationd demo --out demo-out
+demo: build testbed-up
+	$(BIN)/printstationd demo --out demo-out --exit-when-done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -23,8 +23,10 @@ var viccPorts = []int{35963, 35964}
 func chipBeds(ctx context.Context, o Options) (string, []bed, error) {
 	mode := o.Chip
 	if mode == "auto" {
+		// The virtual card only when pcscd is already running (make demo
+		// starts it): a demo does not start system daemons on its own.
 		mode = "soft"
-		if o.Printers <= len(viccPorts) && viccAvailable(ctx) {
+		if o.Printers <= len(viccPorts) && vicc.PcscdPID() != 0 && viccAvailable(ctx) {
 			mode = "vicc"
 		}
 	}
