@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,30 +26,7 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
-func runTests(m *testing.M) int {
-	// Long enough for an end-to-end suite holding the test bed to finish.
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	// Other test packages use the same pcscd and readers: take turns.
-	release, err := vicc.LockTestbed(ctx)
-	if err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	defer release()
-	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer pcancel()
-	startedPcscd, err = vicc.EnsurePcscd(pctx)
-	if errors.Is(err, vicc.ErrNoPcscd) && os.Getenv("CI") == "" {
-		fmt.Println("skipping PC/SC tests:", err)
-		return 0
-	}
-	if err != nil {
-		fmt.Println("PC/SC tests:", err)
-		return 1
-	}
-	return m.Run()
-}
+func runTests(m *testing.M) int { return vicc.RunTests(m, "PC/SC", &startedPcscd) }
 
 func profile8K() chip.Personalization {
 	var p chip.Personalization
