@@ -99,6 +99,23 @@ func open(ctx context.Context, path string, stderr io.Writer) (*sql.DB, bool) {
 	return db, true
 }
 
+// snapshot opens the database copy read-only and reads it in one
+// transaction, so the figures come from one consistent state even while a
+// daemon appends to the file.
+func snapshot(ctx context.Context, path, cmd string, stderr io.Writer) (*sql.Tx, func(), bool) {
+	db, ok := open(ctx, path, stderr)
+	if !ok {
+		return nil, nil, false
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "audit %s: %v\n", cmd, err)
+		db.Close()
+		return nil, nil, false
+	}
+	return tx, func() { tx.Rollback(); db.Close() }, true
+}
+
 func readVerifier(path string) (note.Verifier, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -272,17 +289,11 @@ func reconcile(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "audit reconcile: --counters %v\n", err)
 		return exitUsage
 	}
-	db, ok := open(ctx, *dbPath, stderr)
+	tx, done, ok := snapshot(ctx, *dbPath, "reconcile", stderr)
 	if !ok {
 		return exitUsage
 	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot
-	if err != nil {
-		fmt.Fprintf(stderr, "audit reconcile: %v\n", err)
-		return exitUsage
-	}
-	defer tx.Rollback()
+	defer done()
 	p, err := inventory.Summarize(ctx, tx, f, t)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit reconcile: %v\n", err)
@@ -377,17 +388,11 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "audit export: %v\n", err)
 		return exitUsage
 	}
-	db, ok := open(ctx, *dbPath, stderr)
+	tx, done, ok := snapshot(ctx, *dbPath, "export", stderr)
 	if !ok {
 		return exitUsage
 	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot
-	if err != nil {
-		fmt.Fprintf(stderr, "audit export: %v\n", err)
-		return exitUsage
-	}
-	defer tx.Rollback()
+	defer done()
 	if err := inventory.Export(ctx, tx, stdout, *format, f, t); err != nil {
 		fmt.Fprintf(stderr, "audit export: %v\n", err)
 		return exitFail
