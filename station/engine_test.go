@@ -433,6 +433,18 @@ func TestCrashRule(t *testing.T) {
 	}
 }
 
+// crashWithCardAtEncoder leaves p1 as a daemon killed mid-card leaves it:
+// the job printing, its intent open, the blank fed and at the encoder.
+func (r *rig) crashWithCardAtEncoder(job string) {
+	ctx := context.Background()
+	e := r.eng
+	storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return e.queue.SetState(ctx, tx, job, jobqueue.Printing, "") })
+	e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`, job, "p1", 1, 0, now())
+	pr := e.parts.Printers["p1"]
+	pr.Feed(ctx)
+	pr.MoveTo(ctx, printer.StationContactless)
+}
+
 // After a crash with a personalized card still inside the printer, a
 // person confirms it: the engine reads the chip back, compares it with the
 // job and counts the card for the job — without printing a second one.
@@ -442,13 +454,9 @@ func TestConfirmUncertainCard(t *testing.T) {
 	ids := r.addJobs("B1", 1)
 	r.stock("p1")
 	ctx := context.Background()
-	storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return e.queue.SetState(ctx, tx, ids[0], jobqueue.Printing, "") })
-	e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`, ids[0], "p1", 1, 0, now())
 	// The daemon fed the blank, wrote the chip, and died.
+	r.crashWithCardAtEncoder(ids[0])
 	p := r.eng.parts
-	pr := p.Printers["p1"]
-	pr.Feed(ctx)
-	pr.MoveTo(ctx, printer.StationContactless)
 	meta, _ := e.queue.Meta(ctx, ids[0])
 	prep, err := e.prepare(ctx, meta)
 	if err != nil {
@@ -486,15 +494,11 @@ func TestConfirmUncertainCard(t *testing.T) {
 // A card whose chip does not hold the job's data cannot be confirmed.
 func TestConfirmRefusesWrongChip(t *testing.T) {
 	r := newRig(t, "p1")
-	e := r.open()
+	r.open()
 	ids := r.addJobs("B1", 1)
 	r.stock("p1")
 	ctx := context.Background()
-	storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return e.queue.SetState(ctx, tx, ids[0], jobqueue.Printing, "") })
-	e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`, ids[0], "p1", 1, 0, now())
-	pr := r.eng.parts.Printers["p1"]
-	pr.Feed(ctx)
-	pr.MoveTo(ctx, printer.StationContactless) // a blank chip: nothing written
+	r.crashWithCardAtEncoder(ids[0]) // a blank chip: nothing written
 	e2 := r.open()
 	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
 		t.Fatal("a blank chip was confirmed for the job")
