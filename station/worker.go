@@ -152,7 +152,10 @@ func (w *worker) ready(ctx context.Context) bool {
 		return false
 	}
 	if st.Card != printer.PositionNone && st.Card != 0 {
-		w.pause("attention", fmt.Sprintf("printer %s has a card inside (%s) that no job owns: open the printer, remove the card, put it in the spoiled box, record it (printstationctl stock spoil), then resume", w.name, st.Card))
+		// Every fed blank has an intent record, so a card no job owns was
+		// already counted (spoiled when its reject failed): it only has to
+		// come out.
+		w.pause("attention", fmt.Sprintf("printer %s has a card inside (%s) that no job is waiting for; the ledger has counted it already: open the printer, take the card out, put it with the spoiled cards, then resume (printstationctl printer resume %s)", w.name, st.Card, w.name))
 		return false
 	}
 	if !st.Ready && len(st.Problems) > 0 {
