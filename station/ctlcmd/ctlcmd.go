@@ -16,8 +16,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"printstation/card/previewcmd"
 	"printstation/chip/diagcmd"
 	"printstation/inventory/auditcmd"
+	"printstation/jobqueue"
 	printerdiag "printstation/printer/diagcmd"
 	"printstation/station"
 	"printstation/version"
@@ -40,6 +42,13 @@ operators (talk to the running printstationd):
 technicians (no daemon needed; stop it first for a USB printer):
   diag printer --printer ADDR [--json] info|status|counters|sensors|clean|test-card|reset|print FRONT.png [BACK.png]
   diag reader [--reader PATTERN] [--write-test] [--json]
+
+card templates:
+  card check -template FILE                 validate a card template
+  card render [-template F] [-fields F] [-photo F] -out P.png   preview a card
+
+setup:
+  datakey create FILE                       a new station data key (personal data at rest)
 
 auditors (on a copy of the database, no daemon):
   audit verify --db FILE [--key VKEY]
@@ -115,6 +124,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "printstationctl diag: unknown %q: expected printer or reader\n", rest[1])
 		return 2
+	case "card":
+		return previewcmd.Main(ctx, rest[1:], stdout, stderr)
+	case "datakey":
+		if len(rest) != 3 || rest[1] != "create" {
+			fmt.Fprintln(stderr, "usage: printstationctl datakey create FILE")
+			return 2
+		}
+		if _, err := jobqueue.CreateDataKey(rest[2]); err != nil {
+			fmt.Fprintln(stderr, "printstationctl datakey:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "created the station data key %s (mode 0600); point keys.data_key at it or load it as the systemd credential printstation-data-key\n", rest[2])
+		return 0
 	case "audit":
 		sub := rest[1:]
 		if c.json && len(sub) > 0 {
