@@ -400,6 +400,25 @@ func (s *e2e) checkAgreement(wantPrinted int) {
 				seen[strings.ToUpper(d.UID)] = d
 			}
 		}
+		// Card by card: every card the printer put out carried a chip
+		// whose UID the ledger has as consumed, on this printer.
+		for _, e := range s.journal(p) {
+			if e["event"] != "card_out" {
+				continue
+			}
+			n := int(e["card"].(float64))
+			d, err := vicc.ReadDump(filepath.Join(p.dumps, fmt.Sprintf("card-%06d.json", n)))
+			if err != nil {
+				t.Errorf("printer %s card %d went out but its chip left no dump: %v", p.name, n, err)
+				continue
+			}
+			job, ok := uids[strings.ToUpper(d.UID)]
+			if !ok && crashSpoiled[p.name] == 0 {
+				t.Errorf("printer %s card %d (chip %s) went out but the ledger has no consumed card with that chip", p.name, n, d.UID)
+			} else if ok && uidPrinter[strings.ToUpper(d.UID)] != p.name {
+				t.Errorf("chip %s of job %s went out of %s but the ledger says %s", d.UID, job, p.name, uidPrinter[strings.ToUpper(d.UID)])
+			}
+		}
 		for uid, job := range uids {
 			if uidPrinter[uid] != p.name {
 				continue
