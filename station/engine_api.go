@@ -164,13 +164,20 @@ func (e *Engine) Stock(ctx context.Context) (*StockState, error) {
 
 // StockOp records a stock operation by a person (receive, load, unload).
 type StockOp struct {
-	Op          string `json:"op"` // receive, load, unload
-	Quantity    int64  `json:"quantity"`
-	Printer     string `json:"printer,omitempty"`
-	DeliveryRef string `json:"delivery_ref,omitempty"`
-	SerialFirst string `json:"serial_first,omitempty"`
-	SerialLast  string `json:"serial_last,omitempty"`
-	Actor       string `json:"actor"`
+	Op          string           `json:"op"` // receive, load, unload, destroy, adjust, shift-close
+	Quantity    int64            `json:"quantity"`
+	Printer     string           `json:"printer,omitempty"`
+	DeliveryRef string           `json:"delivery_ref,omitempty"`
+	SerialFirst string           `json:"serial_first,omitempty"`
+	SerialLast  string           `json:"serial_last,omitempty"`
+	UIDs        []string         `json:"uids,omitempty"`      // destroy
+	Witnesses   []string         `json:"witnesses,omitempty"` // destroy: two; shift-close: one
+	RecordRef   string           `json:"record_ref,omitempty"`
+	Approvers   []string         `json:"approvers,omitempty"` // adjust: two different people
+	Location    string           `json:"location,omitempty"`  // adjust: storage or printer:NAME
+	Reason      string           `json:"reason,omitempty"`
+	Counted     map[string]int64 `json:"counted,omitempty"` // shift-close: location → counted
+	Actor       string           `json:"actor"`
 }
 
 // RecordStock appends a person's stock operation to the ledger.
@@ -183,8 +190,19 @@ func (e *Engine) RecordStock(ctx context.Context, op StockOp) (inventory.Entry, 
 		ev.Kind = inventory.Loaded
 	case "unload":
 		ev.Kind = inventory.Unloaded
+	case "destroy":
+		ev.Kind, ev.UIDs, ev.Witnesses, ev.RecordRef = inventory.Destroyed, op.UIDs, op.Witnesses, op.RecordRef
+	case "adjust":
+		ev.Kind, ev.Approvers, ev.Location, ev.Reason = inventory.Adjusted, op.Approvers, op.Location, op.Reason
+	case "shift-close":
+		ev.Kind, ev.Witnesses, ev.Counted = inventory.ShiftClosed, op.Witnesses, op.Counted
 	default:
-		return inventory.Entry{}, fmt.Errorf("stock operation %q: expected receive, load or unload", op.Op)
+		return inventory.Entry{}, fmt.Errorf("stock operation %q: expected receive, load, unload, destroy, adjust or shift-close", op.Op)
+	}
+	if op.Op == "shift-close" {
+		// The shift's end is also when the printers' own counters go in
+		// the ledger, for the auditor's comparison.
+		e.recordCounters(ctx)
 	}
 	if (op.Op == "load" || op.Op == "unload") && e.byName[op.Printer] == nil {
 		return inventory.Entry{}, fmt.Errorf("no printer named %q on this station", op.Printer)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,6 +39,9 @@ operators (talk to the running printstationd):
   stock show
   stock receive --quantity N --ref DELIVERY [--serial-first S --serial-last S]
   stock load|unload --printer P --quantity N
+  stock destroy --quantity N [--uids U1,U2] --witness A --witness B --ref MINUTES
+  stock adjust --location storage|printer:P --quantity ±N --approver A --approver B --reason TEXT
+  stock shift-close --counted storage=N,printer:p1=N --witness W
 
 technicians (no daemon needed; stop it first for a USB printer):
   diag printer --printer ADDR [--json] info|status|counters|sensors|clean|test-card|reset|print FRONT.png [BACK.png]
@@ -198,6 +202,12 @@ func (c *cli) emit(v any, text func(w io.Writer)) error {
 	text(c.out)
 	return nil
 }
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func (c *cli) version() error {
 	var v map[string]string
@@ -402,13 +412,39 @@ func (c *cli) stock(args []string) error {
 	sf := fs.String("serial-first", "", "first serial of the delivery (optional)")
 	sl := fs.String("serial-last", "", "last serial of the delivery (optional)")
 	pr := fs.String("printer", "", "printer name (load, unload)")
+	var witnesses, approvers multi
+	fs.Var(&witnesses, "witness", "a witness (destroy: two; shift-close: one)")
+	fs.Var(&approvers, "approver", "an approver of an adjustment (two different people)")
+	uids := fs.String("uids", "", "destroy: chip UIDs of the destroyed cards, comma-separated")
+	recRef := fs.String("record-ref", "", "destroy: reference of the destruction record")
+	loc := fs.String("location", "", "adjust: storage or printer:NAME")
+	reason := fs.String("reason", "", "adjust: why")
+	counted := fs.String("counted", "", "shift-close: counted cards per location, e.g. storage=120,printer:p1=40")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usageErr("stock receive|load|unload ...")
+		return usageErr("stock receive|load|unload|destroy|adjust|shift-close ...")
 	}
-	if *qty <= 0 {
+	if args[0] == "destroy" && *recRef == "" {
+		*recRef = *ref
+	}
+	if args[0] != "shift-close" && args[0] != "adjust" && *qty <= 0 && *uids == "" {
 		return errors.New("--quantity must be a positive number of cards")
 	}
-	op := station.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor}
+	op := station.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor,
+		Witnesses: witnesses, Approvers: approvers, RecordRef: *recRef, Location: *loc, Reason: *reason}
+	if *uids != "" {
+		op.UIDs = strings.Split(*uids, ",")
+	}
+	if *counted != "" {
+		op.Counted = map[string]int64{}
+		for _, kv := range strings.Split(*counted, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if !ok || err != nil || n < 0 {
+				return fmt.Errorf("--counted %q: expected LOCATION=N pairs, e.g. storage=120,printer:p1=40", kv)
+			}
+			op.Counted[strings.TrimSpace(k)] = n
+		}
+	}
 	var res map[string]any
 	if err := c.client.Do(c.ctx, "POST", "/v1/stock", op, &res); err != nil {
 		return err
