@@ -30,6 +30,7 @@ import (
 	simprinter "printstation/sim/printer"
 	"printstation/station"
 	"printstation/storage"
+	"printstation/web"
 )
 
 // Options are the demo's flags.
@@ -42,6 +43,7 @@ type Options struct {
 	JSON         bool
 	Chip         string // auto, soft, vicc
 	Faults       string // printer faults for p1, e.g. "jam@print#3"
+	Web          string // the print-room page's loopback address; "" for none
 	Log          io.Writer
 }
 
@@ -74,6 +76,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "stop once every job has ended or waits for a person")
 	fs.BoolVar(&o.JSON, "json", false, "print the closing summary as JSON")
 	fs.StringVar(&o.Chip, "chip", "auto", "chip encoder: soft (in-process card), vicc (virtual card on pcscd), auto")
+	fs.StringVar(&o.Web, "web", "127.0.0.1:8080", "serve the print-room web page on this loopback address (\"\" for none)")
 	fs.StringVar(&o.Faults, "faults", "", "faults for printer p1, comma-separated CARD:PHASE:KIND, e.g. 3:print:jam")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: printstationd demo [flags]\n\nRuns the whole station on simulated printers, chips and central server.")
@@ -215,6 +218,14 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Summary, error) {
 	)
 	ready := func(d *station.Daemon) {
 		eng = d.Engine()
+		if o.Web != "" { // web page: the demo's own --web flag
+			h := web.New(eng, web.Options{Station: stationID, Log: log})
+			go func() {
+				if err := web.Serve(runCtx, o.Web, h); err != nil {
+					fmt.Fprintln(progress, "  web page not served:", err)
+				}
+			}()
+		}
 		watchWG.Add(1)
 		go func() {
 			defer watchWG.Done()
@@ -223,6 +234,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Summary, error) {
 	}
 	fmt.Fprintf(progress, "printstation demo: station %s, %d printer(s) at speed ×%g, chip: %s, %d jobs from the central simulator\n", stationID, o.Printers, o.Speed, chipMode, o.Jobs)
 	fmt.Fprintf(progress, "  config %s; cards → %s\n", cfgPath, filepath.Join(out, "printers"))
+	if o.Web != "" {
+		fmt.Fprintf(progress, "  print-room page: http://%s/\n", o.Web)
+	}
 	prep := func(ctx context.Context, e *station.Engine) error { return loadStock(ctx, e, o) }
 	err = station.Run(runCtx, station.Options{Config: cfg, Log: log, Parts: parts, Ready: ready, Prepare: prep})
 	stop()

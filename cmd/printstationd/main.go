@@ -21,6 +21,7 @@ import (
 	"printstation/logging"
 	"printstation/station"
 	"printstation/version"
+	"printstation/web"
 
 	_ "printstation/printer/all" // printer drivers and transports
 )
@@ -96,6 +97,17 @@ func runDaemon(args []string, stderr io.Writer) int {
 		Log:    log,
 		HUP:    hup,
 		Reload: func() (*config.Config, error) { return config.Load(*path) },
+		// The print-room page starts once the engine is up; a page that
+		// cannot listen is logged, and the station prints on without it.
+		Ready: func(d *station.Daemon) {
+			h := web.New(d.Engine(), web.Options{Station: cfg.StationID, Log: log})
+			log.Info().Str("url", "http://"+cfg.Web.Listen+"/").Msg("print-room web page")
+			go func() {
+				if err := web.Serve(ctx, cfg.Web.Listen, h); err != nil {
+					log.Error().Err(err).Msg("print-room web page not served")
+				}
+			}()
+		},
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("printstationd stopped with an error")
