@@ -175,10 +175,13 @@ loop:
 	n.Status(fmt.Sprintf("stopping: finishing the card in flight (at most %s)", grace))
 	d.log.Info().Dur("grace", grace).Msg("stopping: no new cards; finishing the card in flight")
 	eng.Drain()
-	select {
-	case <-engDone:
-	case <-time.After(grace):
-		d.log.Warn().Msg("grace period over: parking the card in flight; it will be checked at the next start")
+	if engDone != nil {
+		select {
+		case <-engDone:
+			engDone = nil
+		case <-time.After(grace):
+			d.log.Warn().Msg("grace period over: parking the card in flight; it will be checked at the next start")
+		}
 	}
 	stopEngine()
 	if engDone != nil {

@@ -252,13 +252,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.syncer.Run(ctx)
 		}()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	// The loop lives as long as the daemon, whether or not workers run:
+	// its beat is what the systemd watchdog sees.
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
-		case <-done:
+		case <-ctx.Done():
+			wg.Wait()
 			return nil
 		case <-t.C:
 			e.beat.Store(time.Now().UnixNano())
