@@ -33,6 +33,7 @@ type e2e struct {
 	central  *exec.Cmd
 	daemon   *proc
 	env      []string
+	web      string // the print-room page's address, with e2eOpts.web
 }
 
 type simProc struct {
@@ -52,6 +53,7 @@ type e2eOpts struct {
 	faults      map[int]string // printer index → fault file contents
 	central     string         // centralsim --faults JSON
 	maxAttempts int
+	web         bool // serve the print-room web page on a free port
 }
 
 func freeAddr(t *testing.T) string {
@@ -131,6 +133,10 @@ func newE2E(t *testing.T, o e2eOpts) *e2e {
 	fmt.Fprintf(&toml, "[log]\nlevel = \"info\"\nformat = \"json\"\n[engine]\nmax_attempts = %d\nshutdown_grace_seconds = 20\nchip_timeout_seconds = 15\ncheckpoint_every = 20\n", o.maxAttempts)
 	fmt.Fprintf(&toml, "[central]\nurl = \"https://%s\"\nclient_cert = %q\nclient_key = %q\nca_file = %q\nwitness_key = %q\npoll_seconds = 2\n%s",
 		caddr, first.Files.CertFile, first.Files.KeyFile, first.Files.CAFile, strings.TrimSpace(string(witness)), keyToml)
+	if o.web {
+		s.web = freeAddr(t)
+		fmt.Fprintf(&toml, "[web]\nlisten = %q\n", s.web)
+	}
 	ports := []int{35963, 35964}
 	for i := 0; i < o.printers; i++ {
 		p := &simProc{name: fmt.Sprintf("p%d", i+1), addr: freeAddr(t), out: filepath.Join(dir, "printers", fmt.Sprintf("p%d", i+1)), speed: o.speed}
