@@ -207,9 +207,10 @@ func (h *handler) loadLive(ctx context.Context, s *session) *liveView {
 		if stock != nil {
 			row.Loaded = stock.Printers[p.Name]
 		}
+		// The states the engine's worker waits in until someone resumes
+		// it (offline also retries by itself).
 		switch p.State {
-		case "idle", "printing", "":
-		default:
+		case "paused", "attention", "offline":
 			row.CanResume = true
 		}
 		lv.Printers = append(lv.Printers, row)
