@@ -491,6 +491,14 @@ func (h *handler) printer(w http.ResponseWriter, r *http.Request) {
 		h.showPage(w, r, s, http.StatusBadRequest, "no printer chosen; use the Resume button next to a printer")
 		return
 	}
+	known := false
+	for _, p := range h.st.Printers() {
+		known = known || p.Name == name
+	}
+	if !known {
+		h.showPage(w, r, s, http.StatusNotFound, fmt.Sprintf("no printer named %q on this station; use the Resume button next to a printer", name))
+		return
+	}
 	if err := h.st.ResumePrinter(name); err != nil {
 		h.failed(w, r, s, "printer "+name, "resume", err)
 		return
@@ -511,7 +519,7 @@ func (h *handler) supervisorOnly(w http.ResponseWriter, what string) {
 // what kind it was; the engine's messages name the thing and what to do.
 func (h *handler) failed(w http.ResponseWriter, r *http.Request, s *session, what, action string, err error) {
 	code := http.StatusConflict
-	if errors.Is(err, station.ErrNoBatch) || errors.Is(err, jobqueue.ErrNotFound) || strings.Contains(err.Error(), "no printer named") {
+	if errors.Is(err, station.ErrNoBatch) || errors.Is(err, jobqueue.ErrNotFound) {
 		code = http.StatusNotFound
 	}
 	h.log.Warn().Err(err).Str("target", what).Str("action", action).Msg("web action refused")

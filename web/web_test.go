@@ -350,7 +350,7 @@ func TestBadInput(t *testing.T) {
 		{"batch with newline", "/batch", url.Values{"batch": {"B-001\nX"}, "action": {"start"}}, 400, "no batch chosen"},
 		{"wrong job action", "/attention", url.Values{"job": {"J-77"}, "action": {"print"}}, 400, "unknown action for a waiting job"},
 		{"no job", "/attention", url.Values{"action": {"retry"}}, 400, "no job chosen"},
-		{"unknown printer", "/printer", url.Values{"printer": {"p9"}, "action": {"resume"}}, 404, "printer p9: resume was not done: no printer named &#34;p9&#34; on this station"},
+		{"unknown printer", "/printer", url.Values{"printer": {"p9"}, "action": {"resume"}}, 404, "no printer named &#34;p9&#34; on this station"},
 		{"wrong printer action", "/printer", url.Values{"printer": {"p1"}, "action": {"reset"}}, 400, "unknown printer action"},
 	}
 	for _, tt := range tests {
