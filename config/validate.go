@@ -78,8 +78,14 @@ func (c *Config) validate(idx lineIndex) Problems {
 		bad("central.poll_seconds", "central.poll_seconds = %d: expected 1 to 300", c.Central.PollSeconds)
 	}
 
-	if _, port, err := net.SplitHostPort(c.Web.Listen); err != nil || port == "" {
-		bad("web.listen", "web.listen %q: expected HOST:PORT, e.g. \"127.0.0.1:8080\"", c.Web.Listen)
+	if c.Web.Listen != "" { // "" switches the page off
+		host, port, err := net.SplitHostPort(c.Web.Listen)
+		switch {
+		case err != nil || port == "":
+			bad("web.listen", "web.listen %q: expected HOST:PORT, e.g. \"127.0.0.1:8080\", or \"\" for no page", c.Web.Listen)
+		case !isLoopbackHost(host):
+			bad("web.listen", "web.listen %q: the print-room page listens on loopback only (127.0.0.1, ::1 or localhost); it has no passwords, so reach it from another machine only through an authenticating proxy", c.Web.Listen)
+		}
 	}
 
 	switch c.Log.Level {

@@ -247,7 +247,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	return summarize(ctx, out, o, chipMode, started, sims, progress)
+	// The summary is read even when the demo was stopped with a signal.
+	return summarize(context.Background(), out, o, chipMode, started, sims, progress)
 }
 
 // drive loads stock, waits for the jobs to arrive, starts the batches and

@@ -136,6 +136,8 @@ func newE2E(t *testing.T, o e2eOpts) *e2e {
 	if o.web {
 		s.web = freeAddr(t)
 		fmt.Fprintf(&toml, "[web]\nlisten = %q\n", s.web)
+	} else {
+		toml.WriteString("[web]\nlisten = \"\"\n") // no page: daemons in one test run do not race for a port
 	}
 	ports := []int{35963, 35964}
 	for i := 0; i < o.printers; i++ {

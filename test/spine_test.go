@@ -70,7 +70,7 @@ func writeConfig(t *testing.T, dir, extra string) string {
 	cfg := filepath.Join(dir, "station.toml")
 	os.WriteFile(filepath.Join(dir, "issuer.pub"), []byte("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n"), 0o644)
 	body := "station_id = \"ST-TEST-01\"\nstorage_dir = \"" + filepath.Join(dir, "state") + "\"\nruntime_dir = \"" + filepath.Join(dir, "run") + "\"\n" +
-		"[[central.issuer_key]]\nid = \"issuer-1\"\nfile = \"issuer.pub\"\n" + extra
+		"[[central.issuer_key]]\nid = \"issuer-1\"\nfile = \"issuer.pub\"\n[web]\nlisten = \"\"\n" + extra
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

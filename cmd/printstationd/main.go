@@ -100,6 +100,9 @@ func runDaemon(args []string, stderr io.Writer) int {
 		// The print-room page starts once the engine is up; a page that
 		// cannot listen is logged, and the station prints on without it.
 		Ready: func(d *station.Daemon) {
+			if cfg.Web.Listen == "" {
+				return // the page is switched off
+			}
 			h := web.New(d.Engine(), web.Options{Station: cfg.StationID, Log: log})
 			log.Info().Str("url", "http://"+cfg.Web.Listen+"/").Msg("print-room web page")
 			go func() {
