@@ -27,6 +27,7 @@ import (
 	"printstation/inventory"
 	"printstation/logging"
 	"printstation/printer"
+	_ "printstation/printer/all" // the Evolis driver and transports the demo opens
 	simprinter "printstation/sim/printer"
 	"printstation/station"
 	"printstation/storage"
