@@ -96,6 +96,9 @@ type feedEntry struct {
 	JWS     string `json:"jws,omitempty"`
 	JobID   string `json:"job_id"`
 	Revoked bool   `json:"revoked,omitempty"`
+	// Faulty marks a job issued wrong on purpose; duplicates reuse only
+	// good ids, so a test knows how many refusals to expect.
+	Faulty bool `json:"faulty,omitempty"`
 }
 
 type stationState struct {
@@ -357,36 +360,45 @@ func (s *Server) IssueJobs(station string, n, batchSize int) ([]string, error) {
 			Issued:   now, Validity: s.opts.Validity, Template: s.tmplRef, KID: s.opts.KID, Seed: seed,
 		}
 		spec.Person = NewPerson(seed, reg)
-		jws, id, err := s.signWithFaults(spec)
+		jws, id, faulty, err := s.signWithFaults(spec)
 		if err != nil {
 			return nil, err
 		}
 		st.people[spec.JobID] = seed
-		s.appendFeed(station, feedEntry{JWS: jws, JobID: id})
+		s.appendFeed(station, feedEntry{JWS: jws, JobID: id, Faulty: faulty})
 		ids = append(ids, id)
 	}
 	s.notifyLocked()
 	return ids, nil
 }
 
-func (s *Server) signWithFaults(spec JobSpec) (jws, id string, err error) {
+func (s *Server) signWithFaults(spec JobSpec) (jws, id string, faulty bool, err error) {
 	f := s.faults
 	key := s.issuer
+	station0, id0, issued0 := spec.Station, spec.JobID, spec.Issued
 	if s.rng.Float64() < f.Expired {
 		spec.Issued = spec.Issued.Add(-2 * spec.Validity)
 	}
 	if s.rng.Float64() < f.OtherStation {
 		spec.Station = "ST-9999-99"
 	}
-	if s.rng.Float64() < f.DuplicateIDs && len(s.stations[spec.Station].feed) > 0 {
-		feed := s.stations[spec.Station].feed
-		spec.JobID = feed[s.rng.IntN(len(feed))].JobID
+	if s.rng.Float64() < f.DuplicateIDs {
+		var good []string
+		for _, e := range s.station(station0).feed {
+			if !e.Faulty && !e.Revoked {
+				good = append(good, e.JobID)
+			}
+		}
+		if len(good) > 0 {
+			spec.JobID = good[s.rng.IntN(len(good))]
+		}
 	}
 	if s.rng.Float64() < f.WrongSignature {
 		_, key, _ = ed25519.GenerateKey(rand.Reader)
 	}
+	faulty = spec.Station != station0 || spec.JobID != id0 || !key.Equal(s.issuer) || !spec.Issued.Equal(issued0)
 	jws, err = Sign(key, spec.KID, spec.Payload())
-	return jws, spec.JobID, err
+	return jws, spec.JobID, faulty, err
 }
 
 // IssueReprint issues a reprint of an earlier job of the station.
