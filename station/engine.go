@@ -256,6 +256,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// its beat is what the systemd watchdog sees.
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var lastHousekeeping time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -267,8 +268,11 @@ func (e *Engine) Run(ctx context.Context) error {
 				// Workers are parked; the syncer is stopped by the caller's ctx.
 				return nil
 			}
-			e.purge(ctx)
-			e.dailyStockReport(ctx)
+			if time.Since(lastHousekeeping) >= time.Minute {
+				e.purge(ctx)
+				e.dailyStockReport(ctx)
+				lastHousekeeping = time.Now()
+			}
 		}
 	}
 }

@@ -24,13 +24,20 @@ type Bed struct {
 	// then finds no card and spoils the blank with that reason).
 	OnError func(card int, err error)
 
-	mu  sync.Mutex
-	cur *Card
+	mu   sync.Mutex
+	cur  *Card
+	curN int
 }
 
 // Station is the printer simulator's hook: card n arrived at (true) or left
 // (false) the contactless station.
 func (b *Bed) Station(n int, arrived bool) {
+	b.mu.Lock()
+	same := b.cur != nil && b.curN == n
+	b.mu.Unlock()
+	if arrived && same {
+		return // the card is still in the field: its chip stays as it is
+	}
 	b.remove()
 	if !arrived {
 		return
@@ -50,7 +57,7 @@ func (b *Bed) Station(n int, arrived bool) {
 		return
 	}
 	b.mu.Lock()
-	b.cur = c
+	b.cur, b.curN = c, n
 	b.mu.Unlock()
 }
 
