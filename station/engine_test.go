@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -445,8 +446,8 @@ func (r *rig) crashWithCardAtEncoder(job string) {
 	pr.MoveTo(ctx, printer.StationContactless)
 }
 
-// After a crash with a personalized card still inside the printer, a
-// person confirms it: the engine reads the chip back, compares it with the
+// After a crash between the eject and the ledger's commit, a person
+// confirms the card: the engine reads its chip back, compares it with the
 // job and counts the card for the job — without printing a second one.
 func TestConfirmUncertainCard(t *testing.T) {
 	r := newRig(t, "p1")
@@ -465,12 +466,20 @@ func TestConfirmUncertainCard(t *testing.T) {
 	if _, err := p.Encoders["p1"].Personalize(ctx, prep.perso); err != nil {
 		t.Fatal(err)
 	}
+	// ... printed and ejected it, and died before the ledger recorded it.
+	p.Printers["p1"].Eject(ctx)
 
 	e2 := r.open()
 	if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
 		t.Fatalf("job is %s after restart, want uncertain", s)
 	}
 	feedsBefore := count(r.fakes["p1"].Ops(), "feed")
+	// Without the card at the reader, confirm says what to do.
+	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "hold the card") {
+		t.Fatalf("confirm with no card at the reader: %v", err)
+	}
+	// The supervisor holds the card to the encoder.
+	r.readers["p1"].Insert(r.wrapped["p1"].cur)
 	uid, err := e2.Confirm(ctx, ids[0], "supervisor")
 	if err != nil {
 		t.Fatal(err)
@@ -491,6 +500,35 @@ func TestConfirmUncertainCard(t *testing.T) {
 	}
 }
 
+// A card still inside the printer after a crash is unfinished: it cannot
+// be confirmed, only spoiled, and spoiling sends it to the reject box and
+// the job back to the queue.
+func TestCardInsideIsSpoiledNotConfirmed(t *testing.T) {
+	r := newRig(t, "p1")
+	r.open()
+	ids := r.addJobs("B1", 1)
+	r.stock("p1")
+	ctx := context.Background()
+	r.crashWithCardAtEncoder(ids[0])
+	e2 := r.open()
+	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "still inside") {
+		t.Fatalf("confirm of a card inside: %v", err)
+	}
+	if err := e2.Spoil(ctx, ids[0], "supervisor"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(r.fakes["p1"].Ops(), "reject"); n != 1 {
+		t.Fatalf("%d rejects, want the card moved to the reject box", n)
+	}
+	if s := r.states(ids)[ids[0]]; s != jobqueue.Queued {
+		t.Fatalf("job after spoil is %s, want queued", s)
+	}
+	_, spoiled, _ := r.ledgerByJob()
+	if spoiled[ids[0]] != 1 {
+		t.Fatalf("spoiled %d", spoiled[ids[0]])
+	}
+}
+
 // A card whose chip does not hold the job's data cannot be confirmed.
 func TestConfirmRefusesWrongChip(t *testing.T) {
 	r := newRig(t, "p1")
@@ -499,6 +537,8 @@ func TestConfirmRefusesWrongChip(t *testing.T) {
 	r.stock("p1")
 	ctx := context.Background()
 	r.crashWithCardAtEncoder(ids[0]) // a blank chip: nothing written
+	r.eng.parts.Printers["p1"].Eject(ctx)
+	r.readers["p1"].Insert(r.wrapped["p1"].cur)
 	e2 := r.open()
 	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
 		t.Fatal("a blank chip was confirmed for the job")

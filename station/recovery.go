@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"printstation/chip"
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/printer"
@@ -133,9 +134,9 @@ func (e *Engine) AttentionList(ctx context.Context) ([]Attention, error) {
 // ErrNotWaiting means the job does not wait for a person.
 var ErrNotWaiting = errors.New("job does not wait for a person")
 
-// Confirm settles an uncertain job as printed: the card's chip is read back
-// at the printer's encoder and compared with the job's data first. A card
-// still inside the printer is moved to the encoder and then ejected.
+// Confirm settles an uncertain job as printed: the finished card's chip is
+// read back at the printer's encoder and compared with the job's data first.
+// A card still inside the printer cannot be confirmed: it is spoiled.
 func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, error) {
 	meta, err := e.queue.Meta(ctx, jobID)
 	if err != nil {
@@ -159,30 +160,29 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	st, _ := w.p.Status(ctx)
-	inside := st.Card != printer.PositionNone && st.Card != 0
+	// A card that never left the printer is unfinished by definition (the
+	// crash came before the eject, and whether its face was printed is
+	// unknown): it is spoiled, never confirmed.
+	if st, err := w.p.Status(ctx); err == nil && st.Card != printer.PositionNone && st.Card != 0 {
+		return "", fmt.Errorf("the card of job %s is still inside printer %s (%s), so it was never finished: spoil it (printstationctl attention spoil %s); the printer moves it to the reject box", jobID, pr, st.Card, jobID)
+	}
 	var uid []byte
 	if p.hasChp {
 		if w.enc == nil {
 			return "", fmt.Errorf("printer %s has no encoder: the chip cannot be checked", pr)
 		}
-		if inside {
-			if err := w.p.MoveTo(ctx, printer.StationContactless); err != nil {
-				return "", fmt.Errorf("moving the card to the encoder: %w", err)
-			}
-		}
+		// The person holds the finished card to the encoder's reader; its
+		// chip must hold exactly this job's data.
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(e.config().Engine.ChipTimeoutSeconds)*time.Second)
 		res, err := w.enc.Verify(cctx, p.perso)
 		cancel()
-		if err != nil {
+		switch {
+		case errors.Is(err, chip.ErrNoCard):
+			return "", fmt.Errorf("no card at the encoder of printer %s: hold the card of job %s to it, then confirm again", pr, jobID)
+		case err != nil:
 			return "", fmt.Errorf("the card's chip does not match job %s (%v): spoil it instead (printstationctl attention spoil %s)", jobID, err, jobID)
 		}
 		uid = res.UID
-	}
-	if inside {
-		if err := w.p.Eject(ctx); err != nil {
-			return "", fmt.Errorf("ejecting the confirmed card: %w", err)
-		}
 	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
 		if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Consumed, Actor: actor, Printer: pr, Job: jobID, UID: uidText(uid)}); err != nil {
