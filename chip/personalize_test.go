@@ -14,18 +14,8 @@ import (
 	"printstation/chip/chiptest"
 )
 
-// profile8K is a realistic e-KTP-sized personalization: 8 KiB over four files.
-func profile8K() chip.Personalization {
-	var p chip.Personalization
-	for i, n := range []int{4096, 2048, 1500, 548} {
-		d := make([]byte, n)
-		for j := range d {
-			d[j] = byte(j*7 + i*13)
-		}
-		p.Files = append(p.Files, chip.File{FID: 0x0101 + uint16(i), Data: d})
-	}
-	return p
-}
+// profile8K is chiptest.Profile8K: 8 KiB over four files.
+func profile8K() chip.Personalization { return chiptest.Profile8K() }
 
 func personalize(t *testing.T, card *chiptest.Card, p chip.Personalization, opts ...chip.Options) (chip.Result, error) {
 	t.Helper()

@@ -464,3 +464,17 @@ func (c *Card) read(cmd capdu) []byte {
 func (c *Card) String() string {
 	return fmt.Sprintf("software card (uid %X)", c.cfg.UID)
 }
+
+// Profile8K is a realistic e-KTP-sized personalization for tests and
+// benchmarks: 8 KiB over four files of the master file.
+func Profile8K() chip.Personalization {
+	var p chip.Personalization
+	for i, n := range []int{4096, 2048, 1500, 548} {
+		d := make([]byte, n)
+		for j := range d {
+			d[j] = byte(j*7 + i*13)
+		}
+		p.Files = append(p.Files, chip.File{FID: 0x0101 + uint16(i), Data: d})
+	}
+	return p
+}

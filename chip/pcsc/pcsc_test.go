@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"printstation/chip"
+	"printstation/chip/chiptest"
 	"printstation/chip/pcsc"
 	"printstation/sim/chip/vicc"
 )
@@ -28,17 +29,8 @@ func TestMain(m *testing.M) {
 
 func runTests(m *testing.M) int { return vicc.RunTests(m, "PC/SC", &startedPcscd) }
 
-func profile8K() chip.Personalization {
-	var p chip.Personalization
-	for i, n := range []int{4096, 2048, 1500, 548} {
-		d := make([]byte, n)
-		for j := range d {
-			d[j] = byte(j*7 + i*13)
-		}
-		p.Files = append(p.Files, chip.File{FID: 0x0101 + uint16(i), Data: d})
-	}
-	return p
-}
+// profile8K is chiptest.Profile8K: 8 KiB over four files.
+func profile8K() chip.Personalization { return chiptest.Profile8K() }
 
 func open(t testing.TB) *pcsc.Encoder {
 	t.Helper()
