@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -201,6 +202,28 @@ func (r *rig) stock(printers ...string) {
 	}
 }
 
+// batch opens the engine, adds n jobs in batch B1, loads every printer
+// and starts the batch, as an operator would.
+func (r *rig) batch(n int) (*Engine, []string) {
+	r.t.Helper()
+	e := r.open()
+	ids := r.addJobs("B1", n)
+	r.stock(r.printerNames()...)
+	if err := e.SetBatch(context.Background(), "B1", "start", "op"); err != nil {
+		r.t.Fatal(err)
+	}
+	return e, ids
+}
+
+func (r *rig) printerNames() []string {
+	var names []string
+	for n := range r.fakes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // runUntil runs the engine until cond holds (checked every 20 ms), then
 // drains it. It fails the test after a generous bound.
 func (r *rig) runUntil(cond func() bool) {
@@ -286,12 +309,7 @@ func (r *rig) ledgerByJob() (consumed, spoiled map[string]int, uids map[string]b
 
 func TestBatchOnTwoPrinters(t *testing.T) {
 	r := newRig(t, "p1", "p2")
-	e := r.open()
-	ids := r.addJobs("B1", 8)
-	r.stock("p1", "p2")
-	if err := e.SetBatch(context.Background(), "B1", "start", "op"); err != nil {
-		t.Fatal(err)
-	}
+	e, ids := r.batch(8)
 	r.runUntil(r.allIn(ids, jobqueue.Printed))
 	consumed, spoiled, _ := r.ledgerByJob()
 	for _, id := range ids {
@@ -335,10 +353,7 @@ func TestChipFailureSpoilsAndRetries(t *testing.T) {
 		}
 		return chiptest.Config{}
 	}
-	e := r.open()
-	ids := r.addJobs("B1", 2)
-	r.stock("p1")
-	e.SetBatch(context.Background(), "B1", "start", "op")
+	_, ids := r.batch(2)
 	r.runUntil(r.allIn(ids, jobqueue.Printed))
 	consumed, spoiled, _ := r.ledgerByJob()
 	if spoiled[ids[0]] != 1 || consumed[ids[0]] != 1 || consumed[ids[1]] != 1 {
@@ -352,10 +367,7 @@ func TestChipFailureSpoilsAndRetries(t *testing.T) {
 func TestAttemptBoundWaitsForPerson(t *testing.T) {
 	r := newRig(t, "p1")
 	r.cardCfg = func(p string, n int) chiptest.Config { return chiptest.Config{RefuseWrites: 0x6581} }
-	e := r.open()
-	ids := r.addJobs("B1", 1)
-	r.stock("p1")
-	e.SetBatch(context.Background(), "B1", "start", "op")
+	e, ids := r.batch(1)
 	r.runUntil(r.allIn(ids, jobqueue.Attention))
 	_, spoiled, _ := r.ledgerByJob()
 	if spoiled[ids[0]] != 3 {
@@ -370,10 +382,7 @@ func TestAttemptBoundWaitsForPerson(t *testing.T) {
 func TestJamPausesPrinterOthersGoOn(t *testing.T) {
 	r := newRig(t, "p1", "p2")
 	r.fakes["p1"].FailOn("print", 1, printer.KindJam)
-	e := r.open()
-	ids := r.addJobs("B1", 6)
-	r.stock("p1", "p2")
-	e.SetBatch(context.Background(), "B1", "start", "op")
+	e, ids := r.batch(6)
 	r.runUntil(r.allIn(ids, jobqueue.Printed))
 	consumed, spoiled, _ := r.ledgerByJob()
 	total := 0

@@ -67,10 +67,7 @@ func runFault(t *testing.T, f simprinter.Fault) {
 	r := newRig(t, "p1")
 	sim := r.useSim(t, simprinter.Config{Speed: 0, Faults: []simprinter.Fault{f}})
 	r.timeouts = printer.Timeouts{Read: time.Second, Move: 2 * time.Second, Bitmap: 2 * time.Second, Print: 2 * time.Second, End: 2 * time.Second}
-	e := r.open()
-	ids := r.addJobs("B1", 3)
-	r.stock("p1")
-	e.SetBatch(context.Background(), "B1", "start", "op")
+	e, ids := r.batch(3)
 
 	// The person: whenever the printer waits, do what any operator does
 	// (clear the jam, close the cover, new ribbon, empty the reject box,
