@@ -48,7 +48,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 // personalKeys are field names that must never reach a log.
-var personalKeys = []string{"nik", "nama", "name", "photo", "signature", "alamat", "address_line", "birth", "chip_data", "fields"}
+var personalKeys = []string{"nik", "nama", "name", "photo", "signature", "alamat", "address_line", "birth", "chip_data", "fields", "uid"}
 
 // IsPersonalKey reports whether a log field name looks like personal data;
 // tests use it to scan log output.

@@ -357,7 +357,7 @@ func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
 			if errors.Is(err, chip.ErrVerifyMismatch) {
 				reason = inventory.ReasonChipVerify
 			}
-			log.Warn().Err(err).Str("uid", uidText(res.UID)).Msg("chip failed; card to the reject box")
+			log.Warn().Err(err).Msg("chip failed; card to the reject box")
 			if rerr := w.p.Reject(cctx); rerr != nil {
 				w.spoil(cctx, p, intent, res.UID, reason, "chip: "+err.Error())
 				w.printerFault(rerr, job.ID)
@@ -447,7 +447,7 @@ func (w *worker) consumed(ctx context.Context, p *prepared, intent int64, uid []
 	w.printed++
 	w.job = ""
 	w.mu.Unlock()
-	e.log.Info().Str("printer", w.name).Str("job", job.ID).Str("uid", uidText(uid)).Msg("card printed")
+	e.log.Info().Str("printer", w.name).Str("job", job.ID).Msg("card printed")
 	e.publish(Event{Type: "card_printed", Printer: w.name, Job: job.ID, Batch: job.Batch, UID: uidText(uid)})
 }
 
@@ -472,7 +472,7 @@ func (w *worker) spoil(ctx context.Context, p *prepared, intent int64, uid []byt
 	w.mu.Lock()
 	w.spoiled++
 	w.mu.Unlock()
-	e.log.Warn().Str("printer", w.name).Str("job", job.ID).Str("uid", uidText(uid)).Str("reason", reason).Msg("card spoiled")
+	e.log.Warn().Str("printer", w.name).Str("job", job.ID).Str("reason", reason).Msg("card spoiled")
 	e.publish(Event{Type: "card_spoiled", Printer: w.name, Job: job.ID, Batch: job.Batch, UID: uidText(uid), Message: reason + ": " + detail})
 }
 

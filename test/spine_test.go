@@ -193,7 +193,7 @@ func waitLog(t *testing.T, p *proc, s string, within time.Duration) {
 	t.Fatalf("log never said %q:\n%s", s, p.stderr.String())
 }
 
-var personalKeyRe = regexp.MustCompile(`"(nik|nama|name|photo|signature|alamat|fields)":`)
+var personalKeyRe = regexp.MustCompile(`"(nik|nama|name|photo|signature|alamat|fields|uid)":`)
 
 func checkLogHasNoPersonalKeys(t *testing.T, log string) {
 	t.Helper()
