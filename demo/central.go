@@ -2,10 +2,7 @@ package demo
 
 import (
 	"context"
-	"encoding/base64"
 	"net"
-	"os"
-	"path/filepath"
 
 	"github.com/rs/zerolog"
 
@@ -34,12 +31,6 @@ func startCentral(ctx context.Context, dir string, jobs int) (*centralSim, error
 		srv.Close()
 		return nil, err
 	}
-	kid, pub := srv.IssuerPublicKey()
-	keyFile := filepath.Join(dir, kid+".pub")
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(pub)+"\n"), 0o644); err != nil {
-		srv.Close()
-		return nil, err
-	}
 	batch := jobs
 	if batch > 50 {
 		batch = 50
@@ -61,7 +52,7 @@ func startCentral(ctx context.Context, dir string, jobs int) (*centralSim, error
 	}
 	return &centralSim{
 		URL: "https://" + ln.Addr().String(), ClientCert: files.CertFile, ClientKey: files.KeyFile, CAFile: files.CAFile,
-		IssuerKID: kid, IssuerKeyFile: keyFile, WitnessKey: srv.WitnessVerifierKey(), srv: srv,
+		IssuerKID: files.IssuerKID, IssuerKeyFile: files.IssuerKeyFile, WitnessKey: srv.WitnessVerifierKey(), srv: srv,
 		close: func() { hs.Close(); srv.Close() },
 	}, nil
 }

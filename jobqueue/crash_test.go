@@ -29,14 +29,18 @@ func init() {
 func crashChild() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	files := central.StationFiles{CertFile: os.Getenv("JQ_CERT"), KeyFile: os.Getenv("JQ_KEY"), CAFile: os.Getenv("JQ_CA"), IssuerKeysFile: os.Getenv("JQ_ISSUER")}
+	files := central.StationFiles{CertFile: os.Getenv("JQ_CERT"), KeyFile: os.Getenv("JQ_KEY"), CAFile: os.Getenv("JQ_CA"), IssuerKeyFile: os.Getenv("JQ_ISSUER"), IssuerKID: os.Getenv("JQ_KID")}
 	want, _ := strconv.Atoi(os.Getenv("JQ_WANT"))
 	db, err := storage.Open(ctx, os.Getenv("JQ_DB"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	keys, _ := jobqueue.LoadIssuerKeys(files.IssuerKeysFile)
+	keys, err := pinnedKeys(files)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	q, err := jobqueue.Open(ctx, db, jobqueue.Options{StationID: station, IssuerKeys: keys, DataKey: make([]byte, 32)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -86,7 +90,7 @@ func TestKilledDuringSync(t *testing.T) {
 	const total = 80
 	dbPath := filepath.Join(t.TempDir(), "station.db")
 	env := append(os.Environ(), "JQ_CRASH_CHILD=1", "JQ_URL="+url, "JQ_CERT="+files.CertFile, "JQ_KEY="+files.KeyFile,
-		"JQ_CA="+files.CAFile, "JQ_ISSUER="+files.IssuerKeysFile, "JQ_DB="+dbPath, "JQ_WANT="+strconv.Itoa(total))
+		"JQ_CA="+files.CAFile, "JQ_ISSUER="+files.IssuerKeyFile, "JQ_KID="+files.IssuerKID, "JQ_DB="+dbPath, "JQ_WANT="+strconv.Itoa(total))
 	child := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = env

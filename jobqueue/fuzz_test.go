@@ -3,7 +3,6 @@ package jobqueue_test
 import (
 	"crypto/ed25519"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,35 +40,4 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted a job that is not for this station: %+v", p.JobID)
 		}
 	})
-}
-
-func TestParseIssuerKeys(t *testing.T) {
-	pub := "A5/k5zQKNqmRvfGk6cflIUHg2WGdlWZxHL7G6QMIebc="
-	cases := []struct {
-		name, in string
-		n        int
-		bad      string
-	}{
-		{"one", `{"keys":[{"kid":"a","ed25519":"` + pub + `"}]}`, 1, ""},
-		{"rotation", `{"keys":[{"kid":"a","ed25519":"` + pub + `"},{"kid":"b","ed25519":"` + pub + `"}]}`, 2, ""},
-		{"empty", `{"keys":[]}`, 0, "no keys"},
-		{"no kid", `{"keys":[{"ed25519":"` + pub + `"}]}`, 0, "no kid"},
-		{"twice", `{"keys":[{"kid":"a","ed25519":"` + pub + `"},{"kid":"a","ed25519":"` + pub + `"}]}`, 0, "twice"},
-		{"short key", `{"keys":[{"kid":"a","ed25519":"AAAA"}]}`, 0, "32 bytes"},
-		{"not json", `kid a`, 0, "JSON"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			k, err := jobqueue.ParseIssuerKeys([]byte(c.in))
-			if c.bad != "" {
-				if err == nil || !strings.Contains(err.Error(), c.bad) {
-					t.Fatalf("err = %v, want %q", err, c.bad)
-				}
-				return
-			}
-			if err != nil || len(k) != c.n {
-				t.Fatalf("got %d keys, %v", len(k), err)
-			}
-		})
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"printstation/config"
 	"printstation/jobqueue"
 	"printstation/sim/central"
 	"printstation/storage"
@@ -43,6 +44,15 @@ func centre(t testing.TB, f central.Faults) (*central.Server, string, central.St
 	return srv, "https://" + l.Addr().String(), files
 }
 
+// pinnedKeys reads the centre's issuer key as a station config pins it.
+func pinnedKeys(files central.StationFiles) (map[string]ed25519.PublicKey, error) {
+	k, err := config.ReadIssuerKey(files.IssuerKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]ed25519.PublicKey{files.IssuerKID: k}, nil
+}
+
 func stationQueue(t testing.TB, files central.StationFiles, dbPath string) *jobqueue.Queue {
 	t.Helper()
 	ctx := context.Background()
@@ -51,7 +61,7 @@ func stationQueue(t testing.TB, files central.StationFiles, dbPath string) *jobq
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	keys, err := jobqueue.LoadIssuerKeys(files.IssuerKeysFile)
+	keys, err := pinnedKeys(files)
 	if err != nil {
 		t.Fatal(err)
 	}

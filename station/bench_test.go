@@ -2,9 +2,7 @@ package station
 
 import (
 	"context"
-	"encoding/base64"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -119,16 +117,13 @@ func BenchmarkCentralOutage(b *testing.B) {
 		}
 		defer srv.Close()
 		files, _ := srv.StationFiles("ST-T")
-		kid, pub := srv.IssuerPublicKey()
-		kf := filepath.Join(r.dir, "issuer-central.pub")
-		os.WriteFile(kf, []byte(base64.StdEncoding.EncodeToString(pub)), 0o644)
 		srv.IssueJobs("ST-T", 200, 200)
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		hs, _ := srv.ServeTLS(ln)
 		defer hs.Close()
 		c := &r.cfg.Central
 		c.URL, c.ClientCert, c.ClientKey, c.CAFile = "https://"+ln.Addr().String(), files.CertFile, files.KeyFile, files.CAFile
-		c.IssuerKeys = append(c.IssuerKeys, config.IssuerKey{ID: kid, File: kf})
+		c.IssuerKeys = append(c.IssuerKeys, config.IssuerKey{ID: files.IssuerKID, File: files.IssuerKeyFile})
 		c.PollSeconds = 1
 		r.cfg.Queue.PrefetchJobs = prefetch
 		r.sync = func(o *jobqueue.SyncOptions) {

@@ -3,7 +3,6 @@ package test
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"printstation/inventory"
-	"printstation/jobqueue"
 	"printstation/sim/chip/vicc"
 )
 
@@ -109,22 +107,15 @@ func newE2E(t *testing.T, o e2eOpts) *e2e {
 	}
 	t.Cleanup(func() { s.central.Process.Kill(); s.central.Wait() })
 	var first struct {
-		Files struct{ CertFile, KeyFile, CAFile, IssuerKeysFile, WitnessVKeyFile string } `json:"files"`
+		Files struct{ CertFile, KeyFile, CAFile, WitnessVKeyFile, IssuerKID, IssuerKeyFile string } `json:"files"`
 	}
 	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&first); err != nil {
 		t.Fatalf("centralsim said nothing usable: %v\n%s", err, cerr.String())
 	}
 	waitFor(t, 30*time.Second, func() bool { return strings.Contains(cerr.String(), "serving on") }, "centralsim serving")
-	keys, err := jobqueue.LoadIssuerKeys(first.Files.IssuerKeysFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keyToml string
-	for kid, k := range keys {
-		p := filepath.Join(dir, kid+".pub")
-		os.WriteFile(p, []byte(base64.StdEncoding.EncodeToString(k)), 0o644)
-		keyToml += fmt.Sprintf("[[central.issuer_key]]\nid = %q\nfile = %q\n", kid, p)
-	}
+	// The station pins the centre's issuer key straight from the file the
+	// centre publishes.
+	keyToml := fmt.Sprintf("[[central.issuer_key]]\nid = %q\nfile = %q\n", first.Files.IssuerKID, first.Files.IssuerKeyFile)
 	witness, _ := os.ReadFile(first.Files.WitnessVKeyFile)
 
 	// The printers, each its own process that outlives a daemon crash.

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"crypto/ed25519"
+	"encoding/base64"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -156,8 +157,10 @@ func New(opts Options) (*Server, error) {
 	if _, _, err := s.pki.issue("server", true); err != nil {
 		return nil, err
 	}
-	pub, _ := jobqueue.MarshalIssuerKeys(map[string]ed25519.PublicKey{opts.KID: s.issuer.Public().(ed25519.PublicKey)})
-	if err := os.WriteFile(filepath.Join(opts.Dir, "issuer-keys.json"), pub, 0o644); err != nil {
+	// The issuer's public key, in the form a station's
+	// [[central.issuer_key]] file takes (base64 of the 32 bytes).
+	pub := base64.StdEncoding.EncodeToString(s.issuer.Public().(ed25519.PublicKey)) + "\n"
+	if err := os.WriteFile(s.issuerKeyFile(), []byte(pub), 0o644); err != nil {
 		return nil, err
 	}
 	if err := s.replay(); err != nil {
@@ -239,7 +242,10 @@ func (s *Server) TemplateRef() jobqueue.TemplateRef { return s.tmplRef }
 
 // StationFiles are the files a station config points at.
 type StationFiles struct {
-	CertFile, KeyFile, CAFile, IssuerKeysFile, WitnessVKeyFile string
+	CertFile, KeyFile, CAFile, WitnessVKeyFile string
+	// IssuerKID and IssuerKeyFile are what a station pins as its
+	// [[central.issuer_key]] id and file.
+	IssuerKID, IssuerKeyFile string
 }
 
 // StationFiles writes (once) a client certificate for station and returns
@@ -253,7 +259,11 @@ func (s *Server) StationFiles(station string) (StationFiles, error) {
 		return StationFiles{}, err
 	}
 	return StationFiles{CertFile: c, KeyFile: k, CAFile: filepath.Join(s.opts.Dir, "ca.pem"),
-		IssuerKeysFile: filepath.Join(s.opts.Dir, "issuer-keys.json"), WitnessVKeyFile: filepath.Join(s.opts.Dir, "witness.vkey")}, nil
+		IssuerKID: s.opts.KID, IssuerKeyFile: s.issuerKeyFile(), WitnessVKeyFile: filepath.Join(s.opts.Dir, "witness.vkey")}, nil
+}
+
+func (s *Server) issuerKeyFile() string {
+	return filepath.Join(s.opts.Dir, s.opts.KID+".pub")
 }
 
 func validID(s string) bool {
