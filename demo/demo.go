@@ -404,15 +404,10 @@ type bed struct {
 // encoder whenever a blank reaches it.
 func softBed(printerNo int) bed {
 	r := chiptest.NewReader()
+	b := &chiptest.Bed{Reader: r, UIDPrefix: []byte{0x04, byte(printerNo), 0x80, 0x01},
+		Blank: chiptest.Config{Extended: true, Applications: [][]byte{blankAID}}}
 	return bed{
-		hook: func(ev simprinter.StationEvent) {
-			if ev.Arrived {
-				uid := []byte{0x04, byte(printerNo), byte(ev.Card >> 16), byte(ev.Card >> 8), byte(ev.Card), 0x80, 0x01}
-				r.Insert(chiptest.NewCard(chiptest.Config{UID: uid, Extended: true, Applications: [][]byte{blankAID}}))
-			} else {
-				r.Remove()
-			}
-		},
+		hook:    func(ev simprinter.StationEvent) { b.Station(ev.Card, ev.Arrived) },
 		encoder: func(context.Context) (station.Encoder, error) { return r.Encoder(), nil },
 		close:   func() {},
 	}

@@ -353,13 +353,9 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared,
 	if err != nil {
 		return nil, err
 	}
-	tb, err := e.queue.TemplateBytes(ctx, job.Template.ID, job.Template.SHA256)
+	tpl, err := e.queue.Template(ctx, job.Template.ID, job.Template.SHA256)
 	if err != nil {
 		return nil, err
-	}
-	tpl, err := card.Parse(tb)
-	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", job.Template.ID, err)
 	}
 	color, black, err := card.Render(tpl, job.Fields, job.Photo, job.Signature)
 	if err != nil {

@@ -47,57 +47,49 @@ type rig struct {
 	wrapped  map[string]*chipPrinter
 }
 
-// chipPrinter puts a fresh software card in the encoder when the fake
-// printer moves a blank to the contactless station, as a real printer's
-// blank carries its chip there.
+// chipPrinter gives a fake printer a contactless station: each blank it
+// feeds brings a fresh software chip (chiptest.Bed), which follows the card
+// to the encoder and away from it.
 type chipPrinter struct {
 	*printertest.Driver
-	r   *rig
-	n   int
-	rd  *chiptest.Reader
-	nm  string
+	bed *chiptest.Bed
 	mu  sync.Mutex
-	cur *chiptest.Card // the chip of the card inside: it follows the card
+	n   int // blanks fed
 }
 
 func (c *chipPrinter) Feed(ctx context.Context) error {
+	err := c.Driver.Feed(ctx)
+	if err == nil {
+		c.mu.Lock()
+		c.n++
+		c.mu.Unlock()
+	}
+	return err
+}
+
+func (c *chipPrinter) card() int {
 	c.mu.Lock()
-	c.cur = nil
-	c.mu.Unlock()
-	return c.Driver.Feed(ctx)
+	defer c.mu.Unlock()
+	return c.n
 }
 
 func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {
 	err := c.Driver.MoveTo(ctx, st)
 	if err == nil && st == printer.StationContactless {
-		c.mu.Lock()
-		if c.cur != nil {
-			cur := c.cur
-			c.mu.Unlock()
-			c.rd.Insert(cur)
-			return nil
-		}
-		c.n++
-		n := c.n
-		c.mu.Unlock()
-		cc := chiptest.Config{}
-		if c.r.cardCfg != nil {
-			cc = c.r.cardCfg(c.nm, n)
-		}
-		// Blanks come from the card maker with the application installed.
-		cc.UID = []byte{0x04, c.nm[1], byte(n >> 8), byte(n), 0x11, 0x22, 0x33}
-		cc.Applications = [][]byte{blankAID}
-		card := chiptest.NewCard(cc)
-		c.mu.Lock()
-		c.cur = card
-		c.mu.Unlock()
-		c.rd.Insert(card)
+		c.bed.Station(c.card(), true)
 	}
 	return err
 }
 
-func (c *chipPrinter) Eject(ctx context.Context) error  { c.rd.Remove(); return c.Driver.Eject(ctx) }
-func (c *chipPrinter) Reject(ctx context.Context) error { c.rd.Remove(); return c.Driver.Reject(ctx) }
+func (c *chipPrinter) Eject(ctx context.Context) error {
+	c.bed.Station(c.card(), false)
+	return c.Driver.Eject(ctx)
+}
+
+func (c *chipPrinter) Reject(ctx context.Context) error {
+	c.bed.Station(c.card(), false)
+	return c.Driver.Reject(ctx)
+}
 
 func newRig(t testing.TB, printers ...string) *rig {
 	t.Helper()
@@ -132,7 +124,18 @@ func (r *rig) parts(ctx context.Context, cfg *config.Config, log zerolog.Logger)
 			r.wrapped = map[string]*chipPrinter{}
 		}
 		if r.wrapped[name] == nil {
-			r.wrapped[name] = &chipPrinter{Driver: f, r: r, rd: r.readers[name], nm: name}
+			name := name
+			bed := &chiptest.Bed{Reader: r.readers[name], UIDPrefix: []byte{0x04, name[1], 0x11, 0x22},
+				// Blanks come from the card maker with the application installed.
+				Card: func(n int) chiptest.Config {
+					cc := chiptest.Config{}
+					if r.cardCfg != nil {
+						cc = r.cardCfg(name, n)
+					}
+					cc.Applications = [][]byte{blankAID}
+					return cc
+				}}
+			r.wrapped[name] = &chipPrinter{Driver: f, bed: bed}
 		}
 		ps.Printers[name] = r.wrapped[name]
 		ps.Encoders[name] = r.readers[name].Encoder()
@@ -488,7 +491,7 @@ func TestConfirmUncertainCard(t *testing.T) {
 		t.Fatalf("confirm with no card at the reader: %v", err)
 	}
 	// The supervisor holds the card to the encoder.
-	r.readers["p1"].Insert(r.wrapped["p1"].cur)
+	r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
 	uid, err := e2.Confirm(ctx, ids[0], "supervisor")
 	if err != nil {
 		t.Fatal(err)
@@ -547,7 +550,7 @@ func TestConfirmRefusesWrongChip(t *testing.T) {
 	ctx := context.Background()
 	r.crashWithCardAtEncoder(ids[0]) // a blank chip: nothing written
 	r.eng.parts.Printers["p1"].Eject(ctx)
-	r.readers["p1"].Insert(r.wrapped["p1"].cur)
+	r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
 	e2 := r.open()
 	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
 		t.Fatal("a blank chip was confirmed for the job")

@@ -40,14 +40,8 @@ func TestFaultMatrix(t *testing.T) {
 // card for every blank.
 func (r *rig) useSim(t testing.TB, cfg simprinter.Config) *simprinter.Sim {
 	cfg.Log = zerolog.Nop()
-	cfg.OnStation = func(ev simprinter.StationEvent) {
-		rd := r.readers["p1"]
-		if ev.Arrived {
-			rd.Insert(chiptest.NewCard(chiptest.Config{UID: []byte{0x04, 0x01, byte(ev.Card >> 8), byte(ev.Card), 0x20, 0x30, 0x40}, Applications: [][]byte{blankAID}}))
-		} else {
-			rd.Remove()
-		}
-	}
+	bed := &chiptest.Bed{Reader: r.readers["p1"], UIDPrefix: []byte{0x04, 0x01, 0x20, 0x30}, Blank: chiptest.Config{Applications: [][]byte{blankAID}}}
+	cfg.OnStation = func(ev simprinter.StationEvent) { bed.Station(ev.Card, ev.Arrived) }
 	sim, err := simprinter.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
