@@ -3,7 +3,6 @@ package card_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"printstation/internal/golden"
 	"strings"
 	"sync"
 	"testing"
@@ -19,8 +19,6 @@ import (
 	"printstation/card"
 	"printstation/card/cardtest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden PNGs under testdata/")
 
 func renderDemo(t testing.TB) (*image.RGBA, *image.Gray) {
 	t.Helper()
@@ -39,18 +37,18 @@ func TestRenderDemoGolden(t *testing.T) {
 	if blk == nil || blk.Bounds() != col.Bounds() {
 		t.Fatalf("black image = %v, want 1016 × 648", blk)
 	}
-	golden(t, "ektp-demo-color.png", col)
-	golden(t, "ektp-demo-black.png", blk)
-	golden(t, "ektp-demo-composite.png", card.Composite(col, blk))
+	goldenPNG(t, "ektp-demo-color.png", col)
+	goldenPNG(t, "ektp-demo-black.png", blk)
+	goldenPNG(t, "ektp-demo-composite.png", card.Composite(col, blk))
 }
 
-// golden compares img with testdata/name. A difference of up to 2 levels a
+// goldenPNG compares img with testdata/name. A difference of up to 2 levels a
 // channel is allowed: the rasterizers use floating point, and fused
 // multiply-add on other CPUs may move an edge pixel by one level.
-func golden(t *testing.T, name string, img image.Image) {
+func goldenPNG(t *testing.T, name string, img image.Image) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if golden.Update() {
 		var b bytes.Buffer
 		if err := png.Encode(&b, img); err != nil {
 			t.Fatal(err)
@@ -452,7 +450,7 @@ func TestDemoLongValues(t *testing.T) {
 	if n := countDark(blk, image.Rect(716, 118, 729, 530)); n != 0 {
 		t.Errorf("%d K pixels in the gutter before the photo: a value overflowed", n)
 	}
-	if *update {
+	if golden.Update() {
 		if err := os.WriteFile(filepath.Join(t.TempDir(), "long.png"), pngOf(card.Composite(col, blk)), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -3,17 +3,14 @@ package chip_test
 import (
 	"context"
 	"encoding/hex"
-	"flag"
-	"os"
 	"path/filepath"
+	"printstation/internal/golden"
 	"strings"
 	"testing"
 
 	"printstation/chip"
 	"printstation/chip/chiptest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // recorder keeps the APDU trace of a session: what a protocol analyzer
 // between reader and card would show.
@@ -62,18 +59,7 @@ func TestAPDUTraceGolden(t *testing.T) {
 			}
 			got := strings.Join(rec.lines, "\n") + "\n"
 			path := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("APDU trace differs from %s (go test -update rewrites it after review):\n%s", path, got)
-			}
+			golden.Check(t, path, []byte(got))
 		})
 	}
 }

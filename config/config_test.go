@@ -1,14 +1,12 @@
 package config
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
+	"printstation/internal/golden"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // Each bad file's full message list is a golden file: the exact text a
 // technician sees, with its lines.
@@ -24,17 +22,7 @@ func TestBadFilesGolden(t *testing.T) {
 				t.Fatalf("%s loaded without error", f)
 			}
 			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(f, ".toml") + ".golden"
-			if *update {
-				os.WriteFile(golden, []byte(got), 0o644)
-			}
-			want, rerr := os.ReadFile(golden)
-			if rerr != nil {
-				t.Fatalf("read golden (run go test ./config -update): %v", rerr)
-			}
-			if got != string(want) {
-				t.Errorf("messages differ\n--- got\n%s--- want\n%s", got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".toml")+".golden", []byte(got))
 			for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
 				if !strings.HasPrefix(line, f+":") {
 					t.Errorf("message does not start with the file name: %q", line)

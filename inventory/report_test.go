@@ -2,14 +2,11 @@ package inventory
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
+	"printstation/internal/golden"
 	"testing"
 	"time"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // The daily report is what the centre parses: its shape is pinned.
 func TestStockReportGolden(t *testing.T) {
@@ -30,16 +27,5 @@ func TestStockReportGolden(t *testing.T) {
 	}
 	b = append(b, '\n')
 	path := filepath.Join("testdata", "stock-report.json")
-	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if string(b) != string(want) {
-		t.Errorf("stock report differs from %s (go test -update rewrites it):\n%s", path, b)
-	}
+	golden.Check(t, path, b)
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"printstation/internal/golden"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,8 +19,6 @@ import (
 	"printstation/inventory"
 	"printstation/storage"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // station builds a ledger the way the daemon would and returns the closed
 // database file and the station's vkey file.
@@ -352,18 +350,7 @@ func TestExportGolden(t *testing.T) {
 			t.Fatalf("%s: exit %d %s", c.golden, code, errs)
 		}
 		path := filepath.Join("testdata", c.golden)
-		if *update {
-			if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		if out != string(want) {
-			t.Errorf("%s differs from the golden file (go test -update rewrites it):\n%s", c.golden, out)
-		}
+		golden.Check(t, path, []byte(out))
 	}
 	if !hashRE.MatchString(mustRead(t, "testdata/export.csv")) {
 		t.Error("export carries no leaf hashes")

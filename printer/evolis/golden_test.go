@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
+	"printstation/internal/golden"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +16,6 @@ import (
 	"printstation/printer/tcp"
 	simprinter "printstation/sim/printer"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // recConn records every write (the driver writes one command per call).
 type recConn struct {
@@ -107,19 +104,7 @@ func TestGoldenCardStream(t *testing.T) {
 			}
 			got := transcript(frames)
 			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				os.MkdirAll("testdata", 0o755)
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("byte stream changed; diff against %s (go test -update if intended):\n%s", path, got)
-			}
+			golden.Check(t, path, []byte(got))
 		})
 	}
 }
