@@ -97,14 +97,14 @@ type Engine struct {
 
 // Printer is one card printer and the encoder inside it.
 type Printer struct {
-	Name           string `toml:"name"`
-	Driver         string `toml:"driver"`
-	Transport      string `toml:"transport"` // usb, tcp or ipp
-	VendorID       int    `toml:"vendor_id"`
-	ProductID      int    `toml:"product_id"`
-	Serial         string `toml:"serial"`
-	Address        string `toml:"address"` // host:port for tcp
-	URI            string `toml:"uri"`     // ipp://HOST[:PORT]/printers/NAME for ipp
+	Name      string `toml:"name"`
+	Driver    string `toml:"driver"`
+	Transport string `toml:"transport"` // usb, tcp or ipp
+	VendorID  int    `toml:"vendor_id"`
+	ProductID int    `toml:"product_id"`
+	Serial    string `toml:"serial"`
+	Address   string `toml:"address"` // host:port for tcp
+	URI       string `toml:"uri"`     // ipp://HOST[:PORT]/printers/NAME for ipp
 	// Encoder is where the chip is written: "inline" (default), the
 	// printer's own contactless station, or "desk", a PC/SC reader on the
 	// desk that the operator places each card on, before and after the
@@ -112,7 +112,7 @@ type Printer struct {
 	Encoder string `toml:"encoder"`
 	// EncoderReader is the PC/SC reader name (a path.Match pattern): the
 	// printer's encoder, or the desk reader for encoder = "desk".
-	EncoderReader string `toml:"encoder_reader"`
+	EncoderReader  string `toml:"encoder_reader"`
 	FeederCapacity int    `toml:"feeder_capacity"`
 	Ribbon         string `toml:"ribbon"`
 }
