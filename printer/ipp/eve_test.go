@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"printstation/card"
-	"printstation/card/cardtest"
+	"printstation/card/sample"
 	"printstation/printer"
 	"printstation/printer/ipp"
 	"printstation/printer/ipp/ipptest"
@@ -29,7 +29,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // renderCard draws the demo e-KTP card as the engine does.
 func renderCard(t testing.TB, seed int) *image.RGBA {
 	t.Helper()
-	color, black, err := card.Render(card.DemoTemplate(), cardtest.Fields(), cardtest.Photo(seed), cardtest.Signature(seed))
+	color, black, err := card.Render(card.DemoTemplate(), sample.Fields(), sample.Photo(seed), sample.Signature(seed))
 	if err != nil {
 		t.Fatal(err)
 	}
