@@ -143,6 +143,16 @@ type queuePrinter interface {
 
 var errNotDesk = errors.New("not a desk reader or print queue")
 
+// errDeskCrash ends an attempt where a test's crash point stopped it.
+var errDeskCrash = errors.New("desk crash point")
+
+// deskHook is the tests' crash point: true stops the attempt right there,
+// writing nothing more, as a killed daemon would (the test then opens a new
+// engine on the same database). Production engines have none.
+func (e *Engine) deskHook(step string) bool {
+	return e.deskCrash != nil && e.deskCrash(step)
+}
+
 func (l *lazyEncoder) Do(ctx context.Context, f func(ctx context.Context, c chip.Card, atr []byte) error) error {
 	e, err := l.get(ctx)
 	if err != nil {
@@ -314,6 +324,9 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 				intent = 0
 				return fmt.Errorf("recording the intent: %w", err)
 			}
+			if w.e.deskHook("writing") {
+				return errDeskCrash
+			}
 			view.Step, view.UID, view.Message = string(deskWriting), uid, "writing the chip: leave the card on the reader"
 			w.desk.set(view)
 			chipCtx, cancelChip := context.WithTimeout(cctx, time.Duration(e.config().Engine.ChipTimeoutSeconds)*time.Second)
@@ -324,6 +337,8 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		rcancel()
 		var known *errKnownCard
 		switch {
+		case errors.Is(err, errDeskCrash):
+			return false
 		case err == nil:
 		case errors.As(err, &known):
 			view.Step, view.UID, view.Message = string(deskPutAside), known.uid, known.Error()+": take it off the reader and place a fresh blank"
@@ -370,6 +385,9 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	if p.hasChp {
 		e.db.ExecContext(cctx, `UPDATE station_desk SET step='written', updated_at=? WHERE intent_id=?`, now(), intent)
 		e.publish(Event{Type: "desk_chip_written", Printer: w.name, Job: job.ID, UID: uid})
+		if e.deskHook("written") {
+			return false
+		}
 
 		// 2. The card leaves the reader for the printer's manual feed.
 		view.Step, view.Message = string(deskToFeed), "take the card off the reader and put it in the printer's manual feed"
@@ -407,6 +425,9 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		w.toQueue(ctx, job.ID, "database error before printing")
 		return false
 	}
+	if e.deskHook("printing") {
+		return false
+	}
 	view.Step, view.Message = string(deskPrinting), "printing the face: the printer takes the card from its manual feed"
 	w.desk.set(view)
 	w.prefetch(ctx)
@@ -423,6 +444,9 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	if ij.ID > 0 {
 		e.db.ExecContext(cctx, `UPDATE station_desk SET ipp_job=?, updated_at=? WHERE intent_id=?`, ij.ID, now(), intent)
 	}
+	if e.deskHook("submitted") {
+		return false
+	}
 	if err == nil {
 		ij, err = q.Wait(cctx, ij)
 	}
@@ -438,6 +462,9 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		return false
 	}
 	e.db.ExecContext(cctx, `UPDATE station_desk SET step='printed', updated_at=? WHERE intent_id=?`, now(), intent)
+	if e.deskHook("printed") {
+		return false
+	}
 	if !p.hasChp {
 		w.deskConsumed(cctx, p, intent, "")
 		return false

@@ -59,8 +59,9 @@ type Engine struct {
 	byName    map[string]*worker
 	draining  atomic.Bool
 	wake      chan struct{}
-	beat      atomic.Int64 // unix nanos of the last engine loop pass
-	lastStock string       // key of the last daily stock report queued
+	beat      atomic.Int64           // unix nanos of the last engine loop pass
+	lastStock string                 // key of the last daily stock report queued
+	deskCrash func(step string) bool // tests: a crash point in the desk flow (desk.go)
 }
 
 // engineSchema is the engine's own state: which batches people started,
