@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -530,29 +531,33 @@ type journalEvent struct {
 	Time  time.Time `json:"time"`
 }
 
-// cycle is the printer's mean time from one blank taken to the next, from
-// its own journal: the pace the printer ran at, whoever drove it.
+// cycle is the printer's median time from one blank taken to the next,
+// from its own journal: the pace the printer ran at, whoever drove it. The
+// median, not the mean: the chip write on the virtual card (a Python
+// process on a shared machine) now and then takes a few hundred ms longer,
+// on either side of the comparison.
 func cycle(out string) (per time.Duration, cards int, err error) {
 	f, err := os.Open(filepath.Join(out, "journal.jsonl"))
 	if err != nil {
 		return 0, 0, err
 	}
 	defer f.Close()
-	var first, last time.Time
+	var taken []time.Time
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var ev journalEvent
 		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Event != "blank_taken" {
 			continue
 		}
-		if cards == 0 {
-			first = ev.Time
-		}
-		last = ev.Time
-		cards++
+		taken = append(taken, ev.Time)
 	}
-	if cards < 2 {
-		return 0, cards, fmt.Errorf("%s: %d blanks taken; need at least 2", out, cards)
+	if len(taken) < 2 {
+		return 0, len(taken), fmt.Errorf("%s: %d blanks taken; need at least 2", out, len(taken))
 	}
-	return last.Sub(first) / time.Duration(cards-1), cards, nil
+	d := make([]time.Duration, 0, len(taken)-1)
+	for i := 1; i < len(taken); i++ {
+		d = append(d, taken[i].Sub(taken[i-1]))
+	}
+	slices.Sort(d)
+	return d[len(d)/2], len(taken), nil
 }
