@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"printstation/card/cardtest"
+	"printstation/card/sample"
 )
 
 // TestCachedRenderIsTheFullRender: a render on the cached static layers is
@@ -31,7 +31,7 @@ func TestCachedRenderIsTheFullRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long := cardtest.Fields()
+	long := sample.Fields()
 	long["nama"] = "SITI NURHALIZA RAHMAWATI BINTI ABDULLAH SYAH"
 	long["alamat"] = "JL. RAYA PAJAJARAN NO. 45 BLOK C KOMPLEKS BOGOR BARU"
 	long["tempat_terbit"] = "KAB. KEPULAUAN SIAU TAGULANDANG BIARO"
@@ -41,14 +41,14 @@ func TestCachedRenderIsTheFullRender(t *testing.T) {
 		fields map[string]string
 		seed   int
 	}{
-		{"demo", DemoTemplate(), cardtest.Fields(), 1},
+		{"demo", DemoTemplate(), sample.Fields(), 1},
 		{"demo-long", DemoTemplate(), long, 2},
-		{"overlap", overlap, cardtest.Fields(), 3},
+		{"overlap", overlap, sample.Fields(), 3},
 		{"overlap-long", overlap, long, 4},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			photo, sig := cardtest.Photo(c.seed), cardtest.Signature(c.seed)
+			photo, sig := sample.Photo(c.seed), sample.Signature(c.seed)
 			wantCol, wantBlk, err := render(c.tpl, c.fields, photo, sig, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -129,7 +129,7 @@ func TestTextInkMargins(t *testing.T) {
 // every element drawn, no cached static layers.
 func BenchmarkRenderDemoFull(b *testing.B) {
 	tpl := DemoTemplate()
-	f, p, s := cardtest.Fields(), cardtest.Photo(1), cardtest.Signature(1)
+	f, p, s := sample.Fields(), sample.Photo(1), sample.Signature(1)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := render(tpl, f, p, s, nil); err != nil {
