@@ -79,10 +79,10 @@ type deskRule struct {
 // in the table, or a rule with no spoil reason, waits for a person.
 var deskRecovery = map[string]deskRule{
 	"writing": {spoil: inventory.ReasonDeskNotPrinted,
-		why: "the station stopped while the chip of card %s was being written; its face was never printed: put the card with the spoiled cards"},
+		why: "the station stopped while the chip of the card %s was being written; its face was never printed: put the card with the spoiled cards"},
 	"written": {spoil: inventory.ReasonDeskNotPrinted,
-		why: "the station stopped after the chip of card %s was written and before its face was sent to the printer: put the card with the spoiled cards"},
-	"printing": {why: "the station stopped while the face of card %s was being printed: take the card out of the printer; if its face is good, tap it on the desk reader and confirm (printstationctl attention confirm JOB), else spoil it"},
+		why: "the station stopped after the chip of the card %s was written and before its face was sent to the printer: put the card with the spoiled cards"},
+	"printing": {why: "the station stopped while the face of the card %s was being printed: take the card out of the printer; if its face is good, tap it on the desk reader and confirm (printstationctl attention confirm JOB), else spoil it"},
 	"printed":  {why: "the station stopped before the printed card %s was tapped back: tap it on the desk reader and confirm (printstationctl attention confirm JOB), or spoil it"},
 }
 
@@ -239,7 +239,7 @@ func (w *worker) deskWait() time.Duration {
 type errKnownCard struct{ uid, how string }
 
 func (e *errKnownCard) Error() string {
-	return fmt.Sprintf("card %s is already counted (%s): it is not a blank", e.uid, e.how)
+	return fmt.Sprintf("this card is already counted (%s): it is not a blank", e.how)
 }
 
 // knownUID says how the station already knows a UID, "" if it does not.
@@ -398,7 +398,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		if err != nil {
 			w.deskSpoil(cctx, p, intent, uid, inventory.ReasonDeskNotPrinted, "the card was not taken to the printer")
 			w.toQueue(ctx, job.ID, "card not taken to the printer")
-			w.pause("paused", fmt.Sprintf("card %s of job %s stayed on the desk reader of %s (%v): it is spoiled (its chip holds the job's data): put it with the spoiled cards, then resume", uid, job.ID, w.name, err))
+			w.pause("paused", fmt.Sprintf("the card of job %s stayed on the desk reader of %s (%v): it is spoiled (its chip holds the job's data): put it with the spoiled cards, then resume", job.ID, w.name, err))
 			return false
 		}
 	} else {
@@ -438,7 +438,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		w.releasePending(ctx)
 		w.deskSpoil(cctx, p, intent, uid, inventory.ReasonDeskNotPrinted, "print: "+err.Error())
 		w.toQueue(ctx, job.ID, "printer "+w.name+" refused the card")
-		w.printerFault(fmt.Errorf("%w — take card %s out of the manual feed and put it with the spoiled cards", err, uid), job.ID)
+		w.printerFault(fmt.Errorf("%w — take the card of job %s out of the manual feed and put it with the spoiled cards", err, job.ID), job.ID)
 		return false
 	}
 	if ij.ID > 0 {
@@ -456,7 +456,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		if ij.ID > 0 && !ij.Terminal() {
 			q.Cancel(cctx, ij.ID)
 		}
-		msg := fmt.Sprintf("printing card %s of job %s on %s did not finish (%v): take the card out of the printer; if its face is good, tap it on the desk reader and confirm, else spoil it", uid, job.ID, w.name, err)
+		msg := fmt.Sprintf("printing the card of job %s on %s did not finish (%v): take the card out of the printer; if its face is good, tap it on the desk reader and confirm, else spoil it", job.ID, w.name, err)
 		w.deskUncertain(cctx, job, intent, msg)
 		w.printerFault(err, job.ID)
 		return false
@@ -517,17 +517,17 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		if !containsStr(wrong, got) {
 			wrong = append(wrong, got)
 			e.db.ExecContext(cctx, `UPDATE station_desk SET wrong_uids=?, updated_at=? WHERE intent_id=?`, strings.Join(wrong, ","), now(), intent)
-			e.publish(Event{Type: "desk_wrong_card", Printer: w.name, Job: job.ID, UID: got, Message: "tapped back card " + got + " is not card " + uid})
+			e.publish(Event{Type: "desk_wrong_card", Printer: w.name, Job: job.ID, UID: got, Message: "the card tapped back is not the card written for the job"})
 		}
-		view.Message = fmt.Sprintf("wrong card (chip %s): take it off and tap the card that just came out of the printer (chip %s)", got, uid)
+		view.Message = "wrong card: take it off and tap the card that just came out of the printer"
 		w.desk.set(view)
 		wctx, wcancel := context.WithDeadline(ctx, deadline)
 		rd.WaitRemoved(wctx)
 		wcancel()
 	}
-	msg := fmt.Sprintf("the printed card %s of job %s was not tapped back on the desk reader of %s", uid, job.ID, w.name)
+	msg := fmt.Sprintf("the printed card of job %s was not tapped back on the desk reader of %s", job.ID, w.name)
 	if len(wrong) > 0 {
-		msg = fmt.Sprintf("the card tapped back after printing job %s on %s was chip %s, not the card written for it (%s): find the printed card; if it is chip %s tap it and confirm, else spoil it (a face on the wrong chip)", job.ID, w.name, strings.Join(wrong, ", "), uid, uid)
+		msg = fmt.Sprintf("%d other card(s) were tapped back after printing job %s on %s, not the card written for it: find the printed card; if its chip is the job's, tapping it confirms it (printstationctl attention confirm %s), else spoil it (a face on the wrong chip)", len(wrong), job.ID, w.name, job.ID)
 	} else {
 		msg += ": find it, tap it and confirm, or spoil it"
 	}
@@ -628,7 +628,7 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 	}
 	rule, ok := deskRecovery[step]
 	if !ok {
-		e.settleUncertain(ctx, intent, jobID, fmt.Sprintf("card %s of job %s was at an unknown desk step %q when the station stopped: a person decides (confirm or spoil)", uid, jobID, step))
+		e.settleUncertain(ctx, intent, jobID, fmt.Sprintf("the card of job %s was at an unknown desk step %q when the station stopped: a person decides (confirm or spoil)", jobID, step))
 		return true
 	}
 	// A print job the queue never started can be cancelled, which proves
@@ -640,14 +640,14 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 				j, err := q.JobState(cctx, int(ippJob.Int64))
 				if err == nil && (j.State == "pending" || j.State == "pending-held") && q.Cancel(cctx, j.ID) == nil {
 					if j2, err := q.JobState(cctx, j.ID); err == nil && j2.State == "canceled" {
-						rule = deskRule{spoil: inventory.ReasonDeskNotPrinted, why: "the station stopped before the printer started the face of card %s; the print job was cancelled: take the card out of the manual feed and put it with the spoiled cards"}
+						rule = deskRule{spoil: inventory.ReasonDeskNotPrinted, why: "the station stopped before the printer started the face of the card %s; the print job was cancelled: take the card out of the manual feed and put it with the spoiled cards"}
 					}
 				}
 				cancel()
 			}
 		}
 	}
-	why := fmt.Sprintf(rule.why, uid)
+	why := fmt.Sprintf(rule.why, "of job "+jobID)
 	if rule.spoil == "" {
 		e.settleUncertain(ctx, intent, jobID, why)
 		if w := e.byName[printerName]; w != nil {

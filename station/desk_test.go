@@ -253,8 +253,14 @@ func TestDeskWrongCardTappedBack(t *testing.T) {
 		t.Fatalf("a card was counted for the job though the wrong card was tapped back: %v", consumed)
 	}
 	as, _ := d.eng.AttentionList(context.Background())
-	if len(as) != 1 || !strings.Contains(as[0].Reason, "04999999") || !strings.Contains(as[0].Reason, d.op.placed[0]) {
-		t.Fatalf("attention %+v: want both UIDs named", as)
+	if len(as) != 1 || !strings.Contains(as[0].Reason, "other card(s) were tapped back") || strings.Contains(as[0].Reason, "04999999") {
+		t.Fatalf("attention %+v: want the wrong card said, without its UID (not personal data in reasons)", as)
+	}
+	// The UID of the wrong card is on record.
+	var wrong string
+	d.eng.db.QueryRow(`SELECT wrong_uids FROM station_desk`).Scan(&wrong)
+	if wrong != "04999999" {
+		t.Fatalf("wrong card on record: %q", wrong)
 	}
 	// Confirming with the wrong card is refused; spoiling records the
 	// written card with its UID.

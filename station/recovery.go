@@ -183,7 +183,7 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 		uid = res.UID
 		// A desk card must be the very card written for the job.
 		if want, _, desk := e.deskIntent(ctx, intent); desk && want != uidText(uid) {
-			return "", fmt.Errorf("the card on the reader is chip %s, but the card written for job %s is chip %s: tap that card, or spoil the job's card (printstationctl attention spoil %s)", uidText(uid), jobID, want, jobID)
+			return "", fmt.Errorf("the card on the reader is not the card written for job %s: tap that card, or spoil the job's card (printstationctl attention spoil %s)", jobID, jobID)
 		}
 	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
