@@ -27,25 +27,31 @@ func convertFast(img *image.RGBA, black *image.Gray, opt Options, ps *Panels) {
 		bb = black.Bounds()
 	}
 	color := ps.Y != nil
+	// Where each line and point come from in the image: the inverse of
+	// place, which maps an image column to a line and a row to a point.
+	var xOf [Lines]int
+	var yOf [Points]int
+	for x := 0; x < Width; x++ {
+		n, _ := place(x, 0, opt.Rotate180)
+		xOf[n] = x
+	}
+	for y := 0; y < Height; y++ {
+		_, pt := place(0, y, opt.Rotate180)
+		yOf[pt] = y
+	}
 	var yl, ml, cl, kl [tile][Points]uint8 // per panel line of the tile, per point
-	var bare [Points]bool                  // points of a line the overlay leaves bare
+	var bare [Height]bool                  // image rows of a column the overlay leaves bare
 	lineBytes := Points * int(bits) / 8
 	for n0 := 0; n0 < Lines; n0 += tile {
 		for pt := 0; pt < Points; pt++ {
-			yy := pt
-			if opt.Rotate180 {
-				yy = Points - 1 - pt
-			}
+			yy := yOf[pt]
 			row := img.Pix[img.PixOffset(ib.Min.X, ib.Min.Y+yy):]
 			var krow []uint8
 			if black != nil {
 				krow = black.Pix[black.PixOffset(bb.Min.X, bb.Min.Y+yy):]
 			}
 			for j := 0; j < tile; j++ {
-				x := n0 + j
-				if opt.Rotate180 {
-					x = Lines - 1 - x
-				}
+				x := xOf[n0+j]
 				p := row[4*x : 4*x+4 : 4*x+4]
 				r, g, b := p[0], p[1], p[2]
 				if a := p[3]; a != 0xff { // premultiplied: composite on white
@@ -79,10 +85,7 @@ func convertFast(img *image.RGBA, black *image.Gray, opt Options, ps *Panels) {
 				continue
 			}
 			out := ps.O.Data[n*Points/8 : (n+1)*Points/8]
-			x := n
-			if opt.Rotate180 {
-				x = Lines - 1 - n
-			}
+			x := xOf[n]
 			any := false
 			for _, r := range opt.NoVarnish {
 				if x >= r.Min.X && x < r.Max.X && r.Min.Y < Height && r.Max.Y > 0 {
@@ -105,11 +108,7 @@ func convertFast(img *image.RGBA, black *image.Gray, opt Options, ps *Panels) {
 				}
 			}
 			for pt := range o {
-				yy := pt
-				if opt.Rotate180 {
-					yy = Points - 1 - pt
-				}
-				if !bare[yy] {
+				if !bare[yOf[pt]] {
 					o[pt] = 1
 				}
 			}

@@ -207,10 +207,7 @@ func Convert(img image.Image, black image.Image, opt Options) (*Panels, error) {
 	gray, _ := black.(*image.Gray)
 	for y := 0; y < Height; y++ {
 		for x := 0; x < Width; x++ {
-			n, pt := x, y
-			if opt.Rotate180 {
-				n, pt = Lines-1-x, Points-1-y
-			}
+			n, pt := place(x, y, opt.Rotate180)
 			var r, g, b uint8
 			if rgba != nil {
 				o := rgba.PixOffset(ib.Min.X+x, ib.Min.Y+y)
@@ -256,15 +253,20 @@ func Convert(img image.Image, black image.Image, opt Options) (*Panels, error) {
 				if bare(opt.NoVarnish, x, y) {
 					continue
 				}
-				n, pt := x, y
-				if opt.Rotate180 {
-					n, pt = Lines-1-x, Points-1-y
-				}
+				n, pt := place(x, y, opt.Rotate180)
 				ps.O.set(1, n, pt, 1)
 			}
 		}
 	}
 	return &ps, nil
+}
+
+// place maps image dot (x, y) to (line, point); see the package comment.
+func place(x, y int, rotate180 bool) (n, pt int) {
+	if rotate180 {
+		return Lines - 1 - x, Points - 1 - y
+	}
+	return x, y
 }
 
 func bare(rs []image.Rectangle, x, y int) bool {
@@ -309,10 +311,7 @@ func Image(ps *Panels, rotate180 bool) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, Width, Height))
 	for y := 0; y < Height; y++ {
 		for x := 0; x < Width; x++ {
-			n, pt := x, y
-			if rotate180 {
-				n, pt = Lines-1-x, Points-1-y
-			}
+			n, pt := place(x, y, rotate180)
 			ink := func(p *Panel) uint8 {
 				if p == nil {
 					return 0
