@@ -129,18 +129,17 @@ func packBits(out []byte, v *[Points]uint8) {
 	}
 }
 
-// pack packs values of bits bits each, most significant bit first.
+// pack packs values of bits bits each, most significant bit first: eight
+// values make bits whole bytes (Points is a multiple of 8).
 func pack(out []byte, bits uint, v *[Points]uint8) {
-	var acc uint32
-	var nb uint
-	i := 0
-	for _, x := range v {
-		acc = acc<<bits | uint32(x)
-		nb += bits
-		if nb >= 8 {
-			nb -= 8
-			out[i] = byte(acc >> nb)
-			i++
+	o := 0
+	for i := 0; i < Points; i += 8 {
+		w := v[i : i+8 : i+8]
+		acc := uint64(w[0])<<(7*bits) | uint64(w[1])<<(6*bits) | uint64(w[2])<<(5*bits) | uint64(w[3])<<(4*bits) |
+			uint64(w[4])<<(3*bits) | uint64(w[5])<<(2*bits) | uint64(w[6])<<bits | uint64(w[7])
+		for k := int(bits) - 1; k >= 0; k-- {
+			out[o] = byte(acc >> (8 * uint(k)))
+			o++
 		}
 	}
 }
