@@ -51,6 +51,7 @@ type Engine struct {
 	syncer *jobqueue.Syncer
 	parts  *Parts
 	hub    hub
+	timing *timing // histograms for /metrics
 
 	cfgMu sync.Mutex
 	cfg   *config.Config
@@ -97,7 +98,7 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 	if ec.Status == nil {
 		ec.Status = func(string) {}
 	}
-	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1)}
+	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1), timing: newTiming()}
 	if _, err := ec.DB.ExecContext(ctx, engineSchema); err != nil {
 		return nil, fmt.Errorf("engine tables: %w", err)
 	}
@@ -146,7 +147,11 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 			parts.Close()
 			return nil, fmt.Errorf("printer %s: no device was built for it", pc.Name)
 		}
-		w := newWorker(e, pc.Name, p, parts.Encoders[pc.Name])
+		var enc Encoder
+		if pe := parts.Encoders[pc.Name]; pe != nil {
+			enc = timedEncoder{pe, e.timing}
+		}
+		w := newWorker(e, pc.Name, &timedPrinter{Printer: p, t: e.timing}, enc)
 		e.workers = append(e.workers, w)
 		e.byName[pc.Name] = w
 	}

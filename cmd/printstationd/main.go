@@ -92,6 +92,13 @@ func runDaemon(args []string, stderr io.Writer) int {
 		// The print-room page starts once the engine is up; a page that
 		// cannot listen is logged, and the station prints on without it.
 		Ready: func(d *station.Daemon) {
+			if cfg.Metrics.Listen != "" {
+				go func() {
+					if err := d.Engine().ServeMetrics(ctx, cfg.Metrics.Listen); err != nil {
+						log.Error().Err(err).Msg("metrics not served")
+					}
+				}()
+			}
 			if cfg.Web.Listen == "" {
 				return // the page is switched off
 			}
