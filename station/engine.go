@@ -53,6 +53,8 @@ type Engine struct {
 	hub    hub
 	timing *timing // histograms for /metrics
 
+	journaled journalState // printer stops already written to the journal
+
 	cfgMu sync.Mutex
 	cfg   *config.Config
 
@@ -225,6 +227,7 @@ func (e *Engine) Reconfigure(c *config.Config) {
 }
 
 func (e *Engine) publish(ev Event) {
+	e.journal(ev)
 	e.hub.publish(ev)
 }
 
