@@ -15,6 +15,8 @@ pkgs=(
   fonts-dejavu-core
   zbar-tools            # card tests read the printed QR code back
   systemd               # systemd-analyze for the unit checks
+  prometheus            # promtool test rules deploy/prometheus/alerts_test.yml
+  lintian               # make deb checks the package
 )
 
 missing=()

@@ -38,7 +38,7 @@ func TestJournalMessageIDs(t *testing.T) {
 	e.publish(Event{Type: "printer_offline", Printer: "p2", Message: "no answer"})
 	e.publish(Event{Type: "printer_resumed", Printer: "p1"})
 	e.publish(Event{Type: "printer_paused", Printer: "p1", Message: "cover open"}) // a new stop after a resume
-	e.publish(Event{Type: "card_printed", Printer: "p1", Job: "J-2"})             // not an alert
+	e.publish(Event{Type: "card_printed", Printer: "p1", Job: "J-2"})              // not an alert
 
 	lines := logLines(t, &buf)
 	var ids []string
