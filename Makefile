@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 export CGO_ENABLED := 1
 
-.PHONY: deps build demo test fmt-check vet testbed-up bench
+.PHONY: deps build demo deb test fmt-check vet testbed-up bench
 
 deps:
 	@scripts/deps.sh
@@ -17,6 +17,11 @@ build: deps
 demo: build
 	@scripts/testbed-up.sh || echo "pcscd not started: the demo uses the software chip"
 	$(BIN)/printstation-demo --out demo-out --exit-when-done
+
+# The Debian package in dist/, checked with lintian (scripts/deb.sh;
+# VERSION=... to set its version).
+deb: deps
+	@scripts/deb.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

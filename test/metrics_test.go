@@ -26,7 +26,8 @@ import (
 // on), the counts agree with the station's own status, and no label
 // carries a job id.
 func TestMetricsScrape(t *testing.T) {
-	s := newE2E(t, e2eOpts{jobs: 4, batch: 4, printers: 1})
+	requirePcscd(t)
+	s := newE2E(t, e2eOpts{jobs: 4, batch: 4, printers: 1, vicc: true})
 	addr := freeAddr(t)
 	f, err := os.OpenFile(s.cfg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
