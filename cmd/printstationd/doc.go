@@ -56,6 +56,15 @@ func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "-help" }
 
 // help answers --help, `help ...` and `completion bash`.
 func help(args []string, stdout, stderr io.Writer) (int, bool) {
+	// `COMMAND --help` (also for help and completion themselves).
+	if len(args) > 1 && slices.ContainsFunc(args[1:], isHelp) {
+		for _, c := range commands {
+			if c.Words == args[0] {
+				printHelp(stdout, c)
+				return 0, true
+			}
+		}
+	}
 	switch {
 	case args[0] == "completion":
 		if len(args) != 2 || args[1] != "bash" {
@@ -81,12 +90,13 @@ func help(args []string, stdout, stderr io.Writer) (int, bool) {
 	}
 	for _, c := range commands {
 		if c.Words == args[0] {
-			fmt.Fprintf(stdout, "usage: printstationd %s %s\n\n%s\n", c.Words, c.Args, c.Summary)
-			if h := c.help(); h != "" {
-				fmt.Fprint(stdout, "\n"+h)
-			}
+			printHelp(stdout, c)
 			return 0, true
 		}
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, usage)
+		return 0, true
 	}
 	fmt.Fprintf(stderr, "printstationd: unknown command %q\n%s", args[0], usage)
 	return 2, true
@@ -196,4 +206,11 @@ func resolve(host string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+func printHelp(w io.Writer, c command) {
+	fmt.Fprintf(w, "usage: printstationd %s %s\n\n%s\n", c.Words, c.Args, c.Summary)
+	if h := c.help(); h != "" {
+		fmt.Fprint(w, "\n"+h)
+	}
 }

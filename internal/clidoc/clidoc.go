@@ -48,6 +48,16 @@ type Page struct {
 func esc(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\e`)
 	s = strings.ReplaceAll(s, "-", `\-`)
+	// Non-ASCII as roff's own escapes: the page renders without preconv.
+	var a strings.Builder
+	for _, r := range s {
+		if r > 127 {
+			fmt.Fprintf(&a, `\[u%04X]`, r)
+		} else {
+			a.WriteRune(r)
+		}
+	}
+	s = a.String()
 	var b strings.Builder
 	for _, l := range strings.Split(s, "\n") {
 		if strings.HasPrefix(l, ".") || strings.HasPrefix(l, "'") {

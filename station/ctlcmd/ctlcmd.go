@@ -118,8 +118,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.stock(rest[1:])
 	case "diag":
 		if len(rest) < 2 {
-			fmt.Fprintln(stderr, "usage: printstationctl diag printer|reader ...")
-			return 2
+			err = usageErr("diag printer|reader ...")
+			break
 		}
 		sub := rest[2:]
 		if c.json {
@@ -127,24 +127,23 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		switch rest[1] {
 		case "printer":
-			return printerdiag.Main(ctx, sub, stdout, stderr)
+			return c.delegate(printerdiag.Main, sub)
 		case "reader":
-			return diagcmd.Main(ctx, sub, stdout, stderr)
+			return c.delegate(diagcmd.Main, sub)
 		}
-		fmt.Fprintf(stderr, "printstationctl diag: unknown %q: expected printer or reader\n", rest[1])
-		return 2
+		err = usageErr(fmt.Sprintf("diag printer|reader ... (not %q)", rest[1]))
 	case "card":
 		sub := rest[1:]
 		if c.json && len(sub) > 0 {
 			sub = append([]string{sub[0], "--json"}, sub[1:]...)
 		}
-		return previewcmd.Main(ctx, sub, stdout, stderr)
+		return c.delegate(previewcmd.Main, sub)
 	case "outbox":
 		err = c.outbox(rest[1:])
 	case "datakey":
 		if len(rest) != 3 || rest[1] != "create" {
-			fmt.Fprintln(stderr, "usage: printstationctl datakey create FILE")
-			return 2
+			err = usageErr("datakey create FILE")
+			break
 		}
 		if _, err := jobqueue.CreateDataKey(rest[2]); err != nil {
 			fmt.Fprintln(stderr, "printstationctl datakey:", err)
@@ -160,12 +159,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.json && len(sub) > 0 {
 			sub = append([]string{sub[0], "--json"}, sub[1:]...)
 		}
-		return auditcmd.Main(ctx, sub, stdout, stderr)
+		return c.delegate(auditcmd.Main, sub)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "printstationctl: unknown command %q\n%s", rest[0], usage)
+		c.jsonError(fmt.Errorf("unknown command %q (printstationctl help lists them)", rest[0]), 2)
 		return 2
 	}
 	if err != nil {

@@ -129,6 +129,12 @@ func (c *cli) ownHelp(cmd command) string {
 // help answers --help, `help ...` and `completion bash`; ok is false when
 // args ask for none of them.
 func (c *cli) help(args []string) (code int, ok bool) {
+	if slices.ContainsFunc(args, isHelp) {
+		if cmd, found := lookup(args); found {
+			fmt.Fprint(c.out, c.helpText(cmd))
+			return 0, true
+		}
+	}
 	if len(args) > 0 && args[0] == "completion" {
 		if len(args) != 2 || args[1] != "bash" {
 			fmt.Fprintln(c.errw, "usage: printstationctl completion bash")

@@ -1,9 +1,13 @@
 package ctlcmd
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -48,4 +52,25 @@ func (c *cli) outbox(args []string) error {
 			fmt.Fprintf(w, "(the oldest %d shown; --limit N for more)\n", len(r.Items))
 		}
 	})
+}
+
+// delegate runs a subcommand another package implements. Under --json its
+// stdout must still be one JSON document when it fails without writing
+// one: then the error document carries what it said on stderr.
+func (c *cli) delegate(main func(context.Context, []string, io.Writer, io.Writer) int, args []string) int {
+	if !c.json {
+		return main(c.ctx, args, c.out, c.errw)
+	}
+	var out, errs bytes.Buffer
+	code := main(c.ctx, args, &out, io.MultiWriter(c.errw, &errs))
+	if code != 0 && len(bytes.TrimSpace(out.Bytes())) == 0 {
+		msg := strings.TrimSpace(errs.String())
+		if i := strings.LastIndex(msg, "\n"); i >= 0 && code != 2 {
+			msg = msg[i+1:] // the last line says what went wrong
+		}
+		c.jsonError(errors.New(msg), code)
+		return code
+	}
+	c.out.Write(out.Bytes())
+	return code
 }
