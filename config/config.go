@@ -105,6 +105,10 @@ type Engine struct {
 	ShutdownGraceSeconds int `toml:"shutdown_grace_seconds"`
 	LowStock             int `toml:"low_stock"`
 	ChipTimeoutSeconds   int `toml:"chip_timeout_seconds"`
+	// DeskWaitSeconds bounds each wait for the operator in the desk
+	// encoder flow (a blank on the reader, the card taken to the printer,
+	// the printed card tapped back).
+	DeskWaitSeconds int `toml:"desk_wait_seconds"`
 	// MaxStock is the most blanks this station may hold (storage and
 	// printers); larger quantities are refused as typing mistakes.
 	MaxStock int `toml:"max_stock"`
@@ -164,6 +168,7 @@ func Defaults() Config {
 			ShutdownGraceSeconds: 60,
 			LowStock:             100,
 			ChipTimeoutSeconds:   30,
+			DeskWaitSeconds:      300,
 			MaxStock:             100000,
 		},
 	}

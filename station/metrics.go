@@ -54,6 +54,20 @@ func newTiming() *timing {
 	}
 }
 
+// timed wraps a printer and its encoder so that the chip and card times are
+// measured. The desk flow (a print queue and a desk reader) looks for other
+// methods on them and keeps its parts as they are: it has no feed-to-eject
+// card to time.
+func (e *Engine) timed(p Printer, enc Encoder, desk bool) (Printer, Encoder) {
+	if desk {
+		return p, enc
+	}
+	if enc != nil {
+		enc = timedEncoder{enc, e.timing}
+	}
+	return &timedPrinter{Printer: p, t: e.timing}, enc
+}
+
 // timedEncoder measures Personalize. It keeps the optional methods the
 // engine looks for on an encoder.
 type timedEncoder struct {
