@@ -44,7 +44,7 @@ func TestDeskStepShownToStaff(t *testing.T) {
 	for _, want := range []string{
 		`id="desk-d1"`, `data-step="tap_back"`,
 		"Tempelkan kartu yang sudah dicetak di pembaca kartu meja", // Indonesian
-		"Tap the printed card on the desk reader",                 // English
+		"Tap the printed card on the desk reader",                  // English
 		"SITI NURHALIZA", "J-90", `src="/desk/face?printer=d1&amp;job=J-90"`,
 	} {
 		if !strings.Contains(body, want) {
