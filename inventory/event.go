@@ -91,6 +91,12 @@ type Event struct {
 
 	Counted       map[string]int64 `json:"counted,omitempty"`        // shift_closed: location → counted quantity
 	CardsInserted int64            `json:"cards_inserted,omitempty"` // counter_reading
+
+	// The people log's fields (people.go); empty on every blank event.
+	Action  string   `json:"action,omitempty"`  // account_changed, action: what was done
+	Subject string   `json:"subject,omitempty"` // the account or batch acted on
+	Via     string   `json:"via,omitempty"`     // web, socket, host
+	Roles   []string `json:"roles,omitempty"`   // signed_in, account_changed: the account's roles
 }
 
 // Entry is an event as the ledger stored it: its place in the tree, its time
@@ -210,6 +216,7 @@ func normalize(e Event) (Event, error) {
 	}
 	texts := []string{e.Actor, e.Printer, e.DeliveryRef, e.SerialFirst, e.SerialLast, e.Job, e.Reason, e.RecordRef, e.Location}
 	texts = append(append(append(texts, e.UIDs...), e.Witnesses...), e.Approvers...)
+	texts = append(append(texts, e.Action, e.Subject, e.Via), e.Roles...)
 	for _, s := range texts {
 		if !utf8.ValidString(s) || strings.ContainsAny(s, "\x00\n\r") || len(s) > 256 {
 			return e, r("field %q is not printable text of at most 256 bytes", s)
@@ -226,6 +233,9 @@ func normalize(e Event) (Event, error) {
 			return r("quantity must be positive, got %d", e.Quantity)
 		}
 		return nil
+	}
+	if err := checkPeople(e); err != nil {
+		return e, err
 	}
 	// Fields that do not belong to a kind are refused rather than silently
 	// stored: an auditor reading them would take them for facts.
