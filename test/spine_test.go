@@ -103,11 +103,20 @@ func startDaemon(t *testing.T, cfg string, env ...string) *proc {
 	return p
 }
 
+// ctl runs printstationctl as this test's user (root: it may read and
+// manage accounts, not act on cards).
 func ctl(t *testing.T, socket string, args ...string) (string, int) {
+	t.Helper()
+	return ctlIn(t, socket, "", args...)
+}
+
+// ctlIn is ctl with stdin (secrets, one per line).
+func ctlIn(t *testing.T, socket, stdin string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath("printstationctl"), append([]string{"--socket", socket, "--actor", "tester"}, args...)...)
+	cmd := exec.CommandContext(ctx, binPath("printstationctl"), append([]string{"--socket", socket}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

@@ -11,12 +11,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"printstation/accounts"
 	"printstation/card/previewcmd"
 	"printstation/chip/diagcmd"
 	"printstation/inventory/auditcmd"
@@ -32,16 +32,33 @@ operators (talk to the running printstationd):
   status [--watch]                          printers, batches, queue, stock
   version                                   client and daemon versions
   batch list
-  batch start|pause|resume|cancel BATCH
+  batch start|pause|resume BATCH
+  batch cancel BATCH --reason TEXT          supervisor; the log keeps the reason
   attention list                            jobs that wait for a person
-  attention confirm|spoil|retry JOB
+  attention retry JOB
+  attention confirm|spoil JOB --reason TEXT supervisor; the log keeps the reason
   printer resume PRINTER                    after fixing a jam, cover, ribbon...
   stock show
   stock receive --quantity N --ref DELIVERY [--serial-first S --serial-last S]
   stock load|unload --printer P --quantity N
-  stock destroy --quantity N [--uids U1,U2] --witness A --witness B --ref MINUTES
-  stock adjust --location storage|printer:P --quantity ±N --approver A --approver B --reason TEXT
+  stock destroy --quantity N [--uids U1,U2] --witness W --ref MINUTES
+  stock adjust --location storage|printer:P --quantity ±N --witness W --reason TEXT
   stock shift-close --counted storage=N,printer:p1=N --witness W
+      dual control: the witness W is a second person, who types their own
+      secret when asked (or as the next line of stdin), in the same command
+
+accounts (an admin; root on the station computer makes the first admin):
+  user add --role ROLE[,ROLE] NAME          roles: operator, supervisor,
+                                            technician, auditor, admin
+  user list
+  user disable|enable|unlock NAME
+  user passwd NAME                          anyone may change their own
+  user roles --role ROLE[,ROLE] NAME
+  user map-uid NAME UID                     Unix user UID acts as NAME here
+  user unmap-uid UID
+      secrets (a password of 8+ characters or a PIN of 6+ digits) are read
+      from the terminal, or from stdin, never from the command line
+  tls fingerprint --cert FILE               the web page certificate's SHA-256
 
 technicians (no daemon needed; stop it first for a USB printer):
   diag printer --printer ADDR [--json] info|status|counters|sensors|clean|test-card|reset|print FRONT.png [BACK.png]
@@ -62,7 +79,9 @@ auditors (on a copy of the database, no daemon):
 global flags:
   --socket PATH   the daemon's socket (default $PRINTSTATION_SOCKET or /run/printstation/printstationd.sock)
   --json          machine-readable output
-  --actor NAME    who you are, recorded in the ledger (default: your login name)
+  --user NAME     act as account NAME: its secret is read from the terminal or
+                  stdin. Without it you act as the account an admin mapped to
+                  your Unix user (printstationctl user map-uid).
 `
 
 type cli struct {
@@ -70,8 +89,9 @@ type cli struct {
 	out    io.Writer
 	errw   io.Writer
 	json   bool
-	actor  string
+	actor  string // the old --actor: sent only when given, and must match
 	client *station.Client
+	in     *secretReader
 }
 
 // Main runs printstationctl with args (without the program name).
@@ -85,7 +105,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	sock := fs.String("socket", defSock, "daemon socket")
 	asJSON := fs.Bool("json", false, "JSON output")
-	actor := fs.String("actor", defaultActor(), "who you are (recorded in the ledger)")
+	actor := fs.String("actor", "", "deprecated: accepted only when it names the account you act as")
+	userName := fs.String("user", "", "act as this account (its secret is read from the terminal or stdin)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -96,7 +117,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Subcommands take --json after their name too.
 	rest, j := takeBool(rest, "--json")
-	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: station.NewClient(*sock)}
+	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: station.NewClient(*sock), in: newSecretReader(Stdin, stderr)}
+	if *userName != "" && needsDaemon(rest[0]) {
+		secret, err := c.in.read(fmt.Sprintf("secret for %s: ", *userName))
+		if err != nil {
+			fmt.Fprintln(stderr, "printstationctl:", err)
+			return 1
+		}
+		c.client.SignAs(*userName, secret)
+	}
 	var err error
 	switch rest[0] {
 	case "status":
@@ -111,6 +140,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.printer(rest[1:])
 	case "stock":
 		err = c.stock(rest[1:])
+	case "user":
+		err = c.user(rest[1:])
+	case "tls":
+		err = c.tls(rest[1:])
 	case "diag":
 		if len(rest) < 2 {
 			fmt.Fprintln(stderr, "usage: printstationctl diag printer|reader ...")
@@ -181,16 +214,6 @@ func takeBool(args []string, name string) ([]string, bool) {
 		out = append(out, a)
 	}
 	return out, found
-}
-
-func defaultActor() string {
-	if s := os.Getenv("SUDO_USER"); s != "" {
-		return s
-	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return os.Getenv("USER")
 }
 
 func (c *cli) emit(v any, text func(w io.Writer)) error {
@@ -332,14 +355,48 @@ func (c *cli) batch(args []string) error {
 			tw.Flush()
 		})
 	}
-	if len(args) != 2 {
-		return usageErr("batch start|pause|resume|cancel BATCH")
+	id, reason, err := c.targetAndReason("batch "+args[0], args[1:])
+	if err != nil || len(args) < 2 {
+		return usageErr("batch start|pause|resume BATCH | batch cancel BATCH --reason TEXT")
 	}
 	var res map[string]string
-	if err := c.client.Do(c.ctx, "POST", "/v1/batches/"+args[1]+"/"+args[0], map[string]string{"actor": c.actor}, &res); err != nil {
+	if err := c.client.Do(c.ctx, "POST", "/v1/batches/"+id+"/"+args[0], c.body(reason), &res); err != nil {
 		return err
 	}
-	return c.emit(res, func(w io.Writer) { fmt.Fprintf(w, "batch %s: %s done\n", args[1], args[0]) })
+	return c.emit(res, func(w io.Writer) { fmt.Fprintf(w, "batch %s: %s done by %s\n", id, args[0], res["by"]) })
+}
+
+// targetAndReason reads "ID [--reason TEXT]" (the flag may come first).
+func (c *cli) targetAndReason(name string, args []string) (string, string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.errw)
+	reason := fs.String("reason", "", "why (cancel, confirm and spoil need one; the log keeps it)")
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", "", err
+	}
+	if id == "" && fs.NArg() == 1 {
+		id = fs.Arg(0)
+	} else if fs.NArg() != 0 || id == "" {
+		return "", "", usageErr(name + " ID [--reason TEXT]")
+	}
+	return id, *reason, nil
+}
+
+// body is an action's request body: the reason, and the old --actor only
+// when it was given (the daemon checks it names who signed in).
+func (c *cli) body(reason string) map[string]string {
+	b := map[string]string{}
+	if reason != "" {
+		b["reason"] = reason
+	}
+	if c.actor != "" {
+		b["actor"] = c.actor
+	}
+	return b
 }
 
 func (c *cli) attention(args []string) error {
@@ -358,15 +415,19 @@ func (c *cli) attention(args []string) error {
 			}
 		})
 	}
-	if len(args) != 2 {
-		return usageErr("attention list | attention confirm|spoil|retry JOB")
+	if len(args) < 2 {
+		return usageErr("attention list | attention retry JOB | attention confirm|spoil JOB --reason TEXT")
+	}
+	job, reason, err := c.targetAndReason("attention "+args[0], args[1:])
+	if err != nil {
+		return usageErr("attention list | attention retry JOB | attention confirm|spoil JOB --reason TEXT")
 	}
 	var res map[string]string
-	if err := c.client.Do(c.ctx, "POST", "/v1/attention/"+args[1]+"/"+args[0], map[string]string{"actor": c.actor}, &res); err != nil {
+	if err := c.client.Do(c.ctx, "POST", "/v1/attention/"+job+"/"+args[0], c.body(reason), &res); err != nil {
 		return err
 	}
 	return c.emit(res, func(w io.Writer) {
-		fmt.Fprintf(w, "job %s: %s recorded by %s", args[1], args[0], c.actor)
+		fmt.Fprintf(w, "job %s: %s recorded by %s", job, args[0], res["by"])
 		if res["uid"] != "" {
 			fmt.Fprintf(w, " (chip %s)", res["uid"])
 		}
@@ -412,9 +473,9 @@ func (c *cli) stock(args []string) error {
 	sf := fs.String("serial-first", "", "first serial of the delivery (optional)")
 	sl := fs.String("serial-last", "", "last serial of the delivery (optional)")
 	pr := fs.String("printer", "", "printer name (load, unload)")
-	var witnesses, approvers multi
-	fs.Var(&witnesses, "witness", "a witness (destroy: two; shift-close: one)")
-	fs.Var(&approvers, "approver", "an approver of an adjustment (two different people)")
+	var witnesses multi
+	fs.Var(&witnesses, "witness", "destroy, adjust, shift-close: the second person, who signs in with their secret")
+	fs.Var(&witnesses, "approver", "adjust: the same as --witness")
 	uids := fs.String("uids", "", "destroy: chip UIDs of the destroyed cards, comma-separated")
 	recRef := fs.String("record-ref", "", "destroy: reference of the destruction record")
 	loc := fs.String("location", "", "adjust: storage or printer:NAME")
@@ -430,7 +491,20 @@ func (c *cli) stock(args []string) error {
 		return errors.New("--quantity must be a positive number of cards")
 	}
 	op := station.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor,
-		Witnesses: witnesses, Approvers: approvers, RecordRef: *recRef, Location: *loc, Reason: *reason}
+		RecordRef: *recRef, Location: *loc, Reason: *reason}
+	if station.StockPermission(args[0]) == accounts.StockControl {
+		// Dual control: the second person signs in in this same command.
+		if len(witnesses) != 1 {
+			return fmt.Errorf("stock %s is dual control: name the second person once with --witness NAME; they type their own secret when asked", args[0])
+		}
+		secret, err := c.in.read(fmt.Sprintf("secret for the witness %s: ", witnesses[0]))
+		if err != nil {
+			return err
+		}
+		c.client.Witness(witnesses[0], secret)
+	} else if len(witnesses) > 0 {
+		return fmt.Errorf("stock %s takes no witness", args[0])
+	}
 	if *uids != "" {
 		op.UIDs = strings.Split(*uids, ",")
 	}
