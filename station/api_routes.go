@@ -237,7 +237,13 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 			writeErr(w, 400, fmt.Errorf("%s takes no witnesses or approvers", op.Op))
 			return
 		}
-		en, err := e.RecordStock(r.Context(), op)
+		var en inventory.Entry
+		var err error
+		if op.Op == "spoil" {
+			en, err = e.SpoilBlanks(r.Context(), op.Actor, op.Quantity)
+		} else {
+			en, err = e.RecordStock(r.Context(), op)
+		}
 		if err != nil {
 			code := 400
 			if errors.Is(err, inventory.ErrRefused) {

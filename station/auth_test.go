@@ -175,6 +175,16 @@ func TestAPIIdentityAndDualControl(t *testing.T) {
 	if !strings.Contains(data, `"approvers":["operator","second"]`) {
 		t.Errorf("adjustment event: %s", data)
 	}
+	if code, body := a.call("operator", "", "POST", "/v1/stock", `{"op":"spoil","quantity":2}`); code != 200 {
+		t.Fatalf("spoil 2 damaged blanks: %d %s", code, body)
+	}
+	if code, body := a.call("operator", "second", "POST", "/v1/stock", `{"op":"destroy","quantity":2,"record_ref":"BA-7"}`); code != 200 {
+		t.Fatalf("destroy by two people: %d %s", code, body)
+	}
+	a.eng.db.QueryRow(`SELECT data FROM ledger_events WHERE kind='destroyed'`).Scan(&data)
+	if !strings.Contains(data, `"witnesses":["operator","second"]`) {
+		t.Errorf("destruction event: %s", data)
+	}
 	if code, body := a.call("supervisor", "", "POST", "/v1/batches/B1/cancel", `{"reason":"wrong district"}`); code != 200 {
 		t.Fatalf("cancel: %d %s", code, body)
 	}

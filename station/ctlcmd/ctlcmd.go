@@ -41,6 +41,7 @@ operators (talk to the running printstationd):
   stock show
   stock receive --quantity N --ref DELIVERY [--serial-first S --serial-last S]
   stock load|unload --printer P --quantity N
+  stock spoil --quantity N                  blanks found damaged in storage
   stock destroy --quantity N [--uids U1,U2] --witness W --ref MINUTES
   stock adjust --location storage|printer:P --quantity ±N --witness W --reason TEXT
   stock shift-close --counted storage=N,printer:p1=N --witness W
@@ -482,7 +483,7 @@ func (c *cli) stock(args []string) error {
 	reason := fs.String("reason", "", "adjust: why")
 	counted := fs.String("counted", "", "shift-close: counted cards per location, e.g. storage=120,printer:p1=40")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usageErr("stock receive|load|unload|destroy|adjust|shift-close ...")
+		return usageErr("stock receive|load|unload|spoil|destroy|adjust|shift-close ...")
 	}
 	if args[0] == "destroy" && *recRef == "" {
 		*recRef = *ref
