@@ -12,6 +12,7 @@ import (
 	"printstation/accounts"
 	"printstation/inventory"
 	"printstation/jobqueue"
+	"printstation/station/localapi"
 )
 
 // actionBody is what a batch or job action sends: a reason where the
@@ -286,12 +287,7 @@ func DualControl(op *StockOp, witness string) error {
 }
 
 // UserBody is what the account commands send.
-type UserBody struct {
-	Name   string `json:"name,omitempty"`
-	Roles  string `json:"roles,omitempty"`  // add, roles: comma-separated
-	Secret string `json:"secret,omitempty"` // add, passwd
-	UID    *int   `json:"uid,omitempty"`    // map-uid (with name; without it, unmap)
-}
+type UserBody = localapi.UserBody
 
 func userRoutes(mux *http.ServeMux, acc *accounts.Store) {
 	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,6 @@ package station
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,7 @@ import (
 
 	"printstation/accounts"
 	"printstation/inventory"
+	"printstation/station/localapi"
 )
 
 // The local API knows who calls it. The kernel tells the daemon the
@@ -23,9 +23,8 @@ import (
 // accounts (it owns the database anyway, and makes the first admin); to act
 // on cards root signs in as a person like anyone else.
 
-// WitnessHeader carries the second person of a dual-control action, in the
-// same "Basic base64(name:secret)" form as Authorization.
-const WitnessHeader = "X-Printstation-Witness"
+// WitnessHeader carries the second person of a dual-control action.
+const WitnessHeader = localapi.WitnessHeader
 
 type peerKey struct{}
 
@@ -77,24 +76,10 @@ func (c Caller) by() accounts.By {
 	return accounts.By{Name: c.Name, Via: inventory.ViaSocket}
 }
 
-// parseBasic reads "Basic base64(name:secret)".
-func parseBasic(h string) (name string, secret []byte, ok bool) {
-	b64, found := strings.CutPrefix(h, "Basic ")
-	if !found || len(b64) > 1024 {
-		return "", nil, false
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return "", nil, false
-	}
-	n, s, found := strings.Cut(string(raw), ":")
-	return n, []byte(s), found && n != ""
-}
+func parseBasic(h string) (string, []byte, bool) { return localapi.ParseBasic(h) }
 
 // BasicAuth is the header value for name and secret.
-func BasicAuth(name string, secret []byte) string {
-	return "Basic " + base64.StdEncoding.EncodeToString(append([]byte(name+":"), secret...))
-}
+func BasicAuth(name string, secret []byte) string { return localapi.BasicAuth(name, secret) }
 
 // ErrWhoAreYou is the local API's answer (401) when it cannot tell which
 // person calls.

@@ -16,13 +16,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"printstation/accounts"
 	"printstation/card/previewcmd"
 	"printstation/chip/diagcmd"
 	"printstation/inventory/auditcmd"
 	"printstation/jobqueue"
 	printerdiag "printstation/printer/diagcmd"
-	"printstation/station"
+	"printstation/station/localapi"
 	"printstation/version"
 )
 
@@ -91,7 +90,7 @@ type cli struct {
 	errw   io.Writer
 	json   bool
 	actor  string // the old --actor: sent only when given, and must match
-	client *station.Client
+	client *localapi.Client
 	in     *secretReader
 }
 
@@ -102,7 +101,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	defSock := os.Getenv("PRINTSTATION_SOCKET")
 	if defSock == "" {
-		defSock = station.SocketPath("/run/printstation")
+		defSock = localapi.SocketPath("/run/printstation")
 	}
 	sock := fs.String("socket", defSock, "daemon socket")
 	asJSON := fs.Bool("json", false, "JSON output")
@@ -118,7 +117,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Subcommands take --json after their name too.
 	rest, j := takeBool(rest, "--json")
-	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: station.NewClient(*sock), in: newSecretReader(Stdin, stderr)}
+	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: localapi.NewClient(*sock), in: newSecretReader(Stdin, stderr)}
 	if *userName != "" && needsDaemon(rest[0]) {
 		secret, err := c.in.read(fmt.Sprintf("secret for %s: ", *userName))
 		if err != nil {
@@ -256,7 +255,7 @@ func (c *cli) status(args []string) error {
 		return usageErr("status [--watch] [--json]")
 	}
 	show := func() error {
-		var st station.StatusReport
+		var st localapi.StatusReport
 		if err := c.client.Do(c.ctx, "GET", "/v1/status", nil, &st); err != nil {
 			return err
 		}
@@ -297,7 +296,7 @@ func bar(done, total, width int) string {
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }
 
-func printStatus(w io.Writer, st station.StatusReport, clear bool) {
+func printStatus(w io.Writer, st localapi.StatusReport, clear bool) {
 	if clear {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
@@ -343,7 +342,7 @@ func (c *cli) batch(args []string) error {
 		return usageErr("batch list | batch start|pause|resume|cancel BATCH")
 	}
 	if args[0] == "list" {
-		var bs []station.BatchState
+		var bs []localapi.BatchState
 		if err := c.client.Do(c.ctx, "GET", "/v1/batches", nil, &bs); err != nil {
 			return err
 		}
@@ -402,7 +401,7 @@ func (c *cli) body(reason string) map[string]string {
 
 func (c *cli) attention(args []string) error {
 	if len(args) == 0 || args[0] == "list" {
-		var as []station.Attention
+		var as []localapi.Attention
 		if err := c.client.Do(c.ctx, "GET", "/v1/attention", nil, &as); err != nil {
 			return err
 		}
@@ -449,7 +448,7 @@ func (c *cli) printer(args []string) error {
 
 func (c *cli) stock(args []string) error {
 	if len(args) == 0 || args[0] == "show" {
-		var s station.StockState
+		var s localapi.StockState
 		if err := c.client.Do(c.ctx, "GET", "/v1/stock", nil, &s); err != nil {
 			return err
 		}
@@ -491,9 +490,9 @@ func (c *cli) stock(args []string) error {
 	if args[0] != "shift-close" && args[0] != "adjust" && *qty <= 0 && *uids == "" {
 		return errors.New("--quantity must be a positive number of cards")
 	}
-	op := station.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor,
+	op := localapi.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor,
 		RecordRef: *recRef, Location: *loc, Reason: *reason}
-	if station.StockPermission(args[0]) == accounts.StockControl {
+	if dualControl(args[0]) {
 		// Dual control: the second person signs in in this same command.
 		if len(witnesses) != 1 {
 			return fmt.Errorf("stock %s is dual control: name the second person once with --witness NAME; they type their own secret when asked", args[0])

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"printstation/accounts"
-	"printstation/station"
+	"printstation/station/localapi"
 )
 
 // Stdin is where secrets are read when it is not a terminal (tests set it).
@@ -32,6 +32,9 @@ func needsDaemon(cmd string) bool {
 	}
 	return false
 }
+
+// dualControl says whether a stock operation needs a second person.
+func dualControl(op string) bool { return op == "destroy" || op == "adjust" || op == "shift-close" }
 
 // secretReader reads secrets without echo from a terminal, or one per
 // line from a pipe: never from the command line, where ps and the shell's
@@ -119,7 +122,7 @@ func (c *cli) user(args []string) error {
 		pos = append(pos, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	b := station.UserBody{Roles: *role}
+	b := localapi.UserBody{Roles: *role}
 	action := args[0]
 	switch action {
 	case "add", "passwd":
