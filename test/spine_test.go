@@ -180,6 +180,11 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 	// Personal data never logged: the log is JSON, scan its keys.
 	checkLogHasNoPersonalKeys(t, d.stderr.String())
+	// The reload is in the people log, under the checkpoints.
+	out, code = ctl(t, sock, "audit", "export", "--db", filepath.Join(dir, "state", "station.db"), "--format", "csv", "--log", "people")
+	if code != 0 || !strings.Contains(out, "config_reloaded,root,,,host,") || !strings.Contains(out, "prefetch_jobs") {
+		t.Errorf("people log after the reload (exit %d):\n%s", code, out)
+	}
 }
 
 func mustRead(t *testing.T, p string) string {
