@@ -27,7 +27,7 @@ var Stdin io.Reader = os.Stdin
 // the --user secret).
 func needsDaemon(cmd string) bool {
 	switch cmd {
-	case "status", "batch", "attention", "printer", "stock", "user":
+	case "status", "batch", "attention", "printer", "stock", "user", "outbox":
 		return true
 	}
 	return false
