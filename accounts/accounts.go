@@ -428,6 +428,18 @@ func (e *SignInError) Is(target error) bool { return target == ErrSignIn }
 // answers, so the time taken does not tell which it was. A locked account
 // answers "locked" even to the right secret.
 func (s *Store) SignIn(ctx context.Context, name string, secret []byte, via string) (Account, error) {
+	return s.signIn(ctx, name, secret, via, true)
+}
+
+// Check is SignIn for a request that only reads (printstationctl status
+// --watch asks every few seconds): the same work, the same lockout, and a
+// failure is logged, but a success is not, so reading does not fill the
+// ledger with sign-ins.
+func (s *Store) Check(ctx context.Context, name string, secret []byte, via string) (Account, error) {
+	return s.signIn(ctx, name, secret, via, false)
+}
+
+func (s *Store) signIn(ctx context.Context, name string, secret []byte, via string, logSuccess bool) (Account, error) {
 	if err := s.acquire(ctx); err != nil {
 		return Account{}, err
 	}
@@ -472,6 +484,9 @@ func (s *Store) SignIn(ctx context.Context, name string, secret []byte, via stri
 		case "":
 			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET failures=0 WHERE name=? AND failures<>0`, a.Name); err != nil {
 				return err
+			}
+			if !logSuccess {
+				return nil
 			}
 		case FailUnknown:
 			ev = inventory.Event{Kind: inventory.SignInFailed, Actor: inventory.UnknownAccount, Via: via, Reason: reason}

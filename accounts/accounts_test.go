@@ -285,3 +285,28 @@ func TestTableSeparatesDuties(t *testing.T) {
 		t.Error("cancel and decide are a supervisor's")
 	}
 }
+
+// A read-only check does the same work and counts failures, but only a
+// failure reaches the people log.
+func TestCheckLogsOnlyFailures(t *testing.T) {
+	f := newStore(t)
+	ctx := context.Background()
+	f.s.Add(ctx, Root, "ani", []Role{Operator}, []byte("123456"))
+	before := len(f.people(t))
+	if _, err := f.s.Check(ctx, "ani", []byte("123456"), inventory.ViaSocket); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.people(t)); n != before {
+		t.Fatalf("a successful check added %d events", n-before)
+	}
+	if _, err := f.s.Check(ctx, "ani", []byte("000000"), inventory.ViaSocket); !errors.Is(err, ErrSignIn) {
+		t.Fatal(err)
+	}
+	evs := f.people(t)
+	if last := evs[len(evs)-1]; last.Kind != inventory.SignInFailed || last.Actor != "ani" {
+		t.Fatalf("failed check logged as %+v", last.Event)
+	}
+	if a, _ := f.s.Get(ctx, "ani"); a.Failures != 1 {
+		t.Errorf("failures %d after a failed check, want 1", a.Failures)
+	}
+}
