@@ -118,6 +118,7 @@ func New(st Station, opts Options) http.Handler {
 	h.mux.HandleFunc("POST /stock", h.stock)
 	h.mux.HandleFunc("GET /users", h.usersPage)
 	h.mux.HandleFunc("POST /users", h.users)
+	h.mux.HandleFunc("GET /desk/face", h.deskFace)
 	return h
 }
 
@@ -212,6 +213,7 @@ type liveView struct {
 type printerRow struct {
 	station.PrinterState
 	CanResume bool
+	Desk      *deskRow // a desk-encoder printer's step (desk.go)
 }
 
 func (h *handler) loadLive(ctx context.Context, s *session) *liveView {
@@ -223,7 +225,7 @@ func (h *handler) loadLive(ctx context.Context, s *session) *liveView {
 		lv.Stock = stock
 	}
 	for _, p := range h.st.Printers() {
-		row := printerRow{PrinterState: p}
+		row := printerRow{PrinterState: p, Desk: h.deskRow(p.Name)}
 		if stock != nil {
 			row.Loaded = stock.Printers[p.Name]
 		}
