@@ -146,11 +146,10 @@ func TestDeskKill9AtEveryStep(t *testing.T) {
 			continue
 		}
 		op.act(step, job, msg)
-		if s.settled() && s.uncertain() == 0 && len(killed) == len(toKill) {
-			break
-		}
-		if s.settled() && s.uncertain() == 0 && s.status().Queue["printed"] == jobs {
-			break
+		if s.settled() && s.uncertain() == 0 {
+			if q := s.status().Queue; q["printed"]+q["attention"] == jobs {
+				break
+			}
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
