@@ -124,7 +124,11 @@ type Options struct {
 	// Compress lets drivers use compressed bitmap downloads where the
 	// command language has them (Evolis Dbc for K and O).
 	Compress bool
-	Log      zerolog.Logger
+	// Ribbon is the ribbon type the printer is set up for, in the
+	// printer's words ("ymcko", "ko", "k", …); "" takes what the printer
+	// reports. A driver refuses to feed when the printer reports another.
+	Ribbon string
+	Log    zerolog.Logger
 	// Dial, when set, replaces the transport named by the address (tests,
 	// simulators in the same process).
 	Dial Dialer

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"printstation/printer"
 )
@@ -118,12 +121,15 @@ func TestReplyTooLong(t *testing.T) {
 }
 
 func TestParseVolts(t *testing.T) {
-	for in, want := range map[string]float64{"4,98": 4.98, "0,02": 0.02, "5": 5, " 3.3 V": 3.3} {
+	for in, want := range map[string]float64{
+		"5,00 Volts": 5, "0,00 Volts": 0, "4,9 Volts": 4.9, "0,24 volts": 0.24, // QEvolisPrinter's records
+		"4,98": 4.98, "0,02": 0.02, "5": 5, " 3.3 V": 3.3, "2,51V": 2.51, "1,20 Volt": 1.2,
+	} {
 		if v, err := parseVolts(in); err != nil || v != want {
 			t.Errorf("parseVolts(%q) = %v, %v", in, v, err)
 		}
 	}
-	for _, in := range []string{"", "x", "1,2,3", "NaN", "1e9"} {
+	for _, in := range []string{"", "x", "1,2,3", "NaN", "1e9", "Volts", "5,00 Amps", "5,00 Volts!", ",5", "5,", "5 5 V", "0x10"} {
 		if _, err := parseVolts(in); err == nil {
 			t.Errorf("parseVolts(%q) accepted", in)
 		}
@@ -162,6 +168,78 @@ func FuzzReply(f *testing.F) {
 					t.Fatalf("accepted %q with byte %#x", text, b)
 				}
 			}
+		}
+	})
+}
+
+// Every kind of command accepts exactly what the sources show as its
+// success reply; anything else is an error that says what arrived.
+func TestExpectations(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want expect
+		in   string
+		ok   bool
+	}{
+		{"OK", wantOK, "OK", true},
+		{"ok lower case", wantOK, "ok", true},
+		{"unknown word", wantOK, "HOPPER DOOR", false},
+		{"a value for a command", wantOK, "1234", false},
+		{"empty", wantOK, "", false},
+		{"text", wantText, "Evolis Primacy", true},
+		{"empty text", wantText, "", false},
+		{"count", wantCount, "12345", true},
+		{"negative count", wantCount, "-1", false},
+		{"count with words", wantCount, "12 cards", false},
+		{"volts", wantVolts, "5,00 Volts", true},
+		{"volts garbage", wantVolts, "OPEN", false},
+		{"presence OK", presenceReply, "OK", true},
+		{"presence NO CARD", presenceReply, "NO CARD", true},
+		{"presence CARD", presenceReply, "CARD", true},
+		{"presence SMART CARD", presenceReply, "SMART CARD", true},
+		{"presence CONTACTLESS CARD", presenceReply, "CONTACTLESS CARD", true},
+		{"presence other", presenceReply, "HOPPER DOOR", false},
+	} {
+		err := tc.want(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %q → %v, want ok=%v", tc.name, tc.in, err, tc.ok)
+		}
+		if err != nil && tc.in != "" && !strings.Contains(err.Error(), tc.in) {
+			t.Errorf("%s: error %q does not say what arrived", tc.name, err)
+		}
+	}
+}
+
+// quietConn answers with reply and then nothing: the next Read waits for
+// its deadline, as a USB link does when the printer sent no terminator.
+type quietConn struct{ reply []byte }
+
+func (c *quietConn) Read(ctx context.Context, p []byte) (int, error) {
+	if len(c.reply) > 0 {
+		n := copy(p, c.reply)
+		c.reply = c.reply[n:]
+		return n, nil
+	}
+	<-ctx.Done()
+	return 0, printer.Link(printer.KindTimeout, "no answer in time")
+}
+func (c *quietConn) Write(ctx context.Context, p []byte) (int, error) { return len(p), nil }
+func (c *quietConn) Close() error                                     { return nil }
+
+// A reply with no terminator at all is complete once the line goes quiet;
+// silence with nothing received is still a timeout.
+func TestReplyWithoutTerminator(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rr replyReader
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		got, err := rr.next(ctx, &quietConn{reply: []byte("5,00 Volts")})
+		if err != nil || string(got) != "5,00 Volts" {
+			t.Errorf("got %q, %v; want the reply once the line is quiet", got, err)
+		}
+		_, err = rr.next(ctx, &quietConn{})
+		if !errors.Is(err, printer.ErrTimeout) {
+			t.Errorf("nothing at all: %v, want a timeout", err)
 		}
 	})
 }
