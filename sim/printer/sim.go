@@ -94,8 +94,8 @@ type State struct {
 	RejectCount   int   `json:"reject_count"`
 	// Misprints counts panels printed twice on one card (an Sp after a
 	// download that the next download prints again).
-	Misprints int `json:"misprints,omitempty"`
-	JournalSeq    int64 `json:"journal_seq"`
+	Misprints  int   `json:"misprints,omitempty"`
+	JournalSeq int64 `json:"journal_seq"`
 	// Inside is the card in the printer, if any: a restarted (power-cycled)
 	// printer still holds it, jammed or not.
 	Inside *Inside `json:"inside,omitempty"`
