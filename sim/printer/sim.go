@@ -154,6 +154,7 @@ type Sim struct {
 	jammed   bool
 	cover    bool
 	ribbon   string // the ribbon type set by Pr (printer memory)
+	inSeq    bool   // between Ss and the end of the sequence
 	seqRib   string // the ribbon taken at Ss for the card in progress
 	busy     bool
 	faults   []Fault
@@ -604,6 +605,10 @@ func (s *Sim) run(c *command) reply {
 		}
 	}
 	switch c.name {
+	case "Pmi", "Pc", "Pl", "Ps", "Pdt", "Ppws", "Mr":
+		// Settings and the ribbon motor the vendor's Windows driver sends
+		// before Ss (test.windows captures); nothing here models them.
+		return reply{text: "OK"}
 	case "Pem", "Pr", "Poc", "Pos":
 		if c.name == "Pr" {
 			want := strings.ToLower(c.param(0))
@@ -620,6 +625,7 @@ func (s *Sim) run(c *command) reply {
 		return reply{text: "OK"}
 	case "Ss":
 		s.seqRib = s.ribbon
+		s.inSeq = true
 		return reply{text: "OK"}
 	case "Si":
 		if s.card != nil {
@@ -679,6 +685,20 @@ func (s *Sim) run(c *command) reply {
 			*pend = map[byte]*raster.Panel{}
 		}
 		rp := reply{text: "OK"}
+		if s.card == nil && s.inSeq {
+			// Inside a sequence a download takes a blank itself: the
+			// guide's example (§21) and the vendor's capture have no Si.
+			if s.st.Feeder <= 0 {
+				return reply{text: "FEEDER EMPTY"}
+			}
+			s.takeBlank("print")
+			s.card.side = side
+			rp.wait = s.pace(feedTime)
+			pend = &s.card.pending[side]
+			if *pend == nil {
+				*pend = map[byte]*raster.Panel{}
+			}
+		}
 		if s.card != nil {
 			if !s.card.anyPrint[side] && s.card.queued == nil && s.st.RibbonLeft <= 0 {
 				return reply{text: "ERROR RIBBON"}
@@ -703,6 +723,7 @@ func (s *Sim) run(c *command) reply {
 		return s.printPanel(c.param(0))
 	case "Se":
 		if s.card == nil {
+			s.inSeq = false
 			return reply{text: "OK"}
 		}
 		var pw time.Duration
@@ -826,6 +847,7 @@ func (s *Sim) run(c *command) reply {
 	case "Sa":
 		return reply{text: "OK", wait: s.pace(adjustTime)}
 	case "Srs":
+		s.inSeq = false
 		s.cover = false
 		if s.jammed && s.card != nil {
 			s.finish("card_removed")
@@ -974,6 +996,7 @@ func (s *Sim) finish(event string) {
 	}
 	s.record(event, "")
 	s.card = nil
+	s.inSeq = false
 	s.saveLocked()
 }
 
