@@ -179,6 +179,22 @@ func Drivers() []string {
 	return names
 }
 
+// Transport returns the registered transport's dialer for addr, for tools
+// that wrap the link (a session recorder) before opening a driver on it.
+func Transport(addr string) (Dialer, error) {
+	a, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	regMu.Lock()
+	tr := transports[a.Scheme]
+	regMu.Unlock()
+	if tr == nil {
+		return nil, fmt.Errorf("printer %s: no %s transport registered; import printstation/printer/all", addr, a.Scheme)
+	}
+	return func(ctx context.Context) (Conn, error) { return tr(ctx, a) }, nil
+}
+
 // Open opens the printer at addr with the named driver ("evolis").
 func Open(ctx context.Context, driver, addr string, opts Options) (Driver, error) {
 	a, err := ParseAddr(addr)

@@ -1,11 +1,15 @@
 // Package diagcmd is "printstationctl diag printer": what a technician runs
 // at the printer to see what it says and to make it do maintenance.
 //
-//	diag printer --printer ADDR [--driver evolis] [--json] CMD
+//	diag printer --printer ADDR [--driver evolis] [--json] [--record FILE] CMD
 //
-// CMD is info, status, counters, sensors, clean, test-card, self-adjust,
-// reset, or print FRONT.png [BACK.png] (a calibration print through the
-// same raster path as a job).
+// CMD is info, status, counters, sensors, probe, clean, test-card,
+// self-adjust, reset, or print FRONT.png [BACK.png] (a calibration print
+// through the same raster path as a job).
+//
+// --record FILE writes every byte exchanged with the printer to FILE (a
+// printertest session); --replay FILE plays such a file back instead of a
+// printer, which is how a technician's recording becomes a regression test.
 package diagcmd
 
 import (
@@ -25,10 +29,12 @@ import (
 
 	"printstation/printer"
 	_ "printstation/printer/all" // drivers and transports
+	"printstation/printer/printertest"
 	"printstation/printer/raster"
+	"printstation/version"
 )
 
-const usage = `usage: diag printer --printer ADDR [--driver evolis] [--json] CMD
+const usage = `usage: diag printer --printer ADDR [--driver evolis] [--json] [--record FILE] CMD
 
 ADDR is usb:VID:PID[:SERIAL] (hex ids, e.g. usb:0F49:0010) or tcp://HOST:PORT.
 
@@ -37,6 +43,8 @@ CMD:
   status                  cover, feeder, ribbon, card, cleaning
   counters                the printer's own counters (cards inserted, panels, cleanings)
   sensors                 raw sensor voltages
+  probe                   every read-only command, raw replies and what the driver
+                          makes of them: one report to send back (use with --record)
   clean                   cleaning cycle (load a cleaning card first)
   test-card               the printer's test card (takes a blank: record it as a test card)
   self-adjust             sensor self-adjustment
@@ -61,16 +69,22 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	levels := fs.Int("levels", 32, "print: colour levels (2, 32, 64, 128)")
 	backRibbon := fs.String("back-ribbon", "k", "print: panels for the back side (k, ko, ymcko)")
 	compress := fs.Bool("compress", true, "print: compressed K/O downloads")
+	ribbon := fs.String("ribbon", "", "the ribbon the printer should have (ymcko, ko, k, …); empty: what the printer reports")
+	record := fs.String("record", "", "write every byte exchanged with the printer to this session file")
+	replay := fs.String("replay", "", "play this session file back instead of talking to a printer")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	rest := fs.Args()
-	if *addr == "" || len(rest) == 0 {
+	if *addr == "" && *replay != "" {
+		*addr = "tcp://replay:0" // the recording's own address is shown from its header
+	}
+	if *addr == "" || len(rest) == 0 || (*record != "" && *replay != "") {
 		fs.Usage()
 		return 2
 	}
 	cmd, cargs := rest[0], rest[1:]
-	known := map[string]bool{"info": true, "status": true, "counters": true, "sensors": true, "clean": true,
+	known := map[string]bool{"info": true, "status": true, "counters": true, "sensors": true, "probe": true, "clean": true,
 		"test-card": true, "self-adjust": true, "reset": true, "print": true}
 	if !known[cmd] {
 		fmt.Fprintf(stderr, "diag printer: unknown command %q\n\n", cmd)
@@ -101,18 +115,76 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	d, err := printer.Open(ctx, *driver, *addr, printer.Options{Name: *addr, Compress: *compress, Log: zerolog.Nop()})
+	opts := printer.Options{Name: *addr, Compress: *compress, Ribbon: *ribbon, Log: zerolog.Nop()}
+	var rec *printertest.Recorder
+	var player *printertest.Player
+	var captured strings.Builder
+	switch {
+	case *record != "":
+		f, err := os.Create(*record)
+		if err != nil {
+			fmt.Fprintln(stderr, "diag printer: --record:", err)
+			return 2
+		}
+		defer f.Close()
+		dial, err := printer.Transport(*addr)
+		if err != nil {
+			fmt.Fprintln(stderr, "diag printer:", err)
+			return 2
+		}
+		rec, err = printertest.NewRecorder(f, printertest.Meta{Driver: *driver, Addr: *addr, Args: withoutRecord(args), Recorded: time.Now().UTC(), Tool: "printstationctl diag printer " + version.Version})
+		if err != nil {
+			fmt.Fprintln(stderr, "diag printer: --record:", err)
+			return 1
+		}
+		opts.Dial = rec.Dialer(dial)
+		stdout = io.MultiWriter(stdout, &captured)
+	case *replay != "":
+		f, err := os.Open(*replay)
+		if err != nil {
+			fmt.Fprintln(stderr, "diag printer: --replay:", err)
+			return 2
+		}
+		s, err := printertest.ReadSession(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "diag printer: --replay %s: %v\n", *replay, err)
+			return 2
+		}
+		player = printertest.NewPlayer(s)
+		opts.Dial = player.Dial
+	}
+	code := run(ctx, cmd, *driver, *addr, *asJSON, opts, sides, stdout, stderr)
+	if rec != nil {
+		if err := rec.Finish(printertest.End{Exit: code, Output: captured.String()}); err != nil {
+			fmt.Fprintln(stderr, "diag printer: --record:", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "diag printer: session recorded in %s\n", *record)
+	}
+	if player != nil {
+		if err := player.Done(); err != nil {
+			fmt.Fprintf(stderr, "diag printer: --replay %s: %v\n", *replay, err)
+			return 1
+		}
+	}
+	return code
+}
+
+// run opens the printer and does cmd.
+func run(ctx context.Context, cmd, driver, addr string, asJSON bool, opts printer.Options, sides []*raster.Panels, stdout, stderr io.Writer) int {
+	d, err := printer.Open(ctx, driver, addr, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "diag printer:", err)
 		return 1
 	}
 	defer d.Close()
-	out := &output{w: stdout, json: *asJSON}
+	out := &output{w: stdout, json: asJSON}
 
 	tech, _ := d.(printer.Technician)
 	needTech := func() bool {
 		if tech == nil {
-			fmt.Fprintf(stderr, "diag printer: the %s driver has no %s operation\n", *driver, cmd)
+			fmt.Fprintf(stderr, "diag printer: the %s driver has no %s operation\n", driver, cmd)
 			return false
 		}
 		return true
@@ -130,6 +202,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		res, err = tech.Sensors(ctx)
+	case "probe":
+		res = probe(ctx, d, driver, addr)
 	case "clean", "test-card", "self-adjust", "reset":
 		if !needTech() {
 			return 1
@@ -261,7 +335,25 @@ func (o *output) show(v any) {
 		}
 	case done:
 		fmt.Fprintf(tw, "%s: done\n", strings.TrimSpace(v.Done))
+	case probeReport:
+		v.text(tw)
 	default:
 		fmt.Fprintf(tw, "%v\n", v)
 	}
+}
+
+// withoutRecord is args less --record FILE: what a replay runs again.
+func withoutRecord(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--record" || a == "-record":
+			i++
+		case strings.HasPrefix(a, "--record=") || strings.HasPrefix(a, "-record="):
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }

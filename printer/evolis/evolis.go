@@ -545,6 +545,27 @@ func (d *Driver) Ribbon(ctx context.Context) (string, error) {
 	return d.ribbon, nil
 }
 
+// ReadRaw sends one read command (the guide's R… commands, which change
+// nothing) and returns the printer's words as they came, for a technician's
+// probe. An error word comes back as the error, its text in the
+// *printer.Error's Detail. Anything that is not a read is refused.
+func (d *Driver) ReadRaw(ctx context.Context, cmd string, params ...string) (string, error) {
+	ok := len(cmd) >= 2 && len(cmd) <= 8 && cmd[0] == 'R'
+	for _, c := range cmd {
+		ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	}
+	for _, p := range params {
+		ok = ok && len(p) <= 16 && !strings.ContainsAny(p, ";\r\n\x00\x1b")
+	}
+	if !ok {
+		return "", &printer.Error{Printer: d.name, Op: "probe", Kind: printer.KindRefused, Position: d.pos,
+			Detail: fmt.Sprintf("%q is not a read command (R… with short parameters)", strings.Join(append([]string{cmd}, params...), ";"))}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.read(ctx, "probe "+strings.Join(append([]string{cmd}, params...), ";"), wantText, cmd, params...)
+}
+
 // Feed sets the ribbon, starts a card sequence and takes a blank from the
 // feeder.
 //
