@@ -105,6 +105,7 @@ func TestVendorCaptureFormat(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d of %d dots differ from the card; %d would differ read mirrored", wrong, cardLines*cardPoints, mirrored)
 	if wrong != 0 {
 		t.Errorf("%d dots differ from the card (%d would differ read mirrored)", wrong, mirrored)
 	}
