@@ -399,6 +399,7 @@ func (d *Driver) Status(ctx context.Context) (printer.Status, error) {
 		return st, err
 	}
 	// Rcr: "OK" when the ribbon is not on its end mark (guide page 32).
+	last := "OK"
 	if _, err := d.read(ctx, "read ribbon", wantOK, "Rcr"); err != nil {
 		switch printer.KindOf(err) {
 		case printer.KindRibbonOut:
@@ -407,14 +408,21 @@ func (d *Driver) Status(ctx context.Context) (printer.Status, error) {
 		default:
 			return st, err
 		}
+		var pe *printer.Error
+		if errors.As(err, &pe) {
+			last = pe.Detail
+		}
 	}
 	// Rlr;r: "ERR NEED CLEANING" when the cleaning counter ran out (guide
-	// page 34), otherwise the last answer, OK.
+	// page 34), otherwise the last answer — Rcr's, just before.
 	if _, err := d.read(ctx, "read cleaning state", wantOK, "Rlr", "r"); err != nil {
-		switch printer.KindOf(err) {
-		case printer.KindNeedsCleaning:
+		var pe *printer.Error
+		switch k := printer.KindOf(err); {
+		case k == printer.KindNeedsCleaning:
 			st.NeedsCleaning = true
-		case printer.KindRefused:
+		case k == printer.KindRefused:
+		case errors.As(err, &pe) && pe.Detail == last:
+			// the echo of Rcr's answer: no cleaning due
 		default:
 			return st, err
 		}

@@ -243,3 +243,75 @@ func TestReplyWithoutTerminator(t *testing.T) {
 		}
 	})
 }
+
+// scriptConn answers each command from a table, as a printer would, with
+// NUL-ended replies; unknown commands get ERROR CDE.
+type scriptConn struct {
+	answers map[string]string
+	out     []byte
+}
+
+func (c *scriptConn) Write(ctx context.Context, p []byte) (int, error) {
+	cmd := strings.TrimSuffix(strings.TrimPrefix(string(p), "\x1b"), "\r")
+	a, ok := c.answers[cmd]
+	if !ok {
+		a = "ERROR CDE"
+	}
+	c.out = append(c.out, a...)
+	c.out = append(c.out, 0)
+	return len(p), nil
+}
+func (c *scriptConn) Read(ctx context.Context, p []byte) (int, error) {
+	if len(c.out) == 0 {
+		<-ctx.Done()
+		return 0, printer.Link(printer.KindTimeout, "no answer in time")
+	}
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+func (c *scriptConn) Close() error { return nil }
+
+// Status on a printer answering as the sources show: sensor voltages with
+// units, OK for no card, Rlr;r echoing Rcr's ribbon error.
+func TestStatusReplyForms(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answers map[string]string
+		check   func(printer.Status) bool
+		errKind printer.Kind
+	}{
+		{"ready", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rse;f": "5,00 Volts", "Rcr": "OK", "Rlr;r": "OK"},
+			func(s printer.Status) bool { return s.Ready && s.Card == printer.PositionNone }, 0},
+		{"feeder empty, guide's NO CARD", map[string]string{"Pem;2": "OK", "Rlr;p": "NO CARD", "Rse;o": "5,00 Volts", "Rse;f": "0,00 Volts", "Rcr": "OK", "Rlr;r": "OK"},
+			func(s printer.Status) bool { return !s.Ready && s.FeederEmpty }, 0},
+		{"no feeder sensor", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rcr": "OK", "Rlr;r": "OK"},
+			func(s printer.Status) bool { return s.Ready && !s.FeederEmpty }, 0},
+		{"ribbon end echoed by Rlr;r", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rse;f": "5,00 Volts", "Rcr": "ERROR RIBBON", "Rlr;r": "ERROR RIBBON"},
+			func(s printer.Status) bool { return s.RibbonOut && !s.NeedsCleaning && !s.Ready }, 0},
+		{"cleaning due", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rse;f": "5,00 Volts", "Rcr": "OK", "Rlr;r": "ERR NEED CLEANING"},
+			func(s printer.Status) bool { return s.NeedsCleaning && !s.Ready }, 0},
+		{"cover sensor in an unknown form", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "HIGH", "Rse;f": "5,00 Volts", "Rcr": "OK", "Rlr;r": "OK"},
+			nil, printer.KindProtocol},
+		{"unknown word for the ribbon", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rse;f": "5,00 Volts", "Rcr": "HOPPER DOOR", "Rlr;r": "OK"},
+			nil, printer.KindProtocol},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dial := func(ctx context.Context) (printer.Conn, error) { return &scriptConn{answers: tc.answers}, nil }
+			d, err := Open(context.Background(), "script", dial, printer.Options{Name: "p1", Timeouts: printer.Timeouts{Read: 50 * time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := d.Status(context.Background())
+			if tc.check != nil {
+				if err != nil || !tc.check(st) {
+					t.Errorf("status %+v, %v", st, err)
+				}
+				return
+			}
+			if printer.KindOf(err) != tc.errKind {
+				t.Errorf("error %v, want kind %v", err, tc.errKind)
+			}
+		})
+	}
+}
