@@ -45,6 +45,8 @@ CMD:
   sensors                 raw sensor voltages
   probe                   every read-only command, raw replies and what the driver
                           makes of them: one report to send back (use with --record)
+  set-ribbon RIBBON       tell the printer which ribbon is in (ymcko, ko, k, …) after
+                          looking at it, when it reports another
   clean                   cleaning cycle (load a cleaning card first)
   test-card               the printer's test card (takes a blank: record it as a test card)
   self-adjust             sensor self-adjustment
@@ -84,14 +86,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, cargs := rest[0], rest[1:]
-	known := map[string]bool{"info": true, "status": true, "counters": true, "sensors": true, "probe": true, "clean": true,
+	known := map[string]bool{"info": true, "status": true, "counters": true, "sensors": true, "probe": true, "set-ribbon": true, "clean": true,
 		"test-card": true, "self-adjust": true, "reset": true, "print": true}
 	if !known[cmd] {
 		fmt.Fprintf(stderr, "diag printer: unknown command %q\n\n", cmd)
 		fs.Usage()
 		return 2
 	}
-	if (cmd == "print" && (len(cargs) < 1 || len(cargs) > 2)) || (cmd != "print" && len(cargs) > 0) {
+	wantArgs := map[string][2]int{"print": {1, 2}, "set-ribbon": {1, 1}}[cmd]
+	if len(cargs) < wantArgs[0] || len(cargs) > wantArgs[1] {
 		fmt.Fprintf(stderr, "diag printer: wrong arguments for %s\n\n", cmd)
 		fs.Usage()
 		return 2
@@ -154,7 +157,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		player = printertest.NewPlayer(s)
 		opts.Dial = player.Dial
 	}
-	code := run(ctx, cmd, *driver, *addr, *asJSON, opts, sides, stdout, stderr)
+	code := run(ctx, cmd, cargs, *driver, *addr, *asJSON, opts, sides, stdout, stderr)
 	if rec != nil {
 		if err := rec.Finish(printertest.End{Exit: code, Output: captured.String()}); err != nil {
 			fmt.Fprintln(stderr, "diag printer: --record:", err)
@@ -172,7 +175,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // run opens the printer and does cmd.
-func run(ctx context.Context, cmd, driver, addr string, asJSON bool, opts printer.Options, sides []*raster.Panels, stdout, stderr io.Writer) int {
+func run(ctx context.Context, cmd string, cargs []string, driver, addr string, asJSON bool, opts printer.Options, sides []*raster.Panels, stdout, stderr io.Writer) int {
 	d, err := printer.Open(ctx, driver, addr, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "diag printer:", err)
@@ -204,6 +207,15 @@ func run(ctx context.Context, cmd, driver, addr string, asJSON bool, opts printe
 		res, err = tech.Sensors(ctx)
 	case "probe":
 		res = probe(ctx, d, driver, addr)
+	case "set-ribbon":
+		rs, ok := d.(ribbonSetter)
+		if !ok {
+			fmt.Fprintf(stderr, "diag printer: the %s driver cannot set the ribbon\n", driver)
+			return 1
+		}
+		if err = rs.SetRibbon(ctx, cargs[0]); err == nil {
+			res = done{Done: "ribbon set to " + cargs[0]}
+		}
 	case "clean", "test-card", "self-adjust", "reset":
 		if !needTech() {
 			return 1
@@ -225,6 +237,11 @@ func run(ctx context.Context, cmd, driver, addr string, asJSON bool, opts printe
 	}
 	out.show(res)
 	return 0
+}
+
+// ribbonSetter is a driver that can tell the printer its ribbon.
+type ribbonSetter interface {
+	SetRibbon(ctx context.Context, ribbon string) error
 }
 
 type done struct {

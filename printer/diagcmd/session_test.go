@@ -93,3 +93,18 @@ func TestRecordedSessions(t *testing.T) {
 		})
 	}
 }
+
+// set-ribbon tells the printer its ribbon: the printer's memory (Rr) then
+// names it.
+func TestSetRibbon(t *testing.T) {
+	_, addr := startSim(t, simprinter.Config{Ribbon: "ko"})
+	if code, _, errs := run(t, "--printer", addr, "set-ribbon", "ymcko"); code != 1 || !strings.Contains(errs, "wrong ribbon") {
+		t.Errorf("set-ribbon to a ribbon that is not in: exit %d, %s", code, errs)
+	}
+	if code, out, errs := run(t, "--printer", addr, "set-ribbon", "ko"); code != 0 || !strings.Contains(out, "ribbon set to ko") {
+		t.Errorf("set-ribbon ko: exit %d, %s %s", code, out, errs)
+	}
+	if code, _, _ := run(t, "--printer", addr, "set-ribbon"); code != 2 {
+		t.Errorf("set-ribbon without a ribbon: exit %d, want 2", code)
+	}
+}

@@ -537,8 +537,24 @@ func (d *Driver) checkRibbon(ctx context.Context) error {
 	}
 	if got != "" && got != d.ribbon {
 		return &printer.Error{Printer: d.name, Op: "feed", Kind: printer.KindRibbonMismatch, Position: d.pos,
-			Detail: fmt.Sprintf("the printer reports ribbon %q but it is configured for %q; install a %s ribbon or change the configuration", got, d.ribbon, d.ribbon)}
+			Detail: fmt.Sprintf("the printer reports ribbon %q but it is configured for %q; install a %s ribbon or change the configuration (if a %s ribbon is in, tell the printer: diag printer set-ribbon %s)", got, d.ribbon, d.ribbon, d.ribbon, d.ribbon)}
 	}
+	return nil
+}
+
+// SetRibbon tells the printer which ribbon is in (Pr, guide page 25) — what
+// a technician does after looking at the ribbon, when the printer's memory
+// (Rr) names another.
+func (d *Driver) SetRibbon(ctx context.Context, ribbon string) error {
+	if _, err := raster.RibbonPanels(ribbon); err != nil {
+		return &printer.Error{Printer: d.name, Op: "set ribbon", Kind: printer.KindRefused, Position: d.pos, Detail: err.Error()}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.do(ctx, "set ribbon", d.t.Read, d.pos, false, frame("Pr", ribbon), wantOK); err != nil {
+		return err
+	}
+	d.ribbon = ribbon
 	return nil
 }
 
