@@ -34,6 +34,7 @@ type worker struct {
 	printed int
 	spoiled int
 	pending *pendingPrep
+	desk    *deskState // encoder = "desk": the operator's step (desk.go)
 }
 
 type pendingPrep struct {
@@ -53,7 +54,12 @@ func newWorker(e *Engine, name string, p Printer, enc Encoder) *worker {
 func (w *worker) snapshot() PrinterState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return PrinterState{Name: w.name, State: w.state, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	ps := PrinterState{Name: w.name, State: w.state, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	if w.desk != nil {
+		v := w.desk.get()
+		ps.Desk = &localapi.DeskStep{Step: v.Step, Job: v.Job, Message: v.Message}
+	}
+	return ps
 }
 
 func (w *worker) set(state, msg, job string) {
@@ -300,6 +306,9 @@ func (w *worker) card(ctx context.Context, p *prepared) {
 // attempt is one blank. It reports whether the job should go on to a new
 // blank on this printer.
 func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
+	if w.desk != nil {
+		return w.deskAttempt(ctx, p, attempt)
+	}
 	e := w.e
 	job := p.meta
 	log := e.log.With().Str("printer", w.name).Str("job", job.ID).Int("attempt", attempt).Logger()
