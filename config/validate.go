@@ -126,6 +126,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 	if e.CheckpointEvery < 1 {
 		bad("engine.checkpoint_every", "engine.checkpoint_every = %d: expected 1 or more ledger events", e.CheckpointEvery)
 	}
+	if e.CheckpointMinutes < 1 || e.CheckpointMinutes > 1440 {
+		bad("engine.checkpoint_minutes", "engine.checkpoint_minutes = %d: expected 1 to 1440 minutes between checkpoints while events wait unsigned", e.CheckpointMinutes)
+	}
 	if e.MaxStock < 1 || e.MaxStock > 10_000_000 {
 		bad("engine.max_stock", "engine.max_stock = %d: expected 1 to 10000000 blanks held at this station", e.MaxStock)
 	}

@@ -49,8 +49,11 @@ type Engine struct {
 	ledger *inventory.Ledger
 	outbox *jobqueue.Outbox
 	syncer *jobqueue.Syncer
-	parts  *Parts
-	hub    hub
+	// central and wit: the start-up witness check (witness.go).
+	central *jobqueue.Client
+	wit     witnessGate
+	parts   *Parts
+	hub     hub
 
 	cfgMu sync.Mutex
 	cfg   *config.Config
@@ -271,6 +274,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if time.Since(lastHousekeeping) >= time.Minute {
 				e.purge(ctx)
 				e.dailyStockReport(ctx)
+				e.checkpointByTime(ctx)
 				lastHousekeeping = time.Now()
 			}
 		}
@@ -319,6 +323,9 @@ func (e *Engine) purge(ctx context.Context) {
 
 // StatusLine is the one line systemd shows in `systemctl status`.
 func (e *Engine) StatusLine() string {
+	if s := e.witnessLine(); s != "" {
+		return s
+	}
 	var parts []string
 	for _, w := range e.workers {
 		s := w.snapshot()

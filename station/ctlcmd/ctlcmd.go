@@ -43,6 +43,10 @@ operators (talk to the running printstationd):
   stock adjust --location storage|printer:P --quantity ±N --approver A --approver B --reason TEXT
   stock shift-close --counted storage=N,printer:p1=N --witness W
 
+admins:
+  enrol --reason TEXT                       re-enrol a station whose database does not extend
+                                            what the centre witnessed (recorded at both ends)
+
 technicians (no daemon needed; stop it first for a USB printer):
   diag printer --printer ADDR [--json] info|status|counters|sensors|clean|test-card|reset|print FRONT.png [BACK.png]
   diag reader [--reader PATTERN] [--write-test] [--json]
@@ -111,6 +115,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.printer(rest[1:])
 	case "stock":
 		err = c.stock(rest[1:])
+	case "enrol":
+		err = c.enrol(rest[1:])
 	case "diag":
 		if len(rest) < 2 {
 			fmt.Fprintln(stderr, "usage: printstationctl diag printer|reader ...")
@@ -371,6 +377,31 @@ func (c *cli) attention(args []string) error {
 			fmt.Fprintf(w, " (chip %s)", res["uid"])
 		}
 		fmt.Fprintln(w)
+	})
+}
+
+// enrol is an admin's explicit re-enrolment: the daemon refuses to print
+// from a database that does not extend what the centre witnessed, and this
+// is the only way on, recorded in the new ledger and at the centre.
+func (c *cli) enrol(args []string) error {
+	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
+	fs.SetOutput(c.errw)
+	reason := fs.String("reason", "", "why the station starts a new ledger (recorded)")
+	if err := fs.Parse(args); err != nil || *reason == "" || fs.NArg() != 0 {
+		return usageErr(`enrol --reason "why the database was lost or replaced" [--actor NAME]`)
+	}
+	var res struct {
+		Epoch          int64    `json:"epoch"`
+		JobsInQuestion []string `json:"jobs_in_question"`
+	}
+	if err := c.client.Do(c.ctx, "POST", "/v1/enrolment", map[string]string{"actor": c.actor, "reason": *reason}, &res); err != nil {
+		return err
+	}
+	return c.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "re-enrolled: enrolment epoch %d recorded by the station and the centre; printing may resume\n", res.Epoch)
+		if len(res.JobsInQuestion) > 0 {
+			fmt.Fprintf(w, "the centre holds %d job(s) whose outcome it never received; it will not send them again until its operators decide: %s\n", len(res.JobsInQuestion), strings.Join(res.JobsInQuestion, ", "))
+		}
 	})
 }
 
