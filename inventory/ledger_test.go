@@ -557,3 +557,28 @@ func TestQuantityBounds(t *testing.T) {
 	}
 	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 1000, DeliveryRef: "D2"})
 }
+
+// A signing key handed over as a systemd credential comes without its .pub
+// file: the verifier key is derived from it, and matches the one made with
+// the key.
+func TestSignerFromCredentialAlone(t *testing.T) {
+	dir := t.TempDir()
+	_, v, err := LoadOrCreateSigner(filepath.Join(dir, "made.key"), "printstation/ST-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "made.key"))
+	cred := filepath.Join(dir, "creds", "printstation-ledger-key")
+	os.MkdirAll(filepath.Dir(cred), 0o700)
+	os.WriteFile(cred, b, 0o400)
+	s, v2, err := LoadOrCreateSigner(cred, "printstation/ST-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.KeyHash() != v.KeyHash() || s.(interface{ VerifierKey() string }).VerifierKey() == "" {
+		t.Errorf("derived verifier differs")
+	}
+	if _, err := os.Stat(cred + ".pub"); err == nil {
+		t.Error("a .pub file was written beside the credential")
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"printstation/card/previewcmd"
 	"printstation/chip/diagcmd"
+	"printstation/inventory"
 	"printstation/inventory/auditcmd"
 	"printstation/jobqueue"
 	printerdiag "printstation/printer/diagcmd"
@@ -57,6 +58,7 @@ card templates:
 
 setup:
   datakey create FILE                       a new station data key (personal data at rest)
+  ledgerkey create FILE STATION_ID          a new ledger signing key (FILE) and its verifier key (FILE.pub)
 
 auditors (on a copy of the database, no daemon):
   audit verify --db FILE [--key VKEY]
@@ -146,6 +148,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "created the station data key %s (mode 0600); point keys.data_key at it or load it as the systemd credential printstation-data-key\n", rest[2])
+		return 0
+	case "ledgerkey":
+		if len(rest) != 4 || rest[1] != "create" {
+			fmt.Fprintln(stderr, "usage: printstationctl ledgerkey create FILE STATION_ID")
+			return 2
+		}
+		if _, err := os.Stat(rest[2]); err == nil {
+			fmt.Fprintf(stderr, "printstationctl ledgerkey: %s exists; a station keeps its ledger key for life\n", rest[2])
+			return 1
+		}
+		if _, _, err := inventory.LoadOrCreateSigner(rest[2], "printstation/"+rest[3]); err != nil {
+			fmt.Fprintln(stderr, "printstationctl ledgerkey:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "created the ledger signing key %s (mode 0600) and its verifier key %s.pub; encrypt the key as the systemd credential printstation-ledger-key (README) and delete this file\n", rest[2], rest[2])
 		return 0
 	case "audit":
 		sub := rest[1:]
