@@ -28,6 +28,7 @@ type Config struct {
 	RuntimeDir string    `toml:"runtime_dir"`
 	Central    Central   `toml:"central"`
 	Web        Web       `toml:"web"`
+	Metrics    Metrics   `toml:"metrics"`
 	Log        Log       `toml:"log"`
 	Queue      Queue     `toml:"queue"`
 	Keys       Keys      `toml:"keys"`
@@ -67,6 +68,13 @@ type Web struct {
 	Listen string `toml:"listen"`
 }
 
+// Metrics is the Prometheus endpoint a fleet's monitoring scrapes. It has
+// its own address so that it can be opened to the monitoring server while
+// the print-room page stays on loopback; it carries no personal data.
+type Metrics struct {
+	Listen string `toml:"listen"` // HOST:PORT; "" switches it off
+}
+
 // Log sets the daemon's logging.
 type Log struct {
 	Level  string `toml:"level"`
@@ -97,6 +105,10 @@ type Engine struct {
 	ShutdownGraceSeconds int `toml:"shutdown_grace_seconds"`
 	LowStock             int `toml:"low_stock"`
 	ChipTimeoutSeconds   int `toml:"chip_timeout_seconds"`
+	// DeskWaitSeconds bounds each wait for the operator in the desk
+	// encoder flow (a blank on the reader, the card taken to the printer,
+	// the printed card tapped back).
+	DeskWaitSeconds int `toml:"desk_wait_seconds"`
 	// MaxStock is the most blanks this station may hold (storage and
 	// printers); larger quantities are refused as typing mistakes.
 	MaxStock int `toml:"max_stock"`
@@ -149,6 +161,7 @@ func Defaults() Config {
 		StorageDir: "/var/lib/printstation",
 		RuntimeDir: "/run/printstation",
 		Web:        Web{Listen: "127.0.0.1:8080"},
+		Metrics:    Metrics{Listen: "127.0.0.1:9464"},
 		Log:        Log{Level: "info", Format: "auto"},
 		Queue:      Queue{PrefetchJobs: 200, PrefetchMB: 64},
 		Central:    Central{PollSeconds: 30, MaxAnswerMB: 16},
@@ -158,6 +171,7 @@ func Defaults() Config {
 			ShutdownGraceSeconds: 60,
 			LowStock:             100,
 			ChipTimeoutSeconds:   30,
+			DeskWaitSeconds:      300,
 			MaxStock:             100000,
 			CheckpointMinutes:    5,
 		},

@@ -23,7 +23,7 @@ func (e *Engine) startSync() error {
 		PrefetchBytes: int64(e.cfg.Queue.PrefetchMB) << 20,
 		Wait:          time.Duration(c.PollSeconds) * time.Second,
 		OnCheckpoint: func(ctx context.Context, key, cosigned string) error {
-			return e.ledger.StoreCosigned(ctx, []byte(cosigned))
+			return e.storeCosigned(ctx, cosigned)
 		},
 		Witness: e.ledger,
 		Logger:  e.log,
@@ -31,7 +31,7 @@ func (e *Engine) startSync() error {
 	if e.ec.Sync != nil {
 		e.ec.Sync(&opts)
 	}
-	e.syncer = jobqueue.NewSyncer(e.queue, cl, opts)
+	e.syncer = jobqueue.NewSyncer(e.queue, &watchedCentral{Central: cl, log: e.log}, opts)
 	return nil
 }
 
