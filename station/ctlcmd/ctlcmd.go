@@ -164,18 +164,23 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "ledgerkey":
 		if len(rest) != 4 || rest[1] != "create" {
-			fmt.Fprintln(stderr, "usage: printstationctl ledgerkey create FILE STATION_ID")
-			return 2
+			err = usageErr("ledgerkey create FILE STATION_ID")
+			break
 		}
-		if _, err := os.Stat(rest[2]); err == nil {
-			fmt.Fprintf(stderr, "printstationctl ledgerkey: %s exists; a station keeps its ledger key for life\n", rest[2])
+		if _, serr := os.Stat(rest[2]); serr == nil {
+			err := fmt.Errorf("%s exists; a station keeps its ledger key for life", rest[2])
+			fmt.Fprintln(stderr, "printstationctl ledgerkey:", err)
+			c.jsonError(err, 1)
 			return 1
 		}
 		if _, _, err := inventory.LoadOrCreateSigner(rest[2], "printstation/"+rest[3]); err != nil {
 			fmt.Fprintln(stderr, "printstationctl ledgerkey:", err)
+			c.jsonError(err, 1)
 			return 1
 		}
-		fmt.Fprintf(stdout, "created the ledger signing key %s (mode 0600) and its verifier key %s.pub; encrypt the key as the systemd credential printstation-ledger-key (README) and delete this file\n", rest[2], rest[2])
+		c.emit(map[string]string{"created": rest[2], "verifier_key": rest[2] + ".pub", "mode": "0600"}, func(w io.Writer) {
+			fmt.Fprintf(w, "created the ledger signing key %s (mode 0600) and its verifier key %s.pub; encrypt the key as the systemd credential printstation-ledger-key (README) and delete this file\n", rest[2], rest[2])
+		})
 		return 0
 	case "audit":
 		sub := rest[1:]
