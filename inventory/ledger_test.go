@@ -582,3 +582,28 @@ func TestSignerFromCredentialAlone(t *testing.T) {
 		t.Error("a .pub file was written beside the credential")
 	}
 }
+
+// Checkpoints by time: events waiting unsigned longer than the age are
+// signed; a young tail, or none, is left alone.
+func TestCheckpointIfOlder(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.CheckpointEvery = 1000 })
+	ctx := context.Background()
+	if ok, err := f.l.CheckpointIfOlder(ctx, time.Minute); ok || err != nil {
+		t.Fatalf("empty ledger: %v %v", ok, err)
+	}
+	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 5, DeliveryRef: "D1"})
+	if ok, _ := f.l.CheckpointIfOlder(ctx, time.Minute); !ok {
+		t.Fatal("first events with no checkpoint at all were not signed")
+	}
+	f.record(t, Event{Kind: Loaded, Actor: "ani", Printer: "p1", Quantity: 5})
+	if ok, _ := f.l.CheckpointIfOlder(ctx, time.Hour); ok {
+		t.Error("signed although the last checkpoint is younger than the age")
+	}
+	f.clock.t = f.clock.t.Add(2 * time.Hour)
+	if ok, _ := f.l.CheckpointIfOlder(ctx, time.Hour); !ok {
+		t.Error("an old unsigned tail was not signed")
+	}
+	if ok, _ := f.l.CheckpointIfOlder(ctx, 0); ok {
+		t.Error("signed again with nothing new")
+	}
+}
