@@ -561,7 +561,7 @@ func (s *Server) replay() error {
 				} else {
 					s.outcomes[rec.Item.Key] = &rec
 					s.outcomeSeq = append(s.outcomeSeq, rec.Item.Key)
-					if closingOutcomes[rec.Item.Outcome] && rec.Item.JobID != "" {
+					if closingOutcomes[rec.Item.Outcome] && rec.Item.JobID != "" && !strings.HasPrefix(rec.Item.Reason, string(jobqueue.CodeDuplicate)+":") {
 						if _, ok := s.closed(rec.Station)[rec.Item.JobID]; !ok {
 							s.closed(rec.Station)[rec.Item.JobID] = rec.Item.Key
 						}
@@ -918,7 +918,11 @@ func (s *Server) handleOutcomes(station string, body []byte) (any, int, error) {
 		if it.Key == "" || !validOutcomes[it.Outcome] {
 			continue
 		}
-		if first, ok := closed[it.JobID]; ok && it.JobID != "" && first != it.Key && s.outcomes[it.Key] == nil && it.Outcome != "revocation_late" {
+		// A refusal of a second envelope reusing a job's id speaks of that
+		// envelope, not of the job: it neither closes the job nor is
+		// refused for it.
+		dup := it.Outcome == "refused" && strings.HasPrefix(it.Reason, string(jobqueue.CodeDuplicate)+":")
+		if first, ok := closed[it.JobID]; ok && !dup && it.JobID != "" && first != it.Key && s.outcomes[it.Key] == nil && it.Outcome != "revocation_late" {
 			// The job was closed by an earlier outcome: a second one is a
 			// second card or a station that started over. Recorded as
 			// refused, never counted.
@@ -926,7 +930,7 @@ func (s *Server) handleOutcomes(station string, body []byte) (any, int, error) {
 			rejected = append(rejected, rejection{Key: it.Key, Reason: fmt.Sprintf("job %s was already closed as %s; this %s outcome is refused (a second card for one job, or a station that lost its database)", it.JobID, prev.Item.Outcome, it.Outcome)})
 			continue
 		}
-		if closingOutcomes[it.Outcome] && it.JobID != "" {
+		if closingOutcomes[it.Outcome] && it.JobID != "" && !dup {
 			if _, ok := closed[it.JobID]; !ok {
 				closed[it.JobID] = it.Key
 			}

@@ -223,3 +223,15 @@ func TestCentreClosesJobs(t *testing.T) {
 		t.Errorf("centre counts %d printed outcomes for %s", n, ids[0])
 	}
 }
+
+// A refusal of a second envelope that reuses a job's id neither closes the
+// job nor is refused: the job's own printed outcome still counts.
+func TestDuplicateRefusalDoesNotCloseTheJob(t *testing.T) {
+	s := newServer(t)
+	ids, _ := s.IssueJobs(st, 1, 1)
+	do(t, s, "POST", "/v1/stations/"+st+"/outcomes", "o1", `{"items":[{"key":"refused:ab","job_id":"`+ids[0]+`","outcome":"refused","reason":"duplicate: job id was already received"}]}`)
+	_, body := do(t, s, "POST", "/v1/stations/"+st+"/outcomes", "o2", `{"items":[{"key":"k1","job_id":"`+ids[0]+`","outcome":"printed"}]}`)
+	if !strings.Contains(body, `"accepted":["k1"]`) {
+		t.Errorf("printed after a duplicate's refusal: %s", body)
+	}
+}
