@@ -319,6 +319,7 @@ func (e *Engine) Close() {
 	if _, err := e.ledger.Checkpoint(ctx, e.db); err != nil {
 		e.log.Warn().Err(err).Msg("checkpoint at shutdown failed; the next start signs one")
 	}
+	e.witnessAtShutdown(ctx)
 	if e.parts != nil && e.parts.Close != nil {
 		e.parts.Close()
 	}

@@ -354,3 +354,25 @@ func (e *Engine) witnessRoutes(mux *http.ServeMux) {
 		writeJSON(w, 200, map[string]any{"epoch": ans.Epoch, "jobs_in_question": ans.JobsInQuestion})
 	})
 }
+
+// witnessAtShutdown gives the centre the shutdown checkpoint before the
+// daemon exits (a few seconds at most), so that what happened up to the
+// stop is witnessed and a database restored or deleted while the station
+// is off cannot hide it.
+func (e *Engine) witnessAtShutdown(ctx context.Context) {
+	if e.syncer == nil || e.Witness().State != "ok" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		did, err := e.syncer.PushOnce(ctx)
+		if err != nil {
+			e.log.Warn().Err(err).Msg("the shutdown checkpoint did not reach the centre; it goes at the next start")
+			return
+		}
+		if !did {
+			return
+		}
+	}
+}

@@ -449,6 +449,7 @@ func (c *cli) enrol(args []string) error {
 	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
 	fs.SetOutput(c.errw)
 	reason := fs.String("reason", "", "why the station starts a new ledger (recorded)")
+	actor := fs.String("actor", c.actor, "the admin who re-enrols (recorded)")
 	if err := fs.Parse(args); err != nil || *reason == "" || fs.NArg() != 0 {
 		return usageErr(`enrol --reason "why the database was lost or replaced" [--actor NAME]`)
 	}
@@ -456,13 +457,17 @@ func (c *cli) enrol(args []string) error {
 		Epoch          int64    `json:"epoch"`
 		JobsInQuestion []string `json:"jobs_in_question"`
 	}
-	if err := c.client.Do(c.ctx, "POST", "/v1/enrolment", map[string]string{"actor": c.actor, "reason": *reason}, &res); err != nil {
+	if err := c.client.Do(c.ctx, "POST", "/v1/enrolment", map[string]string{"actor": *actor, "reason": *reason}, &res); err != nil {
 		return err
 	}
 	return c.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "re-enrolled: enrolment epoch %d recorded by the station and the centre; printing may resume\n", res.Epoch)
 		if len(res.JobsInQuestion) > 0 {
-			fmt.Fprintf(w, "the centre holds %d job(s) whose outcome it never received; it will not send them again until its operators decide: %s\n", len(res.JobsInQuestion), strings.Join(res.JobsInQuestion, ", "))
+			shown, more := res.JobsInQuestion, ""
+			if len(shown) > 10 {
+				shown, more = shown[:10], fmt.Sprintf(" and %d more (--json lists all)", len(res.JobsInQuestion)-10)
+			}
+			fmt.Fprintf(w, "the centre holds %d job(s) whose outcome it never received; it will not send them again until its operators decide: %s%s\n", len(res.JobsInQuestion), strings.Join(shown, ", "), more)
 		}
 	})
 }
