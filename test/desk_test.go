@@ -86,7 +86,8 @@ func (o *deskOperator) act(step, job, msg string) {
 			o.placed = append(o.placed, uid)
 			o.insert(uid, "")
 		}
-	case "to_feed", "put_aside":
+	case "to_feed", "put_aside", "":
+		// "": between cards — nothing belongs on the reader.
 		o.remove()
 	case "tap_back":
 		if o.card == nil && o.tapped != job+msg && len(o.placed) > 0 {
