@@ -61,10 +61,12 @@ const (
 	StockControl  Permission = "stock.control"  // destroy, adjust, close a shift: the first of two people
 	Witness       Permission = "witness"        // be the second person of a dual-control action
 	ManageUsers   Permission = "users.manage"   // add, disable, enable, unlock accounts, set secrets and uids
+	LedgerEnrol   Permission = "ledger.enrol"   // re-enrol the station with the centre after its database was lost
 )
 
 // Table says which roles hold each permission. Separation of duties: the
-// admin who makes accounts runs no cards, the auditor changes nothing.
+// admin who makes accounts (and re-enrols the station) runs no cards, the
+// auditor changes nothing.
 var Table = map[Permission][]Role{
 	View:          {Operator, Supervisor, Technician, Auditor, Admin},
 	BatchRun:      {Operator, Supervisor},
@@ -76,6 +78,7 @@ var Table = map[Permission][]Role{
 	StockControl:  {Operator, Supervisor},
 	Witness:       {Operator, Supervisor, Auditor},
 	ManageUsers:   {Admin},
+	LedgerEnrol:   {Admin},
 }
 
 // Permissions lists the table's permissions in a fixed order (for tests
