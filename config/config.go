@@ -28,6 +28,7 @@ type Config struct {
 	RuntimeDir string    `toml:"runtime_dir"`
 	Central    Central   `toml:"central"`
 	Web        Web       `toml:"web"`
+	Metrics    Metrics   `toml:"metrics"`
 	Log        Log       `toml:"log"`
 	Queue      Queue     `toml:"queue"`
 	Keys       Keys      `toml:"keys"`
@@ -62,9 +63,29 @@ type IssuerKey struct {
 	File string `toml:"file"`
 }
 
-// Web is the local web page for print-room staff.
+// Web is the print-room page. It listens on loopback unless TLS is set:
+// then it may listen on a LAN address for staff at other desks.
 type Web struct {
 	Listen string `toml:"listen"`
+	// TLSCert and TLSKey are PEM files; or TLSSelfSigned makes the
+	// station its own certificate (in storage_dir, kept across restarts),
+	// whose fingerprint `printstationctl tls fingerprint` prints.
+	TLSCert       string `toml:"tls_cert"`
+	TLSKey        string `toml:"tls_key"`
+	TLSSelfSigned bool   `toml:"tls_self_signed"`
+	// IdleMinutes ends a signed-in session after this long without a
+	// person's request (0: 15).
+	IdleMinutes int `toml:"idle_minutes"`
+}
+
+// TLS says whether the page is served over TLS.
+func (w Web) TLS() bool { return w.TLSSelfSigned || w.TLSCert != "" }
+
+// Metrics is the Prometheus endpoint a fleet's monitoring scrapes. It has
+// its own address so that it can be opened to the monitoring server while
+// the print-room page stays on loopback; it carries no personal data.
+type Metrics struct {
+	Listen string `toml:"listen"` // HOST:PORT; "" switches it off
 }
 
 // Log sets the daemon's logging.
@@ -104,6 +125,9 @@ type Engine struct {
 	// MaxStock is the most blanks this station may hold (storage and
 	// printers); larger quantities are refused as typing mistakes.
 	MaxStock int `toml:"max_stock"`
+	// CheckpointMinutes signs a checkpoint when events waited this long
+	// unsigned, so the tail the centre has not witnessed stays short.
+	CheckpointMinutes int `toml:"checkpoint_minutes"`
 }
 
 // Printer is one card printer and the encoder inside it.
@@ -150,6 +174,7 @@ func Defaults() Config {
 		StorageDir: "/var/lib/printstation",
 		RuntimeDir: "/run/printstation",
 		Web:        Web{Listen: "127.0.0.1:8080"},
+		Metrics:    Metrics{Listen: "127.0.0.1:9464"},
 		Log:        Log{Level: "info", Format: "auto"},
 		Queue:      Queue{PrefetchJobs: 200, PrefetchMB: 64},
 		Central:    Central{PollSeconds: 30, MaxAnswerMB: 16},
@@ -161,6 +186,7 @@ func Defaults() Config {
 			ChipTimeoutSeconds:   30,
 			DeskWaitSeconds:      300,
 			MaxStock:             100000,
+			CheckpointMinutes:    5,
 		},
 	}
 }

@@ -49,11 +49,13 @@ func Diff(old, nu *Config) Changes {
 		{"central.issuer_key", old.Central.IssuerKeys, nu.Central.IssuerKeys},
 		{"central.witness_key", old.Central.WitnessKey, nu.Central.WitnessKey},
 		{"web.listen", old.Web.Listen, nu.Web.Listen},
+		{"metrics.listen", old.Metrics.Listen, nu.Metrics.Listen},
 		{"log.format", old.Log.Format, nu.Log.Format},
 		{"keys", old.Keys, nu.Keys},
 		{"engine.checkpoint_every", old.Engine.CheckpointEvery, nu.Engine.CheckpointEvery},
 		{"engine.shutdown_grace_seconds", old.Engine.ShutdownGraceSeconds, nu.Engine.ShutdownGraceSeconds},
 		{"engine.chip_timeout_seconds", old.Engine.ChipTimeoutSeconds, nu.Engine.ChipTimeoutSeconds},
+		{"engine.desk_wait_seconds", old.Engine.DeskWaitSeconds, nu.Engine.DeskWaitSeconds},
 		{"printer", old.Printers, nu.Printers},
 	}
 	for _, f := range fixed {

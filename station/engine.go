@@ -49,8 +49,14 @@ type Engine struct {
 	ledger *inventory.Ledger
 	outbox *jobqueue.Outbox
 	syncer *jobqueue.Syncer
-	parts  *Parts
-	hub    hub
+	// central and wit: the start-up witness check (witness.go).
+	central *jobqueue.Client
+	wit     witnessGate
+	parts   *Parts
+	hub     hub
+	timing  *timing // histograms for /metrics
+
+	journaled journalState // printer stops already written to the journal
 
 	cfgMu sync.Mutex
 	cfg   *config.Config
@@ -98,7 +104,7 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 	if ec.Status == nil {
 		ec.Status = func(string) {}
 	}
-	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1)}
+	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1), timing: newTiming()}
 	if _, err := ec.DB.ExecContext(ctx, engineSchema+deskSchema); err != nil {
 		return nil, fmt.Errorf("engine tables: %w", err)
 	}
@@ -147,7 +153,8 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 			parts.Close()
 			return nil, fmt.Errorf("printer %s: no device was built for it", pc.Name)
 		}
-		w := newWorker(e, pc.Name, p, parts.Encoders[pc.Name])
+		p, enc := e.timed(p, parts.Encoders[pc.Name], pc.Encoder == "desk")
+		w := newWorker(e, pc.Name, p, enc)
 		if pc.Encoder == "desk" {
 			w.desk = &deskState{}
 		}
@@ -224,6 +231,7 @@ func (e *Engine) Reconfigure(c *config.Config) {
 }
 
 func (e *Engine) publish(ev Event) {
+	e.journal(ev)
 	e.hub.publish(ev)
 }
 
@@ -275,6 +283,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if time.Since(lastHousekeeping) >= time.Minute {
 				e.purge(ctx)
 				e.dailyStockReport(ctx)
+				e.checkpointByTime(ctx)
 				lastHousekeeping = time.Now()
 			}
 		}
@@ -310,6 +319,7 @@ func (e *Engine) Close() {
 	if _, err := e.ledger.Checkpoint(ctx, e.db); err != nil {
 		e.log.Warn().Err(err).Msg("checkpoint at shutdown failed; the next start signs one")
 	}
+	e.witnessAtShutdown(ctx)
 	if e.parts != nil && e.parts.Close != nil {
 		e.parts.Close()
 	}
@@ -323,6 +333,9 @@ func (e *Engine) purge(ctx context.Context) {
 
 // StatusLine is the one line systemd shows in `systemctl status`.
 func (e *Engine) StatusLine() string {
+	if s := e.witnessLine(); s != "" {
+		return s
+	}
 	var parts []string
 	for _, w := range e.workers {
 		s := w.snapshot()
@@ -353,9 +366,22 @@ type prepared struct {
 	hasChp bool
 }
 
-// prepare renders and rasterizes a job. Errors here are the job's fault
-// (a bad photo, a template that does not fit), never the printer's.
-func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared, error) {
+// rasterOptions are the panels and levels for a printer: its configured
+// ribbon chooses the panels (raster.RibbonPanels); the driver refuses to
+// feed when the printer reports another ribbon.
+func (e *Engine) rasterOptions(printerName string) raster.Options {
+	for _, pc := range e.config().Printers {
+		if pc.Name == printerName {
+			return raster.Options{Ribbon: pc.Ribbon}
+		}
+	}
+	return raster.Options{}
+}
+
+// prepare renders and rasterizes a job for a printer. Errors here are the
+// job's fault (a bad photo, a template that does not fit), never the
+// printer's.
+func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta, printerName string) (*prepared, error) {
 	job, err := e.queue.Load(ctx, meta.ID)
 	if err != nil {
 		return nil, err
@@ -372,7 +398,7 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared,
 	if black != nil {
 		k = black
 	}
-	panels, err := raster.Convert(color, k, raster.Options{})
+	panels, err := raster.Convert(color, k, e.rasterOptions(printerName))
 	if err != nil {
 		return nil, fmt.Errorf("raster: %w", err)
 	}

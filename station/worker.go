@@ -54,7 +54,12 @@ func newWorker(e *Engine, name string, p Printer, enc Encoder) *worker {
 func (w *worker) snapshot() PrinterState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return PrinterState{Name: w.name, State: w.state, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	ps := PrinterState{Name: w.name, State: w.state, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	if w.desk != nil {
+		v := w.desk.get()
+		ps.Desk = &localapi.DeskStep{Step: v.Step, Job: v.Job, Message: v.Message}
+	}
+	return ps
 }
 
 func (w *worker) set(state, msg, job string) {
@@ -191,7 +196,7 @@ func (w *worker) next(ctx context.Context) (*prepared, error) {
 	if err != nil || meta == nil {
 		return nil, err
 	}
-	p, err := w.e.prepare(ctx, *meta)
+	p, err := w.e.prepare(ctx, *meta, w.name)
 	if err != nil {
 		w.jobProblem(ctx, *meta, err)
 		return nil, nil
@@ -216,7 +221,7 @@ func (w *worker) prefetch(ctx context.Context) {
 			return
 		}
 		pp.meta = meta
-		pp.p, pp.err = w.e.prepare(ctx, *meta)
+		pp.p, pp.err = w.e.prepare(ctx, *meta, w.name)
 	}()
 }
 

@@ -103,11 +103,20 @@ func startDaemon(t *testing.T, cfg string, env ...string) *proc {
 	return p
 }
 
+// ctl runs printstationctl as this test's user (root: it may read and
+// manage accounts, not act on cards).
 func ctl(t *testing.T, socket string, args ...string) (string, int) {
+	t.Helper()
+	return ctlIn(t, socket, "", args...)
+}
+
+// ctlIn is ctl with stdin (secrets, one per line).
+func ctlIn(t *testing.T, socket, stdin string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath("printstationctl"), append([]string{"--socket", socket, "--actor", "tester"}, args...)...)
+	cmd := exec.CommandContext(ctx, binPath("printstationctl"), append([]string{"--socket", socket}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -171,6 +180,11 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 	// Personal data never logged: the log is JSON, scan its keys.
 	checkLogHasNoPersonalKeys(t, d.stderr.String())
+	// The reload is in the people log, under the checkpoints.
+	out, code = ctl(t, sock, "audit", "export", "--db", filepath.Join(dir, "state", "station.db"), "--format", "csv", "--log", "people")
+	if code != 0 || !strings.Contains(out, "config_reloaded,root,,,host,") || !strings.Contains(out, "prefetch_jobs") {
+		t.Errorf("people log after the reload (exit %d):\n%s", code, out)
+	}
 }
 
 func mustRead(t *testing.T, p string) string {
@@ -205,8 +219,9 @@ func checkLogHasNoPersonalKeys(t *testing.T, log string) {
 func TestCtlWithoutDaemon(t *testing.T) {
 	out, code := ctl(t, filepath.Join(t.TempDir(), "nope.sock"), "status")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 1 || len(lines) != 1 || !strings.Contains(out, "not running") {
-		t.Fatalf("exit %d, want one clear line:\n%s", code, out)
+	// Exit 3 is "daemon not running" (docs/CLI.md), apart from a refusal (1).
+	if code != 3 || len(lines) != 1 || !strings.Contains(out, "not running") {
+		t.Fatalf("exit %d, want 3 and one clear line:\n%s", code, out)
 	}
 }
 

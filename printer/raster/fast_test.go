@@ -44,10 +44,10 @@ func TestFastPathIsTheGeneralPath(t *testing.T) {
 		black bool
 	}
 	var cases []tc
-	for _, lv := range []int{2, 32, 64, 128} {
+	for _, lv := range []int{32, 64, 128} {
 		cases = append(cases, tc{Options{Levels: lv}, true})
 	}
-	for _, rb := range []string{"ymck", "ko", "k"} {
+	for _, rb := range []string{"ymckok", "ymck", "ko", "k", "kb"} {
 		cases = append(cases, tc{Options{Ribbon: rb, NoVarnish: bare}, true})
 	}
 	for _, rot := range []bool{false, true} {
