@@ -366,9 +366,22 @@ type prepared struct {
 	hasChp bool
 }
 
-// prepare renders and rasterizes a job. Errors here are the job's fault
-// (a bad photo, a template that does not fit), never the printer's.
-func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared, error) {
+// rasterOptions are the panels and levels for a printer: its configured
+// ribbon chooses the panels (raster.RibbonPanels); the driver refuses to
+// feed when the printer reports another ribbon.
+func (e *Engine) rasterOptions(printerName string) raster.Options {
+	for _, pc := range e.config().Printers {
+		if pc.Name == printerName {
+			return raster.Options{Ribbon: pc.Ribbon}
+		}
+	}
+	return raster.Options{}
+}
+
+// prepare renders and rasterizes a job for a printer. Errors here are the
+// job's fault (a bad photo, a template that does not fit), never the
+// printer's.
+func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta, printerName string) (*prepared, error) {
 	job, err := e.queue.Load(ctx, meta.ID)
 	if err != nil {
 		return nil, err
@@ -385,7 +398,7 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared,
 	if black != nil {
 		k = black
 	}
-	panels, err := raster.Convert(color, k, raster.Options{})
+	panels, err := raster.Convert(color, k, e.rasterOptions(printerName))
 	if err != nil {
 		return nil, fmt.Errorf("raster: %w", err)
 	}

@@ -68,7 +68,9 @@ func (h *handler) deskRow(name string) *deskRow {
 // deskFace serves the face preview of the card at a desk printer, to
 // signed-in staff only; it is never cached.
 func (h *handler) deskFace(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.lookup(r)
+	// The live part loads it: it keeps no session alive, and it ends
+	// with the account (current checks it).
+	s := h.current(r, false)
 	if s == nil || s.Name == "" {
 		http.Error(w, "sign in first", http.StatusUnauthorized)
 		return
