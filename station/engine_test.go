@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"printstation/jobqueue"
 	"printstation/printer"
 	"printstation/printer/printertest"
+	"printstation/printer/raster"
 	"printstation/sim/central"
 	"printstation/storage"
 )
@@ -43,7 +45,8 @@ type rig struct {
 	partsFn  PartsFactory // replaces the fakes (fault matrix)
 	timeouts printer.Timeouts
 	sync     func(*jobqueue.SyncOptions)
-	stockN   int64 // blanks loaded per printer by stock (default 100)
+	stockN   int64              // blanks loaded per printer by stock (default 100)
+	encoders map[string]Encoder // replaces a printer's software encoder
 	wrapped  map[string]*chipPrinter
 }
 
@@ -55,16 +58,61 @@ type chipPrinter struct {
 	bed *chiptest.Bed
 	mu  sync.Mutex
 	n   int // blanks fed
+	// down cuts the link: every call fails as a disconnected printer, and
+	// nothing moves.
+	down atomic.Bool
+	// after, when set, runs after each call that took effect (a test's
+	// person or cable acting at an exact point of the card).
+	after func(op string)
+}
+
+func (c *chipPrinter) cut(op string) error {
+	if c.down.Load() {
+		return &printer.Error{Printer: "p", Op: op, Kind: printer.KindDisconnected, Detail: "link cut by the test"}
+	}
+	return nil
+}
+
+func (c *chipPrinter) done(op string, err error) error {
+	if err == nil && c.after != nil {
+		c.after(op)
+	}
+	return err
+}
+
+func (c *chipPrinter) Status(ctx context.Context) (printer.Status, error) {
+	if err := c.cut("status"); err != nil {
+		return printer.Status{}, err
+	}
+	return c.Driver.Status(ctx)
+}
+
+func (c *chipPrinter) Counters(ctx context.Context) (printer.Counters, error) {
+	if err := c.cut("counters"); err != nil {
+		return printer.Counters{}, err
+	}
+	ctr, err := c.Driver.Counters(ctx)
+	return ctr, c.done("counters-read", err)
+}
+
+func (c *chipPrinter) Print(ctx context.Context, side printer.Side, p *raster.Panels) error {
+	if err := c.cut("print"); err != nil {
+		return err
+	}
+	return c.done("print", c.Driver.Print(ctx, side, p))
 }
 
 func (c *chipPrinter) Feed(ctx context.Context) error {
+	if err := c.cut("feed"); err != nil {
+		return err
+	}
 	err := c.Driver.Feed(ctx)
 	if err == nil {
 		c.mu.Lock()
 		c.n++
 		c.mu.Unlock()
 	}
-	return err
+	return c.done("feed", err)
 }
 
 func (c *chipPrinter) card() int {
@@ -74,21 +122,30 @@ func (c *chipPrinter) card() int {
 }
 
 func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {
+	if err := c.cut("move"); err != nil {
+		return err
+	}
 	err := c.Driver.MoveTo(ctx, st)
 	if err == nil && st == printer.StationContactless {
 		c.bed.Station(c.card(), true)
 	}
-	return err
+	return c.done("move", err)
 }
 
 func (c *chipPrinter) Eject(ctx context.Context) error {
+	if err := c.cut("eject"); err != nil {
+		return err
+	}
 	c.bed.Station(c.card(), false)
-	return c.Driver.Eject(ctx)
+	return c.done("eject", c.Driver.Eject(ctx))
 }
 
 func (c *chipPrinter) Reject(ctx context.Context) error {
+	if err := c.cut("reject"); err != nil {
+		return err
+	}
 	c.bed.Station(c.card(), false)
-	return c.Driver.Reject(ctx)
+	return c.done("reject", c.Driver.Reject(ctx))
 }
 
 func newRig(t testing.TB, printers ...string) *rig {
@@ -139,6 +196,9 @@ func (r *rig) parts(ctx context.Context, cfg *config.Config, log zerolog.Logger)
 		}
 		ps.Printers[name] = r.wrapped[name]
 		ps.Encoders[name] = r.readers[name].Encoder()
+		if enc := r.encoders[name]; enc != nil {
+			ps.Encoders[name] = enc
+		}
 	}
 	return ps, nil
 }
@@ -382,11 +442,17 @@ func TestAttemptBoundWaitsForPerson(t *testing.T) {
 	}
 }
 
+// A jam pauses the printer it happened on (one blank spoiled there, no
+// more fed), and the other printer finishes the batch, the jammed job too.
 func TestJamPausesPrinterOthersGoOn(t *testing.T) {
 	r := newRig(t, "p1", "p2")
 	r.fakes["p1"].FailOn("print", 1, printer.KindJam)
 	e, ids := r.batch(6)
-	r.runUntil(r.allIn(ids, jobqueue.Printed))
+	var p1 PrinterState
+	r.runUntil(func() bool {
+		p1 = e.byName["p1"].snapshot()
+		return r.allIn(ids, jobqueue.Printed)()
+	})
 	consumed, spoiled, _ := r.ledgerByJob()
 	total := 0
 	for _, id := range ids {
@@ -398,9 +464,15 @@ func TestJamPausesPrinterOthersGoOn(t *testing.T) {
 	if total != 1 {
 		t.Fatalf("spoiled %d blanks, want the one jammed card", total)
 	}
-	p1 := e.byName["p1"].snapshot()
-	if p1.State != "paused" && p1.State != "stopped" {
-		t.Fatalf("p1 state after a jam: %s", p1.State)
+	// Without the pause p1 would go on feeding blanks after the jam.
+	if f := count(r.fakes["p1"].Ops(), "feed"); f != 1 {
+		t.Fatalf("p1 fed %d blanks, want only the one that jammed", f)
+	}
+	if p1.State != string(wPaused) || !strings.Contains(p1.Message, "jam") {
+		t.Fatalf("p1 after a jam: %s %q", p1.State, p1.Message)
+	}
+	if f := count(r.fakes["p2"].Ops(), "feed"); f != 6 {
+		t.Fatalf("p2 fed %d blanks, want all 6 cards", f)
 	}
 }
 
