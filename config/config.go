@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,6 +50,9 @@ type Central struct {
 	// unverified.
 	WitnessKey  string `toml:"witness_key"`
 	PollSeconds int    `toml:"poll_seconds"`
+	// MaxAnswerMB bounds one answer from the centre; the station asks for
+	// job pages no larger.
+	MaxAnswerMB int `toml:"max_answer_mb"`
 }
 
 // IssuerKey is one pinned public key of the issuing authority. Several
@@ -103,25 +107,39 @@ type Engine struct {
 	// holds an uncertain card to when confirming it after it left the
 	// printer. Empty: the printer's own encoder is used.
 	ConfirmReader string `toml:"confirm_reader"`
+	// MaxStock is the most blanks this station may hold (storage and
+	// printers); larger quantities are refused as typing mistakes.
+	MaxStock int `toml:"max_stock"`
 }
 
 // Printer is one card printer and the encoder inside it.
 type Printer struct {
-	Name           string `toml:"name"`
-	Driver         string `toml:"driver"`
-	Transport      string `toml:"transport"` // usb or tcp
-	VendorID       int    `toml:"vendor_id"`
-	ProductID      int    `toml:"product_id"`
-	Serial         string `toml:"serial"`
-	Address        string `toml:"address"` // host:port for tcp
+	Name      string `toml:"name"`
+	Driver    string `toml:"driver"`
+	Transport string `toml:"transport"` // usb, tcp or ipp
+	VendorID  int    `toml:"vendor_id"`
+	ProductID int    `toml:"product_id"`
+	Serial    string `toml:"serial"`
+	Address   string `toml:"address"` // host:port for tcp
+	URI       string `toml:"uri"`     // ipp://HOST[:PORT]/printers/NAME for ipp
+	// Encoder is where the chip is written: "inline" (default), the
+	// printer's own contactless station, or "desk", a PC/SC reader on the
+	// desk that the operator places each card on, before and after the
+	// printer prints its face.
+	Encoder string `toml:"encoder"`
+	// EncoderReader is the PC/SC reader name (a path.Match pattern): the
+	// printer's encoder, or the desk reader for encoder = "desk".
 	EncoderReader  string `toml:"encoder_reader"`
 	FeederCapacity int    `toml:"feeder_capacity"`
 	Ribbon         string `toml:"ribbon"`
 }
 
 // Addr is the printer's address in the form printer.Open takes:
-// usb:VID:PID[:SERIAL] or tcp://HOST:PORT.
+// usb:VID:PID[:SERIAL], tcp://HOST:PORT or ipp://HOST[:PORT]/PATH.
 func (p Printer) Addr() string {
+	if p.Transport == "ipp" {
+		return p.URI
+	}
 	if p.Transport == "tcp" {
 		return "tcp://" + p.Address
 	}
@@ -140,7 +158,7 @@ func Defaults() Config {
 		Web:        Web{Listen: "127.0.0.1:8080"},
 		Log:        Log{Level: "info", Format: "auto"},
 		Queue:      Queue{PrefetchJobs: 200, PrefetchMB: 64},
-		Central:    Central{PollSeconds: 30},
+		Central:    Central{PollSeconds: 30, MaxAnswerMB: 16},
 		Engine: Engine{
 			MaxAttempts:          3,
 			CheckpointEvery:      100,
@@ -148,6 +166,7 @@ func Defaults() Config {
 			LowStock:             100,
 			ChipTimeoutSeconds:   30,
 			BreakerFailures:      3,
+			MaxStock:             100000,
 		},
 	}
 }
@@ -155,6 +174,12 @@ func Defaults() Config {
 func printerDefaults(p *Printer) {
 	if p.Driver == "" {
 		p.Driver = "evolis"
+		if p.Transport == "ipp" {
+			p.Driver = "ipp"
+		}
+	}
+	if p.Encoder == "" {
+		p.Encoder = "inline"
 	}
 	if p.FeederCapacity == 0 {
 		p.FeederCapacity = 100
@@ -189,11 +214,23 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// MaxFileBytes bounds the config file: a station's file is a few KB, and
+// a wrong path (a device, a log) must not be read without end.
+const MaxFileBytes = 1 << 20
+
 // Load reads and validates the file at path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w (give the station's TOML file with --config; the packaged default is %s)", err, DefaultPath)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, Problems{{File: path, Msg: fmt.Sprintf("the file is larger than %d bytes; a station config is a few KB: check that this is the right file", MaxFileBytes)}}
 	}
 	return Parse(path, data)
 }

@@ -168,6 +168,8 @@ var printerFaults = map[printer.Kind]faultAction{
 	printer.KindHead:           faultPause,
 	printer.KindRefused:        faultPause,
 	printer.KindProtocol:       faultPause,
+	printer.KindStopped:        faultPause, // a queue a person stopped is started by a person
+	printer.KindCancelled:      faultPause, // cancelled outside the station: a person looks first
 	printer.KindBusy:           faultOffline,
 	printer.KindDisconnected:   faultOffline,
 	printer.KindTimeout:        faultOffline,

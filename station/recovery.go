@@ -11,6 +11,7 @@ import (
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/printer"
+	"printstation/station/localapi"
 	"printstation/storage"
 )
 
@@ -68,13 +69,7 @@ func (e *Engine) recover(ctx context.Context) error {
 }
 
 // Attention is a job that waits for a person.
-type Attention struct {
-	Job     string `json:"job"`
-	Batch   string `json:"batch"`
-	State   string `json:"state"`
-	Printer string `json:"printer,omitempty"`
-	Reason  string `json:"reason"`
-}
+type Attention = localapi.Attention
 
 // AttentionList lists every job that is not moving by itself: uncertain
 // cards, jobs put aside, and jobs marked printing or spoiled that no
