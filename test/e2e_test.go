@@ -36,6 +36,7 @@ type e2e struct {
 
 type simProc struct {
 	name, addr, out, dumps string
+	admin                  string // the operator's hand actions (printersim --admin)
 	port                   int // vpcd port, 0 for none
 	cmd                    *exec.Cmd
 	done                   chan struct{}
@@ -132,7 +133,7 @@ func newE2E(t *testing.T, o e2eOpts) *e2e {
 	}
 	ports := []int{35963, 35964}
 	for i := 0; i < o.printers; i++ {
-		p := &simProc{name: fmt.Sprintf("p%d", i+1), addr: freeAddr(t), out: filepath.Join(dir, "printers", fmt.Sprintf("p%d", i+1)), speed: o.speed}
+		p := &simProc{name: fmt.Sprintf("p%d", i+1), addr: freeAddr(t), admin: freeAddr(t), out: filepath.Join(dir, "printers", fmt.Sprintf("p%d", i+1)), speed: o.speed}
 		if o.vicc {
 			p.port = ports[i]
 			p.dumps = filepath.Join(dir, "chips", p.name)
@@ -154,7 +155,7 @@ func newE2E(t *testing.T, o e2eOpts) *e2e {
 }
 
 func (s *e2e) startPrinter(p *simProc) {
-	args := []string{"--listen", p.addr, "--speed", p.speed, "--out", p.out, "--feeder", "200", "--serial", "SIM-" + p.name}
+	args := []string{"--listen", p.addr, "--speed", p.speed, "--out", p.out, "--feeder", "200", "--serial", "SIM-" + p.name, "--admin", p.admin}
 	if p.port != 0 {
 		args = append(args, "--vicc-port", fmt.Sprint(p.port), "--chip-dumps", p.dumps)
 	}
