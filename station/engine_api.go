@@ -302,6 +302,19 @@ func (e *Engine) routes(mux *http.ServeMux) {
 		}
 		writeJSON(w, 200, map[string]string{"printer": r.PathValue("name"), "action": "resume"})
 	})
+	mux.HandleFunc("POST /v1/printers/{name}/diag/{op}", func(w http.ResponseWriter, r *http.Request) {
+		var b actionBody
+		if err := readJSON(r, &b); err != nil || b.Actor == "" {
+			writeErr(w, 400, fmt.Errorf("say who you are: {\"actor\": \"name\"}"))
+			return
+		}
+		res, err := e.PrinterDiag(r.Context(), r.PathValue("name"), r.PathValue("op"), b.Actor)
+		if err != nil {
+			writeErr(w, 409, err)
+			return
+		}
+		writeJSON(w, 200, res)
+	})
 	mux.HandleFunc("GET /v1/stock", func(w http.ResponseWriter, r *http.Request) {
 		s, err := e.Stock(r.Context())
 		if err != nil {
@@ -344,6 +357,15 @@ func (e *Engine) Retry(ctx context.Context, jobID, actor string) error {
 	meta, err := e.queue.Meta(ctx, jobID)
 	if err != nil {
 		return err
+	}
+	// The counter check below drives the job's printer: hold it.
+	if _, pr, res, _, _, err := e.uncertainIntent(ctx, jobID); err == nil && res == outOpen {
+		if w := e.byName[pr]; w != nil {
+			if err := e.holdPrinter(ctx, w); err != nil {
+				return err
+			}
+			defer w.release()
+		}
 	}
 	switch {
 	case meta.State == jobqueue.Attention:

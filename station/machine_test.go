@@ -11,6 +11,7 @@ import (
 	"printstation/chip/chiptest"
 	"printstation/jobqueue"
 	"printstation/printer"
+	simprinter "printstation/sim/printer"
 	"printstation/storage"
 )
 
@@ -358,4 +359,35 @@ func TestBreakerStopsThePrinter(t *testing.T) {
 			t.Fatalf("job is %s after the breaker, want back in the queue", s)
 		}
 	})
+}
+
+// A technician's test card through the daemon holds the printer like a card
+// and puts the blank it took in the ledger (spoiled, reason test), counted
+// from the printer's own counter.
+func TestTestCardThroughDaemonIsInTheLedger(t *testing.T) {
+	r := newRig(t, "p1")
+	sim := r.useSim(t, simprinter.Config{Speed: 0})
+	r.open()
+	r.stock("p1")
+	ctx := context.Background()
+	res, err := r.eng.PrinterDiag(ctx, "p1", "test-card", "tech")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := res.(*TestCardResult); tr.Blanks != 1 {
+		t.Fatalf("test card took %d blanks by the counter, want 1", tr.Blanks)
+	}
+	taken := 0
+	for _, ev := range sim.Events() {
+		if ev.Event == "blank_taken" {
+			taken++
+		}
+	}
+	st, _ := r.eng.ledger.Stock(ctx)
+	if taken != 1 || st.SpoiledAwaiting != 1 || st.Printers["p1"] != 99 {
+		t.Fatalf("printer took %d blanks; ledger: %+v", taken, st)
+	}
+	if _, err := r.eng.PrinterDiag(ctx, "p1", "clean", "tech"); err == nil {
+		t.Fatal("an operation the daemon does not run was accepted")
+	}
 }

@@ -156,13 +156,21 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 	if meta.State != jobqueue.Uncertain {
 		return "", fmt.Errorf("job %s is %s: %w (only an uncertain job can be confirmed; use retry or cancel for others)", jobID, meta.State, ErrNotWaiting)
 	}
-	intent, pr, _, _, err := e.settleOpenFirst(ctx, jobID)
+	_, pr, _, _, _, err := e.uncertainIntent(ctx, jobID)
 	if err != nil {
 		return "", err
 	}
 	w := e.byName[pr]
 	if w == nil {
 		return "", fmt.Errorf("printer %s of job %s is not configured: the card cannot be checked here; spoil it if it cannot be found", pr, jobID)
+	}
+	if err := e.holdPrinter(ctx, w); err != nil {
+		return "", err
+	}
+	defer w.release()
+	intent, _, _, _, err := e.settleOpenFirst(ctx, jobID)
+	if err != nil {
+		return "", err
 	}
 	w.busy.Store(true)
 	defer w.busy.Store(false)
@@ -240,6 +248,17 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 	if meta.State != jobqueue.Uncertain {
 		return fmt.Errorf("job %s is %s: %w", jobID, meta.State, ErrNotWaiting)
 	}
+	_, pr, _, _, _, err := e.uncertainIntent(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	w := e.byName[pr]
+	if w != nil {
+		if err := e.holdPrinter(ctx, w); err != nil {
+			return err
+		}
+		defer w.release()
+	}
 	intent, pr, spoilAs, uid, err := e.settleOpenFirst(ctx, jobID)
 	if err != nil {
 		return err
@@ -250,7 +269,7 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 	if uid == "" {
 		uid = inventory.UIDUnknown
 	}
-	if w := e.byName[pr]; w != nil {
+	if w != nil {
 		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		st, err := w.p.Status(sctx)
 		cancel()
@@ -281,5 +300,16 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 	}
 	e.publish(Event{Type: "card_spoiled", Job: jobID, Printer: pr, Message: "uncertain card spoiled by " + actor})
 	e.kick()
+	return nil
+}
+
+// holdPrinter takes a printer for a person's action, waiting for the card
+// in flight on it (at most two minutes).
+func (e *Engine) holdPrinter(ctx context.Context, w *worker) error {
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := w.acquire(hctx); err != nil {
+		return fmt.Errorf("%w: try again when its card is out", err)
+	}
 	return nil
 }

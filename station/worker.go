@@ -28,6 +28,11 @@ type worker struct {
 	enc  Encoder
 	wake chan struct{}
 	busy atomic.Bool // a card is in flight
+	// use is held by whoever drives the printer: the worker from its
+	// readiness check to the card's end, or a person's action through the
+	// daemon (confirm, spoil, a test card). Nobody drives it behind the
+	// other's back.
+	use chan struct{}
 
 	mu      sync.Mutex
 	state   workerState
@@ -53,7 +58,7 @@ type pendingPrep struct {
 type PrinterState = localapi.PrinterState
 
 func newWorker(e *Engine, name string, p Printer, enc Encoder) *worker {
-	return &worker{e: e, name: name, p: p, enc: enc, wake: make(chan struct{}, 1), state: wIdle}
+	return &worker{e: e, name: name, p: p, enc: enc, wake: make(chan struct{}, 1), use: make(chan struct{}, 1), state: wIdle}
 }
 
 func (w *worker) snapshot() PrinterState {
@@ -154,25 +159,49 @@ func (w *worker) run(ctx context.Context) {
 			w.sleep(ctx, 5*time.Second)
 			continue
 		}
-		if !w.ready(ctx) {
+		if err := w.acquire(ctx); err != nil {
 			continue
 		}
-		p, err := w.next(ctx)
-		if err != nil {
-			w.e.log.Error().Err(err).Str("printer", w.name).Msg("taking the next job failed")
-			w.sleep(ctx, 2*time.Second)
-			continue
+		wait := w.step(ctx)
+		w.release()
+		if wait > 0 {
+			w.sleep(ctx, wait)
 		}
-		if p == nil {
-			w.set(wIdle, "", "")
-			w.sleep(ctx, time.Second)
-			continue
-		}
-		w.busy.Store(true)
-		w.card(ctx, p)
-		w.busy.Store(false)
 	}
 }
+
+// step checks the printer and runs the next card, holding the printer. It
+// says how long to wait before the next step.
+func (w *worker) step(ctx context.Context) time.Duration {
+	if !w.ready(ctx) {
+		return 0
+	}
+	p, err := w.next(ctx)
+	if err != nil {
+		w.e.log.Error().Err(err).Str("printer", w.name).Msg("taking the next job failed")
+		return 2 * time.Second
+	}
+	if p == nil {
+		w.set(wIdle, "", "")
+		return time.Second
+	}
+	w.busy.Store(true)
+	w.card(ctx, p)
+	w.busy.Store(false)
+	return 0
+}
+
+// acquire takes the printer for its holder, waiting at most as long as ctx.
+func (w *worker) acquire(ctx context.Context) error {
+	select {
+	case w.use <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("printer %s is busy with a card: %w", w.name, ctx.Err())
+	}
+}
+
+func (w *worker) release() { <-w.use }
 
 // ready checks, before a blank is taken, that the printer answers, that no
 // card of an earlier job is unsettled on it, and that the ledger has blanks

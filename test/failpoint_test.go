@@ -98,6 +98,28 @@ func TestCrashPoints(t *testing.T) {
 		}
 	}
 	t.Logf("%d failpoints × %d fault kinds; blanks per case (journal vs ledger):\n%s", len(failpoint.All), len(kinds), strings.Join(figures, "\n"))
+
+	// While the daemon runs, a technician reaches its printer only through
+	// it: a direct print is refused, a test card goes through the daemon
+	// and is in the ledger (checkAgreement counts it against the journal).
+	s.daemon = startDaemon(t, s.cfg)
+	s.waitAnswering()
+	out, code := ctl(t, s.sock, "diag", "printer", "--printer", "tcp://"+p.addr, "print", filepath.Join(s.dir, "front.png"))
+	if code == 0 || !strings.Contains(out, "never driven behind its back") {
+		t.Errorf("direct diag print while the daemon runs: exit %d\n%s", code, out)
+	}
+	s.ctl("diag", "printer", "--printer", p.name, "test-card")
+	s.stopDaemon()
+	s.checkAgreement(printed)
+	var tests int
+	for _, r := range s.ledger() {
+		if r.Kind == inventory.Spoiled && r.Reason == inventory.ReasonTest {
+			tests++
+		}
+	}
+	if tests != 1 {
+		t.Errorf("%d test cards in the ledger, want the one run through the daemon", tests)
+	}
 }
 
 type blankCount struct{ taken, consumed, spoiled, crash int }
