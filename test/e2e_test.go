@@ -37,7 +37,7 @@ type e2e struct {
 type simProc struct {
 	name, addr, out, dumps string
 	admin                  string // the operator's hand actions (printersim --admin)
-	port                   int // vpcd port, 0 for none
+	port                   int    // vpcd port, 0 for none
 	cmd                    *exec.Cmd
 	done                   chan struct{}
 	faults                 string
