@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 
 	"printstation/chip"
 	"printstation/chip/chiptest"
@@ -68,32 +69,34 @@ func TestCardMachineTables(t *testing.T) {
 // resolveIntent enforces the table in the database: an illegal move and a
 // second settlement of the same intent are refused.
 func TestResolveIntentRefusesIllegalAndDouble(t *testing.T) {
-	r := newRig(t, "p1")
-	e := r.open()
-	ctx := context.Background()
-	res, err := e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES ('J','p1',1,0,?)`, now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, _ := res.LastInsertId()
-	try := func(from, to outcome) error {
-		return storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return resolveIntent(ctx, tx, id, from, to, "") })
-	}
-	if err := try(outOpen, outConfirmed); err == nil {
-		t.Error("open → uncertain_confirmed accepted")
-	}
-	if err := try(outOpen, outUncertain); err != nil {
-		t.Fatal(err)
-	}
-	if err := try(outOpen, outConsumed); err == nil {
-		t.Error("a settled intent was settled again as if open")
-	}
-	if err := try(outUncertain, outConfirmed); err != nil {
-		t.Fatal(err)
-	}
-	if err := try(outUncertain, outUncertainSpoiled); err == nil {
-		t.Error("a confirmed card was also spoiled")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		e := r.open()
+		ctx := context.Background()
+		res, err := e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES ('J','p1',1,0,?)`, now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := res.LastInsertId()
+		try := func(from, to outcome) error {
+			return storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return resolveIntent(ctx, tx, id, from, to, "") })
+		}
+		if err := try(outOpen, outConfirmed); err == nil {
+			t.Error("open → uncertain_confirmed accepted")
+		}
+		if err := try(outOpen, outUncertain); err != nil {
+			t.Fatal(err)
+		}
+		if err := try(outOpen, outConsumed); err == nil {
+			t.Error("a settled intent was settled again as if open")
+		}
+		if err := try(outUncertain, outConfirmed); err != nil {
+			t.Fatal(err)
+		}
+		if err := try(outUncertain, outUncertainSpoiled); err == nil {
+			t.Error("a confirmed card was also spoiled")
+		}
+	})
 }
 
 // Every kind of print fault stops the printer after the one blank it
@@ -102,24 +105,26 @@ func TestEveryPrintFaultStopsThePrinter(t *testing.T) {
 	for _, k := range allKinds() {
 		t.Run(k.String(), func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, "p1")
-			r.fakes["p1"].FailOn("print", 1, k)
-			e, ids := r.batch(2)
-			stopped := func() bool {
-				s := e.byName["p1"].snapshot().State
-				return s == string(wPaused) || s == string(wOffline)
-			}
-			r.runUntil(stopped)
-			_, spoiled, _ := r.ledgerByJob()
-			if n := spoiled[ids[0]] + spoiled[ids[1]]; n != 1 {
-				t.Fatalf("%d blanks spoiled before the printer stopped, want 1", n)
-			}
-			if f := count(r.fakes["p1"].Ops(), "feed"); f != 1 {
-				t.Fatalf("%d blanks fed, want the one that failed", f)
-			}
-			// After a person's resume the batch finishes.
-			e.ResumePrinter("p1")
-			r.runUntil(r.allIn(ids, jobqueue.Printed))
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t, "p1")
+				r.fakes["p1"].FailOn("print", 1, k)
+				e, ids := r.batch(2)
+				stopped := func() bool {
+					s := e.byName["p1"].snapshot().State
+					return s == string(wPaused) || s == string(wOffline)
+				}
+				r.runUntil(stopped)
+				_, spoiled, _ := r.ledgerByJob()
+				if n := spoiled[ids[0]] + spoiled[ids[1]]; n != 1 {
+					t.Fatalf("%d blanks spoiled before the printer stopped, want 1", n)
+				}
+				if f := count(r.fakes["p1"].Ops(), "feed"); f != 1 {
+					t.Fatalf("%d blanks fed, want the one that failed", f)
+				}
+				// After a person's resume the batch finishes.
+				e.ResumePrinter("p1")
+				r.runUntil(r.allIn(ids, jobqueue.Printed))
+			})
 		})
 	}
 }
@@ -130,77 +135,81 @@ func TestEveryPrintFaultStopsThePrinter(t *testing.T) {
 // the job stays uncertain (never "already counted"), a person spoils the
 // card inside, and the ledger holds every blank the printer took.
 func TestLinkDropAfterFeedIsUncertainNotCounted(t *testing.T) {
-	r := newRig(t, "p1")
-	e, ids := r.batch(2)
-	p1 := r.wrapped["p1"]
-	var once bool
-	p1.after = func(op string) {
-		if op == "feed" && !once {
-			once = true
-			p1.down.Store(true)
-		}
-	}
-	ctx := context.Background()
-	waitingWithReason := func(want string) func() bool {
-		return func() bool {
-			as, _ := e.AttentionList(ctx)
-			for _, a := range as {
-				if a.Job == ids[0] && a.State == string(jobqueue.Uncertain) && strings.Contains(a.Reason, want) {
-					return true
-				}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		e, ids := r.batch(2)
+		p1 := r.wrapped["p1"]
+		var once bool
+		p1.after = func(op string) {
+			if op == "feed" && !once {
+				once = true
+				p1.down.Store(true)
 			}
-			return false
 		}
-	}
-	r.runUntil(waitingWithReason("is unknown"))
-	p1.down.Store(false) // the cable is back
-	r.runUntil(func() bool { return e.byName["p1"].snapshot().State == string(wAttention) })
-	msg := e.byName["p1"].snapshot().Message
-	if strings.Contains(msg, "counted") && !strings.Contains(msg, "not counted") {
-		t.Fatalf("printer says the card was counted: %s", msg)
-	}
-	if !waitingWithReason("a blank was fed")() {
-		as, _ := e.AttentionList(ctx)
-		t.Fatalf("after the reconnect the job is not uncertain with the counter's finding: %+v", as)
-	}
-	if _, spoiled, _ := r.ledgerByJob(); spoiled[ids[0]] != 0 {
-		t.Fatal("the card was counted before a person decided")
-	}
-	if err := e.Spoil(ctx, ids[0], "supervisor"); err != nil {
-		t.Fatal(err)
-	}
-	r.runUntil(r.allIn(ids, jobqueue.Printed))
-	r.checkBlanks("p1")
+		ctx := context.Background()
+		waitingWithReason := func(want string) func() bool {
+			return func() bool {
+				as, _ := e.AttentionList(ctx)
+				for _, a := range as {
+					if a.Job == ids[0] && a.State == string(jobqueue.Uncertain) && strings.Contains(a.Reason, want) {
+						return true
+					}
+				}
+				return false
+			}
+		}
+		r.runUntil(waitingWithReason("is unknown"))
+		p1.down.Store(false) // the cable is back
+		r.runUntil(func() bool { return e.byName["p1"].snapshot().State == string(wAttention) })
+		msg := e.byName["p1"].snapshot().Message
+		if strings.Contains(msg, "counted") && !strings.Contains(msg, "not counted") {
+			t.Fatalf("printer says the card was counted: %s", msg)
+		}
+		if !waitingWithReason("a blank was fed")() {
+			as, _ := e.AttentionList(ctx)
+			t.Fatalf("after the reconnect the job is not uncertain with the counter's finding: %+v", as)
+		}
+		if _, spoiled, _ := r.ledgerByJob(); spoiled[ids[0]] != 0 {
+			t.Fatal("the card was counted before a person decided")
+		}
+		if err := e.Spoil(ctx, ids[0], "supervisor"); err != nil {
+			t.Fatal(err)
+		}
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+		r.checkBlanks("p1")
+	})
 }
 
 // The link drops before the feed took effect: the counter shows no blank
 // left the feeder, and the job goes back to the queue by itself.
 func TestLinkDropBeforeFeedRequeues(t *testing.T) {
-	r := newRig(t, "p1")
-	e, ids := r.batch(1)
-	p1 := r.wrapped["p1"]
-	var once bool
-	p1.after = func(op string) {
-		// Cut after the first counter read of the card: the feed fails
-		// before anything moved, and so does the counter check.
-		if op == "counters-read" && !once {
-			once = true
-			p1.down.Store(true)
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		e, ids := r.batch(1)
+		p1 := r.wrapped["p1"]
+		var once bool
+		p1.after = func(op string) {
+			// Cut after the first counter read of the card: the feed fails
+			// before anything moved, and so does the counter check.
+			if op == "counters-read" && !once {
+				once = true
+				p1.down.Store(true)
+			}
 		}
-	}
-	ctx := context.Background()
-	r.runUntil(func() bool { return r.states(ids)[ids[0]] == jobqueue.Uncertain })
-	p1.down.Store(false)
-	r.runUntil(r.allIn(ids, jobqueue.Printed))
-	consumed, spoiled, _ := r.ledgerByJob()
-	if consumed[ids[0]] != 1 || spoiled[ids[0]] != 0 {
-		t.Fatalf("consumed %v spoiled %v, want one card and no spoil", consumed, spoiled)
-	}
-	var notFed int
-	e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_intents WHERE resolution='not_fed'`).Scan(&notFed)
-	if notFed != 1 {
-		t.Fatalf("%d intents settled as not fed, want 1", notFed)
-	}
+		ctx := context.Background()
+		r.runUntil(func() bool { return r.states(ids)[ids[0]] == jobqueue.Uncertain })
+		p1.down.Store(false)
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+		consumed, spoiled, _ := r.ledgerByJob()
+		if consumed[ids[0]] != 1 || spoiled[ids[0]] != 0 {
+			t.Fatalf("consumed %v spoiled %v, want one card and no spoil", consumed, spoiled)
+		}
+		var notFed int
+		e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_intents WHERE resolution='not_fed'`).Scan(&notFed)
+		if notFed != 1 {
+			t.Fatalf("%d intents settled as not fed, want 1", notFed)
+		}
+	})
 }
 
 // checkBlanks: every blank the fake printer fed is in the ledger.
@@ -222,63 +231,67 @@ func (r *rig) checkBlanks(name string) {
 // A chip failure whose reject fails (the link dropped) records the spoiled
 // card and still gives the job back: nothing waits in spoiled_waiting.
 func TestChipFailureWithFailedRejectRequeues(t *testing.T) {
-	r := newRig(t, "p1")
-	r.cardCfg = func(p string, n int) chiptest.Config {
-		if n == 1 {
-			return chiptest.Config{RefuseWrites: 0x6581}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		r.cardCfg = func(p string, n int) chiptest.Config {
+			if n == 1 {
+				return chiptest.Config{RefuseWrites: 0x6581}
+			}
+			return chiptest.Config{}
 		}
-		return chiptest.Config{}
-	}
-	r.fakes["p1"].FailOn("reject", 1, printer.KindDisconnected)
-	e, ids := r.batch(1)
-	var msg string
-	r.runUntil(func() bool { s := e.byName["p1"].snapshot(); msg = s.Message; return s.State == string(wAttention) })
-	if s := r.states(ids)[ids[0]]; s != jobqueue.Queued {
-		t.Fatalf("job is %s after the failed reject, want queued", s)
-	}
-	if !strings.Contains(msg, "counted as spoiled") {
-		t.Fatalf("printer message for the counted card inside: %s", msg)
-	}
-	// The person takes the card out and resumes.
-	if err := r.fakes["p1"].Reject(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	e.ResumePrinter("p1")
-	r.runUntil(r.allIn(ids, jobqueue.Printed))
-	r.checkBlanks("p1")
+		r.fakes["p1"].FailOn("reject", 1, printer.KindDisconnected)
+		e, ids := r.batch(1)
+		var msg string
+		r.runUntil(func() bool { s := e.byName["p1"].snapshot(); msg = s.Message; return s.State == string(wAttention) })
+		if s := r.states(ids)[ids[0]]; s != jobqueue.Queued {
+			t.Fatalf("job is %s after the failed reject, want queued", s)
+		}
+		if !strings.Contains(msg, "counted as spoiled") {
+			t.Fatalf("printer message for the counted card inside: %s", msg)
+		}
+		// The person takes the card out and resumes.
+		if err := r.fakes["p1"].Reject(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.ResumePrinter("p1")
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+		r.checkBlanks("p1")
+	})
 }
 
 // Confirm fails closed: when the printer cannot say whether the card is
 // still inside, the card is not confirmed.
 func TestConfirmRefusedWhenStatusUnreadable(t *testing.T) {
-	r := newRig(t, "p1")
-	r.open()
-	ids := r.addJobs("B1", 1)
-	r.stock("p1")
-	ctx := context.Background()
-	r.crashWithCardAtEncoder(ids[0])
-	meta, _ := r.eng.queue.Meta(ctx, ids[0])
-	prep, err := r.eng.prepare(ctx, meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.eng.parts.Encoders["p1"].Personalize(ctx, prep.perso); err != nil {
-		t.Fatal(err)
-	}
-	r.eng.parts.Printers["p1"].Eject(ctx)
-	r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
-	e2 := r.open()
-	r.wrapped["p1"].down.Store(true)
-	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "does not answer") {
-		t.Fatalf("confirm with the printer's status unreadable: %v", err)
-	}
-	if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
-		t.Fatalf("job is %s", s)
-	}
-	r.wrapped["p1"].down.Store(false)
-	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err != nil {
-		t.Fatal(err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		r.open()
+		ids := r.addJobs("B1", 1)
+		r.stock("p1")
+		ctx := context.Background()
+		r.crashWithCardAtEncoder(ids[0])
+		meta, _ := r.eng.queue.Meta(ctx, ids[0])
+		prep, err := r.eng.prepare(ctx, meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.eng.parts.Encoders["p1"].Personalize(ctx, prep.perso); err != nil {
+			t.Fatal(err)
+		}
+		r.eng.parts.Printers["p1"].Eject(ctx)
+		r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
+		e2 := r.open()
+		r.wrapped["p1"].down.Store(true)
+		if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "does not answer") {
+			t.Fatalf("confirm with the printer's status unreadable: %v", err)
+		}
+		if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
+			t.Fatalf("job is %s", s)
+		}
+		r.wrapped["p1"].down.Store(false)
+		if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // Pausing and cancelling a batch take effect before the next feed: the job
@@ -287,31 +300,33 @@ func TestConfirmRefusedWhenStatusUnreadable(t *testing.T) {
 func TestPauseAndCancelBeforeNextFeed(t *testing.T) {
 	for _, action := range []string{"pause", "cancel"} {
 		t.Run(action, func(t *testing.T) {
-			r := newRig(t, "p1")
-			e, ids := r.batch(5)
-			ctx := context.Background()
-			var once bool
-			r.wrapped["p1"].after = func(op string) {
-				// The person acts while the first card is in the printer
-				// and the second job is already prepared.
-				if op == "print" && !once {
-					once = true
-					if err := e.SetBatch(ctx, "B1", action, "op"); err != nil {
-						t.Error(err)
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t, "p1")
+				e, ids := r.batch(5)
+				ctx := context.Background()
+				var once bool
+				r.wrapped["p1"].after = func(op string) {
+					// The person acts while the first card is in the printer
+					// and the second job is already prepared.
+					if op == "print" && !once {
+						once = true
+						if err := e.SetBatch(ctx, "B1", action, "op"); err != nil {
+							t.Error(err)
+						}
 					}
 				}
-			}
-			want := jobqueue.Queued
-			if action == "cancel" {
-				want = jobqueue.Cancelled
-			}
-			r.runUntil(func() bool { return r.allIn(ids[:1], jobqueue.Printed)() && r.allIn(ids[1:], want)() })
-			if f := count(r.fakes["p1"].Ops(), "feed"); f != 1 {
-				t.Fatalf("%d blanks fed after the batch was %sd during the first card, want 1", f, action)
-			}
-			if s := r.states(ids[:1])[ids[0]]; s != jobqueue.Printed {
-				t.Fatalf("the card in flight ended %s", s)
-			}
+				want := jobqueue.Queued
+				if action == "cancel" {
+					want = jobqueue.Cancelled
+				}
+				r.runUntil(func() bool { return r.allIn(ids[:1], jobqueue.Printed)() && r.allIn(ids[1:], want)() })
+				if f := count(r.fakes["p1"].Ops(), "feed"); f != 1 {
+					t.Fatalf("%d blanks fed after the batch was %sd during the first card, want 1", f, action)
+				}
+				if s := r.states(ids[:1])[ids[0]]; s != jobqueue.Printed {
+					t.Fatalf("the card in flight ended %s", s)
+				}
+			})
 		})
 	}
 }
@@ -332,32 +347,36 @@ func (stuckEncoder) Verify(ctx context.Context, p chip.Personalization) (chip.Re
 // configured count, not after emptying the hopper.
 func TestBreakerStopsThePrinter(t *testing.T) {
 	t.Run("same UID", func(t *testing.T) {
-		r := newRig(t, "p1")
-		r.cfg.Engine.MaxAttempts = 10
-		r.encoders = map[string]Encoder{"p1": stuckEncoder{}}
-		e, _ := r.batch(3)
-		var msg string
-		r.runUntil(func() bool { s := e.byName["p1"].snapshot(); msg = s.Message; return s.State == string(wPaused) })
-		if f := count(r.fakes["p1"].Ops(), "feed"); f != 2 {
-			t.Fatalf("%d blanks fed, want 2 (the second shows the same chip)", f)
-		}
-		if !strings.Contains(msg, "same chip") {
-			t.Fatalf("message: %s", msg)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			r := newRig(t, "p1")
+			r.cfg.Engine.MaxAttempts = 10
+			r.encoders = map[string]Encoder{"p1": stuckEncoder{}}
+			e, _ := r.batch(3)
+			var msg string
+			r.runUntil(func() bool { s := e.byName["p1"].snapshot(); msg = s.Message; return s.State == string(wPaused) })
+			if f := count(r.fakes["p1"].Ops(), "feed"); f != 2 {
+				t.Fatalf("%d blanks fed, want 2 (the second shows the same chip)", f)
+			}
+			if !strings.Contains(msg, "same chip") {
+				t.Fatalf("message: %s", msg)
+			}
+		})
 	})
 	t.Run("count", func(t *testing.T) {
-		r := newRig(t, "p1")
-		r.cfg.Engine.MaxAttempts = 10
-		r.cfg.Engine.BreakerFailures = 4
-		r.cardCfg = func(p string, n int) chiptest.Config { return chiptest.Config{RefuseWrites: 0x6581} }
-		e, ids := r.batch(3)
-		r.runUntil(func() bool { return e.byName["p1"].snapshot().State == string(wPaused) })
-		if f := count(r.fakes["p1"].Ops(), "feed"); f != 4 {
-			t.Fatalf("%d blanks fed, want the breaker's 4", f)
-		}
-		if s := r.states(ids)[ids[0]]; s != jobqueue.Queued {
-			t.Fatalf("job is %s after the breaker, want back in the queue", s)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			r := newRig(t, "p1")
+			r.cfg.Engine.MaxAttempts = 10
+			r.cfg.Engine.BreakerFailures = 4
+			r.cardCfg = func(p string, n int) chiptest.Config { return chiptest.Config{RefuseWrites: 0x6581} }
+			e, ids := r.batch(3)
+			r.runUntil(func() bool { return e.byName["p1"].snapshot().State == string(wPaused) })
+			if f := count(r.fakes["p1"].Ops(), "feed"); f != 4 {
+				t.Fatalf("%d blanks fed, want the breaker's 4", f)
+			}
+			if s := r.states(ids)[ids[0]]; s != jobqueue.Queued {
+				t.Fatalf("job is %s after the breaker, want back in the queue", s)
+			}
+		})
 	})
 }
 
@@ -365,29 +384,31 @@ func TestBreakerStopsThePrinter(t *testing.T) {
 // and puts the blank it took in the ledger (spoiled, reason test), counted
 // from the printer's own counter.
 func TestTestCardThroughDaemonIsInTheLedger(t *testing.T) {
-	r := newRig(t, "p1")
-	sim := r.useSim(t, simprinter.Config{Speed: 0})
-	r.open()
-	r.stock("p1")
-	ctx := context.Background()
-	res, err := r.eng.PrinterDiag(ctx, "p1", "test-card", "tech")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr := res.(*TestCardResult); tr.Blanks != 1 {
-		t.Fatalf("test card took %d blanks by the counter, want 1", tr.Blanks)
-	}
-	taken := 0
-	for _, ev := range sim.Events() {
-		if ev.Event == "blank_taken" {
-			taken++
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		sim := r.useSim(t, simprinter.Config{Speed: 0})
+		r.open()
+		r.stock("p1")
+		ctx := context.Background()
+		res, err := r.eng.PrinterDiag(ctx, "p1", "test-card", "tech")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	st, _ := r.eng.ledger.Stock(ctx)
-	if taken != 1 || st.SpoiledAwaiting != 1 || st.Printers["p1"] != 99 {
-		t.Fatalf("printer took %d blanks; ledger: %+v", taken, st)
-	}
-	if _, err := r.eng.PrinterDiag(ctx, "p1", "clean", "tech"); err == nil {
-		t.Fatal("an operation the daemon does not run was accepted")
-	}
+		if tr := res.(*TestCardResult); tr.Blanks != 1 {
+			t.Fatalf("test card took %d blanks by the counter, want 1", tr.Blanks)
+		}
+		taken := 0
+		for _, ev := range sim.Events() {
+			if ev.Event == "blank_taken" {
+				taken++
+			}
+		}
+		st, _ := r.eng.ledger.Stock(ctx)
+		if taken != 1 || st.SpoiledAwaiting != 1 || st.Printers["p1"] != 99 {
+			t.Fatalf("printer took %d blanks; ledger: %+v", taken, st)
+		}
+		if _, err := r.eng.PrinterDiag(ctx, "p1", "clean", "tech"); err == nil {
+			t.Fatal("an operation the daemon does not run was accepted")
+		}
+	})
 }
