@@ -48,6 +48,7 @@ type rig struct {
 	sync     func(*jobqueue.SyncOptions)
 	stockN   int64              // blanks loaded per printer by stock (default 100)
 	encoders map[string]Encoder // replaces a printer's software encoder
+	confirm  Encoder            // the desk reader (confirm_reader)
 	wrapped  map[string]*chipPrinter
 }
 
@@ -201,6 +202,7 @@ func (r *rig) parts(ctx context.Context, cfg *config.Config, log zerolog.Logger)
 			ps.Encoders[name] = enc
 		}
 	}
+	ps.Confirm = r.confirm
 	return ps, nil
 }
 

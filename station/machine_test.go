@@ -3,6 +3,7 @@ package station
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -409,6 +410,58 @@ func TestTestCardThroughDaemonIsInTheLedger(t *testing.T) {
 		}
 		if _, err := r.eng.PrinterDiag(ctx, "p1", "clean", "tech"); err == nil {
 			t.Fatal("an operation the daemon does not run was accepted")
+		}
+	})
+}
+
+// A person confirms an uncertain card that left the printer at the desk
+// reader (confirm_reader), not at the printer's encoder, and the centre's
+// uncertain_resolved outcome names the printer and the chip UID.
+func TestConfirmAtDeskReaderReportsPrinterAndUID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		desk := chiptest.NewReader()
+		r.confirm = desk.Encoder()
+		r.open()
+		ids := r.addJobs("B1", 1)
+		r.stock("p1")
+		ctx := context.Background()
+		r.crashWithCardAtEncoder(ids[0])
+		meta, _ := r.eng.queue.Meta(ctx, ids[0])
+		prep, err := r.eng.prepare(ctx, meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.eng.parts.Encoders["p1"].Personalize(ctx, prep.perso); err != nil {
+			t.Fatal(err)
+		}
+		r.eng.parts.Printers["p1"].Eject(ctx)
+		e2 := r.open()
+		// At the printer's encoder it is not looked for.
+		r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
+		if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "desk reader") {
+			t.Fatalf("confirm with the card away from the desk reader: %v", err)
+		}
+		desk.Insert(r.wrapped["p1"].bed.Current())
+		uid, err := e2.Confirm(ctx, ids[0], "supervisor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := e2.db.QueryContext(ctx, `SELECT body FROM outbox_items WHERE kind='outcome'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var it jobqueue.OutcomeItem
+		for rows.Next() {
+			var body []byte
+			var o jobqueue.OutcomeItem
+			if rows.Scan(&body) == nil && json.Unmarshal(body, &o) == nil && o.Outcome == "uncertain_resolved" {
+				it = o
+			}
+		}
+		rows.Close()
+		if it.Printer != "p1" || it.UID != uid || uid == "" {
+			t.Fatalf("uncertain_resolved outcome %+v, want printer p1 and chip %s", it, uid)
 		}
 	})
 }
