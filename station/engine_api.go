@@ -193,7 +193,7 @@ func (e *Engine) RecordStock(ctx context.Context, op StockOp) (inventory.Entry, 
 	e.publish(Event{Type: "stock_" + op.Op, Printer: op.Printer, Message: fmt.Sprintf("%d by %s", op.Quantity, op.Actor)})
 	if op.Op == "load" {
 		if w := e.byName[op.Printer]; w != nil {
-			w.resume()
+			w.resumeAfterLoad()
 		}
 	}
 	return en, nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"printstation/chip"
 	"printstation/chip/chiptest"
@@ -462,6 +463,48 @@ func TestConfirmAtDeskReaderReportsPrinterAndUID(t *testing.T) {
 		rows.Close()
 		if it.Printer != "p1" || it.UID != uid || uid == "" {
 			t.Fatalf("uncertain_resolved outcome %+v, want printer p1 and chip %s", it, uid)
+		}
+	})
+}
+
+// A recorded load resumes a printer that waited only for blanks in the
+// ledger, and never one stopped for something a person must see.
+func TestLoadResumesOnlyAnEmptyPrinter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		r.stockN = 1
+		e, ids := r.batch(2)
+		ctx := context.Background()
+		r.runUntil(func() bool { return e.byName["p1"].snapshot().State == string(wPaused) })
+		if _, err := e.RecordStock(ctx, StockOp{Op: "load", Quantity: 5, Printer: "p1", Actor: "op"}); err != nil {
+			t.Fatal(err)
+		}
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+	})
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		r.cfg.Engine.MaxAttempts = 10
+		r.encoders = map[string]Encoder{"p1": stuckEncoder{}}
+		e, _ := r.batch(1)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		for e.byName["p1"].snapshot().State != string(wPaused) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		feeds := count(r.fakes["p1"].Ops(), "feed")
+		if _, err := e.RecordStock(context.Background(), StockOp{Op: "load", Quantity: 5, Printer: "p1", Actor: "op"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second) // the fake clock: every worker's wait passes
+		s := e.byName["p1"].snapshot()
+		cancel()
+		<-done
+		if f := count(r.fakes["p1"].Ops(), "feed"); f != feeds {
+			t.Fatalf("a load let the stopped printer feed %d more blanks", f-feeds)
+		}
+		if s.State != string(wPaused) || !strings.Contains(s.Message, "same chip") {
+			t.Fatalf("after a load the stopped printer is %s: %s", s.State, s.Message)
 		}
 	})
 }

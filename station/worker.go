@@ -45,6 +45,9 @@ type worker struct {
 	// the chip UID the encoder reported last.
 	fails   int
 	lastUID []byte
+	// noStock: paused only because the ledger has no blanks in it, so a
+	// recorded load may resume it (and nothing else a person must see).
+	noStock bool
 }
 
 type pendingPrep struct {
@@ -85,6 +88,9 @@ func (w *worker) set(state workerState, msg, job string) bool {
 
 // pause stops the printer until a person resumes it, saying what to do.
 func (w *worker) pause(state workerState, msg string) {
+	w.mu.Lock()
+	w.noStock = false
+	w.mu.Unlock()
 	w.set(state, msg, "")
 	w.e.log.Warn().Str("printer", w.name).Str("state", string(state)).Msg(msg)
 	w.e.publish(Event{Type: "printer_" + string(state), Printer: w.name, Message: msg})
@@ -110,6 +116,18 @@ func (w *worker) resume() {
 	if workerMachine[w.state].resume {
 		w.state, w.message = wIdle, ""
 		w.fails = 0
+		w.noStock = false
+	}
+	w.mu.Unlock()
+	w.poke()
+}
+
+// resumeAfterLoad resumes a printer that waited only for blanks in the
+// ledger; a printer stopped for anything else stays stopped.
+func (w *worker) resumeAfterLoad() {
+	w.mu.Lock()
+	if w.noStock && w.state == wPaused {
+		w.state, w.message, w.noStock = wIdle, "", false
 	}
 	w.mu.Unlock()
 	w.poke()
@@ -249,6 +267,7 @@ func (w *worker) ready(ctx context.Context) bool {
 		return false
 	}
 	if stock.Printers[w.name] <= 0 {
+		defer func() { w.mu.Lock(); w.noStock = true; w.mu.Unlock() }()
 		w.pause(wPaused, fmt.Sprintf("the ledger has no blanks loaded in printer %s: load cards and record it (printstationctl stock load --printer %s --quantity N), then resume", w.name, w.name))
 		return false
 	}
