@@ -12,6 +12,7 @@ import (
 
 	"printstation/chip"
 	"printstation/chip/chiptest"
+	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/printer"
 	simprinter "printstation/sim/printer"
@@ -506,5 +507,62 @@ func TestLoadResumesOnlyAnEmptyPrinter(t *testing.T) {
 		if s.State != string(wPaused) || !strings.Contains(s.Message, "same chip") {
 			t.Fatalf("after a load the stopped printer is %s: %s", s.State, s.Message)
 		}
+	})
+}
+
+// A card stuck at the exit is uncertain; spoiled by a person it is counted
+// as a jam, not as a crash.
+func TestEjectJamSpoiledAsJam(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		r.fakes["p1"].FailOn("eject", 1, printer.KindJam)
+		e, ids := r.batch(1)
+		r.runUntil(r.allIn(ids, jobqueue.Uncertain))
+		if err := e.Spoil(context.Background(), ids[0], "supervisor"); err != nil {
+			t.Fatal(err)
+		}
+		var reason string
+		rows, err := e.db.Query(`SELECT data FROM ledger_events ORDER BY seq`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var b []byte
+			rows.Scan(&b)
+			if en, err := inventory.ParseEntry(b); err == nil && en.Kind == inventory.Spoiled {
+				reason = en.Reason
+			}
+		}
+		rows.Close()
+		if reason != inventory.ReasonJam {
+			t.Fatalf("the jammed card was spoiled as %q, want %q", reason, inventory.ReasonJam)
+		}
+	})
+}
+
+// A job that reached its attempt bound only through cards a person spoiled
+// after crashes is not blamed on the printer or the chip data.
+func TestBoundAfterCrashSpoilsNamesTheCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		e := r.open()
+		ids := r.addJobs("B1", 1)
+		r.stock("p1")
+		for i := 1; i <= 3; i++ {
+			if _, err := e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at, resolved_at, resolution) VALUES (?,?,?,?,?,?,?)`,
+				ids[0], "p1", i, 0, now(), now(), string(outUncertainSpoiled)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.SetBatch(context.Background(), "B1", "start", "op")
+		r.runUntil(r.allIn(ids, jobqueue.Attention))
+		as, _ := e.AttentionList(context.Background())
+		if len(as) != 1 || !strings.Contains(as[0].Reason, "not failures of the card") {
+			t.Fatalf("attention: %+v", as)
+		}
+		if err := e.Retry(context.Background(), ids[0], "supervisor"); err != nil {
+			t.Fatal(err)
+		}
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
 	})
 }
