@@ -566,3 +566,29 @@ func TestBoundAfterCrashSpoilsNamesTheCause(t *testing.T) {
 		r.runUntil(r.allIn(ids, jobqueue.Printed))
 	})
 }
+
+// A job marked printing that no printer holds (a write that failed on the
+// way back to the queue) is shown with its cause, and retry moves it on.
+func TestStuckJobShownAndRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		e := r.open()
+		ids := r.addJobs("B1", 1)
+		r.stock("p1")
+		ctx := context.Background()
+		if err := storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
+			return e.queue.SetState(ctx, tx, ids[0], jobqueue.Printing, "on p1")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		as, _ := e.AttentionList(ctx)
+		if len(as) != 1 || as[0].Job != ids[0] || !strings.Contains(as[0].Reason, "no printer has it") {
+			t.Fatalf("attention: %+v", as)
+		}
+		if err := e.Retry(ctx, ids[0], "supervisor"); err != nil {
+			t.Fatal(err)
+		}
+		e.SetBatch(ctx, "B1", "start", "op")
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+	})
+}
