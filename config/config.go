@@ -28,6 +28,7 @@ type Config struct {
 	RuntimeDir string    `toml:"runtime_dir"`
 	Central    Central   `toml:"central"`
 	Web        Web       `toml:"web"`
+	Metrics    Metrics   `toml:"metrics"`
 	Log        Log       `toml:"log"`
 	Queue      Queue     `toml:"queue"`
 	Keys       Keys      `toml:"keys"`
@@ -65,6 +66,13 @@ type IssuerKey struct {
 // Web is the local web page for print-room staff.
 type Web struct {
 	Listen string `toml:"listen"`
+}
+
+// Metrics is the Prometheus endpoint a fleet's monitoring scrapes. It has
+// its own address so that it can be opened to the monitoring server while
+// the print-room page stays on loopback; it carries no personal data.
+type Metrics struct {
+	Listen string `toml:"listen"` // HOST:PORT; "" switches it off
 }
 
 // Log sets the daemon's logging.
@@ -107,6 +115,10 @@ type Engine struct {
 	// holds an uncertain card to when confirming it after it left the
 	// printer. Empty: the printer's own encoder is used.
 	ConfirmReader string `toml:"confirm_reader"`
+	// DeskWaitSeconds bounds each wait for the operator in the desk
+	// encoder flow (a blank on the reader, the card taken to the printer,
+	// the printed card tapped back).
+	DeskWaitSeconds int `toml:"desk_wait_seconds"`
 	// MaxStock is the most blanks this station may hold (storage and
 	// printers); larger quantities are refused as typing mistakes.
 	MaxStock int `toml:"max_stock"`
@@ -156,6 +168,7 @@ func Defaults() Config {
 		StorageDir: "/var/lib/printstation",
 		RuntimeDir: "/run/printstation",
 		Web:        Web{Listen: "127.0.0.1:8080"},
+		Metrics:    Metrics{Listen: "127.0.0.1:9464"},
 		Log:        Log{Level: "info", Format: "auto"},
 		Queue:      Queue{PrefetchJobs: 200, PrefetchMB: 64},
 		Central:    Central{PollSeconds: 30, MaxAnswerMB: 16},
@@ -166,6 +179,7 @@ func Defaults() Config {
 			LowStock:             100,
 			ChipTimeoutSeconds:   30,
 			BreakerFailures:      3,
+			DeskWaitSeconds:      300,
 			MaxStock:             100000,
 		},
 	}

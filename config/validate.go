@@ -90,6 +90,12 @@ func (c *Config) validate(idx lineIndex) Problems {
 		}
 	}
 
+	if c.Metrics.Listen != "" { // "" switches metrics off
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || port == "" {
+			bad("metrics.listen", "metrics.listen %q: expected HOST:PORT, e.g. \"127.0.0.1:9464\" (loopback) or the station's address for a Prometheus server, or \"\" for none", c.Metrics.Listen)
+		}
+	}
+
 	switch c.Log.Level {
 	case "trace", "debug", "info", "warn", "error":
 	default:
@@ -127,6 +133,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 	}
 	if e.CheckpointEvery < 1 {
 		bad("engine.checkpoint_every", "engine.checkpoint_every = %d: expected 1 or more ledger events", e.CheckpointEvery)
+	}
+	if e.DeskWaitSeconds < 1 || e.DeskWaitSeconds > 3600 {
+		bad("engine.desk_wait_seconds", "engine.desk_wait_seconds = %d: expected 1 to 3600 seconds for the operator at the desk reader", e.DeskWaitSeconds)
 	}
 	if e.MaxStock < 1 || e.MaxStock > 10_000_000 {
 		bad("engine.max_stock", "engine.max_stock = %d: expected 1 to 10000000 blanks held at this station", e.MaxStock)

@@ -54,7 +54,11 @@ type TestCardResult struct {
 
 func (e *Engine) testCard(ctx context.Context, w *worker, actor string) (*TestCardResult, error) {
 	var tech printer.Technician
-	switch p := w.p.(type) {
+	dev := w.p
+	if tp, ok := dev.(*timedPrinter); ok {
+		dev = tp.Printer // the timing wrapper shows only the engine's side
+	}
+	switch p := dev.(type) {
 	case printer.Technician:
 		tech = p
 	case interface {

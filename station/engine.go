@@ -51,6 +51,9 @@ type Engine struct {
 	syncer *jobqueue.Syncer
 	parts  *Parts
 	hub    hub
+	timing *timing // histograms for /metrics
+
+	journaled journalState // printer stops already written to the journal
 
 	cfgMu sync.Mutex
 	cfg   *config.Config
@@ -60,8 +63,9 @@ type Engine struct {
 	held      sync.Map // job id → printer: jobs a worker has in hand
 	draining  atomic.Bool
 	wake      chan struct{}
-	beat      atomic.Int64 // unix nanos of the last engine loop pass
-	lastStock string       // key of the last daily stock report queued
+	beat      atomic.Int64           // unix nanos of the last engine loop pass
+	lastStock string                 // key of the last daily stock report queued
+	deskCrash func(step string) bool // tests: a crash point in the desk flow (desk.go)
 }
 
 // engineSchema is the engine's own state: which batches people started,
@@ -100,8 +104,8 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 	if ec.Status == nil {
 		ec.Status = func(string) {}
 	}
-	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1)}
-	if _, err := ec.DB.ExecContext(ctx, engineSchema); err != nil {
+	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1), timing: newTiming()}
+	if _, err := ec.DB.ExecContext(ctx, engineSchema+deskSchema); err != nil {
 		return nil, fmt.Errorf("engine tables: %w", err)
 	}
 	if err := addColumns(ctx, ec.DB, "station_intents", "note TEXT", "spoil_reason TEXT"); err != nil {
@@ -152,7 +156,11 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 			parts.Close()
 			return nil, fmt.Errorf("printer %s: no device was built for it", pc.Name)
 		}
-		w := newWorker(e, pc.Name, p, parts.Encoders[pc.Name])
+		p, enc := e.timed(p, parts.Encoders[pc.Name], pc.Encoder == "desk")
+		w := newWorker(e, pc.Name, p, enc)
+		if pc.Encoder == "desk" {
+			w.desk = &deskState{}
+		}
 		e.workers = append(e.workers, w)
 		e.byName[pc.Name] = w
 	}
@@ -226,6 +234,7 @@ func (e *Engine) Reconfigure(c *config.Config) {
 }
 
 func (e *Engine) publish(ev Event) {
+	e.journal(ev)
 	e.hub.publish(ev)
 }
 
@@ -354,6 +363,9 @@ func (e *Engine) StatusLine() string {
 type prepared struct {
 	meta   jobqueue.JobMeta
 	front  *raster.Panels
+	color  *image.RGBA // the rendered face, for printers that take images (desk flow)
+	black  *image.Gray
+	name   string // the citizen's name, shown to signed-in staff at a desk printer; never logged
 	perso  chip.Personalization
 	hasChp bool
 }
@@ -381,7 +393,10 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared,
 	if err != nil {
 		return nil, fmt.Errorf("raster: %w", err)
 	}
-	p := &prepared{meta: meta, front: panels}
+	p := &prepared{meta: meta, front: panels, color: color, black: black, name: job.Fields["nama"]}
+	if p.name == "" {
+		p.name = job.Fields["name"]
+	}
 	if len(job.Chip.Files) > 0 {
 		p.hasChp = true
 		aid, err := job.Chip.AIDBytes()

@@ -28,6 +28,9 @@ func (e *Engine) recover(ctx context.Context) error {
 		return fmt.Errorf("recovery: %w", err)
 	}
 	for _, o := range opens {
+		if e.recoverDesk(ctx, o.id, o.job, o.pr) {
+			continue
+		}
 		if e.byName[o.pr] != nil {
 			continue
 		}
@@ -208,6 +211,10 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 			return "", fmt.Errorf("the card's chip does not match job %s (%v): spoil it instead (printstationctl attention spoil %s)", jobID, err, jobID)
 		}
 		uid = res.UID
+		// A desk card must be the very card written for the job.
+		if want, _, desk := e.deskIntent(ctx, intent); desk && want != uidText(uid) {
+			return "", fmt.Errorf("the card on the reader is not the card written for job %s: tap that card, or spoil the job's card (printstationctl attention spoil %s)", jobID, jobID)
+		}
 	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := resolveIntent(ctx, tx, intent, outUncertain, outConfirmed, uidText(uid)); err != nil {
@@ -282,6 +289,10 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 			}
 		}
 		defer w.resumeFrom(wAttention)
+	}
+	if u, r, desk := e.deskIntent(ctx, intent); desk {
+		// The desk flow knows the card's UID and why it is in doubt.
+		uid, spoilAs = u, r
 	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := resolveIntent(ctx, tx, intent, outUncertain, outUncertainSpoiled, ""); err != nil {

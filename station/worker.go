@@ -48,6 +48,7 @@ type worker struct {
 	// noStock: paused only because the ledger has no blanks in it, so a
 	// recorded load may resume it (and nothing else a person must see).
 	noStock bool
+	desk    *deskState // encoder = "desk": the operator's step (desk.go)
 }
 
 type pendingPrep struct {
@@ -440,6 +441,9 @@ func (w *worker) batchGoes(ctx context.Context, job jobqueue.JobMeta) bool {
 // blank on this printer; when it says no, the job has been put where it
 // belongs (printed, queue, attention, uncertain).
 func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
+	if w.desk != nil {
+		return w.deskAttempt(ctx, p, attempt)
+	}
 	e := w.e
 	job := p.meta
 	log := e.log.With().Str("printer", w.name).Str("job", job.ID).Int("attempt", attempt).Logger()

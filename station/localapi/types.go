@@ -1,5 +1,7 @@
 package localapi
 
+import "time"
+
 // The JSON documents of the local API. The engine fills them (station
 // aliases each one), printstationctl and scripts read them.
 
@@ -75,4 +77,24 @@ type StatusReport struct {
 	Queue    map[string]int `json:"queue"`
 	Stock    *StockState    `json:"stock,omitempty"`
 	Central  string         `json:"central"`
+}
+
+// OutboxMaxLimit bounds how many items one outbox answer lists.
+const OutboxMaxLimit = 1000
+
+// OutboxItem is a report the centre has not acknowledged yet (no body: an
+// outcome names a chip UID).
+type OutboxItem struct {
+	Kind      string    `json:"kind"` // outcome, checkpoint, stock
+	Key       string    `json:"key"`  // the idempotency key
+	CreatedAt time.Time `json:"created_at"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// OutboxReport is what `printstationctl outbox` shows (GET /v1/outbox).
+type OutboxReport struct {
+	Pending        int          `json:"pending"` // all unacknowledged items
+	Items          []OutboxItem `json:"items"`   // the oldest, up to the limit asked
+	LastOutcomeAck time.Time    `json:"last_outcome_ack,omitzero"`
 }
