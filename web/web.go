@@ -99,6 +99,7 @@ func New(st Station, opts Options) http.Handler {
 	h.mux.HandleFunc("POST /batch", h.batch)
 	h.mux.HandleFunc("POST /attention", h.attention)
 	h.mux.HandleFunc("POST /printer", h.printer)
+	h.mux.HandleFunc("GET /desk/face", h.deskFace)
 	return h
 }
 
@@ -192,6 +193,7 @@ type liveView struct {
 type printerRow struct {
 	station.PrinterState
 	CanResume bool
+	Desk      *deskRow // a desk-encoder printer's step (desk.go)
 }
 
 func (h *handler) loadLive(ctx context.Context, s *session) *liveView {
@@ -203,7 +205,7 @@ func (h *handler) loadLive(ctx context.Context, s *session) *liveView {
 		lv.Stock = stock
 	}
 	for _, p := range h.st.Printers() {
-		row := printerRow{PrinterState: p}
+		row := printerRow{PrinterState: p, Desk: h.deskRow(p.Name)}
 		if stock != nil {
 			row.Loaded = stock.Printers[p.Name]
 		}

@@ -331,6 +331,15 @@ func printStatus(w io.Writer, st localapi.StatusReport, clear bool) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Name, p.State, dash(p.Job), p.Printed, p.Spoiled, p.Loaded, p.Message)
 	}
 	tw.Flush()
+	for _, p := range st.Printers {
+		if p.Desk != nil && p.Desk.Step != "" {
+			// The operator at a desk printer reads this from across the room.
+			fmt.Fprintf(w, "\n  >>> %s: %s <<<\n", p.Name, strings.ToUpper(deskWords(p.Desk.Step)))
+			if p.Desk.Message != "" {
+				fmt.Fprintf(w, "      %s (job %s)\n", p.Desk.Message, p.Desk.Job)
+			}
+		}
+	}
 	if len(st.Batches) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -559,4 +568,23 @@ func (c *cli) diagThroughDaemon(args []string) (bool, int) {
 		return true, 1
 	}
 	return true, 0
+}
+
+// deskWords names a desk step for the operator.
+func deskWords(step string) string {
+	switch step {
+	case "place_blank":
+		return "place a blank card on the desk reader"
+	case "writing":
+		return "writing the chip — leave the card on the reader"
+	case "to_feed":
+		return "put the card in the printer's manual feed"
+	case "printing":
+		return "printing the face"
+	case "tap_back":
+		return "tap the printed card on the desk reader"
+	case "put_aside":
+		return "take the card off the reader"
+	}
+	return step
 }

@@ -62,6 +62,18 @@ type PrinterState struct {
 	Printed int    `json:"printed"`
 	Spoiled int    `json:"spoiled"`
 	Loaded  int64  `json:"loaded"` // blanks the ledger has in this printer
+	// Desk is the operator's step at a desk-encoder printer (encoder =
+	// "desk"), nil for others. It carries no personal data.
+	Desk *DeskStep `json:"desk,omitempty"`
+}
+
+// DeskStep is what a desk-encoder printer asks of the operator now.
+type DeskStep struct {
+	// Step: place_blank, writing, to_feed, printing, tap_back, put_aside,
+	// or "" (between cards).
+	Step    string `json:"step"`
+	Job     string `json:"job,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // StatusReport is what `printstationctl status` shows.
