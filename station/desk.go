@@ -531,10 +531,8 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	} else {
 		msg += ": find it, tap it and confirm, or spoil it"
 	}
-	// The card is out of the printer, in the operator's hands: the job
-	// waits for a person in the attention list, and the printer, with
-	// nothing inside, goes on with the next job.
 	w.deskUncertain(cctx, job, intent, msg)
+	w.pause(wAttention, msg)
 	return false
 }
 
