@@ -63,10 +63,23 @@ type IssuerKey struct {
 	File string `toml:"file"`
 }
 
-// Web is the local web page for print-room staff.
+// Web is the print-room page. It listens on loopback unless TLS is set:
+// then it may listen on a LAN address for staff at other desks.
 type Web struct {
 	Listen string `toml:"listen"`
+	// TLSCert and TLSKey are PEM files; or TLSSelfSigned makes the
+	// station its own certificate (in storage_dir, kept across restarts),
+	// whose fingerprint `printstationctl tls fingerprint` prints.
+	TLSCert       string `toml:"tls_cert"`
+	TLSKey        string `toml:"tls_key"`
+	TLSSelfSigned bool   `toml:"tls_self_signed"`
+	// IdleMinutes ends a signed-in session after this long without a
+	// person's request (0: 15).
+	IdleMinutes int `toml:"idle_minutes"`
 }
+
+// TLS says whether the page is served over TLS.
+func (w Web) TLS() bool { return w.TLSSelfSigned || w.TLSCert != "" }
 
 // Metrics is the Prometheus endpoint a fleet's monitoring scrapes. It has
 // its own address so that it can be opened to the monitoring server while
@@ -122,6 +135,9 @@ type Engine struct {
 	// MaxStock is the most blanks this station may hold (storage and
 	// printers); larger quantities are refused as typing mistakes.
 	MaxStock int `toml:"max_stock"`
+	// CheckpointMinutes signs a checkpoint when events waited this long
+	// unsigned, so the tail the centre has not witnessed stays short.
+	CheckpointMinutes int `toml:"checkpoint_minutes"`
 }
 
 // Printer is one card printer and the encoder inside it.
@@ -181,6 +197,7 @@ func Defaults() Config {
 			BreakerFailures:      3,
 			DeskWaitSeconds:      300,
 			MaxStock:             100000,
+			CheckpointMinutes:    5,
 		},
 	}
 }

@@ -57,6 +57,7 @@ func Diff(old, nu *Config) Changes {
 		{"engine.shutdown_grace_seconds", old.Engine.ShutdownGraceSeconds, nu.Engine.ShutdownGraceSeconds},
 		{"engine.chip_timeout_seconds", old.Engine.ChipTimeoutSeconds, nu.Engine.ChipTimeoutSeconds},
 		{"engine.confirm_reader", old.Engine.ConfirmReader, nu.Engine.ConfirmReader},
+		{"engine.desk_wait_seconds", old.Engine.DeskWaitSeconds, nu.Engine.DeskWaitSeconds},
 		{"printer", old.Printers, nu.Printers},
 	}
 	for _, f := range fixed {

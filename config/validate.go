@@ -85,9 +85,18 @@ func (c *Config) validate(idx lineIndex) Problems {
 		switch {
 		case err != nil || port == "":
 			bad("web.listen", "web.listen %q: expected HOST:PORT, e.g. \"127.0.0.1:8080\", or \"\" for no page", c.Web.Listen)
-		case !isLoopbackHost(host):
-			bad("web.listen", "web.listen %q: the print-room page listens on loopback only (127.0.0.1, ::1 or localhost); it has no passwords, so reach it from another machine only through an authenticating proxy", c.Web.Listen)
+		case !isLoopbackHost(host) && !c.Web.TLS():
+			bad("web.listen", "web.listen %q: a LAN address needs TLS, or sign-ins would cross the network in clear: set web.tls_cert and web.tls_key, or web.tls_self_signed = true; or listen on 127.0.0.1", c.Web.Listen)
 		}
+	}
+	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
+		bad("web.tls_cert", "web.tls_cert and web.tls_key go together: give both PEM files, or neither")
+	}
+	if c.Web.TLSCert != "" && c.Web.TLSSelfSigned {
+		bad("web.tls_self_signed", "web.tls_self_signed and web.tls_cert exclude each other: choose one")
+	}
+	if c.Web.IdleMinutes < 0 || c.Web.IdleMinutes > 24*60 {
+		bad("web.idle_minutes", "web.idle_minutes = %d: expected 0 (15) to 1440", c.Web.IdleMinutes)
 	}
 
 	if c.Metrics.Listen != "" { // "" switches metrics off
@@ -133,6 +142,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 	}
 	if e.CheckpointEvery < 1 {
 		bad("engine.checkpoint_every", "engine.checkpoint_every = %d: expected 1 or more ledger events", e.CheckpointEvery)
+	}
+	if e.CheckpointMinutes < 1 || e.CheckpointMinutes > 1440 {
+		bad("engine.checkpoint_minutes", "engine.checkpoint_minutes = %d: expected 1 to 1440 minutes between checkpoints while events wait unsigned", e.CheckpointMinutes)
 	}
 	if e.DeskWaitSeconds < 1 || e.DeskWaitSeconds > 3600 {
 		bad("engine.desk_wait_seconds", "engine.desk_wait_seconds = %d: expected 1 to 3600 seconds for the operator at the desk reader", e.DeskWaitSeconds)

@@ -30,10 +30,14 @@ const (
 	Adjusted       Kind = "adjusted"        // a correction approved by two people
 	ShiftClosed    Kind = "shift_closed"    // counted quantities at the end of a shift
 	CounterReading Kind = "counter_reading" // a printer's hardware "cards inserted" counter
+	// Enrolled opens an enrolment epoch with the centre: the first start of
+	// a station, or an admin's explicit re-enrolment after the database was
+	// lost or replaced. It names what the centre had witnessed before.
+	Enrolled Kind = "enrolled"
 )
 
 var kinds = map[Kind]bool{Received: true, Loaded: true, Unloaded: true, Consumed: true, Spoiled: true,
-	TestCard: true, Destroyed: true, Adjusted: true, ShiftClosed: true, CounterReading: true}
+	TestCard: true, Destroyed: true, Adjusted: true, ShiftClosed: true, CounterReading: true, Enrolled: true}
 
 // Spoil reason codes. The set is closed so that reports can group by reason.
 const (
@@ -98,6 +102,19 @@ type Event struct {
 
 	Counted       map[string]int64 `json:"counted,omitempty"`        // shift_closed: location → counted quantity
 	CardsInserted int64            `json:"cards_inserted,omitempty"` // counter_reading
+
+	// enrolled: the epoch it opens, and the centre's last witnessed tree
+	// of the epoch before (size 0 and no root for a first enrolment).
+	// Reason (free text) says why for a re-enrolment.
+	Epoch    int64  `json:"epoch,omitempty"`
+	PrevSize int64  `json:"prev_size,omitempty"`
+	PrevRoot string `json:"prev_root,omitempty"`
+
+	// The people log's fields (people.go); empty on every blank event.
+	Action  string   `json:"action,omitempty"`  // account_changed, action: what was done
+	Subject string   `json:"subject,omitempty"` // the account or batch acted on
+	Via     string   `json:"via,omitempty"`     // web, socket, host
+	Roles   []string `json:"roles,omitempty"`   // signed_in, account_changed: the account's roles
 }
 
 // Entry is an event as the ledger stored it: its place in the tree, its time
@@ -217,6 +234,7 @@ func normalize(e Event) (Event, error) {
 	}
 	texts := []string{e.Actor, e.Printer, e.DeliveryRef, e.SerialFirst, e.SerialLast, e.Job, e.Reason, e.RecordRef, e.Location}
 	texts = append(append(append(texts, e.UIDs...), e.Witnesses...), e.Approvers...)
+	texts = append(append(texts, e.Action, e.Subject, e.Via), e.Roles...)
 	for _, s := range texts {
 		if !utf8.ValidString(s) || strings.ContainsAny(s, "\x00\n\r") || len(s) > 256 {
 			return e, r("field %q is not printable text of at most 256 bytes", s)
@@ -233,6 +251,9 @@ func normalize(e Event) (Event, error) {
 			return r("quantity must be positive, got %d", e.Quantity)
 		}
 		return nil
+	}
+	if err := checkPeople(e); err != nil {
+		return e, err
 	}
 	// No station ever holds a billion blanks; the bound keeps every sum
 	// of quantities far from overflowing.
@@ -355,6 +376,19 @@ func normalize(e Event) (Event, error) {
 			if n < 0 {
 				return e, r("counted %d at %s: a count cannot be negative", n, loc)
 			}
+		}
+	case Enrolled:
+		if e.Epoch < 1 {
+			return e, r("enrolment epoch %d: expected 1 or more", e.Epoch)
+		}
+		if e.Epoch > 1 && strings.TrimSpace(e.Reason) == "" {
+			return e, r("a re-enrolment must give its reason")
+		}
+		if e.PrevSize < 0 || (e.PrevSize > 0) != (e.PrevRoot != "") {
+			return e, r("previous witnessed size %d and root %q do not go together", e.PrevSize, e.PrevRoot)
+		}
+		if e.Quantity != 0 || e.Printer != "" || e.Job != "" {
+			return e, r("an enrolment moves no blanks")
 		}
 	case CounterReading:
 		if err := needPrinter(); err != nil {

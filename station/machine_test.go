@@ -273,7 +273,7 @@ func TestConfirmRefusedWhenStatusUnreadable(t *testing.T) {
 		ctx := context.Background()
 		r.crashWithCardAtEncoder(ids[0])
 		meta, _ := r.eng.queue.Meta(ctx, ids[0])
-		prep, err := r.eng.prepare(ctx, meta)
+		prep, err := r.eng.prepare(ctx, meta, "p1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -430,7 +430,7 @@ func TestConfirmAtDeskReaderReportsPrinterAndUID(t *testing.T) {
 		ctx := context.Background()
 		r.crashWithCardAtEncoder(ids[0])
 		meta, _ := r.eng.queue.Meta(ctx, ids[0])
-		prep, err := r.eng.prepare(ctx, meta)
+		prep, err := r.eng.prepare(ctx, meta, "p1")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,9 +18,12 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 // TestWebPage drives the print-room page in a real Chromium against the
-// real daemon, printer simulator, central simulator and virtual chip: an
-// operator signs in, starts the batch and watches it print through the
-// page's live updates, and is refused a supervisor's action.
+// real daemon, printer simulator, central simulator and virtual chip, with
+// real accounts: an operator signs in, does not see a supervisor's
+// buttons, starts a batch and watches it print through the live updates;
+// a supervisor signs in and cancels the other batch with a reason; then
+// destroys damaged blanks with a witness who signs in on the same screen,
+// after the same account as witness is refused.
 func TestWebPage(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "" {
@@ -29,14 +32,18 @@ func TestWebPage(t *testing.T) {
 		t.Fatalf("CI needs Chromium at %s: %v", chromiumPath, err)
 	}
 	requirePcscd(t)
-	s := newE2E(t, e2eOpts{jobs: 6, batch: 6, printers: 1, vicc: true, web: true})
+	s := newE2E(t, e2eOpts{jobs: 8, batch: 4, printers: 1, vicc: true, web: true})
 	s.startDaemon()
 	s.stock(20)
+	// Two blanks found damaged in storage await destruction.
+	if out, code := s.ctlAs("ani", "", "stock", "spoil", "--quantity", "2"); code != 0 {
+		t.Fatalf("stock spoil: exit %d\n%s", code, out)
+	}
 	waitFor(t, 120*time.Second, func() bool {
 		st := s.status()
-		return len(st.Batches) == 1 && st.Batches[0].Total == 6
-	}, "the 6 jobs synced from centralsim")
-	batch := s.status().Batches[0].ID
+		return len(st.Batches) == 2 && st.Batches[0].Total == 4 && st.Batches[1].Total == 4
+	}, "the 8 jobs in two batches synced from centralsim")
+	batch, other := s.status().Batches[0].ID, s.status().Batches[1].ID
 	base := "http://" + s.web + "/"
 	waitFor(t, 30*time.Second, func() bool {
 		resp, err := http.Get(base)
@@ -90,44 +97,41 @@ func TestWebPage(t *testing.T) {
 		}
 		return v
 	}
+	count := func(sel string) int {
+		t.Helper()
+		n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+		return n
+	}
+	signIn := func(name string, wait string) {
+		t.Helper()
+		step("sign in as "+name, 30*time.Second,
+			chromedp.Navigate(base),
+			chromedp.WaitVisible(chromedp.CSS("#signin")),
+			chromedp.SendKeys(chromedp.CSS("#name"), name),
+			chromedp.SendKeys(chromedp.CSS("#secret"), secretOf(name)),
+			chromedp.Click(chromedp.CSS("#signin-button")),
+			chromedp.WaitVisible(chromedp.CSS(wait)),
+		)
+	}
 	row := fmt.Sprintf(`tr[data-batch=%q]`, batch)
+	otherRow := fmt.Sprintf(`tr[data-batch=%q]`, other)
 
-	// Sign in as an operator.
-	step("sign in", 30*time.Second,
-		chromedp.WaitVisible(chromedp.CSS("#signin")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "Sari Operator"),
-		chromedp.Click(chromedp.CSS(`input[name=role][value=operator]`)),
-		chromedp.Click(chromedp.CSS("#signin-button")),
-		chromedp.WaitVisible(chromedp.CSS(row)),
-	)
-	if who := text("#who"); who != "Sari Operator (operator)" {
+	// An operator signs in: no Cancel for them on the page.
+	signIn("ani", row)
+	if who := text("#who"); who != "ani (operator)" {
 		t.Fatalf("signed in as %q", who)
 	}
-	if got := text(row + " .batch-progress"); got != "0/6 printed" {
-		t.Fatalf("new batch shows %q, want 0/6 printed", got)
+	if got := text(row + " .batch-progress"); got != "0/4 printed" {
+		t.Fatalf("new batch shows %q, want 0/4 printed", got)
 	}
-	if got := text(row + " .batch-state"); got != "new" {
-		t.Fatalf("batch state %q before Start, want new", got)
-	}
-
-	// An operator may not cancel a batch: the page says a supervisor must,
-	// and the batch is untouched.
-	step("press Cancel as an operator", 30*time.Second,
-		chromedp.Click(chromedp.CSS(row+" button.cancel")),
-		chromedp.WaitVisible(chromedp.CSS("section.refused")),
-	)
-	if msg := text("section.refused"); !strings.Contains(msg, "A supervisor must do this") || !strings.Contains(msg, "Only a supervisor may cancel a batch") {
-		t.Fatalf("operator's cancel shows %q, want the supervisor-only refusal", msg)
-	}
-	if st := s.status().Batches[0].State; st != "new" {
-		t.Fatalf("after the operator's refused cancel the batch is %s", st)
+	if n := count(`a.cancel`); n != 0 {
+		t.Fatalf("an operator's page shows %d Cancel buttons", n)
 	}
 
-	// Back to the page; Start; then only live updates (no reload) carry
-	// the progress to 6/6: the marker set on the window survives only if
-	// the page is never reloaded.
+	// Start; then only live updates (no reload) carry the progress to
+	// 4/4: the marker set on the window survives only if the page is
+	// never reloaded.
 	step("press Start", 30*time.Second,
-		chromedp.Navigate(base),
 		chromedp.WaitVisible(chromedp.CSS(row+" button.start")),
 		chromedp.Click(chromedp.CSS(row+" button.start")),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
@@ -139,9 +143,9 @@ func TestWebPage(t *testing.T) {
 		_, err := chromedp.Evaluate[bool]("window.__notReloaded = true")(ctx, tg)
 		return err
 	}))
-	step("watch the batch print 6/6 through live updates", 10*time.Minute,
+	step("watch the batch print 4/4 through live updates", 10*time.Minute,
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent === "6/6 printed"`, row+" .batch-progress"),
+			_, err := chromedp.Poll[bool](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent === "4/4 printed"`, row+" .batch-progress"),
 				chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(10*time.Minute))(ctx, tg)
 			return err
 		}),
@@ -153,12 +157,52 @@ func TestWebPage(t *testing.T) {
 	if got := text(row + " .batch-state"); got != "done" {
 		t.Errorf("finished batch shows state %q, want done", got)
 	}
-	if got := text(`tr[data-printer="p1"]`); !strings.Contains(got, "p1") {
-		t.Errorf("printer row: %q", got)
-	}
-	// A finished batch offers no Cancel.
-	if n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, row+" button"))); n != 0 {
+	if n := count(row + " button"); n != 0 {
 		t.Errorf("finished batch still has %d buttons", n)
+	}
+	step("sign out", 30*time.Second,
+		chromedp.Click(chromedp.CSS("form.who button")),
+		chromedp.WaitVisible(chromedp.CSS("#signin")),
+	)
+
+	// A supervisor cancels the other batch, with a reason.
+	signIn("sari", otherRow)
+	step("cancel the other batch with a reason", 30*time.Second,
+		chromedp.Click(chromedp.CSS(otherRow+" a.cancel")),
+		chromedp.WaitVisible(chromedp.CSS("#reason")),
+		chromedp.SendKeys(chromedp.CSS("#reason"), "wrong district in the batch"),
+		chromedp.Click(chromedp.CSS("#act-button")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
+	)
+	if flash := text("#flash"); flash != "Batch "+other+" cancelled." {
+		t.Fatalf("after the cancel the page says %q", flash)
+	}
+
+	// Destruction: the witness signs in on the same screen; the same
+	// account as witness is refused, then ani witnesses.
+	destroy := func(witness, secret string) {
+		t.Helper()
+		step("destroy witnessed by "+witness, 30*time.Second,
+			chromedp.Navigate(base+"stock"),
+			chromedp.WaitVisible(chromedp.CSS("#destroy")),
+			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=quantity]`), "2"),
+			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=record_ref]`), "BA-2026-11-30"),
+			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=witness_name]`), witness),
+			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=witness_secret]`), secret),
+			chromedp.Click(chromedp.CSS("#destroy-button")),
+			chromedp.WaitVisible(chromedp.CSS("#error, #flash")),
+		)
+	}
+	destroy("sari", secretOf("sari"))
+	if msg := text("#error"); !strings.Contains(msg, "someone else") {
+		t.Fatalf("the same account as witness: the page says %q", msg)
+	}
+	destroy("ani", secretOf("ani"))
+	if msg := text("#flash"); !strings.Contains(msg, "destroy by sari, witnessed by ani") {
+		t.Fatalf("the destruction: the page says %q", msg)
+	}
+	if got := text("#spoiled-awaiting"); got != "0" {
+		t.Errorf("spoiled awaiting destruction after it: %s", got)
 	}
 
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
@@ -169,16 +213,29 @@ func TestWebPage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The station agrees: 6 printed, the operator's name on the start.
+	// The station agrees, and the ledger names the people who signed in.
 	st := s.status()
-	if st.Batches[0].Printed != 6 || st.Batches[0].State != "done" {
-		t.Fatalf("station says batch %+v", st.Batches[0])
+	if st.Batches[0].Printed != 4 || st.Batches[0].State != "done" || st.Batches[1].State != "cancelled" {
+		t.Fatalf("station says batches %+v", st.Batches)
 	}
-	log := s.daemon.stderr.String()
-	if !strings.Contains(log, `"actor":"Sari Operator"`) {
-		t.Errorf("the daemon did not record the operator's name as the actor of the start")
+	db := filepath.Join(s.dir, "state", "station.db")
+	out, _ := ctl(t, s.sock, "audit", "export", "--db", db, "--format", "csv", "--log", "people")
+	for _, want := range []string{"signed_in,ani,,,web", "action,ani,batch_start," + batch + ",web", "action,sari,batch_cancel," + other + ",web", "wrong district in the batch", "signed_out,ani,,,web"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("people log lacks %q:\n%s", want, out)
+		}
 	}
-	checkLogHasNoPersonalKeys(t, log)
+	out, _ = ctl(t, s.sock, "audit", "export", "--db", db, "--format", "csv")
+	if !strings.Contains(out, "destroyed,sari,") || !strings.Contains(out, "sari;ani") {
+		t.Errorf("the destruction does not name sari and ani:\n%s", out)
+	}
+	if out, code := ctl(t, s.sock, "audit", "verify", "--db", db); code != 0 {
+		t.Errorf("audit verify: exit %d\n%s", code, out)
+	}
+	checkLogHasNoPersonalKeys(t, s.daemon.stderr.String())
+	if strings.Contains(s.daemon.stderr.String(), secretOf("ani")) {
+		t.Error("a secret is in the daemon's log")
+	}
 	jsMu.Lock()
 	defer jsMu.Unlock()
 	if len(jsErrors) > 0 {

@@ -27,7 +27,7 @@ func (d *deskFake) Desk(name string) (station.DeskView, bool) {
 func TestDeskStepShownToStaff(t *testing.T) {
 	var face bytes.Buffer
 	png.Encode(&face, image.NewRGBA(image.Rect(0, 0, 8, 5)))
-	f := &deskFake{fakeStation: newFake(), view: station.DeskView{Step: "tap_back", Job: "J-90", Name: "SITI NURHALIZA", Face: face.Bytes(), Message: "tap the printed card on the desk reader"}}
+	f := &deskFake{fakeStation: newFake(), view: station.DeskView{Step: "tap_back", Job: "J-90", Name: "SITI NURHALIZA", Face: face.Bytes(), Message: "wrong card: take it off and tap the card that just came out of the printer", Note: "wrong_card"}}
 	f.printers = append(f.printers, station.PrinterState{Name: "d1", State: "printing", Job: "J-90"})
 
 	// Before sign-in: neither the step's card nor its face.
@@ -46,6 +46,8 @@ func TestDeskStepShownToStaff(t *testing.T) {
 		"Tempelkan kartu yang sudah dicetak di pembaca kartu meja", // Indonesian
 		"Tap the printed card on the desk reader",                  // English
 		"SITI NURHALIZA", "J-90", `src="/desk/face?printer=d1&amp;job=J-90"`,
+		"Kartu salah: ambil, lalu tempelkan kartu yang baru keluar dari printer", // the note, Indonesian
+		"Wrong card: take it off and tap the card that just came out of the printer",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("desk panel lacks %q", want)
@@ -60,6 +62,11 @@ func TestDeskStepShownToStaff(t *testing.T) {
 	}
 	if rec := c.get("/desk/face?printer=p1"); rec.Code != http.StatusNotFound {
 		t.Fatalf("face of a printer that is not a desk printer: %d", rec.Code)
+	}
+	for note, w := range deskNotes {
+		if w[0] == "" || w[1] == "" || w[0] == w[1] {
+			t.Errorf("note %s: %q", note, w)
+		}
 	}
 	// Every step has its words in both languages.
 	for _, step := range []string{"place_blank", "writing", "to_feed", "printing", "tap_back", "put_aside"} {

@@ -3,13 +3,16 @@
 // for a person, the stock and the central link, kept live over server-sent
 // events.
 //
-// The page listens on loopback only (Serve refuses anything else) and has
-// no passwords: staff sign in with their name and role, and the name is
-// what the ledger records as the actor. Guarding against other local users
-// or a shared PIN per role is out of scope here; what the page does guard
-// against is other web sites in the same browser (CSRF token on every
-// POST, Origin and Host checks, SameSite=Strict cookie) and DNS rebinding
-// (Host must be a loopback name).
+// Staff sign in with their own account (name and password or PIN, checked
+// by package accounts); the session is bound to that account, which the
+// ledger records as the actor, and ends on sign-out, after idleness and
+// when the account is disabled. The role table (accounts.Table) decides
+// what each route allows, and the page shows only the buttons a role may
+// press. Dual-control actions take the witness's sign-in on the same form.
+// The page also guards against other web sites in the same browser (CSRF
+// token on every POST, Origin and Host checks, SameSite=Strict cookie) and
+// DNS rebinding (Host must be a loopback name, or one the TLS certificate
+// names when the page listens on the LAN).
 package web
 
 import (
@@ -27,6 +30,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"printstation/accounts"
+	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/station"
 )
@@ -44,6 +49,7 @@ type Station interface {
 	Printers() []station.PrinterState
 	Central() string
 	Events() (chan station.Event, func())
+	RecordStock(ctx context.Context, op station.StockOp) (inventory.Entry, error)
 }
 
 // Options tune the page.
@@ -55,13 +61,16 @@ type Options struct {
 	// engine event (the central link's state changes without one).
 	// Zero means 5 s.
 	Tick time.Duration
+	// Accounts signs people in. Required: without it no one can sign in.
+	Accounts Accounts
+	// Idle ends a signed-in session after this long without a person's
+	// request (zero: DefaultIdle).
+	Idle time.Duration
+	// Hosts are the names, besides loopback ones, the page answers to:
+	// the LAN address and the certificate's names when it listens on the
+	// network with TLS.
+	Hosts []string
 }
-
-// Roles.
-const (
-	Operator   = "operator"
-	Supervisor = "supervisor"
-)
 
 //go:embed assets
 var assets embed.FS
@@ -77,6 +86,7 @@ var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 
 type handler struct {
 	st       Station
+	acc      Accounts
 	opts     Options
 	log      zerolog.Logger
 	sessions *sessions
@@ -88,7 +98,11 @@ func New(st Station, opts Options) http.Handler {
 	if opts.Tick <= 0 {
 		opts.Tick = 5 * time.Second
 	}
-	h := &handler{st: st, opts: opts, log: opts.Log.With().Str("component", "web").Logger(), sessions: newSessions(), mux: http.NewServeMux()}
+	h := &handler{st: st, acc: opts.Accounts, opts: opts, log: opts.Log.With().Str("component", "web").Logger(), mux: http.NewServeMux()}
+	if h.acc == nil {
+		h.acc = noAccounts{}
+	}
+	h.sessions = newSessions(opts.Idle, func(name, reason string) { h.logOut(context.Background(), name, reason) })
 	static, _ := fs.Sub(assets, "assets")
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	h.mux.HandleFunc("GET /{$}", h.page)
@@ -99,6 +113,11 @@ func New(st Station, opts Options) http.Handler {
 	h.mux.HandleFunc("POST /batch", h.batch)
 	h.mux.HandleFunc("POST /attention", h.attention)
 	h.mux.HandleFunc("POST /printer", h.printer)
+	h.mux.HandleFunc("GET /act", h.act)
+	h.mux.HandleFunc("GET /stock", h.stockPage)
+	h.mux.HandleFunc("POST /stock", h.stock)
+	h.mux.HandleFunc("GET /users", h.usersPage)
+	h.mux.HandleFunc("POST /users", h.users)
 	h.mux.HandleFunc("GET /desk/face", h.deskFace)
 	return h
 }
@@ -110,7 +129,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", "no-store")
-	if !loopbackHost(r.Host) {
+	if !loopbackHost(r.Host) && !h.knownHost(r.Host) {
 		// A page reached under another name is DNS rebinding or a
 		// misconfigured proxy; neither may drive the printers.
 		http.Error(w, "this page answers only on this computer (127.0.0.1 or localhost)", http.StatusMisdirectedRequest)
@@ -179,6 +198,7 @@ type view struct {
 
 type liveView struct {
 	Role      string
+	Can       map[string]bool // permission → the session holds it
 	CSRF      string
 	Printers  []printerRow
 	Batches   []station.BatchState
@@ -197,7 +217,7 @@ type printerRow struct {
 }
 
 func (h *handler) loadLive(ctx context.Context, s *session) *liveView {
-	lv := &liveView{Role: s.Role, CSRF: s.CSRF, Central: h.st.Central(), Updated: time.Now().Format("15:04:05")}
+	lv := &liveView{Role: s.Role, Can: s.canMap(), CSRF: s.CSRF, Central: h.st.Central(), Updated: time.Now().Format("15:04:05")}
 	stock, err := h.st.Stock(ctx)
 	if err != nil {
 		lv.StockErr = "stock could not be read: " + err.Error()
@@ -242,7 +262,10 @@ func (h *handler) render(w http.ResponseWriter, code int, name string, data any)
 
 // page shows the sign-in form or, once signed in, the print room.
 func (h *handler) page(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.get(w, r)
+	s := h.current(r, true)
+	if s == nil {
+		s = h.sessions.create(w, r.TLS != nil, accounts.Account{})
+	}
 	h.showPage(w, r, s, http.StatusOK, "")
 }
 
@@ -259,7 +282,7 @@ func (h *handler) showPage(w http.ResponseWriter, r *http.Request, s *session, c
 // live is the live part of the page alone; the page's script fetches it
 // on every event.
 func (h *handler) live(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.lookup(r)
+	s := h.current(r, false)
 	if s == nil || s.Name == "" {
 		http.Error(w, "sign in first", http.StatusUnauthorized)
 		return
@@ -270,7 +293,7 @@ func (h *handler) live(w http.ResponseWriter, r *http.Request) {
 // events streams a short note for each engine event (type and ids only);
 // the page reloads its live part on each.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.lookup(r)
+	s := h.current(r, false)
 	if s == nil || s.Name == "" {
 		http.Error(w, "sign in first", http.StatusUnauthorized)
 		return
@@ -300,6 +323,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 			typ = ev.Type
 		case <-tick.C:
 			typ = "tick"
+			// The stream ends with its session (idle, disabled); the
+			// page's script then reloads and shows the sign-in form.
+			if h.current(r, false) == nil {
+				return
+			}
 		}
 		if _, err := fmt.Fprintf(w, "event: change\ndata: %s\n\n", sseSafe(typ)); err != nil {
 			return
@@ -326,7 +354,7 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request, needName bool) *s
 		http.Error(w, "the form could not be read; reload the page and try again", http.StatusBadRequest)
 		return nil
 	}
-	s := h.sessions.lookup(r)
+	s := h.current(r, true)
 	if s == nil || !s.checkCSRF(r.PostFormValue("csrf")) {
 		h.log.Warn().Str("path", r.URL.Path).Msg("POST without a valid session token refused")
 		h.render(w, http.StatusForbidden, "refused.html", refusal{Title: "Refused", Text: "This form is out of date or did not come from this page. Go back to the page, reload it, and try again."})
@@ -360,36 +388,6 @@ func validName(name string) error {
 	return nil
 }
 
-func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, false)
-	if s == nil {
-		return
-	}
-	name := strings.Join(strings.Fields(r.PostFormValue("name")), " ")
-	role := r.PostFormValue("role")
-	if err := validName(name); err != nil {
-		h.showPage(w, r, s, http.StatusBadRequest, err.Error())
-		return
-	}
-	if role != Operator && role != Supervisor {
-		h.showPage(w, r, s, http.StatusBadRequest, "choose your role: operator or supervisor")
-		return
-	}
-	ns := h.sessions.signIn(w, s, name, role)
-	h.log.Info().Str("role", role).Msg("staff signed in")
-	h.sessions.setFlash(ns, "Signed in as "+role+".")
-	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-func (h *handler) signout(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, false)
-	if s == nil {
-		return
-	}
-	h.sessions.signOut(w, s)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
 // validID: batch and job ids and printer names are short tokens; anything
 // else is a broken or forged form.
 func validID(id string) bool {
@@ -421,14 +419,23 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 		h.showPage(w, r, s, http.StatusBadRequest, "no batch chosen; use the buttons next to a batch")
 		return
 	}
-	if action == "cancel" && s.Role != Supervisor {
-		h.supervisorOnly(w, "cancel a batch")
+	perm := accounts.BatchRun
+	if action == "cancel" {
+		perm = accounts.BatchCancel
+	}
+	if !h.allowed(w, s, perm, action+" a batch") {
+		return
+	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if err := station.CheckReason(action, reason); err != nil {
+		h.showPage(w, r, s, http.StatusBadRequest, "batch "+id+": "+err.Error())
 		return
 	}
 	if err := h.st.SetBatch(r.Context(), id, action, s.Name); err != nil {
 		h.failed(w, r, s, "batch "+id, action, err)
 		return
 	}
+	h.logAction(r.Context(), s, inventory.Event{Action: "batch_" + action, Subject: id, Reason: reason})
 	h.log.Info().Str("batch", id).Str("action", action).Str("role", s.Role).Msg("batch action from the web page")
 	h.sessions.setFlash(s, "Batch "+id+" "+done+".")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -448,8 +455,16 @@ func (h *handler) attention(w http.ResponseWriter, r *http.Request) {
 		h.showPage(w, r, s, http.StatusBadRequest, "no job chosen; use the buttons next to a waiting job")
 		return
 	}
-	if action != "retry" && s.Role != Supervisor {
-		h.supervisorOnly(w, action+" an uncertain card")
+	perm := accounts.JobRetry
+	if action != "retry" {
+		perm = accounts.JobDecide
+	}
+	if !h.allowed(w, s, perm, action+" a waiting job") {
+		return
+	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if err := station.CheckReason(action, reason); err != nil {
+		h.showPage(w, r, s, http.StatusBadRequest, "job "+job+": "+err.Error())
 		return
 	}
 	var msg string
@@ -474,6 +489,7 @@ func (h *handler) attention(w http.ResponseWriter, r *http.Request) {
 		}
 		msg = "Job " + job + " is back in the queue."
 	}
+	h.logAction(r.Context(), s, inventory.Event{Action: "job_" + action, Job: job, Reason: reason})
 	h.log.Info().Str("job", job).Str("action", action).Str("role", s.Role).Msg("job action from the web page")
 	h.sessions.setFlash(s, msg)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -493,6 +509,9 @@ func (h *handler) printer(w http.ResponseWriter, r *http.Request) {
 		h.showPage(w, r, s, http.StatusBadRequest, "no printer chosen; use the Resume button next to a printer")
 		return
 	}
+	if !h.allowed(w, s, accounts.PrinterResume, "resume a printer") {
+		return
+	}
 	known := false
 	for _, p := range h.st.Printers() {
 		known = known || p.Name == name
@@ -505,16 +524,10 @@ func (h *handler) printer(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, s, "printer "+name, "resume", err)
 		return
 	}
+	h.logAction(r.Context(), s, inventory.Event{Action: "printer_resume", Printer: name})
 	h.log.Info().Str("printer", name).Str("role", s.Role).Msg("printer resumed from the web page")
 	h.sessions.setFlash(s, "Printer "+name+" resumed.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-func (h *handler) supervisorOnly(w http.ResponseWriter, what string) {
-	h.render(w, http.StatusForbidden, "refused.html", refusal{
-		Title: "A supervisor must do this",
-		Text:  "Only a supervisor may " + what + ". Ask a supervisor to sign in on this page and do it.",
-	})
 }
 
 // failed shows the engine's refusal on the page with a status that says

@@ -18,6 +18,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"printstation/accounts"
+	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/station"
 )
@@ -104,11 +106,16 @@ func (f *fakeStation) Central() string                                    { retu
 func (f *fakeStation) Events() (chan station.Event, func()) {
 	return f.events, func() {}
 }
+func (f *fakeStation) RecordStock(_ context.Context, op station.StockOp) (inventory.Entry, error) {
+	return inventory.Entry{Seq: 7}, f.record(fmt.Sprintf("stock %s %d %s witnesses=%s approvers=%s", op.Op, op.Quantity, op.Actor,
+		strings.Join(op.Witnesses, ","), strings.Join(op.Approvers, ",")))
+}
 
 // client is a browser in miniature: it keeps the session cookie, sends
 // the page's own Origin and reads the CSRF token off each page.
 type client struct {
 	t      *testing.T
+	acc    *testAccounts
 	h      http.Handler
 	cookie *http.Cookie
 	csrf   string
@@ -154,17 +161,32 @@ func (c *client) post(path string, form url.Values) *httptest.ResponseRecorder {
 }
 
 func newClient(t *testing.T, st Station) *client {
-	return &client{t: t, h: New(st, Options{Station: "ST-TEST-01", Log: zerolog.Nop()})}
+	acc := newAccounts(t)
+	return &client{t: t, acc: acc, h: New(st, Options{Station: "ST-TEST-01", Log: zerolog.Nop(), Accounts: acc.Store})}
 }
 
-// signedIn signs in as name with role and follows the redirect.
+// Roles as the tests write them.
+var (
+	Operator   = string(accounts.Operator)
+	Supervisor = string(accounts.Supervisor)
+)
+
+// signedIn makes an account name with role (its secret is secretOf(name))
+// in a new page's accounts, signs in and follows the redirect.
 func signedIn(t *testing.T, st Station, name, role string) *client {
 	t.Helper()
 	c := newClient(t, st)
+	c.acc.add(name, role)
+	return c.signIn(name, role)
+}
+
+func (c *client) signIn(name, role string) *client {
+	t := c.t
+	t.Helper()
 	if rec := c.get("/"); rec.Code != 200 || !strings.Contains(rec.Body.String(), "Sign in") {
 		t.Fatalf("first visit: %d, want the sign-in form:\n%s", rec.Code, rec.Body)
 	}
-	rec := c.post("/signin", url.Values{"name": {"  " + name + " "}, "role": {role}})
+	rec := c.post("/signin", url.Values{"name": {"  " + name + " "}, "secret": {secretOf(name)}})
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("sign in: %d\n%s", rec.Code, rec.Body)
 	}
@@ -181,7 +203,8 @@ func TestSessionCookieFlags(t *testing.T) {
 		t.Fatalf("session cookie %+v, want HttpOnly and SameSite=Strict", c.cookie)
 	}
 	before := c.cookie.Value
-	c.post("/signin", url.Values{"name": {"Sari"}, "role": {"operator"}})
+	c.acc.add("Sari", Operator)
+	c.post("/signin", url.Values{"name": {"Sari"}, "secret": {secretOf("Sari")}})
 	if c.cookie.Value == before {
 		t.Fatal("sign-in kept the anonymous session id; a planted cookie would become a signed-in one")
 	}
@@ -199,7 +222,7 @@ func TestPageShowsStation(t *testing.T) {
 		"p1", "printing", "J-12",
 		"card jam at print head — open the cover, remove the card, press Resume",
 		"Storage: <b id=\"stock-storage\">40</b>", "p2: <b>3</b>", "LOW STOCK",
-		"J-77", "daemon stopped mid-card", "Confirm (supervisor)", "Retry",
+		"J-77", "daemon stopped mid-card", "A supervisor decides.", "Retry",
 		"connected, last pull 3s ago",
 		`src="/static/app.js"`,
 	} {
@@ -234,9 +257,9 @@ func TestActions(t *testing.T) {
 		{"start", Operator, "/batch", url.Values{"batch": {"B-001"}, "action": {"start"}}, "batch B-001 start Sari", "Batch B-001 started."},
 		{"pause", Operator, "/batch", url.Values{"batch": {"B-002"}, "action": {"pause"}}, "batch B-002 pause Sari", "Batch B-002 paused."},
 		{"resume", Operator, "/batch", url.Values{"batch": {"B-003"}, "action": {"resume"}}, "batch B-003 resume Sari", "Batch B-003 resumed."},
-		{"cancel", Supervisor, "/batch", url.Values{"batch": {"B-002"}, "action": {"cancel"}}, "batch B-002 cancel Sari", "Batch B-002 cancelled."},
-		{"confirm", Supervisor, "/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}}, "confirm J-77 Sari", "card confirmed (chip 04A1B2C3D4E5F6)"},
-		{"spoil", Supervisor, "/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}}, "spoil J-77 Sari", "Job J-77: card spoiled"},
+		{"cancel", Supervisor, "/batch", url.Values{"batch": {"B-002"}, "action": {"cancel"}, "reason": {"wrong district"}}, "batch B-002 cancel Sari", "Batch B-002 cancelled."},
+		{"confirm", Supervisor, "/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}, "reason": {"chip read back"}}, "confirm J-77 Sari", "card confirmed (chip 04A1B2C3D4E5F6)"},
+		{"spoil", Supervisor, "/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}, "reason": {"smudged"}}, "spoil J-77 Sari", "Job J-77: card spoiled"},
 		{"retry", Operator, "/attention", url.Values{"job": {"J-78"}, "action": {"retry"}}, "retry J-78 Sari", "Job J-78 is back in the queue."},
 		{"resume printer", Operator, "/printer", url.Values{"printer": {"p2"}, "action": {"resume"}}, "resume p2", "Printer p2 resumed."},
 	}
@@ -267,14 +290,14 @@ func TestOperatorRefusedSupervisorActions(t *testing.T) {
 		path string
 		form url.Values
 	}{
-		{"/batch", url.Values{"batch": {"B-002"}, "action": {"cancel"}}},
-		{"/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}}},
-		{"/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}}},
+		{"/batch", url.Values{"batch": {"B-002"}, "action": {"cancel"}, "reason": {"x"}}},
+		{"/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}, "reason": {"x"}}},
+		{"/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}, "reason": {"x"}}},
 	} {
 		f := newFake()
 		c := signedIn(t, f, "Budi", Operator)
 		rec := c.post(tt.path, tt.form)
-		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "A supervisor must do this") {
+		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "It needs the role supervisor") {
 			t.Errorf("operator %s %s: %d, want 403 saying a supervisor must do it:\n%s", tt.path, tt.form.Get("action"), rec.Code, rec.Body)
 		}
 		if calls := f.Calls(); len(calls) != 0 {
@@ -331,7 +354,7 @@ func TestForgedPostsRefused(t *testing.T) {
 func TestSignInNeedsToken(t *testing.T) {
 	c := newClient(t, newFake())
 	c.get("/")
-	rec := c.post("/signin", url.Values{"name": {"Sari"}, "role": {"operator"}, "csrf": {"forged"}})
+	rec := c.post("/signin", url.Values{"name": {"Sari"}, "secret": {"123456"}, "csrf": {"forged"}})
 	if rec.Code != http.StatusForbidden {
 		t.Fatalf("sign-in with a forged token: %d, want 403", rec.Code)
 	}
@@ -373,7 +396,7 @@ func TestEngineRefusalShown(t *testing.T) {
 	f := newFake()
 	c := signedIn(t, f, "Sari", Supervisor)
 	f.err = fmt.Errorf("job J-77 is printed: %w", station.ErrNotWaiting)
-	rec := c.post("/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}})
+	rec := c.post("/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}, "reason": {"smudged"}})
 	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "job J-77: spoil was not done: job J-77 is printed: job does not wait for a person") {
 		t.Fatalf("%d:\n%s", rec.Code, rec.Body)
 	}
@@ -385,19 +408,24 @@ func TestEngineRefusalShown(t *testing.T) {
 
 func TestSignInBadInput(t *testing.T) {
 	for _, tt := range []struct {
-		name, role, msg string
+		name, secret string
+		code         int
+		msg          string
 	}{
-		{"", Operator, "write your name to sign in"},
-		{"   ", Operator, "write your name to sign in"},
-		{"Sari", "admin", "choose your role: operator or supervisor"},
-		{strings.Repeat("a", 61), Operator, "the name is too long"},
-		{"Sari\x00", Operator, "the name has characters that cannot be recorded"},
+		{"", "123456", 400, "write your name to sign in"},
+		{"   ", "123456", 400, "write your name to sign in"},
+		{"Sari", "", 400, "write your password or PIN"},
+		{strings.Repeat("a", 61), "123456", 400, "the name is too long"},
+		{"Sari\x00", "123456", 400, "the name has characters that cannot be recorded"},
+		{"Sari", "wrong-secret", 401, "wrong name or secret"},
+		{"Nobody", secretOf("Sari"), 401, "wrong name or secret"},
 	} {
 		c := newClient(t, newFake())
+		c.acc.add("Sari", Operator)
 		c.get("/")
-		rec := c.post("/signin", url.Values{"name": {tt.name}, "role": {tt.role}})
-		if rec.Code != 400 || !strings.Contains(rec.Body.String(), tt.msg) || !strings.Contains(rec.Body.String(), `action="/signin"`) {
-			t.Errorf("sign in %q as %q: %d, want 400 with %q and the form again:\n%s", tt.name, tt.role, rec.Code, tt.msg, rec.Body)
+		rec := c.post("/signin", url.Values{"name": {tt.name}, "secret": {tt.secret}})
+		if rec.Code != tt.code || !strings.Contains(rec.Body.String(), tt.msg) || !strings.Contains(rec.Body.String(), `action="/signin"`) {
+			t.Errorf("sign in %q: %d, want %d with %q and the form again:\n%s", tt.name, rec.Code, tt.code, tt.msg, rec.Body)
 		}
 	}
 }
@@ -526,9 +554,9 @@ func TestServeStopsWithContext(t *testing.T) {
 }
 
 func TestSessionsCapped(t *testing.T) {
-	ss := newSessions()
+	ss := newSessions(0, nil)
 	for range maxSessions + 50 {
-		ss.create(httptest.NewRecorder(), "", "")
+		ss.create(httptest.NewRecorder(), false, accounts.Account{})
 	}
 	if n := len(ss.m); n > maxSessions {
 		t.Fatalf("%d sessions held, want at most %d", n, maxSessions)
