@@ -193,9 +193,9 @@ func (s *e2e) settleBatch(name, batch string) {
 		for _, a := range as {
 			switch a.State {
 			case "uncertain":
-				ctl(t, s.sock, "attention", "spoil", a.Job)
+				s.ctlAs("tester", "", "attention", "spoil", a.Job, "--reason", "settled after the fault")
 			default:
-				ctl(t, s.sock, "attention", "retry", a.Job)
+				s.ctlAs("tester", "", "attention", "retry", a.Job)
 			}
 		}
 		for i, ps := range st.Printers {
@@ -208,7 +208,7 @@ func (s *e2e) settleBatch(name, batch string) {
 				s.hand(p, "/take")
 				s.hand(p, "/cover/close")
 			}
-			ctl(t, s.sock, "printer", "resume", ps.Name)
+			s.ctlAs("tester", "", "printer", "resume", ps.Name)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
