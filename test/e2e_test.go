@@ -53,6 +53,7 @@ type e2eOpts struct {
 	central     string         // centralsim --faults JSON
 	maxAttempts int
 	web         bool // serve the print-room web page on a free port
+	noChip      bool // jobs without chip data: no encoder, no pcscd needed
 }
 
 func freeAddr(t *testing.T) string {
@@ -98,6 +99,9 @@ func newE2E(t *testing.T, o e2eOpts) *e2e {
 	args := []string{"--listen", caddr, "--dir", filepath.Join(dir, "central"), "--station", s.station, "--jobs", fmt.Sprint(o.jobs), "--batch-size", fmt.Sprint(o.batch)}
 	if o.central != "" {
 		args = append(args, "--faults", o.central)
+	}
+	if o.noChip {
+		args = append(args, "--no-chip")
 	}
 	s.central = exec.Command(binPath("centralsim"), args...)
 	stdout, _ := s.central.StdoutPipe()
