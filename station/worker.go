@@ -15,6 +15,7 @@ import (
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/printer"
+	"printstation/printer/raster"
 	"printstation/station/localapi"
 	"printstation/storage"
 )
@@ -231,6 +232,14 @@ func (w *worker) release() { <-w.use }
 // card of an earlier job is unsettled on it, and that the ledger has blanks
 // in it. Whenever it says no, it has paused the worker and said why.
 func (w *worker) ready(ctx context.Context) bool {
+	// The configured ribbon chooses the panels (engine.rasterOptions); one
+	// with no panel layout is the printer's set-up, not every job's fault.
+	if r := w.e.rasterOptions(w.name).Ribbon; r != "" {
+		if _, err := raster.RibbonPanels(r); err != nil {
+			w.pause(wPaused, fmt.Sprintf("printer %s: %v — set ribbon to ymcko, ymckok, ko or k in its configuration, reload, then resume", w.name, err))
+			return false
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	st, err := w.p.Status(sctx)
