@@ -55,7 +55,7 @@ type JobMeta struct {
 	Template        TemplateRef
 	State           State
 	Reason          string
-	Code            Code // for refused jobs
+	Code            Code // for refused jobs; for waiting jobs what a person must do (Detail.Code)
 	Size            int  // envelope bytes
 	Attempts        int  // times it went to printing
 	NotAfter        time.Time
@@ -388,6 +388,9 @@ type Detail struct {
 	Reason  string
 	Printer string // printer id
 	UID     string // chip UID hex; "" when unknown
+	// Code says, for the web page, what a person must do about a job that
+	// waits (station's attention codes); stored as the job's code.
+	Code string
 }
 
 // SetState moves a job to st in the caller's transaction (so that the job's
@@ -423,8 +426,8 @@ func (q *Queue) SetStateDetail(ctx context.Context, ex storage.Execer, jobID str
 	if st == Printing {
 		inc = 1
 	}
-	res, err := ex.ExecContext(ctx, `UPDATE job_jobs SET state = ?, reason = ?, updated_at = ?, ended_at = ?, attempts = attempts + ?
-		WHERE id = ? AND state = ?`, st, d.Reason, ts(now), ended, inc, jobID, from)
+	res, err := ex.ExecContext(ctx, `UPDATE job_jobs SET state = ?, reason = ?, code = ?, updated_at = ?, ended_at = ?, attempts = attempts + ?
+		WHERE id = ? AND state = ?`, st, d.Reason, d.Code, ts(now), ended, inc, jobID, from)
 	if err != nil {
 		return fmt.Errorf("jobqueue: job %s: set state %s: %w", jobID, st, err)
 	}

@@ -43,7 +43,7 @@ func (e *Engine) recover(ctx context.Context) error {
 		w := e.byName[o.pr]
 		if w == nil {
 			// The printer left the config: a person must settle it.
-			e.settleUncertain(ctx, o.id, o.job, fmt.Sprintf("printer %s is no longer configured; whether a blank was fed is unknown: confirm or spoil", o.pr))
+			e.settleUncertain(ctx, o.id, o.job, WaitFeedUnknown, fmt.Sprintf("printer %s is no longer configured; whether a blank was fed is unknown: confirm or spoil", o.pr))
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -52,7 +52,7 @@ func (e *Engine) recover(ctx context.Context) error {
 		if err != nil {
 			// Cannot read the counter: do not guess. The job waits for a
 			// person, who sees why.
-			e.settleUncertain(ctx, o.id, o.job, fmt.Sprintf("printer %s did not answer at start (%v), so whether a blank was fed before the restart is unknown: check the printer, then confirm or spoil", o.pr, err))
+			e.settleUncertain(ctx, o.id, o.job, WaitFeedUnknown, fmt.Sprintf("printer %s did not answer at start (%v), so whether a blank was fed before the restart is unknown: check the printer, then confirm or spoil", o.pr, err))
 			continue
 		}
 		if ctr.CardsInserted == o.before {
@@ -69,8 +69,8 @@ func (e *Engine) recover(ctx context.Context) error {
 			continue
 		}
 		msg := fmt.Sprintf("a blank was fed on printer %s before the restart (card counter %d → %d): find the card; confirm it (its chip is read back) or spoil it", o.pr, o.before, ctr.CardsInserted)
-		e.settleUncertain(ctx, o.id, o.job, msg)
-		w.set("attention", "job "+o.job+" is uncertain after a restart: printstationctl attention list", "")
+		e.settleUncertain(ctx, o.id, o.job, WaitFedBeforeRestart, msg)
+		w.setCode("attention", PrinterUncertainRestart, "job "+o.job+" is uncertain after a restart: printstationctl attention list", "")
 	}
 
 	// Jobs claimed but never fed (prepared for the next card) go back.
@@ -93,12 +93,12 @@ func (e *Engine) recover(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) settleUncertain(ctx context.Context, intent int64, job, msg string) {
+func (e *Engine) settleUncertain(ctx context.Context, intent int64, job, code, msg string) {
 	err := storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolved_at=?, resolution='uncertain' WHERE id=?`, now(), intent); err != nil {
 			return err
 		}
-		return e.queue.SetState(ctx, tx, job, jobqueue.Uncertain, msg)
+		return e.queue.SetStateDetail(ctx, tx, job, jobqueue.Uncertain, jobqueue.Detail{Reason: msg, Code: code})
 	})
 	if err != nil {
 		e.log.Error().Err(err).Str("job", job).Msg("marking a job uncertain failed")
@@ -114,6 +114,7 @@ type Attention struct {
 	State   string `json:"state"`
 	Printer string `json:"printer,omitempty"`
 	Reason  string `json:"reason"`
+	Code    string `json:"code,omitempty"` // what a person must do, for the page (codes.go)
 }
 
 // AttentionList lists the jobs that wait for a person.
@@ -124,7 +125,7 @@ func (e *Engine) AttentionList(ctx context.Context) ([]Attention, error) {
 	}
 	out := []Attention{}
 	for _, j := range jobs {
-		a := Attention{Job: j.ID, Batch: j.Batch, State: string(j.State), Reason: j.Reason}
+		a := Attention{Job: j.ID, Batch: j.Batch, State: string(j.State), Reason: j.Reason, Code: string(j.Code)}
 		e.db.QueryRowContext(ctx, `SELECT printer FROM station_intents WHERE job_id=? ORDER BY id DESC LIMIT 1`, j.ID).Scan(&a.Printer)
 		out = append(out, a)
 	}
@@ -196,6 +197,9 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 	if err != nil {
 		return "", err
 	}
+	w.mu.Lock()
+	w.printed++
+	w.mu.Unlock()
 	w.resume()
 	e.publish(Event{Type: "card_confirmed", Job: jobID, Printer: pr, UID: uidText(uid), Message: "confirmed by " + actor})
 	return uidText(uid), nil
@@ -238,6 +242,13 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 	})
 	if err != nil {
 		return err
+	}
+	// The printer's row counts the card a person spoiled as it counts the
+	// ones the engine spoiled.
+	if w := e.byName[pr]; w != nil {
+		w.mu.Lock()
+		w.spoiled++
+		w.mu.Unlock()
 	}
 	e.publish(Event{Type: "card_spoiled", Job: jobID, Printer: pr, Message: "uncertain card spoiled by " + actor})
 	e.kick()

@@ -29,6 +29,7 @@ type worker struct {
 	mu      sync.Mutex
 	state   string // idle, printing, paused, attention, offline, stopped
 	message string
+	code    string // what a person must do, for the page (codes.go)
 	job     string
 	printed int
 	spoiled int
@@ -46,6 +47,7 @@ type pendingPrep struct {
 type PrinterState struct {
 	Name    string `json:"name"`
 	State   string `json:"state"`
+	Code    string `json:"code,omitempty"` // what a person must do, for the page (codes.go)
 	Message string `json:"message,omitempty"`
 	Job     string `json:"job,omitempty"`
 	Printed int    `json:"printed"`
@@ -60,26 +62,32 @@ func newWorker(e *Engine, name string, p Printer, enc Encoder) *worker {
 func (w *worker) snapshot() PrinterState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return PrinterState{Name: w.name, State: w.state, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	return PrinterState{Name: w.name, State: w.state, Code: w.code, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
 }
 
 func (w *worker) set(state, msg, job string) {
 	w.mu.Lock()
-	w.state, w.message, w.job = state, msg, job
+	w.state, w.message, w.code, w.job = state, msg, "", job
+	w.mu.Unlock()
+}
+
+func (w *worker) setCode(state, code, msg, job string) {
+	w.mu.Lock()
+	w.state, w.message, w.code, w.job = state, msg, code, job
 	w.mu.Unlock()
 }
 
 // pause stops the printer until a person resumes it, saying what to do.
-func (w *worker) pause(state, msg string) {
-	w.set(state, msg, "")
+func (w *worker) pause(state, code, msg string) {
+	w.setCode(state, code, msg, "")
 	w.e.log.Warn().Str("printer", w.name).Str("state", state).Msg(msg)
 	w.e.publish(Event{Type: "printer_" + state, Printer: w.name, Message: msg})
 }
 
 // offline pauses for a fault that mends itself (a link, a service): the
 // worker tries again by itself after a few seconds.
-func (w *worker) offline(msg string) {
-	w.pause("offline", msg)
+func (w *worker) offline(code, msg string) {
+	w.pause("offline", code, msg)
 	time.AfterFunc(5*time.Second, w.resume)
 }
 
@@ -93,7 +101,7 @@ func (w *worker) isPaused() bool {
 func (w *worker) resume() {
 	w.mu.Lock()
 	if w.state == "paused" || w.state == "attention" || w.state == "offline" {
-		w.state, w.message = "idle", ""
+		w.state, w.message, w.code = "idle", "", ""
 	}
 	w.mu.Unlock()
 	select {
@@ -116,7 +124,7 @@ func (w *worker) run(ctx context.Context) {
 	defer w.releasePending(context.Background())
 	for ctx.Err() == nil {
 		if w.e.draining.Load() {
-			w.set("stopped", "station stopping", "")
+			w.setCode("stopped", PrinterStopping, "station stopping", "")
 			return
 		}
 		if w.isPaused() {
@@ -148,29 +156,29 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) ready(ctx context.Context) bool {
 	st, err := w.p.Status(ctx)
 	if err != nil {
-		w.offline(fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))
+		w.offline(PrinterNotAnswering, fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))
 		return false
 	}
 	if st.Card != printer.PositionNone && st.Card != 0 {
 		// Every fed blank has an intent record, so a card no job owns was
 		// already counted (spoiled when its reject failed): it only has to
 		// come out.
-		w.pause("attention", fmt.Sprintf("printer %s has a card inside (%s) that no job is waiting for; the ledger has counted it already: open the printer, take the card out, put it with the spoiled cards, then resume (printstationctl printer resume %s)", w.name, st.Card, w.name))
+		w.pause("attention", PrinterCardInside, fmt.Sprintf("printer %s has a card inside (%s) that no job is waiting for; the ledger has counted it already: open the printer, take the card out, put it with the spoiled cards, then resume (printstationctl printer resume %s)", w.name, st.Card, w.name))
 		return false
 	}
 	if !st.Ready && len(st.Problems) > 0 {
-		w.pause("paused", fmt.Sprintf("printer %s is not ready: %v — fix it, then resume", w.name, st.Problems))
+		w.pause("paused", PrinterNotReady, fmt.Sprintf("printer %s is not ready: %v — fix it, then resume", w.name, st.Problems))
 		return false
 	}
 	if r, ok := w.enc.(interface{ Ready(context.Context) error }); ok {
 		if err := r.Ready(ctx); err != nil {
-			w.offline(fmt.Sprintf("chip encoder of printer %s is not reachable: %v — no blank is fed until it is; retried every few seconds", w.name, err))
+			w.offline(PrinterEncoderDown, fmt.Sprintf("chip encoder of printer %s is not reachable: %v — no blank is fed until it is; retried every few seconds", w.name, err))
 			return false
 		}
 	}
 	stock, err := w.e.ledger.Stock(ctx)
 	if err == nil && stock.Printers[w.name] <= 0 {
-		w.pause("paused", fmt.Sprintf("the ledger has no blanks loaded in printer %s: load cards and record it (printstationctl stock load --printer %s --quantity N), then resume", w.name, w.name))
+		w.pause("paused", PrinterNoBlanks, fmt.Sprintf("the ledger has no blanks loaded in printer %s: load cards and record it (printstationctl stock load --printer %s --quantity N), then resume", w.name, w.name))
 		return false
 	}
 	return true
@@ -255,7 +263,7 @@ func (w *worker) jobProblem(ctx context.Context, meta jobqueue.JobMeta, err erro
 	reason := "cannot prepare the card: " + err.Error()
 	w.e.log.Error().Str("job", meta.ID).Str("printer", w.name).Err(err).Msg("job needs a person")
 	storage.InTx(ctx, w.e.db, func(tx *sql.Tx) error {
-		return w.e.queue.SetState(ctx, tx, meta.ID, jobqueue.Attention, reason)
+		return w.e.queue.SetStateDetail(ctx, tx, meta.ID, jobqueue.Attention, jobqueue.Detail{Reason: reason, Code: WaitPrepareFailed})
 	})
 	w.e.publish(Event{Type: "job_attention", Job: meta.ID, Batch: meta.Batch, Printer: w.name, Message: reason})
 }
@@ -282,7 +290,7 @@ func (w *worker) card(ctx context.Context, p *prepared) {
 		if n >= maxAttempts {
 			reason := fmt.Sprintf("%d blanks spoiled for this job (the bound is %d): check the printer and the chip data, then retry or cancel it", n, maxAttempts)
 			storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
-				return e.queue.SetState(ctx, tx, job.ID, jobqueue.Attention, reason)
+				return e.queue.SetStateDetail(ctx, tx, job.ID, jobqueue.Attention, jobqueue.Detail{Reason: reason, Code: WaitAttemptsExhausted})
 			})
 			e.publish(Event{Type: "job_attention", Job: job.ID, Batch: job.Batch, Printer: w.name, Message: reason})
 			return
@@ -343,7 +351,7 @@ func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
 	if p.hasChp {
 		if w.enc == nil {
 			w.spoil(cctx, p, intent, nil, inventory.ReasonOperator, "printer "+w.name+" has no encoder configured")
-			w.e.releaseAttention(ctx, job, "printer "+w.name+" has no chip encoder; this job needs one")
+			w.e.releaseAttention(ctx, job, WaitNoEncoder, "printer "+w.name+" has no chip encoder; this job needs one")
 			return false
 		}
 		if err := w.p.MoveTo(cctx, printer.StationContactless); err != nil {
@@ -368,7 +376,7 @@ func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
 				// The encoder, not the card, failed: stop feeding blanks
 				// into it and let another printer take the job.
 				w.toQueue(ctx, job.ID, "chip encoder of "+w.name+" failed")
-				w.offline(fmt.Sprintf("chip encoder of printer %s failed: %v — retried every few seconds", w.name, err))
+				w.offline(PrinterEncoderDown, fmt.Sprintf("chip encoder of printer %s failed: %v — retried every few seconds", w.name, err))
 				return false
 			}
 			return true
@@ -407,7 +415,7 @@ func (w *worker) printAndEject(ctx, cctx context.Context, p *prepared, intent in
 			if _, err := tx.ExecContext(cctx, `UPDATE station_intents SET resolved_at=?, resolution='uncertain', uid=? WHERE id=?`, now(), uidText(uid), intent); err != nil {
 				return err
 			}
-			return e.queue.SetState(cctx, tx, job.ID, jobqueue.Uncertain, reason)
+			return e.queue.SetStateDetail(cctx, tx, job.ID, jobqueue.Uncertain, jobqueue.Detail{Reason: reason, Code: WaitStuckAtExit, Printer: w.name})
 		})
 		e.publish(Event{Type: "job_uncertain", Job: job.ID, Printer: w.name, Message: reason})
 		w.printerFault(err, job.ID)
@@ -440,7 +448,7 @@ func (w *worker) consumed(ctx context.Context, p *prepared, intent int64, uid []
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil {
-		w.pause("attention", fmt.Sprintf("card for job %s is out of printer %s but the ledger could not record it (%v): keep the card aside; the station checks it at the next start", job.ID, w.name, err))
+		w.pause("attention", PrinterRecordFailed, fmt.Sprintf("card for job %s is out of printer %s but the ledger could not record it (%v): keep the card aside; the station checks it at the next start", job.ID, w.name, err))
 		return
 	}
 	w.mu.Lock()
@@ -466,7 +474,7 @@ func (w *worker) spoil(ctx context.Context, p *prepared, intent int64, uid []byt
 		return e.queue.SetStateDetail(ctx, tx, job.ID, jobqueue.SpoiledWaiting, jobqueue.Detail{Reason: reason + ": " + detail, Printer: w.name, UID: uidText(uid)})
 	})
 	if err != nil {
-		w.pause("attention", fmt.Sprintf("a spoiled card of job %s could not be recorded (%v): keep it aside; the station checks it at the next start", job.ID, err))
+		w.pause("attention", PrinterRecordFailed, fmt.Sprintf("a spoiled card of job %s could not be recorded (%v): keep it aside; the station checks it at the next start", job.ID, err))
 		return
 	}
 	w.mu.Lock()
@@ -522,16 +530,16 @@ func isPrinterFault(err error) bool {
 // typed errors already say it; the worker adds how to go on.
 func (w *worker) printerFault(err error, job string) {
 	if errors.Is(err, printer.ErrDisconnected) || errors.Is(err, printer.ErrTimeout) {
-		w.offline(err.Error())
+		w.offline(PrinterNotAnswering, err.Error())
 		return
 	}
-	w.pause("paused", err.Error()+fmt.Sprintf(" — then resume: printstationctl printer resume %s", w.name))
+	w.pause("paused", printerErrCode(err), err.Error()+fmt.Sprintf(" — then resume: printstationctl printer resume %s", w.name))
 }
 
 // releaseAttention puts a job aside for a person.
-func (e *Engine) releaseAttention(ctx context.Context, job jobqueue.JobMeta, reason string) {
+func (e *Engine) releaseAttention(ctx context.Context, job jobqueue.JobMeta, code, reason string) {
 	storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
-		return e.queue.SetState(ctx, tx, job.ID, jobqueue.Attention, reason)
+		return e.queue.SetStateDetail(ctx, tx, job.ID, jobqueue.Attention, jobqueue.Detail{Reason: reason, Code: code})
 	})
 	e.publish(Event{Type: "job_attention", Job: job.ID, Batch: job.Batch, Message: reason})
 }
