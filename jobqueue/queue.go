@@ -166,6 +166,9 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return nil, fmt.Errorf("jobqueue: create tables: %w", err)
 	}
+	if _, err := db.ExecContext(ctx, nikSchema); err != nil {
+		return nil, fmt.Errorf("jobqueue: create the NIK index: %w", err)
+	}
 	q := &Queue{
 		db:   db,
 		opts: opts,
@@ -175,6 +178,9 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 		now:  opts.Now,
 	}
 	q.outbox = &Outbox{db: db, now: opts.Now, wake: make(chan struct{}, 1)}
+	if err := q.indexExisting(ctx); err != nil {
+		return nil, err
+	}
 	return q, nil
 }
 
@@ -341,6 +347,9 @@ func (q *Queue) addTx(ctx context.Context, tx *sql.Tx, compact string) (JobMeta,
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO job_data(job_id, blob) VALUES(?, ?)`, p.JobID, blob); err != nil {
 		return JobMeta{}, nil, fmt.Errorf("jobqueue: store job %s data: %w", p.JobID, err)
+	}
+	if err := q.indexNIK(ctx, tx, p.JobID, p.Fields); err != nil {
+		return JobMeta{}, nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO job_events(job_id, from_state, to_state, reason, at) VALUES(?,?,?,?,?)`,
 		p.JobID, "", state, "received from the centre", ts(now)); err != nil {
