@@ -31,7 +31,16 @@ type StockState struct {
 	Consumed        int64            `json:"consumed"`
 	SpoiledAwaiting int64            `json:"spoiled_awaiting_destruction"`
 	Low             bool             `json:"low"`
-	DaysLeft        float64          `json:"days_left,omitempty"`
+	// Available is storage plus printers; LowAt the level under which Low
+	// is set (0: no level configured).
+	Available int64 `json:"available"`
+	LowAt     int64 `json:"low_at,omitempty"`
+	// PerDay is the use (consumed, spoiled, test cards) per day over the
+	// last ForecastDays days; DaysLeft is Available at that pace, and only
+	// set when there was use to measure (a new station has no estimate).
+	PerDay       float64 `json:"per_day"`
+	ForecastDays int     `json:"forecast_days,omitempty"`
+	DaysLeft     float64 `json:"days_left,omitempty"`
 }
 
 // Batches lists the batches with the engine's state and progress.
@@ -156,8 +165,13 @@ func (e *Engine) Stock(ctx context.Context) (*StockState, error) {
 		return nil, err
 	}
 	st := &StockState{Storage: s.Storage, Printers: s.Printers, Consumed: s.Consumed, SpoiledAwaiting: s.SpoiledAwaiting, Low: s.Low}
+	st.Available = s.Available
 	if f, err := e.ledger.Forecast(ctx, 7); err == nil {
-		st.DaysLeft = f.DaysLeft
+		st.LowAt, st.PerDay, st.ForecastDays = f.LowAtBelow, f.PerDay, f.Days
+		if f.Used > 0 && f.DaysLeft >= 0 {
+			// The ledger says -1 when nothing was used: no estimate.
+			st.DaysLeft = f.DaysLeft
+		}
 	}
 	return st, nil
 }
