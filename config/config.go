@@ -61,6 +61,9 @@ type IssuerKey struct {
 // Web is the local web page for print-room staff.
 type Web struct {
 	Listen string `toml:"listen"`
+	// Language is the page's language when neither the signed-in person
+	// nor the browser chose one: "id" (Bahasa Indonesia) or "en".
+	Language string `toml:"language"`
 }
 
 // Log sets the daemon's logging.
@@ -127,7 +130,7 @@ func Defaults() Config {
 	return Config{
 		StorageDir: "/var/lib/printstation",
 		RuntimeDir: "/run/printstation",
-		Web:        Web{Listen: "127.0.0.1:8080"},
+		Web:        Web{Listen: "127.0.0.1:8080", Language: "id"},
 		Log:        Log{Level: "info", Format: "auto"},
 		Queue:      Queue{PrefetchJobs: 200, PrefetchMB: 64},
 		Central:    Central{PollSeconds: 30},

@@ -88,6 +88,10 @@ func (c *Config) validate(idx lineIndex) Problems {
 		}
 	}
 
+	if c.Web.Language != "id" && c.Web.Language != "en" {
+		bad("web.language", "web.language %q: expected \"id\" (Bahasa Indonesia) or \"en\" (English)", c.Web.Language)
+	}
+
 	switch c.Log.Level {
 	case "trace", "debug", "info", "warn", "error":
 	default:

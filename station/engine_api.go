@@ -88,6 +88,9 @@ func (e *Engine) Batches(ctx context.Context) ([]BatchState, error) {
 // ErrNoBatch means the batch id is not known to the station.
 var ErrNoBatch = errors.New("no such batch")
 
+// ErrBatchCancelled means the batch was cancelled and stays so.
+var ErrBatchCancelled = errors.New("batch was cancelled")
+
 // SetBatch starts, pauses, resumes or cancels a batch for actor.
 func (e *Engine) SetBatch(ctx context.Context, id, action, actor string) error {
 	bs, err := e.queue.Batches(ctx)
@@ -116,7 +119,7 @@ func (e *Engine) SetBatch(ctx context.Context, id, action, actor string) error {
 		var cur string
 		tx.QueryRowContext(ctx, `SELECT state FROM station_batches WHERE batch_id=?`, id).Scan(&cur)
 		if cur == "cancelled" {
-			return fmt.Errorf("batch %s was cancelled; it cannot be %sed", id, action)
+			return fmt.Errorf("batch %s: %w; it cannot be %sed", id, ErrBatchCancelled, action)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO station_batches(batch_id, state, actor, updated_at) VALUES (?,?,?,?)
 			ON CONFLICT(batch_id) DO UPDATE SET state=excluded.state, actor=excluded.actor, updated_at=excluded.updated_at`, id, state, actor, now()); err != nil {

@@ -135,6 +135,13 @@ func (e *Engine) AttentionList(ctx context.Context) ([]Attention, error) {
 // ErrNotWaiting means the job does not wait for a person.
 var ErrNotWaiting = errors.New("job does not wait for a person")
 
+// Why a confirmation was refused (the page words each).
+var (
+	ErrCardInside      = errors.New("card still inside the printer")
+	ErrNoCardAtEncoder = errors.New("no card at the encoder")
+	ErrChipMismatch    = errors.New("the card's chip does not match job")
+)
+
 // Confirm settles an uncertain job as printed: the finished card's chip is
 // read back at the printer's encoder and compared with the job's data first.
 // A card still inside the printer cannot be confirmed: it is spoiled.
@@ -165,7 +172,7 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 	// crash came before the eject, and whether its face was printed is
 	// unknown): it is spoiled, never confirmed.
 	if st, err := w.p.Status(ctx); err == nil && st.Card != printer.PositionNone && st.Card != 0 {
-		return "", fmt.Errorf("the card of job %s is still inside printer %s (%s), so it was never finished: spoil it (printstationctl attention spoil %s); the printer moves it to the reject box", jobID, pr, st.Card, jobID)
+		return "", fmt.Errorf("the card of job %s is still inside printer %s (%s), so it was never finished: %w: spoil it (printstationctl attention spoil %s); the printer moves it to the reject box", jobID, pr, st.Card, ErrCardInside, jobID)
 	}
 	var uid []byte
 	if p.hasChp {
@@ -179,9 +186,9 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 		cancel()
 		switch {
 		case errors.Is(err, chip.ErrNoCard):
-			return "", fmt.Errorf("no card at the encoder of printer %s: hold the card of job %s to it, then confirm again", pr, jobID)
+			return "", fmt.Errorf("%w of printer %s: hold the card of job %s to it, then confirm again", ErrNoCardAtEncoder, pr, jobID)
 		case err != nil:
-			return "", fmt.Errorf("the card's chip does not match job %s (%v): spoil it instead (printstationctl attention spoil %s)", jobID, err, jobID)
+			return "", fmt.Errorf("%w %s (%v): spoil it instead (printstationctl attention spoil %s)", ErrChipMismatch, jobID, err, jobID)
 		}
 		uid = res.UID
 	}
