@@ -16,7 +16,7 @@ build: deps
 # else the in-process software card.
 demo: build
 	@scripts/testbed-up.sh || echo "pcscd not started: the demo uses the software chip"
-	$(BIN)/printstationd demo --out demo-out --exit-when-done
+	$(BIN)/printstation-demo --out demo-out --exit-when-done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -4,14 +4,14 @@ import (
 	"testing"
 
 	"printstation/card"
-	"printstation/card/cardtest"
+	"printstation/card/sample"
 )
 
 // BenchmarkRenderDemo is the figure that matters: one e-KTP card, colour and
 // K panels, from fields, JPEG photo and PNG signature.
 func BenchmarkRenderDemo(b *testing.B) {
 	tpl := card.DemoTemplate()
-	f, p, s := cardtest.Fields(), cardtest.Photo(1), cardtest.Signature(1)
+	f, p, s := sample.Fields(), sample.Photo(1), sample.Signature(1)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := card.Render(tpl, f, p, s); err != nil {

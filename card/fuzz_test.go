@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"printstation/card"
-	"printstation/card/cardtest"
+	"printstation/card/sample"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse (templates come from the central
@@ -20,8 +20,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(tmpl(`{"type": "qr", "name": "q", "layer": "k", "text": "x{nik}y", "ec": "H", "quiet": 1, "x": 0, "y": 0, "w": 90, "h": 90}`)))
 	f.Add([]byte(tmpl(`{"type": "text", "name": "t", "x": 0, "y": 0, "w": 10, "h": 600, "text": "{a} {b}", "size": 300, "min_size": 6, "fit": "wrap"}`)))
 	f.Add([]byte(tmpl(`{"type": "image", "name": "i", "layer": "k", "source": "signature", "x": 0, "y": 0, "w": 1, "h": 1, "optional": true}`)))
-	fields := cardtest.Fields()
-	photo, sig := cardtest.Photo(2), cardtest.Signature(2)
+	fields := sample.Fields()
+	photo, sig := sample.Photo(2), sample.Signature(2)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tpl, err := card.Parse(b)
 		if err != nil {
@@ -57,7 +57,7 @@ func FuzzParse(f *testing.F) {
 // FuzzRenderImages feeds arbitrary photo and signature bytes (from jobs) to
 // Render: a clear *FieldError or a card, never a panic.
 func FuzzRenderImages(f *testing.F) {
-	f.Add(cardtest.Photo(1), cardtest.Signature(1))
+	f.Add(sample.Photo(1), sample.Signature(1))
 	f.Add(pngOf(image.NewGray(image.Rect(0, 0, 1, 300))), []byte{})
 	f.Add([]byte("\xff\xd8\xff\xe0"), []byte("\x89PNG\r\n\x1a\n"))
 	tpl, err := card.Parse([]byte(tmpl(

@@ -29,9 +29,12 @@ var (
 
 // Limits on the images a job brings (a job photo is tens of kilobytes).
 const (
-	MaxImageBytes  = 4 << 20
-	MaxImageSide   = 2400 // bounds decoding memory (2400² × 8 bytes at 16-bit depth)
-	maxFieldLength = 1000
+	MaxImageBytes = 4 << 20
+	MaxImageSide  = 2400 // bounds decoding memory (2400² × 8 bytes at 16-bit depth)
+	// MaxFieldLength bounds one printed field's text in bytes; the job
+	// queue refuses longer fields at arrival.
+	MaxFieldLength = 1000
+	maxFieldLength = MaxFieldLength
 	minQRModulePx  = 3
 )
 

@@ -17,12 +17,12 @@ import (
 	"testing"
 
 	"printstation/card"
-	"printstation/card/cardtest"
+	"printstation/card/sample"
 )
 
 func renderDemo(t testing.TB) (*image.RGBA, *image.Gray) {
 	t.Helper()
-	col, blk, err := card.Render(card.DemoTemplate(), cardtest.Fields(), cardtest.Photo(1), cardtest.Signature(1))
+	col, blk, err := card.Render(card.DemoTemplate(), sample.Fields(), sample.Photo(1), sample.Signature(1))
 	if err != nil {
 		t.Fatalf("Render demo: %v", err)
 	}
@@ -107,7 +107,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 	results := make([]error, 4)
 	for i := range results {
 		wg.Go(func() {
-			col, blk, err := card.Render(card.DemoTemplate(), cardtest.Fields(), cardtest.Photo(1), cardtest.Signature(1))
+			col, blk, err := card.Render(card.DemoTemplate(), sample.Fields(), sample.Photo(1), sample.Signature(1))
 			switch {
 			case err != nil:
 				results[i] = err
@@ -168,13 +168,13 @@ func countDark(img image.Image, r image.Rectangle) int {
 func TestRenderMissingField(t *testing.T) {
 	for _, value := range []string{"<absent>", "", "   \n\t"} {
 		t.Run(fmt.Sprintf("%q", value), func(t *testing.T) {
-			f := cardtest.Fields()
+			f := sample.Fields()
 			if value == "<absent>" {
 				delete(f, "nama")
 			} else {
 				f["nama"] = value
 			}
-			_, _, err := card.Render(card.DemoTemplate(), f, cardtest.Photo(1), cardtest.Signature(1))
+			_, _, err := card.Render(card.DemoTemplate(), f, sample.Photo(1), sample.Signature(1))
 			assertFieldError(t, err, "nama", card.ErrMissingField)
 		})
 	}
@@ -193,7 +193,7 @@ func assertFieldError(t *testing.T, err error, field string, kind error) {
 		t.Errorf("message %q does not name the field", err)
 	}
 	// Errors reach logs: no personal data in them.
-	for k, v := range cardtest.Fields() {
+	for k, v := range sample.Fields() {
 		if len(v) > 3 && strings.Contains(err.Error(), v) {
 			t.Errorf("message %q contains the value of field %s", err, k)
 		}
@@ -212,18 +212,18 @@ func TestRenderBadImages(t *testing.T) {
 		field            string
 		kind             error
 	}{
-		{"no photo", nil, cardtest.Signature(1), "photo", card.ErrMissingField},
-		{"no signature", cardtest.Photo(1), nil, "signature", card.ErrMissingField},
-		{"photo not an image", []byte("this is not a JPEG"), cardtest.Signature(1), "photo", card.ErrBadImage},
-		{"photo truncated", cardtest.Photo(1)[:500], cardtest.Signature(1), "photo", card.ErrBadImage},
-		{"photo is a GIF", gifBuf.Bytes(), cardtest.Signature(1), "photo", card.ErrBadImage},
-		{"photo too many pixels", huge, cardtest.Signature(1), "photo", card.ErrImageTooLarge},
-		{"photo too many bytes", make([]byte, card.MaxImageBytes+1), cardtest.Signature(1), "photo", card.ErrImageTooLarge},
-		{"signature not an image", cardtest.Photo(1), []byte{0x89, 'P', 'N', 'G'}, "signature", card.ErrBadImage},
+		{"no photo", nil, sample.Signature(1), "photo", card.ErrMissingField},
+		{"no signature", sample.Photo(1), nil, "signature", card.ErrMissingField},
+		{"photo not an image", []byte("this is not a JPEG"), sample.Signature(1), "photo", card.ErrBadImage},
+		{"photo truncated", sample.Photo(1)[:500], sample.Signature(1), "photo", card.ErrBadImage},
+		{"photo is a GIF", gifBuf.Bytes(), sample.Signature(1), "photo", card.ErrBadImage},
+		{"photo too many pixels", huge, sample.Signature(1), "photo", card.ErrImageTooLarge},
+		{"photo too many bytes", make([]byte, card.MaxImageBytes+1), sample.Signature(1), "photo", card.ErrImageTooLarge},
+		{"signature not an image", sample.Photo(1), []byte{0x89, 'P', 'N', 'G'}, "signature", card.ErrBadImage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := card.Render(card.DemoTemplate(), cardtest.Fields(), tt.photo, tt.signature)
+			_, _, err := card.Render(card.DemoTemplate(), sample.Fields(), tt.photo, tt.signature)
 			assertFieldError(t, err, tt.field, tt.kind)
 		})
 	}
@@ -403,7 +403,7 @@ func TestQRScans(t *testing.T) {
 	}
 	t.Run("demo", func(t *testing.T) {
 		col, blk := renderDemo(t)
-		if got, want := scan(t, card.Composite(col, blk)), cardtest.Fields()["nik"]; got != want {
+		if got, want := scan(t, card.Composite(col, blk)), sample.Fields()["nik"]; got != want {
 			t.Errorf("QR code reads %q, want the NIK %q", got, want)
 		}
 	})
@@ -434,14 +434,14 @@ func TestQRTooDenseForBox(t *testing.T) {
 // TestDemoLongValues fills the demo with long (but printable) values: they
 // shrink inside their own boxes and never run into the photo column.
 func TestDemoLongValues(t *testing.T) {
-	f := cardtest.Fields()
+	f := sample.Fields()
 	f["nama"] = "SITI NURHALIZA RAHMAWATI BINTI ABDULLAH SYAH"
 	f["alamat"] = "JL. RAYA PAJAJARAN NO. 45 BLOK C KOMPLEKS BOGOR BARU"
 	f["tempat_tgl_lahir"] = "KABUPATEN KEPULAUAN SERIBU, 17-08-1990"
 	f["provinsi"] = "KEPULAUAN BANGKA BELITUNG"
 	f["kabupaten"] = "KABUPATEN KEPULAUAN SIAU TAGULANDANG BIARO"
 	f["tempat_terbit"] = "KAB. KEPULAUAN SIAU TAGULANDANG BIARO"
-	col, blk, err := card.Render(card.DemoTemplate(), f, cardtest.Photo(2), cardtest.Signature(2))
+	col, blk, err := card.Render(card.DemoTemplate(), f, sample.Photo(2), sample.Signature(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,6 +457,6 @@ func TestDemoLongValues(t *testing.T) {
 	}
 	// Beyond what fits at min_size the job is refused, naming the field.
 	f["nama"] = strings.Repeat("NURHALIZA ", 8)
-	_, _, err = card.Render(card.DemoTemplate(), f, cardtest.Photo(2), cardtest.Signature(2))
+	_, _, err = card.Render(card.DemoTemplate(), f, sample.Photo(2), sample.Signature(2))
 	assertFieldError(t, err, "nama", card.ErrTextTooLong)
 }

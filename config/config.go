@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,6 +50,9 @@ type Central struct {
 	// unverified.
 	WitnessKey  string `toml:"witness_key"`
 	PollSeconds int    `toml:"poll_seconds"`
+	// MaxAnswerMB bounds one answer from the centre; the station asks for
+	// job pages no larger.
+	MaxAnswerMB int `toml:"max_answer_mb"`
 }
 
 // IssuerKey is one pinned public key of the issuing authority. Several
@@ -96,6 +100,9 @@ type Engine struct {
 	ShutdownGraceSeconds int `toml:"shutdown_grace_seconds"`
 	LowStock             int `toml:"low_stock"`
 	ChipTimeoutSeconds   int `toml:"chip_timeout_seconds"`
+	// MaxStock is the most blanks this station may hold (storage and
+	// printers); larger quantities are refused as typing mistakes.
+	MaxStock int `toml:"max_stock"`
 }
 
 // Printer is one card printer and the encoder inside it.
@@ -133,13 +140,14 @@ func Defaults() Config {
 		Web:        Web{Listen: "127.0.0.1:8080", Language: "id"},
 		Log:        Log{Level: "info", Format: "auto"},
 		Queue:      Queue{PrefetchJobs: 200, PrefetchMB: 64},
-		Central:    Central{PollSeconds: 30},
+		Central:    Central{PollSeconds: 30, MaxAnswerMB: 16},
 		Engine: Engine{
 			MaxAttempts:          3,
 			CheckpointEvery:      100,
 			ShutdownGraceSeconds: 60,
 			LowStock:             100,
 			ChipTimeoutSeconds:   30,
+			MaxStock:             100000,
 		},
 	}
 }
@@ -181,11 +189,23 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// MaxFileBytes bounds the config file: a station's file is a few KB, and
+// a wrong path (a device, a log) must not be read without end.
+const MaxFileBytes = 1 << 20
+
 // Load reads and validates the file at path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w (give the station's TOML file with --config; the packaged default is %s)", err, DefaultPath)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, Problems{{File: path, Msg: fmt.Sprintf("the file is larger than %d bytes; a station config is a few KB: check that this is the right file", MaxFileBytes)}}
 	}
 	return Parse(path, data)
 }

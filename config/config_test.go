@@ -120,3 +120,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A config path that is a device or a huge file is refused after a bounded
+// read, with a message that says what is wrong.
+func TestFileSizeBounded(t *testing.T) {
+	_, err := Load("/dev/zero")
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("/dev/zero: %v", err)
+	}
+	big := filepath.Join(t.TempDir(), "big.toml")
+	data, _ := os.ReadFile("testdata/good/minimal.toml")
+	data = append(data, []byte("\n# "+strings.Repeat("x", MaxFileBytes)+"\n")...)
+	os.WriteFile(big, data, 0o644)
+	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("2 MB file: %v", err)
+	}
+}
+
+func TestBoundsOfStockAndAnswers(t *testing.T) {
+	data, _ := os.ReadFile("testdata/good/minimal.toml")
+	for _, c := range []struct{ extra, want string }{
+		{"\n[engine]\nmax_stock = 0\n", "engine.max_stock = 0: expected 1 to 10000000"},
+		{"\n[engine]\nmax_stock = 100\nlow_stock = 200\n", "is above engine.max_stock"},
+		{"\n[central]\nmax_answer_mb = 1024\n", "central.max_answer_mb = 1024: expected 1 to 256"},
+	} {
+		_, err := Parse("testdata/good/x.toml", append(append([]byte{}, data...), c.extra...))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.extra, err, c.want)
+		}
+	}
+}

@@ -106,12 +106,12 @@ func itoa(i int) string {
 
 var knownKeys = map[string][]string{
 	"":                   {"station_id", "storage_dir", "runtime_dir", "[central]", "[web]", "[log]", "[queue]", "[keys]", "[engine]", "[[printer]]"},
-	"central":            {"url", "client_cert", "client_key", "ca_file", "witness_key", "poll_seconds", "[[central.issuer_key]]"},
+	"central":            {"url", "client_cert", "client_key", "ca_file", "witness_key", "poll_seconds", "max_answer_mb", "[[central.issuer_key]]"},
 	"web":                {"listen"},
 	"log":                {"level", "format"},
 	"queue":              {"prefetch_jobs", "prefetch_mb", "retention_hours"},
 	"keys":               {"data_key", "signing_key"},
-	"engine":             {"max_attempts", "checkpoint_every", "shutdown_grace_seconds", "low_stock", "chip_timeout_seconds"},
+	"engine":             {"max_attempts", "checkpoint_every", "shutdown_grace_seconds", "low_stock", "chip_timeout_seconds", "max_stock"},
 	"printer":            {"name", "driver", "transport", "vendor_id", "product_id", "serial", "address", "encoder_reader", "feeder_capacity", "ribbon"},
 	"central.issuer_key": {"id", "file"},
 }

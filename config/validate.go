@@ -109,6 +109,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 	if c.Queue.PrefetchMB < 1 || c.Queue.PrefetchMB > 100000 {
 		bad("queue.prefetch_mb", "queue.prefetch_mb = %d: expected 1 to 100000", c.Queue.PrefetchMB)
 	}
+	if c.Central.MaxAnswerMB < 1 || c.Central.MaxAnswerMB > 256 {
+		bad("central.max_answer_mb", "central.max_answer_mb = %d: expected 1 to 256 (MB in one answer from the centre; job pages are asked no larger)", c.Central.MaxAnswerMB)
+	}
 	if c.Queue.RetentionHours < 0 {
 		bad("queue.retention_hours", "queue.retention_hours = %d: expected 0 or more", c.Queue.RetentionHours)
 	}
@@ -126,6 +129,12 @@ func (c *Config) validate(idx lineIndex) Problems {
 	}
 	if e.CheckpointEvery < 1 {
 		bad("engine.checkpoint_every", "engine.checkpoint_every = %d: expected 1 or more ledger events", e.CheckpointEvery)
+	}
+	if e.MaxStock < 1 || e.MaxStock > 10_000_000 {
+		bad("engine.max_stock", "engine.max_stock = %d: expected 1 to 10000000 blanks held at this station", e.MaxStock)
+	}
+	if e.LowStock > e.MaxStock {
+		bad("engine.low_stock", "engine.low_stock = %d is above engine.max_stock = %d", e.LowStock, e.MaxStock)
 	}
 	if e.ShutdownGraceSeconds < 1 || e.ShutdownGraceSeconds > 600 {
 		bad("engine.shutdown_grace_seconds", "engine.shutdown_grace_seconds = %d: expected 1 to 600", e.ShutdownGraceSeconds)

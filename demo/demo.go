@@ -65,7 +65,7 @@ type Summary struct {
 	Files          map[string]string `json:"files"`
 }
 
-// Main runs `printstationd demo`.
+// Main runs printstation-demo.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -80,7 +80,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Web, "web", "127.0.0.1:8080", "serve the print-room web page on this loopback address (\"\" for none)")
 	fs.StringVar(&o.Faults, "faults", "", "faults for printer p1, comma-separated CARD:PHASE:KIND, e.g. 3:print:jam")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: printstationd demo [flags]\n\nRuns the whole station on simulated printers, chips and central server.")
+		fmt.Fprintln(stderr, "usage: printstation-demo [flags]\n\nRuns the whole station on simulated printers, chips and central server.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -52,6 +52,9 @@ const (
 var SpoilReasons = []string{ReasonChipWrite, ReasonChipVerify, ReasonPrint, ReasonJam, ReasonMisfeed,
 	ReasonOperator, ReasonCrashUnconfirmed, ReasonDamaged, ReasonTest}
 
+// MaxQuantity bounds one event's quantity whatever the configuration says.
+const MaxQuantity = 1_000_000_000
+
 // UIDUnknown is what the ledger records when a chip's UID could not be read:
 // the ledger says so explicitly instead of leaving a blank.
 const UIDUnknown = "unknown"
@@ -226,6 +229,11 @@ func normalize(e Event) (Event, error) {
 			return r("quantity must be positive, got %d", e.Quantity)
 		}
 		return nil
+	}
+	// No station ever holds a billion blanks; the bound keeps every sum
+	// of quantities far from overflowing.
+	if e.Quantity > MaxQuantity || e.Quantity < -MaxQuantity {
+		return e, r("quantity %d is beyond any real stock (at most %d per event)", e.Quantity, int64(MaxQuantity))
 	}
 	// Fields that do not belong to a kind are refused rather than silently
 	// stored: an auditor reading them would take them for facts.

@@ -53,6 +53,11 @@ type Options struct {
 	// Outbox receives signed checkpoints (kind "checkpoint"). May be nil in
 	// tools and tests.
 	Outbox Outbox
+	// MaxStock refuses an event that would leave more than this many blanks
+	// in storage and printers together, or that moves more than this many
+	// at once (0: only MaxQuantity applies). A mistyped quantity is
+	// refused instead of recorded forever.
+	MaxStock int64
 	// LowStock: Stock.Low is set when storage plus printers hold fewer
 	// blanks than this (0: never).
 	LowStock int64
@@ -217,6 +222,14 @@ func (l *Ledger) Append(ctx context.Context, tx *sql.Tx, e Event) (Entry, error)
 	d, err := bal.apply(e)
 	if err != nil {
 		return Entry{}, err
+	}
+	if max := l.opt.MaxStock; max > 0 {
+		if e.Quantity > max || e.Quantity < -max {
+			return Entry{}, refuse(e.Kind, "quantity %d is more than this station's maximum stock of %d (engine.max_stock in the configuration)", e.Quantity, max)
+		}
+		if after := stockOf(bal).Available; after > max && e.Kind != Loaded && e.Kind != Unloaded {
+			return Entry{}, refuse(e.Kind, "this would leave %d blanks in storage and printers, more than this station's maximum of %d (engine.max_stock in the configuration)", after, max)
+		}
 	}
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq)+1, 0) FROM ledger_events`).Scan(&seq); err != nil {

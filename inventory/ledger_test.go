@@ -533,3 +533,27 @@ func TestOpenSignsWhatACrashLeftUnsigned(t *testing.T) {
 		t.Fatalf("a clean restart must not sign again: %v", err)
 	}
 }
+
+// A mistyped quantity is refused, not recorded forever: beyond any real
+// stock at all, and beyond the station's configured maximum.
+func TestQuantityBounds(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxStock = 5000 })
+	for _, c := range []struct {
+		e    Event
+		want string
+	}{
+		{Event{Kind: Received, Actor: "ani", Quantity: 9223372036854775000, DeliveryRef: "D1"}, "beyond any real stock"},
+		{Event{Kind: Received, Actor: "ani", Quantity: 6000, DeliveryRef: "D1"}, "maximum stock of 5000"},
+		{Event{Kind: Adjusted, Actor: "ani", Quantity: -9223372036854775000, Location: Storage, Reason: "x", Approvers: []string{"budi", "citra"}}, "beyond any real stock"},
+	} {
+		_, err := f.l.Record(context.Background(), c.e)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want a refusal saying %q", c.e, err, c.want)
+		}
+	}
+	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 4000, DeliveryRef: "D1"})
+	if _, err := f.l.Record(context.Background(), Event{Kind: Received, Actor: "ani", Quantity: 1001, DeliveryRef: "D2"}); err == nil || !strings.Contains(err.Error(), "would leave 5001") {
+		t.Errorf("second delivery over the maximum: %v", err)
+	}
+	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 1000, DeliveryRef: "D2"})
+}

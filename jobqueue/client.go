@@ -89,6 +89,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	return &Client{base: u, station: cfg.StationID, maxBody: mb, hc: &http.Client{Transport: rt}}, nil
 }
 
+// MaxAnswerBytes is the largest answer the client accepts; the syncer asks
+// for pages no larger.
+func (c *Client) MaxAnswerBytes() int64 { return c.maxBody }
+
 // HTTPError is an answer from the centre that is not a success.
 type HTTPError struct {
 	Op     string

@@ -1,17 +1,25 @@
 package jobqueue
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/jpeg" // job photos
+	_ "image/png"  // job photos and signatures
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"printstation/card"
 )
 
 // Kind says whether a job is a first issue or an explicit reprint.
@@ -100,6 +108,13 @@ const (
 	CodePhotoTooLarge Code = "photo_too_large"
 	CodeChipTooLarge  Code = "chip_too_large"
 	CodeRevoked       Code = "revoked"
+	// Jobs that are signed and valid but could never print: refused at
+	// arrival, not left waiting for a person.
+	CodeFieldTooLong     Code = "field_too_long"
+	CodeImageTooLarge    Code = "image_too_large"
+	CodeImageUndecodable Code = "image_undecodable"
+	// The job's template could not be fetched or did not match its hash.
+	CodeBadTemplate Code = "bad_template"
 )
 
 // Refusal is the error returned for a job that fails a check. The job never
@@ -131,6 +146,9 @@ type Limits struct {
 	SignatureImg  int           // decoded signature image
 	ChipBytes     int           // sum of decoded chip files
 	ClockSkew     time.Duration // allowance on nbf/exp
+	Fields        int           // printed fields per job
+	FieldBytes    int           // one printed field's text
+	ImageSide     int           // photo and signature pixels per side
 }
 
 // DefaultLimits fit a job of a few tens of kilobytes with room to spare.
@@ -140,6 +158,9 @@ var DefaultLimits = Limits{
 	SignatureImg:  64 << 10,
 	ChipBytes:     32 << 10,
 	ClockSkew:     5 * time.Minute,
+	Fields:        64,
+	FieldBytes:    card.MaxFieldLength,
+	ImageSide:     card.MaxImageSide,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -157,6 +178,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.ClockSkew <= 0 {
 		l.ClockSkew = DefaultLimits.ClockSkew
+	}
+	if l.Fields <= 0 {
+		l.Fields = DefaultLimits.Fields
+	}
+	if l.FieldBytes <= 0 {
+		l.FieldBytes = DefaultLimits.FieldBytes
+	}
+	if l.ImageSide <= 0 {
+		l.ImageSide = DefaultLimits.ImageSide
 	}
 	return l
 }
@@ -284,6 +314,9 @@ func (v *Verifier) verify(compact string) (vr verified, err error) {
 	if len(p.Signature) > lim.SignatureImg {
 		return refuse(CodePhotoTooLarge, "signature image is %d bytes, more than the limit of %d", len(p.Signature), lim.SignatureImg)
 	}
+	if code, why := printableContent(&p, lim); code != "" {
+		return refuse(code, "%s", why)
+	}
 	if _, err := p.Chip.AIDBytes(); err != nil {
 		return refuse(CodeMalformed, "chip aid is not hex")
 	}
@@ -306,7 +339,10 @@ func (v *Verifier) verify(compact string) (vr verified, err error) {
 }
 
 // peekJobID reads job_id from an unverified payload, only to name the job in
-// a refusal report. It never trusts anything else there.
+// a refusal report. It never trusts anything else there. It scans for the
+// top-level "job_id" member itself instead of decoding the whole payload, so
+// a payload that is too deep, too odd or wrongly typed elsewhere (which is
+// why it is refused) still names its job.
 func peekJobID(compact string) string {
 	parts := strings.Split(compact, ".")
 	if len(parts) != 3 || len(parts[1]) > 1<<20 {
@@ -316,13 +352,129 @@ func peekJobID(compact string) string {
 	if err != nil {
 		return ""
 	}
-	var p struct {
-		JobID string `json:"job_id"`
-	}
-	if json.Unmarshal(b, &p) != nil || len(p.JobID) > 128 || !printable(p.JobID) {
+	id := topLevelString(b, "job_id")
+	if len(id) > 128 || !printable(id) {
 		return ""
 	}
-	return p.JobID
+	return id
+}
+
+// topLevelString returns the string value of member name of the JSON object
+// in b, looking only at depth 1; "" when absent or not a plain string. It
+// keeps no stack, so nesting depth costs nothing.
+func topLevelString(b []byte, name string) string {
+	depth := 0
+	expectKey := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '{':
+			depth++
+			expectKey = depth == 1
+		case '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		case '"':
+			j := i + 1
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(b) {
+				return ""
+			}
+			str := b[i+1 : j]
+			i = j
+			if depth != 1 || !expectKey {
+				continue
+			}
+			expectKey = false
+			if string(str) != name {
+				continue
+			}
+			k := i + 1
+			for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n' || b[k] == '\r' || b[k] == ':') {
+				k++
+			}
+			if k >= len(b) || b[k] != '"' {
+				return ""
+			}
+			var v string
+			end := k + 1
+			for end < len(b) && b[end] != '"' {
+				if b[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end >= len(b) || json.Unmarshal(b[k:end+1], &v) != nil {
+				return ""
+			}
+			return v
+		}
+	}
+	return ""
+}
+
+// printableContent refuses, at arrival, a signed job that no printer could
+// ever print: a field longer than a card field can be, or a photo or
+// signature image that is too large in pixels or does not decode. These
+// would otherwise wait in the queue until a person looked at them.
+func printableContent(p *Payload, lim Limits) (Code, string) {
+	if len(p.Fields) > lim.Fields {
+		return CodeFieldTooLong, fmt.Sprintf("job has %d printed fields, at most %d", len(p.Fields), lim.Fields)
+	}
+	for _, k := range sortedFieldNames(p.Fields) {
+		v := p.Fields[k]
+		if len(k) > 64 || !printable(k) {
+			return CodeMalformed, "a printed field name is longer than 64 bytes or has control characters"
+		}
+		// The field's name is said; its value (personal data) never.
+		if len(v) > lim.FieldBytes {
+			return CodeFieldTooLong, fmt.Sprintf("field %q is %d bytes, at most %d fit on a card", k, len(v), lim.FieldBytes)
+		}
+		if !utf8.ValidString(v) {
+			return CodeMalformed, fmt.Sprintf("field %q is not valid UTF-8", k)
+		}
+	}
+	for _, im := range []struct {
+		name     string
+		b        []byte
+		optional bool
+	}{{"photo", p.Photo, false}, {"signature", p.Signature, true}} {
+		if len(im.b) == 0 && im.optional {
+			continue
+		}
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(im.b))
+		if err != nil {
+			return CodeImageUndecodable, fmt.Sprintf("%s is not a readable PNG or JPEG image", im.name)
+		}
+		if format != "png" && format != "jpeg" {
+			return CodeImageUndecodable, fmt.Sprintf("%s is a %s image; only PNG and JPEG print", im.name, format)
+		}
+		if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > lim.ImageSide || cfg.Height > lim.ImageSide {
+			return CodeImageTooLarge, fmt.Sprintf("%s is %d × %d pixels, at most %d a side", im.name, cfg.Width, cfg.Height, lim.ImageSide)
+		}
+		// The header can be fine and the data cut short: decode it whole
+		// (bounded by the side limit just checked).
+		if _, _, err := image.Decode(bytes.NewReader(im.b)); err != nil {
+			return CodeImageUndecodable, fmt.Sprintf("%s image data is damaged or cut short", im.name)
+		}
+	}
+	return "", ""
+}
+
+func sortedFieldNames(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func printable(s string) bool {

@@ -751,7 +751,7 @@ func (q *Queue) PutTemplate(ctx context.Context, id, want string, body []byte) e
 		return fmt.Errorf("jobqueue: template %s: %w (got %.12s, want %.12s); the centre serves a different version than it signed", id, ErrTemplateHash, got, want)
 	}
 	if err := q.checkTemplate(body); err != nil {
-		return fmt.Errorf("jobqueue: template %s: %w", id, err)
+		return fmt.Errorf("jobqueue: template %s: %w: %w", id, ErrTemplateUnusable, err)
 	}
 	return storage.InTx(ctx, q.db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO job_templates(sha256, id, body, fetched_at) VALUES(?,?,?,?) ON CONFLICT(sha256) DO NOTHING`, got, id, body, ts(q.now())); err != nil {
@@ -778,6 +778,53 @@ func (q *Queue) PutTemplate(ctx context.Context, id, want string, body []byte) e
 		}
 		return nil
 	})
+}
+
+// ErrTemplateUnusable: the bytes match the hash but are not a card template.
+var ErrTemplateUnusable = errors.New("template is not usable")
+
+// RefuseForTemplate refuses every received job that waits for template t,
+// because it cannot be had (cause says why); each refusal is reported to the
+// centre with code bad_template. It returns how many jobs it refused.
+func (q *Queue) RefuseForTemplate(ctx context.Context, t TemplateRef, cause error) (int, error) {
+	reason := fmt.Sprintf("%s: template %s (sha256 %.12s) cannot be used: %v", CodeBadTemplate, t.ID, t.SHA256, cause)
+	if len(reason) > 400 {
+		reason = reason[:400]
+	}
+	var n int
+	err := storage.InTx(ctx, q.db, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM job_jobs WHERE state = ? AND template_sha = ?`, Received, strings.ToLower(t.SHA256))
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := q.SetState(ctx, tx, id, Refused, reason); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE job_jobs SET code = ? WHERE id = ?`, CodeBadTemplate, id); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("jobqueue: refuse jobs of template %s: %w", t.ID, err)
+	}
+	return n, nil
 }
 
 // MissingTemplates lists the templates that received jobs wait for.

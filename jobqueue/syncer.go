@@ -28,6 +28,9 @@ type SyncOptions struct {
 	MaxBackoff    time.Duration // longest retry delay [2m]
 	IdlePoll      time.Duration // re-check interval when the window is full or nothing to send [5s]
 	OutcomeBatch  int           // outcomes per request [50]
+	PageJobs      int           // most jobs asked for in one page [500]
+	// PageRevocations bounds the revocations taken from one page [10000].
+	PageRevocations int
 	// OnCheckpoint receives the centre's cosigned checkpoint (the ledger
 	// stores it). The item is acknowledged only once it returns nil.
 	OnCheckpoint func(ctx context.Context, key, cosigned string) error
@@ -58,6 +61,12 @@ func (o SyncOptions) withDefaults() SyncOptions {
 	}
 	if o.OutcomeBatch <= 0 {
 		o.OutcomeBatch = 50
+	}
+	if o.PageJobs <= 0 {
+		o.PageJobs = 500
+	}
+	if o.PageRevocations <= 0 {
+		o.PageRevocations = 10000
 	}
 	return o
 }
@@ -183,9 +192,27 @@ func (s *Syncer) PullOnce(ctx context.Context) (full bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	page, err := s.c.FetchJobs(ctx, cursor, s.opts.Wait, s.opts.PrefetchJobs-w.Jobs, s.opts.PrefetchBytes-w.Bytes)
+	// Ask for no more than the window has room for, no more than one page
+	// may hold, and no more bytes than the client accepts in one answer:
+	// asking for more than it accepts would make every full page fail.
+	askJobs := min(s.opts.PrefetchJobs-w.Jobs, s.opts.PageJobs)
+	askBytes := min(s.opts.PrefetchBytes-w.Bytes, s.pageBytes())
+	page, err := s.c.FetchJobs(ctx, cursor, s.opts.Wait, askJobs, askBytes)
 	if err != nil {
 		return false, err
+	}
+	// A page larger than asked is cut and the excess ignored: a broken or
+	// hostile centre must not make the station store (and report) more
+	// than it asked for. The cursor still moves past the page; the centre
+	// kept the jobs it sent in excess and can serve them again after a
+	// reset, which a correct centre never needs.
+	if len(page.Jobs) > askJobs {
+		s.log.Error().Int("asked", askJobs).Int("got", len(page.Jobs)).Msg("sync: the centre sent more jobs than asked; the excess is ignored (report this to the centre)")
+		page.Jobs = page.Jobs[:askJobs]
+	}
+	if len(page.Revoked) > s.opts.PageRevocations {
+		s.log.Error().Int("limit", s.opts.PageRevocations).Int("got", len(page.Revoked)).Msg("sync: the centre sent more revocations in one page than any page may hold; the excess is ignored")
+		page.Revoked = page.Revoked[:s.opts.PageRevocations]
 	}
 	if len(page.Jobs) == 0 && len(page.Revoked) == 0 && (page.Cursor == "" || page.Cursor == cursor) {
 		return false, nil
@@ -201,6 +228,23 @@ func (s *Syncer) PullOnce(ctx context.Context) (full bool, err error) {
 	return false, nil
 }
 
+// pageBytes is the most envelope bytes one page may carry: the client's
+// answer limit less room for the page's JSON around the envelopes.
+func (s *Syncer) pageBytes() int64 {
+	if mb, ok := s.c.(interface{ MaxAnswerBytes() int64 }); ok {
+		if n := mb.MaxAnswerBytes(); n > 0 {
+			return n - n/8
+		}
+	}
+	return 12 << 20
+}
+
+// fetchTemplates fetches the templates that received jobs wait for. A
+// template that cannot be fetched for good (the centre does not have it,
+// or its bytes do not match the hash the jobs were signed with, or it is
+// not a usable template) refuses the jobs that name it, each reported to
+// the centre; other jobs flow on. A passing failure (the link) leaves the
+// jobs waiting and is retried on the next pull, without holding up pulls.
 func (s *Syncer) fetchTemplates(ctx context.Context) error {
 	missing, err := s.q.MissingTemplates(ctx)
 	if err != nil {
@@ -208,15 +252,39 @@ func (s *Syncer) fetchTemplates(ctx context.Context) error {
 	}
 	for _, t := range missing {
 		body, err := s.c.FetchTemplate(ctx, t.ID)
-		if err != nil {
-			return err
+		if err == nil {
+			err = s.q.PutTemplate(ctx, t.ID, t.SHA256, body)
 		}
-		if err := s.q.PutTemplate(ctx, t.ID, t.SHA256, body); err != nil {
-			return err
+		if err == nil {
+			s.log.Info().Str("template", t.ID).Str("sha256", t.SHA256[:12]).Msg("sync: template cached")
+			continue
 		}
-		s.log.Info().Str("template", t.ID).Str("sha256", t.SHA256[:12]).Msg("sync: template cached")
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !templateGone(err) {
+			s.log.Warn().Err(err).Str("template", t.ID).Msg("sync: template not fetched; its jobs wait and it is tried again")
+			s.mu.Lock()
+			s.status.LastError = err.Error()
+			s.mu.Unlock()
+			continue
+		}
+		n, rerr := s.q.RefuseForTemplate(ctx, t, err)
+		if rerr != nil {
+			return rerr
+		}
+		s.log.Error().Err(err).Str("template", t.ID).Int("jobs_refused", n).Msg("sync: template unusable; the jobs naming it are refused and reported")
 	}
 	return nil
+}
+
+// templateGone reports whether a template failure will not heal by itself.
+func templateGone(err error) bool {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return !he.Temporary()
+	}
+	return errors.Is(err, ErrTemplateHash) || errors.Is(err, ErrTemplateUnusable)
 }
 
 func (s *Syncer) pushLoop(ctx context.Context) {

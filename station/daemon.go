@@ -19,6 +19,7 @@ import (
 
 	"printstation/config"
 	"printstation/sdnotify"
+	"printstation/station/localapi"
 	"printstation/storage"
 	"printstation/version"
 )
@@ -250,19 +251,7 @@ func (d *Daemon) reload() {
 }
 
 // StatusReport is what `printstationctl status` shows.
-type StatusReport struct {
-	Station  string         `json:"station"`
-	Version  string         `json:"version"`
-	State    string         `json:"state"`
-	PID      int            `json:"pid"`
-	Uptime   string         `json:"uptime"`
-	Line     string         `json:"line"`
-	Printers []PrinterState `json:"printers"`
-	Batches  []BatchState   `json:"batches"`
-	Queue    map[string]int `json:"queue"`
-	Stock    *StockState    `json:"stock,omitempty"`
-	Central  string         `json:"central"`
-}
+type StatusReport = localapi.StatusReport
 
 func (d *Daemon) routes() {
 	d.mux.HandleFunc("GET /v1/version", func(w http.ResponseWriter, r *http.Request) {

@@ -130,7 +130,7 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 			return nil, fmt.Errorf("central.witness_key: %w (expected the centre's note verifier key)", err)
 		}
 	}
-	e.ledger, err = inventory.Open(ctx, ec.DB, inventory.Options{StationID: cfg.StationID, Signer: signer, CheckpointEvery: cfg.Engine.CheckpointEvery, Outbox: e.outbox, LowStock: int64(cfg.Engine.LowStock), CentreVerifier: witness})
+	e.ledger, err = inventory.Open(ctx, ec.DB, inventory.Options{StationID: cfg.StationID, Signer: signer, CheckpointEvery: cfg.Engine.CheckpointEvery, Outbox: e.outbox, LowStock: int64(cfg.Engine.LowStock), MaxStock: int64(cfg.Engine.MaxStock), CentreVerifier: witness})
 	if err != nil {
 		return nil, err
 	}

@@ -10,38 +10,15 @@ import (
 
 	"printstation/inventory"
 	"printstation/jobqueue"
+	"printstation/station/localapi"
 	"printstation/storage"
 )
 
 // BatchState is one batch's line in the status report.
-type BatchState struct {
-	ID        string         `json:"id"`
-	State     string         `json:"state"` // new, started, paused, cancelled, done
-	Total     int            `json:"total"`
-	Printed   int            `json:"printed"`
-	Remaining int            `json:"remaining"`
-	Waiting   int            `json:"waiting"` // jobs that wait for a person
-	ByState   map[string]int `json:"by_state"`
-}
+type BatchState = localapi.BatchState
 
 // StockState is the ledger's stock in the status report.
-type StockState struct {
-	Storage         int64            `json:"storage"`
-	Printers        map[string]int64 `json:"printers"`
-	Consumed        int64            `json:"consumed"`
-	SpoiledAwaiting int64            `json:"spoiled_awaiting_destruction"`
-	Low             bool             `json:"low"`
-	// Available is storage plus printers; LowAt the level under which Low
-	// is set (0: no level configured).
-	Available int64 `json:"available"`
-	LowAt     int64 `json:"low_at,omitempty"`
-	// PerDay is the use (consumed, spoiled, test cards) per day over the
-	// last ForecastDays days; DaysLeft is Available at that pace, and only
-	// set when there was use to measure (a new station has no estimate).
-	PerDay       float64 `json:"per_day"`
-	ForecastDays int     `json:"forecast_days,omitempty"`
-	DaysLeft     float64 `json:"days_left,omitempty"`
-}
+type StockState = localapi.StockState
 
 // Batches lists the batches with the engine's state and progress.
 func (e *Engine) Batches(ctx context.Context) ([]BatchState, error) {
@@ -180,22 +157,7 @@ func (e *Engine) Stock(ctx context.Context) (*StockState, error) {
 }
 
 // StockOp records a stock operation by a person (receive, load, unload).
-type StockOp struct {
-	Op          string           `json:"op"` // receive, load, unload, destroy, adjust, shift-close
-	Quantity    int64            `json:"quantity"`
-	Printer     string           `json:"printer,omitempty"`
-	DeliveryRef string           `json:"delivery_ref,omitempty"`
-	SerialFirst string           `json:"serial_first,omitempty"`
-	SerialLast  string           `json:"serial_last,omitempty"`
-	UIDs        []string         `json:"uids,omitempty"`      // destroy
-	Witnesses   []string         `json:"witnesses,omitempty"` // destroy: two; shift-close: one
-	RecordRef   string           `json:"record_ref,omitempty"`
-	Approvers   []string         `json:"approvers,omitempty"` // adjust: two different people
-	Location    string           `json:"location,omitempty"`  // adjust: storage or printer:NAME
-	Reason      string           `json:"reason,omitempty"`
-	Counted     map[string]int64 `json:"counted,omitempty"` // shift-close: location → counted
-	Actor       string           `json:"actor"`
-}
+type StockOp = localapi.StockOp
 
 // RecordStock appends a person's stock operation to the ledger.
 func (e *Engine) RecordStock(ctx context.Context, op StockOp) (inventory.Entry, error) {

@@ -11,6 +11,7 @@ import (
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/printer"
+	"printstation/station/localapi"
 	"printstation/storage"
 )
 
@@ -108,14 +109,7 @@ func (e *Engine) settleUncertain(ctx context.Context, intent int64, job, code, m
 }
 
 // Attention is a job that waits for a person.
-type Attention struct {
-	Job     string `json:"job"`
-	Batch   string `json:"batch"`
-	State   string `json:"state"`
-	Printer string `json:"printer,omitempty"`
-	Reason  string `json:"reason"`
-	Code    string `json:"code,omitempty"` // what a person must do, for the page (codes.go)
-}
+type Attention = localapi.Attention
 
 // AttentionList lists the jobs that wait for a person.
 func (e *Engine) AttentionList(ctx context.Context) ([]Attention, error) {

@@ -12,7 +12,7 @@ import (
 // checkpoints and stock reports out.
 func (e *Engine) startSync() error {
 	c := e.cfg.Central
-	cl, err := jobqueue.NewClient(jobqueue.ClientConfig{BaseURL: c.URL, CertFile: c.ClientCert, KeyFile: c.ClientKey, CAFile: c.CAFile, StationID: e.cfg.StationID})
+	cl, err := jobqueue.NewClient(jobqueue.ClientConfig{BaseURL: c.URL, CertFile: c.ClientCert, KeyFile: c.ClientKey, CAFile: c.CAFile, StationID: e.cfg.StationID, MaxBody: int64(c.MaxAnswerMB) << 20})
 	if err != nil {
 		return fmt.Errorf("central server: %w", err)
 	}

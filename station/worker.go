@@ -13,6 +13,7 @@ import (
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/printer"
+	"printstation/station/localapi"
 	"printstation/storage"
 )
 
@@ -44,16 +45,7 @@ type pendingPrep struct {
 }
 
 // PrinterState is one printer's line in the status report.
-type PrinterState struct {
-	Name    string `json:"name"`
-	State   string `json:"state"`
-	Code    string `json:"code,omitempty"` // what a person must do, for the page (codes.go)
-	Message string `json:"message,omitempty"`
-	Job     string `json:"job,omitempty"`
-	Printed int    `json:"printed"`
-	Spoiled int    `json:"spoiled"`
-	Loaded  int64  `json:"loaded"` // blanks the ledger has in this printer
-}
+type PrinterState = localapi.PrinterState
 
 func newWorker(e *Engine, name string, p Printer, enc Encoder) *worker {
 	return &worker{e: e, name: name, p: p, enc: enc, wake: make(chan struct{}, 1), state: "idle"}

@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"printstation/card"
-	"printstation/card/cardtest"
+	"printstation/card/sample"
 )
 
 const usage = `usage: printstationctl card <check|render> [flags]
@@ -154,7 +154,7 @@ func render(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fields := cardtest.Fields()
+	fields := sample.Fields()
 	if *fieldsPath != "" {
 		b, err := os.ReadFile(*fieldsPath)
 		if err != nil {
@@ -165,7 +165,7 @@ func render(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: want a JSON object of strings: %w", *fieldsPath, err)
 		}
 	}
-	photo, sig := cardtest.Photo(1), cardtest.Signature(1)
+	photo, sig := sample.Photo(1), sample.Signature(1)
 	if *photoPath != "" {
 		if photo, err = os.ReadFile(*photoPath); err != nil {
 			return fmt.Errorf("reading the photo: %w", err)

@@ -1,7 +1,6 @@
 // Command printstationd runs an ID-card print station under systemd.
 //
 //	printstationd run [--config FILE]        the daemon (Type=notify)
-//	printstationd demo [flags]               the whole station on simulators
 //	printstationd check-config FILE          print every problem, exit 1; or a summary
 //	printstationd version
 package main
@@ -17,7 +16,6 @@ import (
 	"syscall"
 
 	"printstation/config"
-	"printstation/demo"
 	"printstation/logging"
 	"printstation/station"
 	"printstation/version"
@@ -32,8 +30,6 @@ const usage = `usage: printstationd COMMAND [flags]
 
 commands:
   run [--config FILE]     run the station (default config ` + config.DefaultPath + `)
-  demo [flags]            run the whole station on simulated printers, chips and
-                          central server; see 'printstationd demo --help'
   check-config FILE       check a config file: all problems, or a one-line summary
   version                 print the version
 `
@@ -46,10 +42,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runDaemon(args[1:], stderr)
-	case "demo":
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		defer stop()
-		return demo.Main(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		if len(args) != 2 {
 			fmt.Fprintln(stderr, "usage: printstationd check-config FILE")

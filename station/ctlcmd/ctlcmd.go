@@ -22,7 +22,7 @@ import (
 	"printstation/inventory/auditcmd"
 	"printstation/jobqueue"
 	printerdiag "printstation/printer/diagcmd"
-	"printstation/station"
+	"printstation/station/localapi"
 	"printstation/version"
 )
 
@@ -71,7 +71,7 @@ type cli struct {
 	errw   io.Writer
 	json   bool
 	actor  string
-	client *station.Client
+	client *localapi.Client
 }
 
 // Main runs printstationctl with args (without the program name).
@@ -81,7 +81,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	defSock := os.Getenv("PRINTSTATION_SOCKET")
 	if defSock == "" {
-		defSock = station.SocketPath("/run/printstation")
+		defSock = localapi.SocketPath("/run/printstation")
 	}
 	sock := fs.String("socket", defSock, "daemon socket")
 	asJSON := fs.Bool("json", false, "JSON output")
@@ -96,7 +96,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Subcommands take --json after their name too.
 	rest, j := takeBool(rest, "--json")
-	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: station.NewClient(*sock)}
+	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: localapi.NewClient(*sock)}
 	var err error
 	switch rest[0] {
 	case "status":
@@ -232,7 +232,7 @@ func (c *cli) status(args []string) error {
 		return usageErr("status [--watch] [--json]")
 	}
 	show := func() error {
-		var st station.StatusReport
+		var st localapi.StatusReport
 		if err := c.client.Do(c.ctx, "GET", "/v1/status", nil, &st); err != nil {
 			return err
 		}
@@ -273,7 +273,7 @@ func bar(done, total, width int) string {
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }
 
-func printStatus(w io.Writer, st station.StatusReport, clear bool) {
+func printStatus(w io.Writer, st localapi.StatusReport, clear bool) {
 	if clear {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
@@ -319,7 +319,7 @@ func (c *cli) batch(args []string) error {
 		return usageErr("batch list | batch start|pause|resume|cancel BATCH")
 	}
 	if args[0] == "list" {
-		var bs []station.BatchState
+		var bs []localapi.BatchState
 		if err := c.client.Do(c.ctx, "GET", "/v1/batches", nil, &bs); err != nil {
 			return err
 		}
@@ -344,7 +344,7 @@ func (c *cli) batch(args []string) error {
 
 func (c *cli) attention(args []string) error {
 	if len(args) == 0 || args[0] == "list" {
-		var as []station.Attention
+		var as []localapi.Attention
 		if err := c.client.Do(c.ctx, "GET", "/v1/attention", nil, &as); err != nil {
 			return err
 		}
@@ -387,7 +387,7 @@ func (c *cli) printer(args []string) error {
 
 func (c *cli) stock(args []string) error {
 	if len(args) == 0 || args[0] == "show" {
-		var s station.StockState
+		var s localapi.StockState
 		if err := c.client.Do(c.ctx, "GET", "/v1/stock", nil, &s); err != nil {
 			return err
 		}
@@ -429,7 +429,7 @@ func (c *cli) stock(args []string) error {
 	if args[0] != "shift-close" && args[0] != "adjust" && *qty <= 0 && *uids == "" {
 		return errors.New("--quantity must be a positive number of cards")
 	}
-	op := station.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor,
+	op := localapi.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor,
 		Witnesses: witnesses, Approvers: approvers, RecordRef: *recRef, Location: *loc, Reason: *reason}
 	if *uids != "" {
 		op.UIDs = strings.Split(*uids, ",")

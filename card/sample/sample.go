@@ -1,7 +1,7 @@
-// Package cardtest makes synthetic, deterministic job data for card
+// Package sample makes synthetic, deterministic job data for card
 // rendering: a passport-style photo, a signature and e-KTP fields. No real
 // person's data is involved; simulators and tests share it.
-package cardtest
+package sample
 
 import (
 	"bytes"

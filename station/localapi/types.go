@@ -1,0 +1,89 @@
+package localapi
+
+// The JSON documents of the local API. The engine fills them (station
+// aliases each one), printstationctl and scripts read them.
+
+// BatchState is one batch's line in the status report.
+type BatchState struct {
+	ID        string         `json:"id"`
+	State     string         `json:"state"` // new, started, paused, cancelled, done
+	Total     int            `json:"total"`
+	Printed   int            `json:"printed"`
+	Remaining int            `json:"remaining"`
+	Waiting   int            `json:"waiting"` // jobs that wait for a person
+	ByState   map[string]int `json:"by_state"`
+}
+
+// StockState is the ledger's stock in the status report.
+type StockState struct {
+	Storage         int64            `json:"storage"`
+	Printers        map[string]int64 `json:"printers"`
+	Consumed        int64            `json:"consumed"`
+	SpoiledAwaiting int64            `json:"spoiled_awaiting_destruction"`
+	Low             bool             `json:"low"`
+	// Available is storage plus printers; LowAt the level under which Low
+	// is set (0: no level configured).
+	Available int64 `json:"available"`
+	LowAt     int64 `json:"low_at,omitempty"`
+	// PerDay is the use (consumed, spoiled, test cards) per day over the
+	// last ForecastDays days; DaysLeft is Available at that pace, and only
+	// set when there was use to measure (a new station has no estimate).
+	PerDay       float64 `json:"per_day"`
+	ForecastDays int     `json:"forecast_days,omitempty"`
+	DaysLeft     float64 `json:"days_left,omitempty"`
+}
+
+// StockOp records a stock operation by a person (receive, load, unload).
+type StockOp struct {
+	Op          string           `json:"op"` // receive, load, unload, destroy, adjust, shift-close
+	Quantity    int64            `json:"quantity"`
+	Printer     string           `json:"printer,omitempty"`
+	DeliveryRef string           `json:"delivery_ref,omitempty"`
+	SerialFirst string           `json:"serial_first,omitempty"`
+	SerialLast  string           `json:"serial_last,omitempty"`
+	UIDs        []string         `json:"uids,omitempty"`      // destroy
+	Witnesses   []string         `json:"witnesses,omitempty"` // destroy: two; shift-close: one
+	RecordRef   string           `json:"record_ref,omitempty"`
+	Approvers   []string         `json:"approvers,omitempty"` // adjust: two different people
+	Location    string           `json:"location,omitempty"`  // adjust: storage or printer:NAME
+	Reason      string           `json:"reason,omitempty"`
+	Counted     map[string]int64 `json:"counted,omitempty"` // shift-close: location → counted
+	Actor       string           `json:"actor"`
+}
+
+// Attention is a job that waits for a person.
+type Attention struct {
+	Job     string `json:"job"`
+	Batch   string `json:"batch"`
+	State   string `json:"state"`
+	Printer string `json:"printer,omitempty"`
+	Reason  string `json:"reason"`
+	Code    string `json:"code,omitempty"` // what a person must do, for the web page (station/codes.go)
+}
+
+// PrinterState is one printer's line in the status report.
+type PrinterState struct {
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	Code    string `json:"code,omitempty"` // what a person must do, for the web page (station/codes.go)
+	Message string `json:"message,omitempty"`
+	Job     string `json:"job,omitempty"`
+	Printed int    `json:"printed"`
+	Spoiled int    `json:"spoiled"`
+	Loaded  int64  `json:"loaded"` // blanks the ledger has in this printer
+}
+
+// StatusReport is what `printstationctl status` shows.
+type StatusReport struct {
+	Station  string         `json:"station"`
+	Version  string         `json:"version"`
+	State    string         `json:"state"`
+	PID      int            `json:"pid"`
+	Uptime   string         `json:"uptime"`
+	Line     string         `json:"line"`
+	Printers []PrinterState `json:"printers"`
+	Batches  []BatchState   `json:"batches"`
+	Queue    map[string]int `json:"queue"`
+	Stock    *StockState    `json:"stock,omitempty"`
+	Central  string         `json:"central"`
+}
