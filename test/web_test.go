@@ -1,26 +1,63 @@
 package test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"printstation/inventory"
+	"printstation/sim/central"
 )
 
 const chromiumPath = "/usr/bin/chromium"
 
+// screenshotDir is where TestWebPage leaves a PNG of every main screen
+// (test/screenshots/TestWebPage/, or $PRINTSTATION_SCREENSHOTS/TestWebPage).
+func screenshotDir(t *testing.T) string {
+	base := os.Getenv("PRINTSTATION_SCREENSHOTS")
+	if base == "" {
+		base = "screenshots"
+	}
+	dir, err := filepath.Abs(filepath.Join(base, t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestWebPage drives the print-room page in a real Chromium against the
-// real daemon, printer simulator, central simulator and virtual chip: an
-// operator signs in, starts the batch and watches it print through the
-// page's live updates, and is refused a supervisor's action.
+// real daemon, printer simulator, central simulator and virtual chip, in
+// Indonesian and in English:
+//   - an operator (Indonesian) signs in and starts the batch; the daemon is
+//     killed mid-card: the page shows the lost station at once (banner,
+//     buttons off) and, once it is back, returns to the sign-in;
+//   - a supervisor (English) finds the card the crash left uncertain with
+//     its explanation before the two different buttons, keeps keyboard
+//     focus across live refreshes, spoils the card (F5 does not repeat
+//     it), sees the printer's Spoiled count, and watches the batch finish
+//     through live updates only;
+//   - the supervisor finds the citizen's job by NIK, reads its whole story
+//     and shows the face preview; the queue of the day and the shift
+//     report;
+//   - every main screen in both languages: a screenshot and axe-core with
+//     zero WCAG 2 A/AA violations; the main screens fit a 400 px window;
+//   - the NIK is nowhere in the station's database file in the clear.
 func TestWebPage(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "" {
@@ -28,8 +65,17 @@ func TestWebPage(t *testing.T) {
 		}
 		t.Fatalf("CI needs Chromium at %s: %v", chromiumPath, err)
 	}
+	axeJS, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core is vendored in test/testdata/axe: %v", err)
+	}
+	shots := screenshotDir(t)
+	t.Logf("screenshots in %s", shots)
 	requirePcscd(t)
-	s := newE2E(t, e2eOpts{jobs: 6, batch: 6, printers: 1, vicc: true, web: true})
+	// The second card's eject answers late: the daemon is killed while
+	// it waits, with the card's blank fed, so the restart finds an
+	// uncertain card for a person.
+	s := newE2E(t, e2eOpts{jobs: 6, batch: 6, printers: 1, vicc: true, web: true, faults: map[int]string{0: "2:eject:slow:3s\n"}})
 	s.startDaemon()
 	s.stock(20)
 	waitFor(t, 120*time.Second, func() bool {
@@ -80,6 +126,23 @@ func TestWebPage(t *testing.T) {
 			t.Fatalf("%s: %v\npage:\n%s\ndaemon log tail:\n%s", what, err, html, tail(s.daemon.stderr.String(), 3000))
 		}
 	}
+	eval := func(expr string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("evaluating %.80s: %v", expr, err)
+		}
+		return v
+	}
+	poll := func(what, cond string, within time.Duration) {
+		t.Helper()
+		step(what, within+5*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](cond, chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(within))(ctx, tg)
+			return err
+		}))
+	}
 	text := func(sel string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
@@ -90,95 +153,294 @@ func TestWebPage(t *testing.T) {
 		}
 		return v
 	}
+	// check takes the screen's screenshot and runs axe-core on it.
+	check := func(name string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+		defer cancel()
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if eval(`typeof axe`) != "object" {
+			eval(string(axeJS) + `; "loaded"`)
+		}
+		out := eval(`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}, resultTypes: ["violations"]})
+			.then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+				nodes: v.nodes.slice(0, 4).map(n => n.target.join(" ") + " — " + n.failureSummary)}))))`)
+		var vs []struct {
+			ID, Impact, Help string
+			Nodes            []string
+		}
+		if err := json.Unmarshal([]byte(out), &vs); err != nil {
+			t.Fatalf("axe on %s: %v: %s", name, err, out)
+		}
+		for _, v := range vs {
+			t.Errorf("%s: axe %s (%s): %s\n  %s", name, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n  "))
+		}
+	}
+	lang := func(code string) {
+		t.Helper()
+		step("switch the page to "+code, 30*time.Second,
+			chromedp.Click(chromedp.CSS("#lang-"+code)),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`html[lang=%q] #lang-%s[aria-pressed=true]`, code, code))),
+		)
+	}
+	signIn := func(name, role string) {
+		t.Helper()
+		step("sign in as "+role, 30*time.Second,
+			chromedp.WaitVisible(chromedp.CSS("#signin")),
+			chromedp.SendKeys(chromedp.CSS("#name"), name),
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`input[name=role][value=%s]`, role))),
+			chromedp.Click(chromedp.CSS("#signin-button")),
+			chromedp.WaitVisible(chromedp.CSS("#live")),
+		)
+	}
 	row := fmt.Sprintf(`tr[data-batch=%q]`, batch)
 
-	// Sign in as an operator.
-	step("sign in", 30*time.Second,
-		chromedp.WaitVisible(chromedp.CSS("#signin")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "Sari Operator"),
-		chromedp.Click(chromedp.CSS(`input[name=role][value=operator]`)),
-		chromedp.Click(chromedp.CSS("#signin-button")),
-		chromedp.WaitVisible(chromedp.CSS(row)),
-	)
+	// --- The operator, in Indonesian (the page's first language).
+	if got := eval(`document.documentElement.lang`); got != "id" {
+		t.Fatalf("a browser without a language choice gets lang=%q, want id", got)
+	}
+	check("01-signin-id")
+	signIn("Sari Operator", "operator")
 	if who := text("#who"); who != "Sari Operator (operator)" {
 		t.Fatalf("signed in as %q", who)
 	}
-	if got := text(row + " .batch-progress"); got != "0/6 printed" {
-		t.Fatalf("new batch shows %q, want 0/6 printed", got)
+	if got := text(row + " .batch-progress"); got != "0 dari 6 dicetak" {
+		t.Fatalf("new batch shows %q, want 0 dari 6 dicetak", got)
 	}
-	if got := text(row + " .batch-state"); got != "new" {
-		t.Fatalf("batch state %q before Start, want new", got)
+	if got := text(row + " .batch-state"); got != "Baru" {
+		t.Fatalf("batch state %q before Start, want Baru", got)
 	}
-
-	// An operator may not cancel a batch: the page says a supervisor must,
-	// and the batch is untouched.
-	step("press Cancel as an operator", 30*time.Second,
-		chromedp.Click(chromedp.CSS(row+" button.cancel")),
-		chromedp.WaitVisible(chromedp.CSS("section.refused")),
-	)
-	if msg := text("section.refused"); !strings.Contains(msg, "A supervisor must do this") || !strings.Contains(msg, "Only a supervisor may cancel a batch") {
-		t.Fatalf("operator's cancel shows %q, want the supervisor-only refusal", msg)
+	// An operator is not offered what only a supervisor may do.
+	if n := eval(fmt.Sprintf(`String(document.querySelectorAll(%q).length)`, row+" button.cancel")); n != "0" {
+		t.Errorf("an operator is offered Cancel")
 	}
-	if st := s.status().Batches[0].State; st != "new" {
-		t.Fatalf("after the operator's refused cancel the batch is %s", st)
-	}
-
-	// Back to the page; Start; then only live updates (no reload) carry
-	// the progress to 6/6: the marker set on the window survives only if
-	// the page is never reloaded.
-	step("press Start", 30*time.Second,
-		chromedp.Navigate(base),
-		chromedp.WaitVisible(chromedp.CSS(row+" button.start")),
+	check("02-home-operator-id")
+	step("press Mulai (Start)", 30*time.Second,
 		chromedp.Click(chromedp.CSS(row+" button.start")),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
-	if flash := text("#flash"); flash != "Batch "+batch+" started." {
+	if flash := text("#flash"); flash != "Batch "+batch+" dimulai." {
 		t.Fatalf("after Start the page says %q", flash)
 	}
-	step("mark the page", 10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool]("window.__notReloaded = true")(ctx, tg)
-		return err
-	}))
-	step("watch the batch print 6/6 through live updates", 10*time.Minute,
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent === "6/6 printed"`, row+" .batch-progress"),
-				chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(10*time.Minute))(ctx, tg)
-			return err
-		}),
+	if loc := eval(`location.pathname`); loc != "/" {
+		t.Errorf("after Start the browser is at %q, want / (POST-redirect-GET)", loc)
+	}
+
+	// Kill the daemon while the second card waits for its eject.
+	waitFor(t, 3*time.Minute, func() bool {
+		printed := 0
+		for _, e := range s.journal(s.printers[0]) {
+			if e["event"] == "printed" {
+				printed++
+			}
+		}
+		return printed >= 2
+	}, "the printer simulator printing the second card")
+	s.daemon.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.daemon.done
+	poll("the lost station shown at once", `!document.getElementById("conn").hidden && document.body.classList.contains("offline")`, 20*time.Second)
+	if n := eval(`String([...document.querySelectorAll("form[method=post] button")].filter(b => !b.disabled).length)`); n != "0" {
+		t.Errorf("%s buttons still work with the station gone", n)
+	}
+	if got := text("#conn"); !strings.Contains(got, "Sambungan ke stasiun terputus") {
+		t.Errorf("banner says %q", got)
+	}
+	check("03-station-lost-id")
+	s.daemon = startDaemon(t, s.cfg)
+	s.waitAnswering()
+	// The restarted daemon holds no sessions: the page reconnects by itself
+	// and goes back to the sign-in.
+	poll("the page reconnecting to the restarted station", `!!document.getElementById("signin")`, 60*time.Second)
+
+	// --- The supervisor, in English.
+	lang("en")
+	check("04-signin-en")
+	signIn("Rina Supervisor", "supervisor")
+	waitFor(t, 60*time.Second, func() bool { return s.uncertain() == 1 }, "the restart's uncertain card")
+	uncertain := s.uncertainJobs()[0]
+	job := fmt.Sprintf(`article[data-job=%q]`, uncertain)
+	step("see the uncertain card", 30*time.Second, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS(job+" button.spoil")))
+	why := text(job + " .why")
+	if !strings.Contains(why, "Before the station restarted, printer p1 took a blank card for this job") {
+		t.Errorf("the uncertain card's reason: %q", why)
+	}
+	// The explanation of each choice comes before its button, and the two
+	// buttons look different.
+	order := eval(fmt.Sprintf(`(() => { const a = document.querySelector(%q); const t = a.textContent;
+		return [t.indexOf("The card is good"), t.indexOf("Confirm"), t.indexOf("The card is bad"), t.lastIndexOf("Spoil")].join(","); })()`, job))
+	var g, c, b, sp int
+	fmt.Sscanf(order, "%d,%d,%d,%d", &g, &c, &b, &sp)
+	if !(g >= 0 && g < c && c < b && b < sp) {
+		t.Errorf("explanations and buttons out of order: %s", order)
+	}
+	looks := eval(fmt.Sprintf(`(() => { const c = getComputedStyle(document.querySelector(%q)), s = getComputedStyle(document.querySelector(%q));
+		return c.backgroundColor + "|" + s.backgroundColor; })()`, job+" button.confirm", job+" button.spoil"))
+	if parts := strings.Split(looks, "|"); len(parts) != 2 || parts[0] == parts[1] {
+		t.Errorf("Confirm and Spoil look the same: %s", looks)
+	}
+	if name := eval(fmt.Sprintf(`document.querySelector(%q).textContent`, job+" button.spoil")); !strings.Contains(name, uncertain) {
+		t.Errorf("the Spoil button's name %q does not say which job", name)
+	}
+	check("05-waiting-supervisor-en")
+
+	// Keyboard focus survives the live refresh.
+	step("focus Spoil", 10*time.Second, chromedp.Focus(chromedp.CSS(job+" button.spoil")))
+	focused := eval(`document.activeElement.id`)
+	eval(`document.getElementById("summary").dataset.old = "1"; "ok"`)
+	poll("a live refresh", `!document.getElementById("summary").dataset.old`, 30*time.Second)
+	if now := eval(`document.activeElement.id`); now != focused || focused == "" {
+		t.Errorf("focus after a live refresh is on %q, want %q", now, focused)
+	}
+	step("press Spoil", 60*time.Second,
+		chromedp.Click(chromedp.CSS(job+" button.spoil")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
-	notReloaded, err := chromedp.Run(bctx, chromedp.Evaluate[bool]("window.__notReloaded === true"))
-	if err != nil || !notReloaded {
-		t.Fatalf("the page was reloaded to show progress (%v); it should follow the live stream", err)
+	if flash := text("#flash"); !strings.Contains(flash, "Job "+uncertain+": card spoiled") {
+		t.Fatalf("after Spoil the page says %q", flash)
 	}
-	if got := text(row + " .batch-state"); got != "done" {
-		t.Errorf("finished batch shows state %q, want done", got)
+	spoils := func() int {
+		n := 0
+		for _, r := range s.ledger() {
+			if r.Kind == inventory.Spoiled && r.Job == uncertain {
+				n++
+			}
+		}
+		return n
 	}
-	if got := text(`tr[data-printer="p1"]`); !strings.Contains(got, "p1") {
-		t.Errorf("printer row: %q", got)
+	if n := spoils(); n != 1 {
+		t.Fatalf("the ledger has %d spoiled cards for %s, want 1", n, uncertain)
 	}
-	// A finished batch offers no Cancel.
-	if n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, row+" button"))); n != 0 {
-		t.Errorf("finished batch still has %d buttons", n)
+	step("reload (F5)", 30*time.Second, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#live")))
+	if n := spoils(); n != 1 {
+		t.Errorf("F5 after Spoil repeated it: %d spoiled cards for the job", n)
 	}
+	if n := eval(`String(document.querySelectorAll("#flash, #error").length)`); n != "0" {
+		t.Errorf("the note stays after F5")
+	}
+	poll("the printer's Spoiled count", `(document.querySelector('[data-printer="p1"] .spoiled') || {}).textContent === "1"`, 30*time.Second)
 
-	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
+	// The batch finishes through live updates alone.
+	eval(`window.__notReloaded = true; "ok"`)
+	poll("the batch printing 6 of 6 through live updates", fmt.Sprintf(`(document.querySelector(%q) || {}).textContent === "6 of 6 printed"`, row+" .batch-progress"), 10*time.Minute)
+	if eval(`String(window.__notReloaded === true)`) != "true" {
+		t.Fatalf("the page was reloaded to show progress; it should follow the live stream")
 	}
-	if err := os.WriteFile(filepath.Join(t.TempDir(), "print-room.png"), shot, 0o644); err != nil {
-		t.Fatal(err)
+	if got := text(row + " .batch-state"); got != "Done" {
+		t.Errorf("finished batch shows state %q, want Done", got)
 	}
+	if n := eval(fmt.Sprintf(`String(document.querySelectorAll(%q).length)`, row+" button")); n != "0" {
+		t.Errorf("finished batch still has %s buttons", n)
+	}
+	check("06-home-supervisor-en")
 
-	// The station agrees: 6 printed, the operator's name on the start.
-	st := s.status()
-	if st.Batches[0].Printed != 6 || st.Batches[0].State != "done" {
-		t.Fatalf("station says batch %+v", st.Batches[0])
+	// Find the citizen whose card the crash spoiled, by NIK as written at
+	// the counter.
+	var n int
+	fmt.Sscanf(uncertain[strings.LastIndex(uncertain, "-")+1:], "%d", &n)
+	nik := central.PersonOf(s.station, n).Fields["nik"]
+	if len(nik) != 16 {
+		t.Fatalf("synthetic NIK %q", nik)
 	}
+	spaced := nik[:6] + " " + nik[6:12] + " " + nik[12:]
+	step("search by NIK", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`nav a[href="/search"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#q")),
+		chromedp.SendKeys(chromedp.CSS("#q"), spaced),
+		chromedp.Click(chromedp.CSS("#search-button")),
+		chromedp.WaitVisible(chromedp.CSS("#results")),
+	)
+	if got := text("#results-count"); got != "1 job for this NIK." {
+		t.Fatalf("NIK search says %q", got)
+	}
+	if loc := eval(`location.href`); strings.Contains(loc, nik[:6]) {
+		t.Errorf("the NIK is in the address: %s", loc)
+	}
+	check("07-search-en")
+	step("open the job", 30*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[href="/job/%s"]`, uncertain))), chromedp.WaitVisible(chromedp.CSS("#story")))
+	story := text("#story")
+	for _, want := range []string{"Received from the central server", "Card spoiled on printer p1", "uncertain after a restart", "by Rina Supervisor", "Card printed on printer p1"} {
+		if !strings.Contains(story, want) {
+			t.Errorf("the job's story lacks %q:\n%s", want, story)
+		}
+	}
+	step("show the face", 30*time.Second, chromedp.Click(chromedp.CSS("#show-face")), chromedp.WaitVisible(chromedp.CSS("#face")))
+	poll("the face preview drawn", `document.getElementById("face").complete && document.getElementById("face").naturalWidth > 100`, 30*time.Second)
+	check("08-job-en")
+	step("today's queue", 30*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/today"]`)), chromedp.WaitVisible(chromedp.CSS("#today-count")))
+	if got := text("#today-count"); got != "6 jobs received or changed today." {
+		t.Errorf("today's queue says %q", got)
+	}
+	check("09-today-en")
+	step("shift report", 30*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/report"]`)), chromedp.WaitVisible(chromedp.CSS("#report-printed")))
+	if p, sp := text("#report-printed"), text("#report-spoiled"); p != "6" || sp != "1" {
+		t.Errorf("shift report: printed %s spoiled %s, want 6 and 1", p, sp)
+	}
+	check("10-report-en")
+
+	// The same screens in Indonesian.
+	lang("id")
+	check("11-report-id")
+	for _, sc := range []struct{ name, path, ready string }{
+		{"12-home-supervisor-id", "/", "#live"},
+		{"13-search-id", "/search", "#results"},
+		{"14-job-id", "/job/" + uncertain + "?face=1", "#face"},
+		{"15-today-id", "/today", "#today-count"},
+	} {
+		step("open "+sc.path, 30*time.Second, chromedp.Navigate(base+strings.TrimPrefix(sc.path, "/")), chromedp.WaitVisible(chromedp.CSS(sc.ready)))
+		check(sc.name)
+	}
+	if got := text("#today-count"); got != "6 pekerjaan diterima atau berubah hari ini." {
+		t.Errorf("today's queue in Indonesian: %q", got)
+	}
+	// A 400 px window: nothing wider than the screen.
+	for _, p := range []string{"/", "/search", "/job/" + uncertain} {
+		step("400 px "+p, 30*time.Second, chromedp.EmulateViewport(400, 900), chromedp.Navigate(base+strings.TrimPrefix(p, "/")), chromedp.WaitVisible(chromedp.CSS("main")))
+		if w := eval(`String(document.documentElement.scrollWidth)`); w != "400" {
+			t.Errorf("at 400 px %s is %s px wide", p, w)
+		}
+	}
+	check("16-search-400px-id")
+	step("back to a desktop window", 10*time.Second, chromedp.EmulateViewport(1280, 900))
+
+	// The operator's screens in English.
+	lang("en")
+	step("sign out", 30*time.Second, chromedp.Navigate(base), chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin")))
+	signIn("Sari Operator", "operator")
+	check("17-home-operator-en")
+
 	log := s.daemon.stderr.String()
-	if !strings.Contains(log, `"actor":"Sari Operator"`) {
-		t.Errorf("the daemon did not record the operator's name as the actor of the start")
+	if !strings.Contains(log, `"actor":"Rina Supervisor"`) {
+		t.Errorf("the daemon did not record the supervisor's name as the actor of the spoil")
 	}
 	checkLogHasNoPersonalKeys(t, log)
+	if strings.Contains(log, nik) {
+		t.Errorf("the daemon's log holds the NIK searched for")
+	}
+
+	// The NIK is nowhere in the database in the clear (the search used the
+	// keyed index).
+	s.daemon.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.daemon.done
+	var raw []byte
+	for _, suf := range []string{"", "-wal"} {
+		b, _ := os.ReadFile(filepath.Join(s.dir, "state", "station.db"+suf))
+		raw = append(raw, b...)
+	}
+	if len(raw) < 10_000 {
+		t.Fatalf("the database holds only %d bytes; the test looks in the wrong place", len(raw))
+	}
+	for i := 1; i <= 6; i++ {
+		p := central.PersonOf(s.station, i)
+		if bytes.Contains(raw, []byte(p.Fields["nik"])) || bytes.Contains(raw, []byte(p.Fields["nama"])) {
+			t.Errorf("the database holds job %d's NIK or name in the clear", i)
+		}
+	}
 	jsMu.Lock()
 	defer jsMu.Unlock()
 	if len(jsErrors) > 0 {

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -64,6 +65,8 @@ type lang struct {
 	// missing reports an id with no message (a bug the catalog test
 	// catches); the page shows the id rather than failing.
 	missing func(id string, err error)
+	// plain caches the messages without data (most of a page's words).
+	plain sync.Map
 }
 
 func newLang(code string, missing func(string, error)) *lang {
@@ -92,10 +95,18 @@ func pairs(kv []any) map[string]any {
 
 // T translates id with optional "Key", value pairs.
 func (l *lang) T(id string, kv ...any) string {
+	if len(kv) == 0 {
+		if s, ok := l.plain.Load(id); ok {
+			return s.(string)
+		}
+	}
 	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: pairs(kv)})
 	if err != nil {
 		l.missing(id, err)
 		return id
+	}
+	if len(kv) == 0 {
+		l.plain.Store(id, s)
 	}
 	return s
 }

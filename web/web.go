@@ -99,6 +99,10 @@ type handler struct {
 	notes    *notes
 	queries  *queries
 	mux      *http.ServeMux
+	// One translator and one template set per language, made once: a
+	// page is drawn without cloning or parsing anything.
+	langs map[string]*lang
+	tmpls map[string]*template.Template
 }
 
 // New returns the page's handler.
@@ -115,7 +119,15 @@ func New(st Station, opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &handler{st: st, opts: opts, log: opts.Log.With().Str("component", "web").Logger(), sessions: newSessions(), notes: newNotes(), queries: newQueries(), mux: http.NewServeMux()}
+	h := &handler{st: st, opts: opts, log: opts.Log.With().Str("component", "web").Logger(), sessions: newSessions(), notes: newNotes(), queries: newQueries(), mux: http.NewServeMux(),
+		langs: map[string]*lang{}, tmpls: map[string]*template.Template{}}
+	for _, code := range Languages {
+		l := newLang(code, func(id string, err error) {
+			h.log.Error().Str("message_id", id).Err(err).Msg("page message missing from the catalog")
+		})
+		h.langs[code] = l
+		h.tmpls[code] = template.Must(tmpl.Clone()).Funcs(funcsFor(l))
+	}
 	h.mux.HandleFunc("GET /static/{file}", h.static)
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.HandleFunc("GET /live", h.live)
@@ -232,23 +244,13 @@ func sameOrigin(r *http.Request) bool {
 // where a signed-in person's stored preference will come from once
 // accounts keep one; today the switch's cookie carries it.
 func (h *handler) langOf(r *http.Request, s *session) *lang {
-	code := pickLang(r, "", h.opts.Language)
-	return newLang(code, func(id string, err error) {
-		h.log.Error().Str("message_id", id).Err(err).Msg("page message missing from the catalog")
-	})
+	return h.langs[pickLang(r, "", h.opts.Language)]
 }
 
 // render draws a template in l's language.
 func (h *handler) render(w http.ResponseWriter, l *lang, code int, name string, data any) {
-	t, err := tmpl.Clone()
-	if err == nil {
-		t = t.Funcs(funcsFor(l))
-	}
 	var b strings.Builder
-	if err == nil {
-		err = t.ExecuteTemplate(&b, name, data)
-	}
-	if err != nil {
+	if err := h.tmpls[l.Code].ExecuteTemplate(&b, name, data); err != nil {
 		h.log.Error().Err(err).Str("template", name).Msg("rendering the page failed")
 		http.Error(w, l.T("err_page_draw"), http.StatusInternalServerError)
 		return
