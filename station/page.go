@@ -140,8 +140,10 @@ func (e *Engine) Story(ctx context.Context, jobID string) (*JobStory, error) {
 			st.Steps = append(st.Steps, StoryStep{At: h.At, Kind: "received", State: string(h.To)})
 		case h.To == jobqueue.Printed || h.To == jobqueue.SpoiledWaiting:
 			// The ledger's events tell these with printer and reason.
-		case h.To == jobqueue.Printing || h.To == h.From || (h.From == jobqueue.SpoiledWaiting && h.To == jobqueue.Queued):
-			// Attempts and notes show through the ledger's cards.
+		case h.To == jobqueue.Printing || h.To == h.From || (h.From == jobqueue.SpoiledWaiting && h.To == jobqueue.Queued) ||
+			(h.From == jobqueue.Received && h.To == jobqueue.Queued) || (h.From == jobqueue.Printing && h.To == jobqueue.Queued):
+			// Attempts, the template's arrival and a claim given back are
+			// the normal flow; the cards show through the ledger's events.
 		default:
 			st.Steps = append(st.Steps, StoryStep{At: h.At, Kind: "state", State: string(h.To)})
 		}
