@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS job_nik_index(
 	nik_mac BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS job_nik_index_mac ON job_nik_index(nik_mac);
+-- The queue of the day reads the jobs changed since midnight.
+CREATE INDEX IF NOT EXISTS job_jobs_updated ON job_jobs(updated_at);
 `
 
 // NIKField is the job field that holds the citizen's NIK; NameField the name.
@@ -277,17 +279,23 @@ func (q *Queue) History(ctx context.Context, jobID string) ([]JobEvent, error) {
 
 // Reported says when the centre acknowledged each outcome of a job.
 func (q *Queue) Reported(ctx context.Context, jobID string) ([]time.Time, error) {
-	prefix := "outcome:" + jobID + ":"
-	rows, err := q.db.QueryContext(ctx, `SELECT acked_at FROM outbox_items WHERE substr(key, 1, length(?)) = ? AND acked_at IS NOT NULL ORDER BY seq`, prefix, prefix)
+	// The keys "outcome:<job>:<seq>" of this job sort between these two
+	// (';' follows ':'), so the key's unique index answers.
+	lo, hi := "outcome:"+jobID+":", "outcome:"+jobID+";"
+	rows, err := q.db.QueryContext(ctx, `SELECT key, acked_at FROM outbox_items WHERE key >= ? AND key < ? AND acked_at IS NOT NULL ORDER BY seq`, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("jobqueue: reports of %s: %w", jobID, err)
 	}
 	defer rows.Close()
 	var out []time.Time
 	for rows.Next() {
+		var key string
 		var at sql.NullString
-		if err := rows.Scan(&at); err != nil {
+		if err := rows.Scan(&key, &at); err != nil {
 			return nil, err
+		}
+		if strings.ContainsFunc(key[len(lo):], func(r rune) bool { return r < '0' || r > '9' }) {
+			continue // another job whose id goes on with ':'
 		}
 		out = append(out, parseTS(at))
 	}
