@@ -61,10 +61,18 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // resin, 255 = none), nil when the template puts nothing on K. photo and
 // signature are JPEG or PNG bytes; each is needed only if the template has
 // an image element for it.
+//
+// The template's static layers are drawn once per template hash and
+// copied; only what varies from card to card is drawn (see base.go).
 func Render(t *Template, fields map[string]string, photo, signature []byte) (*image.RGBA, *image.Gray, error) {
 	if t == nil {
 		return nil, nil, errors.New("card: Render called with a nil template")
 	}
+	return render(t, fields, photo, signature, baseOf(t))
+}
+
+// render draws the card on a copy of b, or from scratch when b is nil.
+func render(t *Template, fields map[string]string, photo, signature []byte, b *base) (*image.RGBA, *image.Gray, error) {
 	// Resolve every input first, so a bad job fails before any drawing.
 	texts := make([]string, len(t.elements))
 	for i := range t.elements {
@@ -92,15 +100,27 @@ func Render(t *Template, fields map[string]string, photo, signature []byte) (*im
 	}
 
 	col := image.NewRGBA(image.Rect(0, 0, Width, Height))
-	paintBackground(col, t.bg)
 	var blk *image.Gray
 	if t.usesBlack {
 		blk = image.NewGray(image.Rect(0, 0, Width, Height))
-		for i := range blk.Pix {
-			blk.Pix[i] = 255
+	}
+	if b != nil {
+		copy(col.Pix, b.col.Pix)
+		if blk != nil {
+			copy(blk.Pix, b.blk.Pix)
+		}
+	} else {
+		paintBackground(col, t.bg)
+		if blk != nil {
+			for i := range blk.Pix {
+				blk.Pix[i] = 255
+			}
 		}
 	}
 	for i := range t.elements {
+		if b != nil && b.baked[i] {
+			continue
+		}
 		el := &t.elements[i]
 		var dst draw.Image = col
 		if el.layer == LayerK {

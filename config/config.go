@@ -100,6 +100,10 @@ type Engine struct {
 	ShutdownGraceSeconds int `toml:"shutdown_grace_seconds"`
 	LowStock             int `toml:"low_stock"`
 	ChipTimeoutSeconds   int `toml:"chip_timeout_seconds"`
+	// DeskWaitSeconds bounds each wait for the operator in the desk
+	// encoder flow (a blank on the reader, the card taken to the printer,
+	// the printed card tapped back).
+	DeskWaitSeconds int `toml:"desk_wait_seconds"`
 	// MaxStock is the most blanks this station may hold (storage and
 	// printers); larger quantities are refused as typing mistakes.
 	MaxStock int `toml:"max_stock"`
@@ -107,21 +111,32 @@ type Engine struct {
 
 // Printer is one card printer and the encoder inside it.
 type Printer struct {
-	Name           string `toml:"name"`
-	Driver         string `toml:"driver"`
-	Transport      string `toml:"transport"` // usb or tcp
-	VendorID       int    `toml:"vendor_id"`
-	ProductID      int    `toml:"product_id"`
-	Serial         string `toml:"serial"`
-	Address        string `toml:"address"` // host:port for tcp
+	Name      string `toml:"name"`
+	Driver    string `toml:"driver"`
+	Transport string `toml:"transport"` // usb, tcp or ipp
+	VendorID  int    `toml:"vendor_id"`
+	ProductID int    `toml:"product_id"`
+	Serial    string `toml:"serial"`
+	Address   string `toml:"address"` // host:port for tcp
+	URI       string `toml:"uri"`     // ipp://HOST[:PORT]/printers/NAME for ipp
+	// Encoder is where the chip is written: "inline" (default), the
+	// printer's own contactless station, or "desk", a PC/SC reader on the
+	// desk that the operator places each card on, before and after the
+	// printer prints its face.
+	Encoder string `toml:"encoder"`
+	// EncoderReader is the PC/SC reader name (a path.Match pattern): the
+	// printer's encoder, or the desk reader for encoder = "desk".
 	EncoderReader  string `toml:"encoder_reader"`
 	FeederCapacity int    `toml:"feeder_capacity"`
 	Ribbon         string `toml:"ribbon"`
 }
 
 // Addr is the printer's address in the form printer.Open takes:
-// usb:VID:PID[:SERIAL] or tcp://HOST:PORT.
+// usb:VID:PID[:SERIAL], tcp://HOST:PORT or ipp://HOST[:PORT]/PATH.
 func (p Printer) Addr() string {
+	if p.Transport == "ipp" {
+		return p.URI
+	}
 	if p.Transport == "tcp" {
 		return "tcp://" + p.Address
 	}
@@ -147,6 +162,7 @@ func Defaults() Config {
 			ShutdownGraceSeconds: 60,
 			LowStock:             100,
 			ChipTimeoutSeconds:   30,
+			DeskWaitSeconds:      300,
 			MaxStock:             100000,
 		},
 	}
@@ -155,6 +171,12 @@ func Defaults() Config {
 func printerDefaults(p *Printer) {
 	if p.Driver == "" {
 		p.Driver = "evolis"
+		if p.Transport == "ipp" {
+			p.Driver = "ipp"
+		}
+	}
+	if p.Encoder == "" {
+		p.Encoder = "inline"
 	}
 	if p.FeederCapacity == 0 {
 		p.FeederCapacity = 100

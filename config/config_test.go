@@ -52,6 +52,16 @@ func TestGoodFiles(t *testing.T) {
 	if k, err := ReadIssuerKey(c.Central.IssuerKeys[0].File); err != nil || len(k) != 32 {
 		t.Fatalf("issuer key: %v", err)
 	}
+	q, err := Load("testdata/good/ipp.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := q.Printers[0]; p.Driver != "ipp" || p.Encoder != "desk" || p.Addr() != "ipp://localhost:631/printers/HDP5000" {
+		t.Fatalf("ipp printer %+v", p)
+	}
+	if c.Printers[0].Encoder != "inline" {
+		t.Fatalf("encoder default %q, want inline", c.Printers[0].Encoder)
+	}
 	m, err := Load("testdata/good/minimal.toml")
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"printstation/printer"
 )
 
 var stationIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -130,6 +132,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 	if e.CheckpointEvery < 1 {
 		bad("engine.checkpoint_every", "engine.checkpoint_every = %d: expected 1 or more ledger events", e.CheckpointEvery)
 	}
+	if e.DeskWaitSeconds < 1 || e.DeskWaitSeconds > 3600 {
+		bad("engine.desk_wait_seconds", "engine.desk_wait_seconds = %d: expected 1 to 3600 seconds for the operator at the desk reader", e.DeskWaitSeconds)
+	}
 	if e.MaxStock < 1 || e.MaxStock > 10_000_000 {
 		bad("engine.max_stock", "engine.max_stock = %d: expected 1 to 10000000 blanks held at this station", e.MaxStock)
 	}
@@ -165,8 +170,13 @@ func (c *Config) validate(idx lineIndex) Problems {
 			}
 			names[p.Name] = i
 		}
-		if p.Driver != "evolis" {
-			bad(key+".driver", "%s: driver %q: expected \"evolis\" (the only driver so far)", label, p.Driver)
+		switch {
+		case p.Transport == "ipp" && p.Driver != "ipp":
+			bad(key+".driver", "%s: driver %q on transport \"ipp\": a print queue is driven by driver = \"ipp\" (or leave driver out)", label, p.Driver)
+		case p.Transport != "ipp" && p.Driver == "ipp":
+			bad(key+".driver", "%s: driver \"ipp\" needs transport = \"ipp\" and uri = \"ipp://localhost:631/printers/NAME\"", label)
+		case p.Driver != "evolis" && p.Driver != "ipp":
+			bad(key+".driver", "%s: driver %q: expected \"evolis\" or \"ipp\"", label, p.Driver)
 		}
 		switch p.Transport {
 		case "usb":
@@ -186,12 +196,34 @@ func (c *Config) validate(idx lineIndex) Problems {
 			} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 				bad(key+".address", "%s: address %q: port expected 1 to 65535", label, p.Address)
 			}
+		case "ipp":
+			if a, err := printer.ParseAddr(p.URI); p.URI == "" || err != nil || (a.Scheme != "ipp" && a.Scheme != "ipps") {
+				bad(key+".uri", "%s: uri %q: expected the print queue's address, e.g. uri = \"ipp://localhost:631/printers/NAME\" (lpstat -v lists the queues)", label, p.URI)
+			}
+			if p.Address != "" || p.VendorID != 0 || p.ProductID != 0 || p.Serial != "" {
+				bad(key+".transport", "%s: address, vendor_id, product_id and serial are for usb and tcp printers; an ipp printer is named by its uri", label)
+			}
+			if p.Encoder != "desk" {
+				bad(key+".encoder", "%s: a print queue cannot hold a card at an encoder: set encoder = \"desk\" and encoder_reader to the desk reader's name", label)
+			}
 		case "":
-			bad(key, "%s has no transport: expected transport = \"usb\" or \"tcp\"", label)
+			bad(key, "%s has no transport: expected transport = \"usb\", \"tcp\" or \"ipp\"", label)
 		default:
-			bad(key+".transport", "%s: transport %q: expected \"usb\" or \"tcp\"", label, p.Transport)
+			bad(key+".transport", "%s: transport %q: expected \"usb\", \"tcp\" or \"ipp\"", label, p.Transport)
 		}
-		if p.Transport == "usb" || p.Transport == "tcp" {
+		switch p.Encoder {
+		case "inline":
+		case "desk":
+			if p.Transport != "ipp" {
+				bad(key+".encoder", "%s: encoder = \"desk\" is for printers on transport = \"ipp\"; an Evolis printer writes the chip at its own encoder (encoder = \"inline\")", label)
+			}
+			if p.EncoderReader == "" {
+				bad(key+".encoder_reader", "%s: encoder = \"desk\" needs encoder_reader, the desk reader's PC/SC name or a pattern (pcsc_scan lists them), e.g. \"ACS ACR1252 1S CL Reader PICC*\"", label)
+			}
+		default:
+			bad(key+".encoder", "%s: encoder %q: expected \"inline\" (the printer's own) or \"desk\" (a reader on the desk)", label, p.Encoder)
+		}
+		if p.Transport == "usb" || p.Transport == "tcp" || p.Transport == "ipp" {
 			a := p.Addr()
 			if p.Transport == "usb" && p.Serial == "" {
 				a = fmt.Sprintf("usb:%04x:%04x", p.VendorID, p.ProductID)

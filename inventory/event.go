@@ -46,11 +46,15 @@ const (
 	ReasonCrashUnconfirmed = "crash_unconfirmed" // fed before a crash and not confirmed afterwards
 	ReasonDamaged          = "damaged"           // found damaged (e.g. in storage)
 	ReasonTest             = "test"              // spoiled during a printer test (no job)
+	// The desk encoder flow (a print queue and a reader on the desk):
+	ReasonDeskNotPrinted = "desk_not_printed" // chip written at the desk, face never printed
+	ReasonWrongChip      = "wrong_chip"       // the printed card's chip is not the one written for the job
+	ReasonNotTappedBack  = "not_tapped_back"  // printed, but never shown to the desk reader again
 )
 
 // SpoilReasons lists every accepted spoil reason code.
 var SpoilReasons = []string{ReasonChipWrite, ReasonChipVerify, ReasonPrint, ReasonJam, ReasonMisfeed,
-	ReasonOperator, ReasonCrashUnconfirmed, ReasonDamaged, ReasonTest}
+	ReasonOperator, ReasonCrashUnconfirmed, ReasonDamaged, ReasonTest, ReasonDeskNotPrinted, ReasonWrongChip, ReasonNotTappedBack}
 
 // MaxQuantity bounds one event's quantity whatever the configuration says.
 const MaxQuantity = 1_000_000_000

@@ -228,10 +228,10 @@ func (v *Verifier) verify(compact string) (vr verified, err error) {
 		return refuse(CodeTooLarge, "envelope is %d bytes, more than the limit of %d", len(compact), lim.EnvelopeBytes)
 	}
 	compact = strings.TrimSpace(compact)
-	jws, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.EdDSA})
+	jws, err := parseEnvelope(compact)
 	if err != nil {
 		vr.payload.JobID = peekJobID(compact)
-		return refuse(CodeMalformed, "not a compact EdDSA JWS: %v", err)
+		return refuse(CodeMalformed, "%v", err)
 	}
 	if len(jws.Signatures) != 1 {
 		return refuse(CodeMalformed, "envelope has %d signatures, want 1", len(jws.Signatures))
@@ -338,19 +338,86 @@ func (v *Verifier) verify(compact string) (vr verified, err error) {
 	return vr, nil
 }
 
+// A job envelope is an EdDSA JWS in one of two forms:
+//
+//   - the flattened JSON serialization with an unencoded payload (RFC 7515
+//     §7.2.2 with RFC 7797: protected header "b64": false, "crit": ["b64"]),
+//     {"protected": "…", "payload": "<the payload JSON>", "signature": "…"},
+//     what the centre sends: the photo, signature image and chip data are
+//     base64 once, inside the JSON, and not base64url again around it;
+//   - the compact serialization (RFC 7515 §7.1), still accepted.
+//
+// The JSON form is checked strictly: those three members and nothing else,
+// and a header that says the payload is unencoded.
+type flatJWS struct {
+	Protected string `json:"protected"`
+	Payload   string `json:"payload"`
+	Signature string `json:"signature"`
+}
+
+func parseEnvelope(env string) (*jose.JSONWebSignature, error) {
+	algs := []jose.SignatureAlgorithm{jose.EdDSA}
+	if !strings.HasPrefix(env, "{") {
+		jws, err := jose.ParseSignedCompact(env, algs)
+		if err != nil {
+			return nil, fmt.Errorf("not a compact EdDSA JWS: %w", err)
+		}
+		return jws, nil
+	}
+	f, err := decodeFlat(env)
+	if err != nil {
+		return nil, err
+	}
+	jws, err := jose.ParseDetached(f.Protected+".."+f.Signature, []byte(f.Payload), algs)
+	if err != nil {
+		return nil, fmt.Errorf("not an EdDSA JWS with an unencoded payload: %w", err)
+	}
+	if len(jws.Signatures) == 1 {
+		if b64, ok := jws.Signatures[0].Protected.ExtraHeaders["b64"]; !ok || b64 != false {
+			return nil, errors.New(`JWS in JSON form without "b64": false in its protected header: the payload must be unencoded (RFC 7797)`)
+		}
+	}
+	return jws, nil
+}
+
+func decodeFlat(env string) (flatJWS, error) {
+	var f flatJWS
+	dec := json.NewDecoder(strings.NewReader(env))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return f, fmt.Errorf("not a JWS in flattened JSON form: %s", scrubJSONErr(err))
+	}
+	if dec.More() {
+		return f, errors.New("not a JWS in flattened JSON form: data after the object")
+	}
+	if f.Protected == "" || f.Signature == "" || f.Payload == "" {
+		return f, errors.New("JWS in JSON form without protected header, payload or signature")
+	}
+	return f, nil
+}
+
 // peekJobID reads job_id from an unverified payload, only to name the job in
 // a refusal report. It never trusts anything else there. It scans for the
 // top-level "job_id" member itself instead of decoding the whole payload, so
 // a payload that is too deep, too odd or wrongly typed elsewhere (which is
 // why it is refused) still names its job.
 func peekJobID(compact string) string {
-	parts := strings.Split(compact, ".")
-	if len(parts) != 3 || len(parts[1]) > 1<<20 {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
+	var b []byte
+	if strings.HasPrefix(compact, "{") {
+		f, err := decodeFlat(compact)
+		if err != nil {
+			return ""
+		}
+		b = []byte(f.Payload)
+	} else {
+		parts := strings.Split(compact, ".")
+		if len(parts) != 3 || len(parts[1]) > 1<<20 {
+			return ""
+		}
+		var err error
+		if b, err = base64.RawURLEncoding.DecodeString(parts[1]); err != nil {
+			return ""
+		}
 	}
 	id := topLevelString(b, "job_id")
 	if len(id) > 128 || !printable(id) {

@@ -54,11 +54,37 @@ func TestRefusals(t *testing.T) {
 			return s
 		}},
 		{name: "tampered payload", code: jobqueue.CodeBadSignature, make: func(f *fixture) string {
-			s := f.sign(t, f.spec(1).Payload())
+			var env map[string]string
+			if err := json.Unmarshal([]byte(f.sign(t, f.spec(1).Payload())), &env); err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := json.Marshal(f.spec(2).Payload())
+			env["payload"] = string(raw)
+			b, _ := json.Marshal(env)
+			return string(b)
+		}},
+		{name: "tampered compact payload", code: jobqueue.CodeBadSignature, make: func(f *fixture) string {
+			raw, _ := json.Marshal(f.spec(1).Payload())
+			s, _ := central.SignCompact(f.key, f.kid, raw)
 			parts := strings.Split(s, ".")
-			p := f.spec(2).Payload()
-			raw, _ := json.Marshal(p)
+			raw, _ = json.Marshal(f.spec(2).Payload())
 			return parts[0] + "." + b64(raw) + "." + parts[2]
+		}},
+		{name: "json form with an encoded payload", code: jobqueue.CodeMalformed, make: func(f *fixture) string {
+			// A header without "b64": false: the payload member would be
+			// base64url, which this form never carries.
+			raw, _ := json.Marshal(f.spec(1).Payload())
+			s, _ := central.SignCompact(f.key, f.kid, raw)
+			parts := strings.Split(s, ".")
+			b, _ := json.Marshal(map[string]string{"protected": parts[0], "payload": string(raw), "signature": parts[2]})
+			return string(b)
+		}},
+		{name: "json form with an extra member", code: jobqueue.CodeMalformed, make: func(f *fixture) string {
+			var env map[string]string
+			json.Unmarshal([]byte(f.sign(t, f.spec(1).Payload())), &env)
+			env["header"] = "x"
+			b, _ := json.Marshal(env)
+			return string(b)
 		}},
 		{name: "other station", code: jobqueue.CodeWrongStation, make: func(f *fixture) string {
 			s := f.spec(1)
@@ -171,7 +197,7 @@ func TestRefusals(t *testing.T) {
 			if o.Outcome != want || (want == "refused" && !strings.Contains(o.Reason, string(c.code))) {
 				t.Errorf("reported %+v, want outcome %s with code %s", o, want, c.code)
 			}
-			if c.code != jobqueue.CodeMalformed && c.code != jobqueue.CodeTooLarge && c.name != "tampered payload" && o.JobID != "J-3201-000001" {
+			if c.code != jobqueue.CodeMalformed && c.code != jobqueue.CodeTooLarge && !strings.HasPrefix(c.name, "tampered") && o.JobID != "J-3201-000001" {
 				t.Errorf("report names job %q", o.JobID)
 			}
 		})
@@ -419,5 +445,25 @@ func TestRevoke(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("second revocation reported again (%d)", n)
+	}
+}
+
+// TestCompactEnvelopeAccepted: a station still takes a job in the compact
+// JWS form (a centre not yet sending the unencoded JSON form).
+func TestCompactEnvelopeAccepted(t *testing.T) {
+	f := newFixture(t)
+	raw, _ := json.Marshal(f.spec(1).Payload())
+	s, err := central.SignCompact(f.key, f.kid, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(s, "{") {
+		t.Fatal("SignCompact made the JSON form")
+	}
+	if _, err := f.q.Add(f.ctx, s); err != nil {
+		t.Fatalf("compact envelope refused: %v", err)
+	}
+	if _, err := f.q.Load(f.ctx, "J-3201-000001"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,8 +23,10 @@ const (
 	KindDisconnected
 	KindTimeout
 	KindHead
-	KindRefused  // the printer refused the command (unknown, bad parameter, option missing)
-	KindProtocol // the reply made no sense
+	KindRefused   // the printer refused the command (unknown, bad parameter, option missing)
+	KindProtocol  // the reply made no sense
+	KindStopped   // the print queue is stopped or paused (CUPS, IPP): nothing prints until a person starts it
+	KindCancelled // the print job was cancelled outside the station (at the queue or the printer)
 )
 
 // Sentinels for errors.Is. A *Error of a kind matches its sentinel.
@@ -43,6 +45,8 @@ var (
 	ErrHead           = errors.New("print head fault")
 	ErrRefused        = errors.New("command refused")
 	ErrProtocol       = errors.New("unintelligible reply")
+	ErrStopped        = errors.New("print queue stopped")
+	ErrCancelled      = errors.New("print job cancelled outside the station")
 )
 
 var kindInfo = map[Kind]struct {
@@ -63,6 +67,8 @@ var kindInfo = map[Kind]struct {
 	KindHead:           {ErrHead, "call service: the print head reports a fault"},
 	KindRefused:        {ErrRefused, "check the printer model and driver settings"},
 	KindProtocol:       {ErrProtocol, "check the cable; if it repeats, restart the printer"},
+	KindStopped:        {ErrStopped, "find why the queue stopped (lpstat -l -p NAME, the printer's display), fix it, then start the queue again (cupsenable NAME)"},
+	KindCancelled:      {ErrCancelled, "ask who cancelled it; the card was not finished: count it as spoiled if it came out"},
 	KindOther:          {nil, "check the printer's display"},
 }
 

@@ -23,7 +23,12 @@ func TestParseAddr(t *testing.T) {
 		{in: "tcp://host:http", wantErr: "not a number"},
 		{in: "usb:0F49", wantErr: "usb:VID:PID"},
 		{in: "usb:ZZZZ:0010", wantErr: "hex"},
-		{in: "lpt1", wantErr: "want usb:VID:PID[:SERIAL] or tcp://HOST:PORT"},
+		{in: "lpt1", wantErr: "want usb:VID:PID[:SERIAL], tcp://HOST:PORT or ipp://HOST[:PORT]/PATH"},
+		{in: "ipp://localhost:631/printers/card1", want: printer.Addr{Scheme: "ipp", Host: "localhost:631", Path: "/printers/card1"}},
+		{in: "ipps://[::1]/ipp/print", want: printer.Addr{Scheme: "ipps", Host: "[::1]", Path: "/ipp/print"}},
+		{in: "ipp://localhost:631", wantErr: "ipp://HOST[:PORT]/PATH"},
+		{in: "ipp://localhost:ipp/printers/x", wantErr: "ipp://HOST[:PORT]/PATH"},
+		{in: "ipp://u:pw@localhost/printers/x", wantErr: "ipp://HOST[:PORT]/PATH"},
 	} {
 		got, err := printer.ParseAddr(tc.in)
 		if tc.wantErr != "" {
@@ -35,7 +40,7 @@ func TestParseAddr(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ParseAddr(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
-		if tc.in == "usb:0F49:0010" && got.String() != tc.in {
+		if (tc.in == "usb:0F49:0010" || strings.HasPrefix(tc.in, "ipp")) && got.String() != tc.in {
 			t.Errorf("String() = %q", got.String())
 		}
 	}

@@ -3,6 +3,7 @@ package printer
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,9 +37,11 @@ type Dialer func(ctx context.Context) (Conn, error)
 //
 //	usb:VID:PID[:SERIAL]   e.g. usb:0F49:0010:12345678 (hex ids)
 //	tcp://HOST:PORT
+//	ipp://HOST[:PORT]/PATH  an IPP queue, e.g. ipp://localhost:631/printers/NAME (also ipps://)
 type Addr struct {
-	Scheme string // "usb" or "tcp"
-	Host   string // tcp: host:port
+	Scheme string // "usb", "tcp", "ipp" or "ipps"
+	Host   string // tcp, ipp: host:port
+	Path   string // ipp: the queue's path, e.g. /printers/NAME
 	VID    uint16 // usb
 	PID    uint16 // usb
 	Serial string // usb, optional
@@ -54,6 +57,8 @@ func (a Addr) String() string {
 		return s
 	case "tcp":
 		return "tcp://" + a.Host
+	case "ipp", "ipps":
+		return a.Scheme + "://" + a.Host + a.Path
 	}
 	return a.Scheme + ":" + a.Host
 }
@@ -71,6 +76,17 @@ func ParseAddr(s string) (Addr, error) {
 			return Addr{}, fmt.Errorf("printer address %q: port %q is not a number", s, host[i+1:])
 		}
 		return Addr{Scheme: "tcp", Host: host}, nil
+	case strings.HasPrefix(s, "ipp://") || strings.HasPrefix(s, "ipps://"):
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || u.Path == "" || u.Path == "/" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return Addr{}, fmt.Errorf("printer address %q: want ipp://HOST[:PORT]/PATH of the queue, e.g. ipp://localhost:631/printers/NAME", s)
+		}
+		if p := u.Port(); p != "" {
+			if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+				return Addr{}, fmt.Errorf("printer address %q: port %q is not a number", s, p)
+			}
+		}
+		return Addr{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, nil
 	case strings.HasPrefix(s, "usb:"):
 		parts := strings.SplitN(strings.TrimPrefix(s, "usb:"), ":", 3)
 		if len(parts) < 2 {
@@ -87,7 +103,7 @@ func ParseAddr(s string) (Addr, error) {
 		}
 		return a, nil
 	}
-	return Addr{}, fmt.Errorf("printer address %q: want usb:VID:PID[:SERIAL] or tcp://HOST:PORT", s)
+	return Addr{}, fmt.Errorf("printer address %q: want usb:VID:PID[:SERIAL], tcp://HOST:PORT or ipp://HOST[:PORT]/PATH", s)
 }
 
 // Timeouts bound each class of command. Zero fields take the defaults.

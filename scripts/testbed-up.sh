@@ -3,6 +3,14 @@
 # tests, unless one is already running. Idempotent. No --auto-exit: the
 # daemon must outlive idle gaps between test packages.
 set -euo pipefail
+
+# Avahi (and the system D-Bus it needs) for ippeveprinter in the IPP tests,
+# which would otherwise start them themselves.
+if command -v avahi-daemon >/dev/null 2>&1 && ! avahi-daemon --check 2>/dev/null; then
+  mkdir -p /run/dbus
+  [ -S /run/dbus/system_bus_socket ] || dbus-daemon --system --fork || true
+  avahi-daemon -D || echo "testbed-up: avahi-daemon did not start; the IPP tests will try again" >&2
+fi
 if [ -s /run/pcscd/pcscd.pid ] && kill -0 "$(tr -d '\000' < /run/pcscd/pcscd.pid)" 2>/dev/null; then
   exit 0
 fi

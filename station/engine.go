@@ -59,8 +59,9 @@ type Engine struct {
 	byName    map[string]*worker
 	draining  atomic.Bool
 	wake      chan struct{}
-	beat      atomic.Int64 // unix nanos of the last engine loop pass
-	lastStock string       // key of the last daily stock report queued
+	beat      atomic.Int64           // unix nanos of the last engine loop pass
+	lastStock string                 // key of the last daily stock report queued
+	deskCrash func(step string) bool // tests: a crash point in the desk flow (desk.go)
 }
 
 // engineSchema is the engine's own state: which batches people started,
@@ -98,7 +99,7 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 		ec.Status = func(string) {}
 	}
 	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1)}
-	if _, err := ec.DB.ExecContext(ctx, engineSchema); err != nil {
+	if _, err := ec.DB.ExecContext(ctx, engineSchema+deskSchema); err != nil {
 		return nil, fmt.Errorf("engine tables: %w", err)
 	}
 
@@ -147,6 +148,9 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 			return nil, fmt.Errorf("printer %s: no device was built for it", pc.Name)
 		}
 		w := newWorker(e, pc.Name, p, parts.Encoders[pc.Name])
+		if pc.Encoder == "desk" {
+			w.desk = &deskState{}
+		}
 		e.workers = append(e.workers, w)
 		e.byName[pc.Name] = w
 	}
@@ -342,6 +346,9 @@ func (e *Engine) StatusLine() string {
 type prepared struct {
 	meta   jobqueue.JobMeta
 	front  *raster.Panels
+	color  *image.RGBA // the rendered face, for printers that take images (desk flow)
+	black  *image.Gray
+	name   string // the citizen's name, shown to signed-in staff at a desk printer; never logged
 	perso  chip.Personalization
 	hasChp bool
 }
@@ -369,7 +376,10 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared,
 	if err != nil {
 		return nil, fmt.Errorf("raster: %w", err)
 	}
-	p := &prepared{meta: meta, front: panels}
+	p := &prepared{meta: meta, front: panels, color: color, black: black, name: job.Fields["nama"]}
+	if p.name == "" {
+		p.name = job.Fields["name"]
+	}
 	if len(job.Chip.Files) > 0 {
 		p.hasChp = true
 		aid, err := job.Chip.AIDBytes()

@@ -41,6 +41,9 @@ func (e *Engine) recover(ctx context.Context) error {
 	rows.Close()
 
 	for _, o := range opens {
+		if e.recoverDesk(ctx, o.id, o.job, o.pr) {
+			continue
+		}
 		w := e.byName[o.pr]
 		if w == nil {
 			// The printer left the config: a person must settle it.
@@ -185,6 +188,10 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 			return "", fmt.Errorf("%w %s (%v): spoil it instead (printstationctl attention spoil %s)", ErrChipMismatch, jobID, err, jobID)
 		}
 		uid = res.UID
+		// A desk card must be the very card written for the job.
+		if want, _, desk := e.deskIntent(ctx, intent); desk && want != uidText(uid) {
+			return "", fmt.Errorf("the card on the reader is not the card written for job %s: tap that card, or spoil the job's card (printstationctl attention spoil %s)", jobID, jobID)
+		}
 	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
 		if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Consumed, Actor: actor, Printer: pr, Job: jobID, UID: uidText(uid)}); err != nil {
@@ -229,8 +236,13 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 		}
 		defer w.resume()
 	}
+	spoilUID, reason := inventory.UIDUnknown, inventory.ReasonCrashUnconfirmed
+	if u, r, desk := e.deskIntent(ctx, intent); desk {
+		// The desk flow knows the card's UID and why it is in doubt.
+		spoilUID, reason = u, r
+	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
-		if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Spoiled, Actor: actor, Printer: pr, Job: jobID, UID: inventory.UIDUnknown, Reason: inventory.ReasonCrashUnconfirmed}); err != nil {
+		if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Spoiled, Actor: actor, Printer: pr, Job: jobID, UID: spoilUID, Reason: reason}); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolution='uncertain_spoiled' WHERE id=?`, intent); err != nil {

@@ -35,6 +35,7 @@ type worker struct {
 	printed int
 	spoiled int
 	pending *pendingPrep
+	desk    *deskState // encoder = "desk": the operator's step (desk.go)
 }
 
 type pendingPrep struct {
@@ -307,6 +308,9 @@ func (w *worker) card(ctx context.Context, p *prepared) {
 // attempt is one blank. It reports whether the job should go on to a new
 // blank on this printer.
 func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
+	if w.desk != nil {
+		return w.deskAttempt(ctx, p, attempt)
+	}
 	e := w.e
 	job := p.meta
 	log := e.log.With().Str("printer", w.name).Str("job", job.ID).Int("attempt", attempt).Logger()

@@ -131,3 +131,29 @@ func (e *Encoder) wait(ctx context.Context) (*Card, error) {
 		}
 	}
 }
+
+// Do waits (with ctx) for a card and runs f with it, as pcsc.Encoder.Do.
+func (e *Encoder) Do(ctx context.Context, f func(ctx context.Context, c chip.Card, atr []byte) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, err := e.wait(ctx)
+	if err != nil {
+		return err
+	}
+	return f(ctx, c, c.ATR())
+}
+
+// WaitRemoved waits (with ctx) until the reader is empty.
+func (e *Encoder) WaitRemoved(ctx context.Context) error {
+	for {
+		c, changed := e.r.present()
+		if c == nil {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("software reader: the card is still on it (%w)", ctx.Err())
+		}
+	}
+}

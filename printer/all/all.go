@@ -6,6 +6,7 @@ package all
 
 import (
 	_ "printstation/printer/evolis"
+	_ "printstation/printer/ipp"
 	_ "printstation/printer/tcp"
 	_ "printstation/printer/usb"
 )

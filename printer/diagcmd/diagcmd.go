@@ -1,11 +1,13 @@
 // Package diagcmd is "printstationctl diag printer": what a technician runs
 // at the printer to see what it says and to make it do maintenance.
 //
-//	diag printer --printer ADDR [--driver evolis] [--json] CMD
+//	diag printer --printer ADDR [--driver evolis|ipp] [--json] CMD
 //
 // CMD is info, status, counters, sensors, clean, test-card, self-adjust,
 // reset, or print FRONT.png [BACK.png] (a calibration print through the
-// same raster path as a job).
+// same raster path as a job). For a print queue (ipp://…) status shows the
+// queue's state, its reasons and marker levels, and test-card and print go
+// through the queue as a job does.
 package diagcmd
 
 import (
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"os"
@@ -25,16 +28,18 @@ import (
 
 	"printstation/printer"
 	_ "printstation/printer/all" // drivers and transports
+	"printstation/printer/ipp"
 	"printstation/printer/raster"
 )
 
-const usage = `usage: diag printer --printer ADDR [--driver evolis] [--json] CMD
+const usage = `usage: diag printer --printer ADDR [--driver evolis|ipp] [--json] CMD
 
-ADDR is usb:VID:PID[:SERIAL] (hex ids, e.g. usb:0F49:0010) or tcp://HOST:PORT.
+ADDR is usb:VID:PID[:SERIAL] (hex ids, e.g. usb:0F49:0010), tcp://HOST:PORT,
+or a print queue ipp://HOST[:PORT]/printers/NAME (driver ipp, chosen by itself).
 
 CMD:
   info                    model, serial number, firmware
-  status                  cover, feeder, ribbon, card, cleaning
+  status                  cover, feeder, ribbon, card, cleaning; a queue: state, reasons, markers
   counters                the printer's own counters (cards inserted, panels, cleanings)
   sensors                 raw sensor voltages
   clean                   cleaning cycle (load a cleaning card first)
@@ -55,7 +60,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	addr := fs.String("printer", "", "printer address (required)")
-	driver := fs.String("driver", "evolis", "printer driver")
+	driver := fs.String("driver", "", "printer driver (default evolis, or ipp for an ipp:// address)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	levels := fs.Int("levels", 32, "print: colour levels (2, 32, 64, 128)")
@@ -68,6 +73,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *addr == "" || len(rest) == 0 {
 		fs.Usage()
 		return 2
+	}
+	if *driver == "" {
+		*driver = "evolis"
+		if strings.HasPrefix(*addr, "ipp://") || strings.HasPrefix(*addr, "ipps://") {
+			*driver = ipp.Name
+		}
 	}
 	cmd, cargs := rest[0], rest[1:]
 	known := map[string]bool{"info": true, "status": true, "counters": true, "sensors": true, "clean": true,
@@ -84,15 +95,22 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Load images before touching the printer: a bad file costs no blank.
 	var sides []*raster.Panels
+	var images []image.Image
 	if cmd == "print" {
 		for i, path := range cargs {
+			img, err := loadImage(path)
+			if err != nil {
+				fmt.Fprintln(stderr, "diag printer:", err)
+				return 2
+			}
+			images = append(images, img)
 			opt := raster.Options{Levels: *levels}
 			if i == 1 {
 				opt.Ribbon = *backRibbon
 			}
-			ps, err := loadPanels(path, opt)
+			ps, err := raster.Convert(img, nil, opt)
 			if err != nil {
-				fmt.Fprintln(stderr, "diag printer:", err)
+				fmt.Fprintf(stderr, "diag printer: %s: %v\n", path, err)
 				return 2
 			}
 			sides = append(sides, ps)
@@ -118,6 +136,34 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return true
 	}
 	var res any
+	if q, ok := d.(queue); ok {
+		// A print queue: its own words for status, and whole cards.
+		switch cmd {
+		case "status":
+			res, err = q.Queue(ctx)
+		case "test-card":
+			if err = q.TestCard(ctx); err == nil {
+				res = done{Done: "test card printed through the queue (record the blank as a test card)"}
+			}
+		case "print":
+			c := ipp.Card{Title: "printstation calibration", Front: images[0]}
+			if len(images) == 2 {
+				c.Back = images[1]
+			}
+			var j ipp.Job
+			if j, err = q.PrintCard(ctx, c); err == nil {
+				res = done{Done: fmt.Sprintf("printed %d side(s) through the queue as job %d", len(images), j.ID)}
+			}
+		}
+		if res != nil || err != nil {
+			if err != nil {
+				out.fail(stderr, err)
+				return 1
+			}
+			out.show(res)
+			return 0
+		}
+	}
 	switch cmd {
 	case "info":
 		res, err = d.Info(ctx)
@@ -157,21 +203,40 @@ type done struct {
 	Done string `json:"done"`
 }
 
-func loadPanels(path string, opt raster.Options) (*raster.Panels, error) {
+// queue is what diag uses of a print queue driver.
+type queue interface {
+	Queue(ctx context.Context) (ipp.QueueState, error)
+	TestCard(ctx context.Context) error
+	PrintCard(ctx context.Context, c ipp.Card) (ipp.Job, error)
+}
+
+// maxImage bounds a calibration image file: a card at 300 dpi is far less.
+const maxImage = 32 << 20
+
+func loadImage(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > maxImage {
+		return nil, fmt.Errorf("%s: %d bytes, more than a card image can be (%d)", path, st.Size(), maxImage)
+	}
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a PNG image: %w", path, err)
+	}
+	if cfg.Width > 4096 || cfg.Height > 4096 {
+		return nil, fmt.Errorf("%s: %d×%d, expected a card image of 1016×648", path, cfg.Width, cfg.Height)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
 	img, err := png.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a PNG image: %w", path, err)
 	}
-	ps, err := raster.Convert(img, nil, opt)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return ps, nil
+	return img, nil
 }
 
 // calibrate feeds a blank, prints the sides and ejects; on a failure after
@@ -253,6 +318,39 @@ func (o *output) show(v any) {
 			v.CardsInserted, v.PanelsPrinted, v.Cleanings, v.AvgCleaningFreq, v.MaxCleaningFreq)
 		if v.RibbonLeft >= 0 {
 			fmt.Fprintf(tw, "prints left on ribbon (estimate)\t%d\n", v.RibbonLeft)
+		}
+	case ipp.QueueState:
+		state := strings.ToUpper(v.State)
+		if _, why, bad := v.Fault(); bad {
+			state += " — NOT READY: " + why
+		}
+		fmt.Fprintf(tw, "queue\t%s\nstate\t%s\nreasons\t%s\n", v.URI, state, strings.Join(v.Reasons, ", "))
+		if v.Message != "" {
+			fmt.Fprintf(tw, "message\t%s\n", v.Message)
+		}
+		fmt.Fprintf(tw, "accepting jobs\t%s\njobs waiting\t%d\n", yes(v.Accepting), v.Queued)
+		if v.Model != "" {
+			fmt.Fprintf(tw, "model\t%s\n", v.Model)
+		}
+		fmt.Fprintf(tw, "formats\t%s\nsides\t%s\n", strings.Join(v.Formats, ", "), strings.Join(v.Sides, ", "))
+		if v.CardMedia != "" {
+			fmt.Fprintf(tw, "card media\t%s\n", v.CardMedia)
+		}
+		if v.Sheets >= 0 {
+			fmt.Fprintf(tw, "cards printed (queue's counter)\t%d\n", v.Sheets)
+		}
+		if v.Impressions >= 0 {
+			fmt.Fprintf(tw, "impressions (queue's counter)\t%d\n", v.Impressions)
+		}
+		if len(v.Markers) == 0 {
+			fmt.Fprintf(tw, "markers\tnone reported\n")
+		}
+		for _, m := range v.Markers {
+			lvl := fmt.Sprintf("%d%%", m.Level)
+			if m.Level < 0 {
+				lvl = "unknown"
+			}
+			fmt.Fprintf(tw, "marker %s (%s)\t%s\n", m.Name, m.Type, lvl)
 		}
 	case []printer.Sensor:
 		fmt.Fprintf(tw, "sensor\tvolts\treading\n")

@@ -59,6 +59,10 @@ type Options struct {
 	Logger   zerolog.Logger
 	// Validity of issued jobs [30 days].
 	Validity time.Duration
+	// NoChip issues jobs without chip data, for a station whose printers
+	// have no encoder (the benchmark's four-printer station: vpcd has only
+	// two virtual readers).
+	NoChip bool
 }
 
 // OutcomeRecord is one outcome item as received, with how often its key came.
@@ -367,6 +371,9 @@ func (s *Server) IssueJobs(station string, n, batchSize int) ([]string, error) {
 			Issued:   now, Validity: s.opts.Validity, Template: s.tmplRef, KID: s.opts.KID, Seed: seed,
 		}
 		spec.Person = NewPerson(seed, reg)
+		if s.opts.NoChip {
+			spec.Person.Chip = jobqueue.Chip{}
+		}
 		jws, id, faulty, err := s.signWithFaults(spec)
 		if err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -17,8 +18,9 @@ import (
 	"printstation/jobqueue"
 )
 
-// Sign signs a job payload as the issuing authority would: compact JWS,
-// EdDSA, header kid.
+// Sign signs a job payload as the issuing authority would: EdDSA, header
+// kid, the JWS in flattened JSON form with the payload unencoded (RFC 7797),
+// so the images inside the payload JSON are base64 once, not twice.
 func Sign(key ed25519.PrivateKey, kid string, p *jobqueue.Payload) (string, error) {
 	raw, err := json.Marshal(p)
 	if err != nil {
@@ -27,8 +29,37 @@ func Sign(key ed25519.PrivateKey, kid string, p *jobqueue.Payload) (string, erro
 	return SignRaw(key, kid, raw)
 }
 
-// SignRaw signs arbitrary payload bytes (tests use it for malformed jobs).
+// SignRaw signs arbitrary payload bytes in the form Sign uses (tests use it
+// for malformed jobs).
 func SignRaw(key ed25519.PrivateKey, kid string, payload []byte) (string, error) {
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
+		(&jose.SignerOptions{}).WithHeader("kid", kid).WithBase64(false)) // adds "crit": ["b64"]
+	if err != nil {
+		return "", err
+	}
+	obj, err := s.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	det, err := obj.DetachedCompactSerialize() // header..signature
+	if err != nil {
+		return "", err
+	}
+	h, sig, ok := strings.Cut(det, "..")
+	if !ok {
+		return "", fmt.Errorf("central: unexpected detached JWS %q", det)
+	}
+	b, err := json.Marshal(struct {
+		Protected string `json:"protected"`
+		Payload   string `json:"payload"`
+		Signature string `json:"signature"`
+	}{h, string(payload), sig})
+	return string(b), err
+}
+
+// SignCompact signs in the compact serialization (the payload base64url
+// encoded), which stations accept too; the wire benchmark's baseline.
+func SignCompact(key ed25519.PrivateKey, kid string, payload []byte) (string, error) {
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
 		(&jose.SignerOptions{}).WithHeader("kid", kid).WithType("JWT"))
 	if err != nil {

@@ -86,6 +86,8 @@ ap.add_argument("--dump", default="")
 ap.add_argument("--drop-after-writes", type=int, default=0)
 ap.add_argument("--app", action="append", default=[],
                 help="AID (hex) of an application DF present on the blank")
+ap.add_argument("--restore", default="",
+                help="a dump (JSON) this card comes back with: a card taken away and tapped again")
 ap.add_argument("--extended", action="store_true",
                 help="announce and accept extended-length APDUs")
 args = ap.parse_args()
@@ -126,6 +128,27 @@ mf = os_.mf
 # Applications the card maker installed: DF01, DF02, ... named by AID.
 for i, aid in enumerate(args.app):
     mf.append(DF(mf, 0xDF01 + i, dfname=bytes.fromhex(aid)))
+
+if args.restore:
+    from virtualsmartcard.SmartcardFilesystem import TransparentStructureEF  # noqa: E402
+    with open(args.restore) as fh:
+        saved = json.load(fh)
+    for f in saved.get("files", []):
+        comps = f["path"].split("/")[1:]  # below 3F00
+        parent = mf
+        for comp in comps[:-1]:
+            fid = int(comp, 16)
+            found = [x for x in parent.content if x.fid == fid]
+            if found:
+                parent = found[0]
+            else:
+                sub = DF(parent, fid)
+                parent.append(sub)
+                parent = sub
+        ef = TransparentStructureEF(parent, int(comps[-1], 16), data=bytes.fromhex(f["data"]).decode("latin-1"))
+        parent.append(ef)
+        if f.get("locked"):
+            locked.add(id(ef))
 
 
 def _files(df, prefix):

@@ -50,6 +50,9 @@ type Options struct {
 	// Applications are DFs (FID DF01, DF02, …) named by these AIDs, present
 	// on the blank as the card maker delivers it.
 	Applications [][]byte
+	// Restore is a dump (DumpPath of an earlier card) whose files this card
+	// starts with: the same card taken away and tapped on a reader again.
+	Restore string
 	// Extended makes the card announce (ATR card capabilities) and accept
 	// extended-length APDUs.
 	Extended bool
@@ -146,6 +149,9 @@ func Start(ctx context.Context, o Options) (*Card, error) {
 	}
 	if o.Extended {
 		args = append(args, "--extended")
+	}
+	if o.Restore != "" {
+		args = append(args, "--restore", o.Restore)
 	}
 	for _, aid := range o.Applications {
 		args = append(args, "--app", hex.EncodeToString(aid))
