@@ -33,13 +33,21 @@ const (
 	PrinterRecordFailed     = "record_failed"
 	PrinterUncertainRestart = "uncertain_after_restart"
 	PrinterStopping         = "stopping"
+	PrinterQueueStopped     = "queue_stopped"   // a CUPS/IPP queue stopped or paused
+	PrinterJobCancelled     = "job_cancelled"   // a print job cancelled outside the station
+	PrinterDeskSetup        = "desk_setup"      // the desk reader or print queue is not usable
+	PrinterDeskCounted      = "desk_counted"    // cards placed on the desk reader were already counted
+	PrinterDeskWaited       = "desk_waited"     // nobody placed a blank on the desk reader
+	PrinterDeskCardLeft     = "desk_card_left"  // a written card stayed on the desk reader: spoiled
+	PrinterDeskNotTapped    = "desk_not_tapped" // the printed card was not tapped back
 )
 
 // PrinterCodes lists every printer code (the catalog test checks each has
 // a message).
 var PrinterCodes = []string{PrinterJam, PrinterFeederEmpty, PrinterRibbonOut, PrinterRibbonMismatch, PrinterCoverOpen,
 	PrinterRejectFull, PrinterOutputFull, PrinterNeedsCleaning, PrinterBusy, PrinterHead, PrinterFault, PrinterNotAnswering,
-	PrinterCardInside, PrinterNotReady, PrinterEncoderDown, PrinterNoBlanks, PrinterRecordFailed, PrinterUncertainRestart, PrinterStopping}
+	PrinterCardInside, PrinterNotReady, PrinterEncoderDown, PrinterNoBlanks, PrinterRecordFailed, PrinterUncertainRestart, PrinterStopping,
+	PrinterQueueStopped, PrinterJobCancelled, PrinterDeskSetup, PrinterDeskCounted, PrinterDeskWaited, PrinterDeskCardLeft, PrinterDeskNotTapped}
 
 // Attention codes (Attention.Code, stored as the job's code).
 const (
@@ -57,10 +65,16 @@ const (
 	WaitPrepareFailed = "prepare_failed"
 	// The job needs a chip encoder the printer lacks.
 	WaitNoEncoder = "no_encoder"
+	// The desk flow cannot run (reader or print queue not usable).
+	WaitDeskSetup = "desk_setup"
+	// The printed card was not tapped back on the desk reader: find it,
+	// tap it and confirm, or spoil it.
+	WaitDeskNotTapped = "desk_not_tapped"
 )
 
 // AttentionCodes lists every attention code.
-var AttentionCodes = []string{WaitStuckAtExit, WaitFedBeforeRestart, WaitFeedUnknown, WaitAttemptsExhausted, WaitPrepareFailed, WaitNoEncoder}
+var AttentionCodes = []string{WaitStuckAtExit, WaitFedBeforeRestart, WaitFeedUnknown, WaitAttemptsExhausted, WaitPrepareFailed, WaitNoEncoder,
+	WaitDeskSetup, WaitDeskNotTapped}
 
 // printerErrCode maps the driver's typed errors to a code.
 func printerErrCode(err error) string {
@@ -72,6 +86,7 @@ func printerErrCode(err error) string {
 		{printer.ErrRibbonMismatch, PrinterRibbonMismatch}, {printer.ErrCoverOpen, PrinterCoverOpen}, {printer.ErrRejectFull, PrinterRejectFull},
 		{printer.ErrOutputFull, PrinterOutputFull}, {printer.ErrNeedsCleaning, PrinterNeedsCleaning}, {printer.ErrBusy, PrinterBusy},
 		{printer.ErrHead, PrinterHead}, {printer.ErrDisconnected, PrinterNotAnswering}, {printer.ErrTimeout, PrinterNotAnswering},
+		{printer.ErrStopped, PrinterQueueStopped}, {printer.ErrCancelled, PrinterJobCancelled},
 	} {
 		if errors.Is(err, m.err) {
 			return m.code

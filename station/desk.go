@@ -264,8 +264,8 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	log := e.log.With().Str("printer", w.name).Str("job", job.ID).Int("attempt", attempt).Logger()
 	q, rd, err := w.deskParts()
 	if err != nil {
-		w.e.releaseAttention(ctx, job, err.Error())
-		w.pause("paused", err.Error())
+		w.e.releaseAttention(ctx, job, WaitDeskSetup, err.Error())
+		w.pause("paused", PrinterDeskSetup, err.Error())
 		return false
 	}
 	view := DeskView{Job: job.ID, Name: p.name, Face: p.facePNG()}
@@ -284,7 +284,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	for refused := 0; ; refused++ {
 		if refused >= 5 {
 			w.toQueue(ctx, job.ID, "no fresh blank on the desk reader of "+w.name)
-			w.pause("paused", fmt.Sprintf("printer %s: %d cards placed on the desk reader were already counted; check the blank stock, then resume (printstationctl printer resume %s)", w.name, refused, w.name))
+			w.pause("paused", PrinterDeskCounted, fmt.Sprintf("printer %s: %d cards placed on the desk reader were already counted; check the blank stock, then resume (printstationctl printer resume %s)", w.name, refused, w.name))
 			return false
 		}
 		view.Step, view.UID, view.Message = string(deskPlaceBlank), "", "place a blank card on the desk reader"
@@ -354,12 +354,12 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 			continue
 		case errors.Is(err, chip.ErrNoCard) && intent == 0:
 			w.toQueue(ctx, job.ID, "no blank placed on the desk reader of "+w.name)
-			w.pause("paused", fmt.Sprintf("printer %s waited %s for a blank on the desk reader: resume when the operator is at the desk (printstationctl printer resume %s)", w.name, wait, w.name))
+			w.pause("paused", PrinterDeskWaited, fmt.Sprintf("printer %s waited %s for a blank on the desk reader: resume when the operator is at the desk (printstationctl printer resume %s)", w.name, wait, w.name))
 			return false
 		case intent == 0:
 			// Nothing written: the encoder, not the card, failed.
 			w.toQueue(ctx, job.ID, "desk reader of "+w.name+" failed")
-			w.offline(fmt.Sprintf("desk reader of printer %s failed: %v — retried every few seconds", w.name, err))
+			w.offline(PrinterEncoderDown, fmt.Sprintf("desk reader of printer %s failed: %v — retried every few seconds", w.name, err))
 			return false
 		default:
 			writeErr = err
@@ -377,7 +377,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		w.deskPutAside(ctx, rd, view, uid, "the chip could not be written: put this card with the spoiled cards")
 		if errors.Is(writeErr, chip.ErrServiceDown) || errors.Is(writeErr, chip.ErrReaderGone) {
 			w.toQueue(ctx, job.ID, "desk reader of "+w.name+" failed")
-			w.offline(fmt.Sprintf("desk reader of printer %s failed: %v — retried every few seconds", w.name, writeErr))
+			w.offline(PrinterEncoderDown, fmt.Sprintf("desk reader of printer %s failed: %v — retried every few seconds", w.name, writeErr))
 			return false
 		}
 		return true
@@ -398,7 +398,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		if err != nil {
 			w.deskSpoil(cctx, p, intent, uid, inventory.ReasonDeskNotPrinted, "the card was not taken to the printer")
 			w.toQueue(ctx, job.ID, "card not taken to the printer")
-			w.pause("paused", fmt.Sprintf("the card of job %s stayed on the desk reader of %s (%v): it is spoiled (its chip holds the job's data): put it with the spoiled cards, then resume", job.ID, w.name, err))
+			w.pause("paused", PrinterDeskCardLeft, fmt.Sprintf("the card of job %s stayed on the desk reader of %s (%v): it is spoiled (its chip holds the job's data): put it with the spoiled cards, then resume", job.ID, w.name, err))
 			return false
 		}
 	} else {
@@ -532,7 +532,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		msg += ": find it, tap it and confirm, or spoil it"
 	}
 	w.deskUncertain(cctx, job, intent, msg)
-	w.pause("attention", msg)
+	w.pause("attention", PrinterDeskNotTapped, msg)
 	return false
 }
 
@@ -571,7 +571,7 @@ func (w *worker) deskConsumed(ctx context.Context, p *prepared, intent int64, ui
 
 // deskUncertain puts a card that cannot be proven aside for a person.
 func (w *worker) deskUncertain(ctx context.Context, job jobqueue.JobMeta, intent int64, msg string) {
-	w.e.settleUncertain(ctx, intent, job.ID, msg)
+	w.e.settleUncertain(ctx, intent, job.ID, WaitDeskNotTapped, msg)
 }
 
 // uidBytes turns the ledger's hex UID back into bytes for the shared
@@ -628,7 +628,7 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 	}
 	rule, ok := deskRecovery[step]
 	if !ok {
-		e.settleUncertain(ctx, intent, jobID, fmt.Sprintf("the card of job %s was at an unknown desk step %q when the station stopped: a person decides (confirm or spoil)", jobID, step))
+		e.settleUncertain(ctx, intent, jobID, WaitFeedUnknown, fmt.Sprintf("the card of job %s was at an unknown desk step %q when the station stopped: a person decides (confirm or spoil)", jobID, step))
 		return true
 	}
 	// A print job the queue never started can be cancelled, which proves
@@ -649,9 +649,9 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 	}
 	why := fmt.Sprintf(rule.why, "of job "+jobID)
 	if rule.spoil == "" {
-		e.settleUncertain(ctx, intent, jobID, why)
+		e.settleUncertain(ctx, intent, jobID, WaitFedBeforeRestart, why)
 		if w := e.byName[printerName]; w != nil {
-			w.set("attention", "job "+jobID+" waits for a person after a restart: printstationctl attention list", "")
+			w.setCode("attention", PrinterUncertainRestart, "job "+jobID+" waits for a person after a restart: printstationctl attention list", "")
 		}
 		return true
 	}
@@ -671,7 +671,7 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 		return e.queue.SetState(ctx, tx, jobID, jobqueue.Queued, "restart: a new blank is due")
 	})
 	if err != nil {
-		e.settleUncertain(ctx, intent, jobID, why+fmt.Sprintf(" (recording it failed: %v)", err))
+		e.settleUncertain(ctx, intent, jobID, WaitFedBeforeRestart, why+fmt.Sprintf(" (recording it failed: %v)", err))
 		return true
 	}
 	e.log.Warn().Str("job", jobID).Str("printer", printerName).Str("reason", rule.spoil).Msg("restart: desk card spoiled")
