@@ -97,6 +97,9 @@ func TestWebPage(t *testing.T) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-gpu", true),
 		chromedp.WindowSize(1280, 900),
+		// A regency office's computer: the browser asks for Indonesian.
+		chromedp.Flag("lang", "id-ID"),
+		chromedp.Flag("accept-lang", "id-ID,id"),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
@@ -203,7 +206,7 @@ func TestWebPage(t *testing.T) {
 
 	// --- The operator, in Indonesian (the page's first language).
 	if got := eval(`document.documentElement.lang`); got != "id" {
-		t.Fatalf("a browser without a language choice gets lang=%q, want id", got)
+		t.Fatalf("a browser asking for Indonesian gets lang=%q, want id", got)
 	}
 	check("01-signin-id")
 	signIn("Sari Operator", "operator")
