@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 export CGO_ENABLED := 1
 
-.PHONY: deps build demo test fmt-check vet testbed-up bench
+.PHONY: deps build demo deb test fmt-check vet testbed-up bench
 
 deps:
 	@scripts/deps.sh
@@ -12,11 +12,16 @@ deps:
 build: deps
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-# The demo uses the virtual card on the real pcscd when it can start it,
-# else the in-process software card.
+# The demo uses the virtual card on the real pcscd when it can start it
+# (also when it has only just started it), else the in-process software card.
 demo: build
-	@scripts/testbed-up.sh || echo "pcscd not started: the demo uses the software chip"
-	$(BIN)/printstation-demo --out demo-out --exit-when-done
+	@if scripts/testbed-up.sh; then chip=vicc; else echo "pcscd not started: the demo uses the software chip"; chip=soft; fi; \
+	$(BIN)/printstation-demo --chip $$chip --out demo-out --exit-when-done
+
+# The Debian package in dist/, checked with lintian (scripts/deb.sh;
+# VERSION=... to set its version).
+deb: deps
+	@scripts/deb.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

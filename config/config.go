@@ -28,6 +28,7 @@ type Config struct {
 	RuntimeDir string    `toml:"runtime_dir"`
 	Central    Central   `toml:"central"`
 	Web        Web       `toml:"web"`
+	Metrics    Metrics   `toml:"metrics"`
 	Log        Log       `toml:"log"`
 	Queue      Queue     `toml:"queue"`
 	Keys       Keys      `toml:"keys"`
@@ -68,6 +69,13 @@ type Web struct {
 	// Language is the page's language when neither the signed-in person
 	// nor the browser chose one: "id" (Bahasa Indonesia) or "en".
 	Language string `toml:"language"`
+}
+
+// Metrics is the Prometheus endpoint a fleet's monitoring scrapes. It has
+// its own address so that it can be opened to the monitoring server while
+// the print-room page stays on loopback; it carries no personal data.
+type Metrics struct {
+	Listen string `toml:"listen"` // HOST:PORT; "" switches it off
 }
 
 // Log sets the daemon's logging.
@@ -153,6 +161,7 @@ func Defaults() Config {
 		StorageDir: "/var/lib/printstation",
 		RuntimeDir: "/run/printstation",
 		Web:        Web{Listen: "127.0.0.1:8080", Language: "id"},
+		Metrics:    Metrics{Listen: "127.0.0.1:9464"},
 		Log:        Log{Level: "info", Format: "auto"},
 		Queue:      Queue{PrefetchJobs: 200, PrefetchMB: 64},
 		Central:    Central{PollSeconds: 30, MaxAnswerMB: 16},

@@ -105,9 +105,10 @@ func itoa(i int) string {
 }
 
 var knownKeys = map[string][]string{
-	"":                   {"station_id", "storage_dir", "runtime_dir", "[central]", "[web]", "[log]", "[queue]", "[keys]", "[engine]", "[[printer]]"},
+	"":                   {"station_id", "storage_dir", "runtime_dir", "[central]", "[web]", "[metrics]", "[log]", "[queue]", "[keys]", "[engine]", "[[printer]]"},
 	"central":            {"url", "client_cert", "client_key", "ca_file", "witness_key", "poll_seconds", "max_answer_mb", "[[central.issuer_key]]"},
 	"web":                {"listen"},
+	"metrics":            {"listen"},
 	"log":                {"level", "format"},
 	"queue":              {"prefetch_jobs", "prefetch_mb", "retention_hours"},
 	"keys":               {"data_key", "signing_key"},

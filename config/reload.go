@@ -49,6 +49,7 @@ func Diff(old, nu *Config) Changes {
 		{"central.issuer_key", old.Central.IssuerKeys, nu.Central.IssuerKeys},
 		{"central.witness_key", old.Central.WitnessKey, nu.Central.WitnessKey},
 		{"web.listen", old.Web.Listen, nu.Web.Listen},
+		{"metrics.listen", old.Metrics.Listen, nu.Metrics.Listen},
 		{"log.format", old.Log.Format, nu.Log.Format},
 		{"keys", old.Keys, nu.Keys},
 		{"engine.checkpoint_every", old.Engine.CheckpointEvery, nu.Engine.CheckpointEvery},

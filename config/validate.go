@@ -94,6 +94,12 @@ func (c *Config) validate(idx lineIndex) Problems {
 		bad("web.language", "web.language %q: expected \"id\" (Bahasa Indonesia) or \"en\" (English)", c.Web.Language)
 	}
 
+	if c.Metrics.Listen != "" { // "" switches metrics off
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || port == "" {
+			bad("metrics.listen", "metrics.listen %q: expected HOST:PORT, e.g. \"127.0.0.1:9464\" (loopback) or the station's address for a Prometheus server, or \"\" for none", c.Metrics.Listen)
+		}
+	}
+
 	switch c.Log.Level {
 	case "trace", "debug", "info", "warn", "error":
 	default:

@@ -26,7 +26,7 @@ func chipBeds(ctx context.Context, o Options) (string, []bed, error) {
 		// The virtual card only when pcscd is already running (make demo
 		// starts it): a demo does not start system daemons on its own.
 		mode = "soft"
-		if o.Printers <= len(viccPorts) && vicc.PcscdPID() != 0 && viccAvailable(ctx) {
+		if o.Printers <= len(viccPorts) && vicc.PcscdPID() != 0 && viccAvailable(ctx, 5*time.Second) {
 			mode = "vicc"
 		}
 	}
@@ -41,7 +41,9 @@ func chipBeds(ctx context.Context, o Options) (string, []bed, error) {
 		if o.Printers > len(viccPorts) {
 			return "", nil, fmt.Errorf("--chip vicc serves at most %d printers (vpcd has two readers)", len(viccPorts))
 		}
-		if !viccAvailable(ctx) {
+		// Asked for explicitly (make demo does, right after starting
+		// pcscd): give vpcd's readers time to appear.
+		if !viccAvailable(ctx, 30*time.Second) {
 			return "", nil, fmt.Errorf("--chip vicc: pcscd with vsmartcard-vpcd and vicc are not available (make testbed-up starts pcscd)")
 		}
 		dumps := filepath.Join(o.Out, "chips")
@@ -54,11 +56,11 @@ func chipBeds(ctx context.Context, o Options) (string, []bed, error) {
 	return "", nil, fmt.Errorf("--chip %q: expected soft, vicc or auto", o.Chip)
 }
 
-func viccAvailable(ctx context.Context) bool {
+func viccAvailable(ctx context.Context, wait time.Duration) bool {
 	if _, err := exec.LookPath("vicc"); err != nil {
 		return false
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	_, err := vicc.EnsurePcscd(cctx)
 	return err == nil

@@ -91,9 +91,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Log = stderr
-	sum, err := Run(ctx, o, stdout)
+	// With --json stdout is the one summary document; progress goes to
+	// stderr so that `printstation-demo --json | jq` works.
+	progress := stdout
+	if o.JSON {
+		progress = stderr
+	}
+	sum, err := Run(ctx, o, progress)
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
+		if o.JSON {
+			json.NewEncoder(stdout).Encode(map[string]any{"error": err.Error(), "exit": 1})
+		}
 		return 1
 	}
 	if o.JSON {

@@ -15,6 +15,8 @@ pkgs=(
   fonts-dejavu-core
   zbar-tools            # card tests read the printed QR code back
   systemd               # systemd-analyze for the unit checks
+  prometheus            # promtool test rules deploy/prometheus/alerts_test.yml
+  lintian               # make deb checks the package
   cups cups-ipp-utils   # the IPP driver's tests: a real cupsd and ippeveprinter
   avahi-daemon dbus     # ippeveprinter needs DNS-SD even with -r off
   poppler-utils         # pdftoppm: the duplex PDF sent to a queue is rasterized back

@@ -19,9 +19,10 @@ if pgrep -x pcscd >/dev/null 2>&1; then
 fi
 mkdir -p /run/pcscd
 pcscd   # daemonizes
-# wait until it answers (its socket exists) so `go test` finds the readers
+# wait until it answers (its socket exists) and has written its pid file,
+# so `go test` and `make demo` right after find it and its readers
 for _ in $(seq 1 100); do
-  if [ -S /run/pcscd/pcscd.comm ]; then exit 0; fi
+  if [ -S /run/pcscd/pcscd.comm ] && [ -s /run/pcscd/pcscd.pid ]; then exit 0; fi
   sleep 0.1
 done
 echo "testbed-up: pcscd started but its socket /run/pcscd/pcscd.comm never appeared" >&2

@@ -51,6 +51,9 @@ type Engine struct {
 	syncer *jobqueue.Syncer
 	parts  *Parts
 	hub    hub
+	timing *timing // histograms for /metrics
+
+	journaled journalState // printer stops already written to the journal
 
 	cfgMu sync.Mutex
 	cfg   *config.Config
@@ -98,7 +101,7 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 	if ec.Status == nil {
 		ec.Status = func(string) {}
 	}
-	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1)}
+	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1), timing: newTiming()}
 	if _, err := ec.DB.ExecContext(ctx, engineSchema+deskSchema); err != nil {
 		return nil, fmt.Errorf("engine tables: %w", err)
 	}
@@ -147,7 +150,8 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 			parts.Close()
 			return nil, fmt.Errorf("printer %s: no device was built for it", pc.Name)
 		}
-		w := newWorker(e, pc.Name, p, parts.Encoders[pc.Name])
+		p, enc := e.timed(p, parts.Encoders[pc.Name], pc.Encoder == "desk")
+		w := newWorker(e, pc.Name, p, enc)
 		if pc.Encoder == "desk" {
 			w.desk = &deskState{}
 		}
@@ -224,6 +228,7 @@ func (e *Engine) Reconfigure(c *config.Config) {
 }
 
 func (e *Engine) publish(ev Event) {
+	e.journal(ev)
 	e.hub.publish(ev)
 }
 

@@ -21,14 +21,14 @@ func (e *Engine) startSync() error {
 		PrefetchBytes: int64(e.cfg.Queue.PrefetchMB) << 20,
 		Wait:          time.Duration(c.PollSeconds) * time.Second,
 		OnCheckpoint: func(ctx context.Context, key, cosigned string) error {
-			return e.ledger.StoreCosigned(ctx, []byte(cosigned))
+			return e.storeCosigned(ctx, cosigned)
 		},
 		Logger: e.log,
 	}
 	if e.ec.Sync != nil {
 		e.ec.Sync(&opts)
 	}
-	e.syncer = jobqueue.NewSyncer(e.queue, cl, opts)
+	e.syncer = jobqueue.NewSyncer(e.queue, &watchedCentral{Central: cl, log: e.log}, opts)
 	return nil
 }
 

@@ -55,7 +55,12 @@ func newWorker(e *Engine, name string, p Printer, enc Encoder) *worker {
 func (w *worker) snapshot() PrinterState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return PrinterState{Name: w.name, State: w.state, Code: w.code, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	ps := PrinterState{Name: w.name, State: w.state, Code: w.code, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	if w.desk != nil {
+		v := w.desk.get()
+		ps.Desk = &localapi.DeskStep{Step: v.Step, Job: v.Job, Message: v.Message}
+	}
+	return ps
 }
 
 func (w *worker) set(state, msg, job string) {

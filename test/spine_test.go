@@ -205,8 +205,9 @@ func checkLogHasNoPersonalKeys(t *testing.T, log string) {
 func TestCtlWithoutDaemon(t *testing.T) {
 	out, code := ctl(t, filepath.Join(t.TempDir(), "nope.sock"), "status")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 1 || len(lines) != 1 || !strings.Contains(out, "not running") {
-		t.Fatalf("exit %d, want one clear line:\n%s", code, out)
+	// Exit 3 is "daemon not running" (docs/CLI.md), apart from a refusal (1).
+	if code != 3 || len(lines) != 1 || !strings.Contains(out, "not running") {
+		t.Fatalf("exit %d, want 3 and one clear line:\n%s", code, out)
 	}
 }
 

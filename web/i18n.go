@@ -229,6 +229,9 @@ func dynamicIDs() []string {
 	for _, s := range centralStates() {
 		ids = append(ids, centralStateID(s))
 	}
+	for _, s := range deskSteps() {
+		ids = append(ids, "desk_step_"+s)
+	}
 	for _, k := range storyKinds() {
 		ids = append(ids, storyKindID(k))
 	}

@@ -54,7 +54,8 @@ type liveView struct {
 type printerRow struct {
 	station.PrinterState
 	CanResume bool
-	Tone      string // ok, warn, stop: the tile's colour
+	Tone      string   // ok, warn, stop: the tile's colour
+	Desk      *deskRow // a desk-encoder printer's step (desk.go)
 }
 
 func (h *handler) loadLive(ctx context.Context, l *lang, s *session) *liveView {
@@ -68,7 +69,7 @@ func (h *handler) loadLive(ctx context.Context, l *lang, s *session) *liveView {
 	}
 	busy, stopped := 0, 0
 	for _, p := range h.st.Printers() {
-		row := printerRow{PrinterState: p, Tone: "ok"}
+		row := printerRow{PrinterState: p, Tone: "ok", Desk: h.deskRow(p.Name)}
 		if stock != nil {
 			row.Loaded = stock.Printers[p.Name]
 		}
@@ -211,7 +212,8 @@ func funcsFor(l *lang) template.FuncMap {
 			}
 			return b.String()
 		},
-		"langs": func() []string { return Languages },
+		"langs":    func() []string { return Languages },
+		"deskStep": func(step string) string { return l.T(deskStepID(step)) },
 		"sum": func(m map[string]int64) int64 {
 			var n int64
 			for _, v := range m {

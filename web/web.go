@@ -144,6 +144,7 @@ func New(st Station, opts Options) http.Handler {
 	h.mux.HandleFunc("POST /batch", h.batch)
 	h.mux.HandleFunc("POST /attention", h.attention)
 	h.mux.HandleFunc("POST /printer", h.printer)
+	h.mux.HandleFunc("GET /desk/face", h.deskFace)
 	return h
 }
 

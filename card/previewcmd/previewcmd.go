@@ -89,6 +89,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func check(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check", stderr)
 	tplPath := fs.String("template", "", "template JSON file")
+	asJSON := fs.Bool("json", false, "print the result as one JSON document")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -98,6 +99,10 @@ func check(args []string, stdout, stderr io.Writer) error {
 	tpl, err := loadTemplate(*tplPath)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"template": tpl.ID(), "sha256": tpl.Hash(), "fields": tpl.RequiredFields(),
+			"optional": optionalOnly(tpl), "k_panel": tpl.UsesBlack()})
 	}
 	fmt.Fprintf(stdout, "template %s: OK\nsha256   %s\nfields   %s\nK panel  %v\n",
 		tpl.ID(), tpl.Hash(), strings.Join(tpl.RequiredFields(), " "), tpl.UsesBlack())
@@ -144,6 +149,7 @@ func render(args []string, stdout, stderr io.Writer) error {
 	sigPath := fs.String("signature", "", "PNG signature (default: a generated sample)")
 	out := fs.String("out", "", "PNG file to write: the card as printed")
 	layers := fs.Bool("layers", false, "also write the colour and K panels as separate PNGs")
+	asJSON := fs.Bool("json", false, "list the files written as one JSON document")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -183,19 +189,25 @@ func render(args []string, stdout, stderr io.Writer) error {
 	if err := writePNG(*out, card.Composite(col, blk)); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	wrote := []string{*out}
 	if *layers {
 		base := strings.TrimSuffix(*out, filepath.Ext(*out))
 		if err := writePNG(base+"-color.png", col); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s\n", base+"-color.png")
+		wrote = append(wrote, base+"-color.png")
 		if blk != nil {
 			if err := writePNG(base+"-k.png", blk); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "wrote %s\n", base+"-k.png")
+			wrote = append(wrote, base+"-k.png")
 		}
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"wrote": wrote})
+	}
+	for _, f := range wrote {
+		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
 	return nil
 }
@@ -213,4 +225,10 @@ func writePNG(path string, img image.Image) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

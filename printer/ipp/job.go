@@ -160,7 +160,8 @@ func (d *Driver) JobState(ctx context.Context, id int) (Job, error) {
 }
 
 // Wait follows a job until it completes, every poll bounded and the whole
-// wait bounded by the print timeout. It returns early with a typed error,
+// wait bounded by the print timeout; it looks after 25 ms, then at twice
+// the interval each time up to the poll interval (default 200 ms). It returns early with a typed error,
 // the job still alive, when the queue reports a fault (cover open, no
 // cards, stopped): a person has to act, and the caller decides whether to
 // wait again or cancel. An aborted job is an error of the fault that
@@ -168,8 +169,9 @@ func (d *Driver) JobState(ctx context.Context, id int) (Job, error) {
 func (d *Driver) Wait(ctx context.Context, j Job) (Job, error) {
 	op := fmt.Sprintf("print job %d", j.ID)
 	deadline := time.Now().Add(d.t.Print)
-	tick := time.NewTicker(d.poll)
-	defer tick.Stop()
+	// Look soon, then less often: a queue with nothing mechanical to do
+	// finishes within tens of milliseconds, a real card takes seconds.
+	every := min(25*time.Millisecond, d.poll)
 	for {
 		cur, err := d.JobState(ctx, j.ID)
 		if err != nil {
@@ -206,8 +208,9 @@ func (d *Driver) Wait(ctx context.Context, j Job) (Job, error) {
 		select {
 		case <-ctx.Done():
 			return cur, d.fail(op, printer.KindTimeout, "job still "+cur.State, ctx.Err())
-		case <-tick.C:
+		case <-time.After(every):
 		}
+		every = min(2*every, d.poll)
 	}
 }
 

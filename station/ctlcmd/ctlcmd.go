@@ -72,6 +72,8 @@ type cli struct {
 	json   bool
 	actor  string
 	client *localapi.Client
+	// emitted: the one JSON document of this run is out (--json).
+	emitted bool
 }
 
 // Main runs printstationctl with args (without the program name).
@@ -97,6 +99,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Subcommands take --json after their name too.
 	rest, j := takeBool(rest, "--json")
 	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: localapi.NewClient(*sock)}
+	if code, ok := c.help(rest); ok {
+		return code
+	}
 	var err error
 	switch rest[0] {
 	case "status":
@@ -113,8 +118,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.stock(rest[1:])
 	case "diag":
 		if len(rest) < 2 {
-			fmt.Fprintln(stderr, "usage: printstationctl diag printer|reader ...")
-			return 2
+			err = usageErr("diag printer|reader ...")
+			break
 		}
 		sub := rest[2:]
 		if c.json {
@@ -122,48 +127,76 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		switch rest[1] {
 		case "printer":
-			return printerdiag.Main(ctx, sub, stdout, stderr)
+			return c.delegate(printerdiag.Main, sub)
 		case "reader":
-			return diagcmd.Main(ctx, sub, stdout, stderr)
+			return c.delegate(diagcmd.Main, sub)
 		}
-		fmt.Fprintf(stderr, "printstationctl diag: unknown %q: expected printer or reader\n", rest[1])
-		return 2
+		err = usageErr(fmt.Sprintf("diag printer|reader ... (not %q)", rest[1]))
 	case "card":
-		return previewcmd.Main(ctx, rest[1:], stdout, stderr)
+		sub := rest[1:]
+		if c.json && len(sub) > 0 {
+			sub = append([]string{sub[0], "--json"}, sub[1:]...)
+		}
+		return c.delegate(previewcmd.Main, sub)
+	case "outbox":
+		err = c.outbox(rest[1:])
 	case "datakey":
 		if len(rest) != 3 || rest[1] != "create" {
-			fmt.Fprintln(stderr, "usage: printstationctl datakey create FILE")
-			return 2
+			err = usageErr("datakey create FILE")
+			break
 		}
 		if _, err := jobqueue.CreateDataKey(rest[2]); err != nil {
 			fmt.Fprintln(stderr, "printstationctl datakey:", err)
+			c.jsonError(err, 1)
 			return 1
 		}
-		fmt.Fprintf(stdout, "created the station data key %s (mode 0600); point keys.data_key at it or load it as the systemd credential printstation-data-key\n", rest[2])
+		c.emit(map[string]string{"created": rest[2], "mode": "0600"}, func(w io.Writer) {
+			fmt.Fprintf(w, "created the station data key %s (mode 0600); point keys.data_key at it or load it as the systemd credential printstation-data-key\n", rest[2])
+		})
 		return 0
 	case "audit":
 		sub := rest[1:]
 		if c.json && len(sub) > 0 {
 			sub = append([]string{sub[0], "--json"}, sub[1:]...)
 		}
-		return auditcmd.Main(ctx, sub, stdout, stderr)
+		return c.delegate(auditcmd.Main, sub)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "printstationctl: unknown command %q\n%s", rest[0], usage)
+		c.jsonError(fmt.Errorf("unknown command %q (printstationctl help lists them)", rest[0]), 2)
 		return 2
 	}
 	if err != nil {
 		var ue usageErr
 		if errors.As(err, &ue) {
 			fmt.Fprintln(stderr, "usage: printstationctl", string(ue))
+			c.jsonError(err, 2)
 			return 2
 		}
+		code := 1
+		if errors.Is(err, localapi.ErrNoDaemon) {
+			code = 3
+		}
 		fmt.Fprintln(stderr, "printstationctl:", err)
-		return 1
+		c.jsonError(err, code)
+		return code
 	}
 	return 0
+}
+
+// jsonError makes a failed command's stdout still one JSON document under
+// --json (unless the command already wrote its document): scripts parse
+// stdout either way and read the exit status.
+func (c *cli) jsonError(err error, code int) {
+	if !c.json || c.emitted {
+		return
+	}
+	c.emitted = true
+	enc := json.NewEncoder(c.out)
+	enc.SetIndent("", "  ")
+	enc.Encode(map[string]any{"error": err.Error(), "exit": code})
 }
 
 type usageErr string
@@ -195,6 +228,7 @@ func defaultActor() string {
 
 func (c *cli) emit(v any, text func(w io.Writer)) error {
 	if c.json {
+		c.emitted = true
 		enc := json.NewEncoder(c.out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
@@ -216,6 +250,8 @@ func (c *cli) version() error {
 	if derr == nil {
 		out["daemon"] = v["version"]
 		out["station"] = v["station"]
+	} else {
+		out["daemon_error"] = derr.Error()
 	}
 	c.emit(out, func(w io.Writer) {
 		fmt.Fprintln(w, "printstationctl", version.Version)
@@ -230,6 +266,10 @@ func (c *cli) status(args []string) error {
 	args, watch := takeBool(args, "--watch")
 	if len(args) > 0 {
 		return usageErr("status [--watch] [--json]")
+	}
+	if watch && c.json {
+		// --json promises one document; a stream of them is /v1/events.
+		return usageErr("status --json (once) or status --watch (text); not both")
 	}
 	show := func() error {
 		var st localapi.StatusReport
@@ -285,6 +325,15 @@ func printStatus(w io.Writer, st localapi.StatusReport, clear bool) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Name, p.State, dash(p.Job), p.Printed, p.Spoiled, p.Loaded, p.Message)
 	}
 	tw.Flush()
+	for _, p := range st.Printers {
+		if p.Desk != nil && p.Desk.Step != "" {
+			// The operator at a desk printer reads this from across the room.
+			fmt.Fprintf(w, "\n  >>> %s: %s <<<\n", p.Name, strings.ToUpper(deskWords(p.Desk.Step)))
+			if p.Desk.Message != "" {
+				fmt.Fprintf(w, "      %s (job %s)\n", p.Desk.Message, p.Desk.Job)
+			}
+		}
+	}
 	if len(st.Batches) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -452,4 +501,23 @@ func (c *cli) stock(args []string) error {
 	return c.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "recorded: %s %d (ledger event %v)\n", args[0], *qty, res["seq"])
 	})
+}
+
+// deskWords names a desk step for the operator.
+func deskWords(step string) string {
+	switch step {
+	case "place_blank":
+		return "place a blank card on the desk reader"
+	case "writing":
+		return "writing the chip — leave the card on the reader"
+	case "to_feed":
+		return "put the card in the printer's manual feed"
+	case "printing":
+		return "printing the face"
+	case "tap_back":
+		return "tap the printed card on the desk reader"
+	case "put_aside":
+		return "take the card off the reader"
+	}
+	return step
 }

@@ -1,5 +1,7 @@
 package localapi
 
+import "time"
+
 // The JSON documents of the local API. The engine fills them (station
 // aliases each one), printstationctl and scripts read them.
 
@@ -71,6 +73,18 @@ type PrinterState struct {
 	Printed int    `json:"printed"`
 	Spoiled int    `json:"spoiled"`
 	Loaded  int64  `json:"loaded"` // blanks the ledger has in this printer
+	// Desk is the operator's step at a desk-encoder printer (encoder =
+	// "desk"), nil for others. It carries no personal data.
+	Desk *DeskStep `json:"desk,omitempty"`
+}
+
+// DeskStep is what a desk-encoder printer asks of the operator now.
+type DeskStep struct {
+	// Step: place_blank, writing, to_feed, printing, tap_back, put_aside,
+	// or "" (between cards).
+	Step    string `json:"step"`
+	Job     string `json:"job,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // StatusReport is what `printstationctl status` shows.
@@ -86,4 +100,24 @@ type StatusReport struct {
 	Queue    map[string]int `json:"queue"`
 	Stock    *StockState    `json:"stock,omitempty"`
 	Central  string         `json:"central"`
+}
+
+// OutboxMaxLimit bounds how many items one outbox answer lists.
+const OutboxMaxLimit = 1000
+
+// OutboxItem is a report the centre has not acknowledged yet (no body: an
+// outcome names a chip UID).
+type OutboxItem struct {
+	Kind      string    `json:"kind"` // outcome, checkpoint, stock
+	Key       string    `json:"key"`  // the idempotency key
+	CreatedAt time.Time `json:"created_at"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// OutboxReport is what `printstationctl outbox` shows (GET /v1/outbox).
+type OutboxReport struct {
+	Pending        int          `json:"pending"` // all unacknowledged items
+	Items          []OutboxItem `json:"items"`   // the oldest, up to the limit asked
+	LastOutcomeAck time.Time    `json:"last_outcome_ack,omitzero"`
 }
