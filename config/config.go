@@ -115,6 +115,9 @@ type Engine struct {
 	// MaxStock is the most blanks this station may hold (storage and
 	// printers); larger quantities are refused as typing mistakes.
 	MaxStock int `toml:"max_stock"`
+	// CheckpointMinutes signs a checkpoint when events waited this long
+	// unsigned, so the tail the centre has not witnessed stays short.
+	CheckpointMinutes int `toml:"checkpoint_minutes"`
 }
 
 // Printer is one card printer and the encoder inside it.
@@ -173,6 +176,7 @@ func Defaults() Config {
 			ChipTimeoutSeconds:   30,
 			DeskWaitSeconds:      300,
 			MaxStock:             100000,
+			CheckpointMinutes:    5,
 		},
 	}
 }

@@ -112,7 +112,7 @@ var knownKeys = map[string][]string{
 	"log":                {"level", "format"},
 	"queue":              {"prefetch_jobs", "prefetch_mb", "retention_hours"},
 	"keys":               {"data_key", "signing_key"},
-	"engine":             {"max_attempts", "checkpoint_every", "shutdown_grace_seconds", "low_stock", "chip_timeout_seconds", "max_stock"},
+	"engine":             {"max_attempts", "checkpoint_every", "shutdown_grace_seconds", "low_stock", "chip_timeout_seconds", "max_stock", "checkpoint_minutes"},
 	"printer":            {"name", "driver", "transport", "vendor_id", "product_id", "serial", "address", "encoder_reader", "feeder_capacity", "ribbon"},
 	"central.issuer_key": {"id", "file"},
 }

@@ -55,6 +55,7 @@ func Diff(old, nu *Config) Changes {
 		{"engine.checkpoint_every", old.Engine.CheckpointEvery, nu.Engine.CheckpointEvery},
 		{"engine.shutdown_grace_seconds", old.Engine.ShutdownGraceSeconds, nu.Engine.ShutdownGraceSeconds},
 		{"engine.chip_timeout_seconds", old.Engine.ChipTimeoutSeconds, nu.Engine.ChipTimeoutSeconds},
+		{"engine.desk_wait_seconds", old.Engine.DeskWaitSeconds, nu.Engine.DeskWaitSeconds},
 		{"printer", old.Printers, nu.Printers},
 	}
 	for _, f := range fixed {

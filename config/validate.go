@@ -138,6 +138,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 	if e.CheckpointEvery < 1 {
 		bad("engine.checkpoint_every", "engine.checkpoint_every = %d: expected 1 or more ledger events", e.CheckpointEvery)
 	}
+	if e.CheckpointMinutes < 1 || e.CheckpointMinutes > 1440 {
+		bad("engine.checkpoint_minutes", "engine.checkpoint_minutes = %d: expected 1 to 1440 minutes between checkpoints while events wait unsigned", e.CheckpointMinutes)
+	}
 	if e.DeskWaitSeconds < 1 || e.DeskWaitSeconds > 3600 {
 		bad("engine.desk_wait_seconds", "engine.desk_wait_seconds = %d: expected 1 to 3600 seconds for the operator at the desk reader", e.DeskWaitSeconds)
 	}

@@ -82,7 +82,7 @@ func (b balances) delta(e Event) (map[string]int64, error) {
 		}
 		d[e.Location] += e.Quantity
 		d[bAdjusted] += e.Quantity
-	case ShiftClosed, CounterReading:
+	case ShiftClosed, CounterReading, Enrolled:
 		// Facts about the world, not stock movements.
 	}
 	for k, v := range d {

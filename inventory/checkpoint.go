@@ -3,8 +3,10 @@ package inventory
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -238,6 +240,15 @@ func LoadOrCreateSigner(path, name string) (note.Signer, note.Verifier, error) {
 		return nil, nil, fmt.Errorf("inventory: station key %s is named %q, configuration says %q", path, signer.Name(), name)
 	}
 	vkey, err := os.ReadFile(pub)
+	if errors.Is(err, os.ErrNotExist) {
+		// A key loaded as a systemd credential comes alone: its verifier
+		// key follows from it.
+		v, derr := verifierOf(strings.TrimSpace(string(skey)))
+		if derr != nil {
+			return nil, nil, fmt.Errorf("inventory: station key %s: %w", path, derr)
+		}
+		vkey, err = []byte(v), nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("inventory: verifier key beside the station key: %w", err)
 	}
@@ -249,4 +260,24 @@ func LoadOrCreateSigner(path, name string) (note.Signer, note.Verifier, error) {
 		return nil, nil, fmt.Errorf("inventory: verifier key %s does not match the station key %s", pub, path)
 	}
 	return stationSigner{Signer: signer, vkey: strings.TrimSpace(string(vkey))}, verifier, nil
+}
+
+// verifierOf derives the verifier key of an Ed25519 note signer key
+// ("PRIVATE+KEY+name+hash+base64(alg‖seed)"); note.NewVerifier then checks
+// that name and hash agree with the public key.
+func verifierOf(skey string) (string, error) {
+	parts := strings.SplitN(skey, "+", 5) // base64 may hold "+"
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("not a note signer key")
+	}
+	b, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(b) != 1+ed25519.SeedSize || b[0] != 1 {
+		return "", errors.New("not an Ed25519 note signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(b[1:]).Public().(ed25519.PublicKey)
+	vkey := parts[2] + "+" + parts[3] + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, pub...))
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return "", fmt.Errorf("derived verifier key does not match the key's hash: %w", err)
+	}
+	return vkey, nil
 }

@@ -30,10 +30,14 @@ const (
 	Adjusted       Kind = "adjusted"        // a correction approved by two people
 	ShiftClosed    Kind = "shift_closed"    // counted quantities at the end of a shift
 	CounterReading Kind = "counter_reading" // a printer's hardware "cards inserted" counter
+	// Enrolled opens an enrolment epoch with the centre: the first start of
+	// a station, or an admin's explicit re-enrolment after the database was
+	// lost or replaced. It names what the centre had witnessed before.
+	Enrolled Kind = "enrolled"
 )
 
 var kinds = map[Kind]bool{Received: true, Loaded: true, Unloaded: true, Consumed: true, Spoiled: true,
-	TestCard: true, Destroyed: true, Adjusted: true, ShiftClosed: true, CounterReading: true}
+	TestCard: true, Destroyed: true, Adjusted: true, ShiftClosed: true, CounterReading: true, Enrolled: true}
 
 // Spoil reason codes. The set is closed so that reports can group by reason.
 const (
@@ -98,6 +102,13 @@ type Event struct {
 
 	Counted       map[string]int64 `json:"counted,omitempty"`        // shift_closed: location → counted quantity
 	CardsInserted int64            `json:"cards_inserted,omitempty"` // counter_reading
+
+	// enrolled: the epoch it opens, and the centre's last witnessed tree
+	// of the epoch before (size 0 and no root for a first enrolment).
+	// Reason (free text) says why for a re-enrolment.
+	Epoch    int64  `json:"epoch,omitempty"`
+	PrevSize int64  `json:"prev_size,omitempty"`
+	PrevRoot string `json:"prev_root,omitempty"`
 }
 
 // Entry is an event as the ledger stored it: its place in the tree, its time
@@ -355,6 +366,19 @@ func normalize(e Event) (Event, error) {
 			if n < 0 {
 				return e, r("counted %d at %s: a count cannot be negative", n, loc)
 			}
+		}
+	case Enrolled:
+		if e.Epoch < 1 {
+			return e, r("enrolment epoch %d: expected 1 or more", e.Epoch)
+		}
+		if e.Epoch > 1 && strings.TrimSpace(e.Reason) == "" {
+			return e, r("a re-enrolment must give its reason")
+		}
+		if e.PrevSize < 0 || (e.PrevSize > 0) != (e.PrevRoot != "") {
+			return e, r("previous witnessed size %d and root %q do not go together", e.PrevSize, e.PrevRoot)
+		}
+		if e.Quantity != 0 || e.Printer != "" || e.Job != "" {
+			return e, r("an enrolment moves no blanks")
 		}
 	case CounterReading:
 		if err := needPrinter(); err != nil {

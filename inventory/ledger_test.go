@@ -557,3 +557,53 @@ func TestQuantityBounds(t *testing.T) {
 	}
 	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 1000, DeliveryRef: "D2"})
 }
+
+// A signing key handed over as a systemd credential comes without its .pub
+// file: the verifier key is derived from it, and matches the one made with
+// the key.
+func TestSignerFromCredentialAlone(t *testing.T) {
+	dir := t.TempDir()
+	_, v, err := LoadOrCreateSigner(filepath.Join(dir, "made.key"), "printstation/ST-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "made.key"))
+	cred := filepath.Join(dir, "creds", "printstation-ledger-key")
+	os.MkdirAll(filepath.Dir(cred), 0o700)
+	os.WriteFile(cred, b, 0o400)
+	s, v2, err := LoadOrCreateSigner(cred, "printstation/ST-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.KeyHash() != v.KeyHash() || s.(interface{ VerifierKey() string }).VerifierKey() == "" {
+		t.Errorf("derived verifier differs")
+	}
+	if _, err := os.Stat(cred + ".pub"); err == nil {
+		t.Error("a .pub file was written beside the credential")
+	}
+}
+
+// Checkpoints by time: events waiting unsigned longer than the age are
+// signed; a young tail, or none, is left alone.
+func TestCheckpointIfOlder(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.CheckpointEvery = 1000 })
+	ctx := context.Background()
+	if ok, err := f.l.CheckpointIfOlder(ctx, time.Minute); ok || err != nil {
+		t.Fatalf("empty ledger: %v %v", ok, err)
+	}
+	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 5, DeliveryRef: "D1"})
+	if ok, _ := f.l.CheckpointIfOlder(ctx, time.Minute); !ok {
+		t.Fatal("first events with no checkpoint at all were not signed")
+	}
+	f.record(t, Event{Kind: Loaded, Actor: "ani", Printer: "p1", Quantity: 5})
+	if ok, _ := f.l.CheckpointIfOlder(ctx, time.Hour); ok {
+		t.Error("signed although the last checkpoint is younger than the age")
+	}
+	f.clock.t = f.clock.t.Add(2 * time.Hour)
+	if ok, _ := f.l.CheckpointIfOlder(ctx, time.Hour); !ok {
+		t.Error("an old unsigned tail was not signed")
+	}
+	if ok, _ := f.l.CheckpointIfOlder(ctx, 0); ok {
+		t.Error("signed again with nothing new")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -25,6 +26,12 @@ type VerifyOptions struct {
 	CentreKey note.Verifier
 	// MaxProblems caps the list (0: 100); Problems beyond are only counted.
 	MaxProblems int
+	// Centre, when set, is the centre's record of what it witnessed for
+	// this station (its export). Every checkpoint it cosigned in this
+	// database's enrolment epoch must be reproduced by the events, and the
+	// database must be of the centre's latest epoch: a rewritten, forked,
+	// truncated or replaced database fails, naming the checkpoint.
+	Centre *CentreExport
 }
 
 // Problem is one thing verify found wrong. Seq is the event it concerns, or
@@ -47,6 +54,8 @@ type VerifyReport struct {
 	Events             int64     `json:"events"`
 	Checkpoints        int       `json:"checkpoints"`
 	Cosigned           int       `json:"cosigned"`
+	CentreChecked      int       `json:"centre_checkpoints_checked,omitempty"`
+	Epoch              int64     `json:"enrolment_epoch,omitempty"`
 	LastCheckpoint     int64     `json:"last_checkpoint_size"`
 	UncheckpointedTail int64     `json:"events_after_last_checkpoint"`
 	KeySource          string    `json:"key_source"`
@@ -219,6 +228,9 @@ func Verify(ctx context.Context, sqlDB *sql.DB, opt VerifyOptions) (*VerifyRepor
 				rep.add(max, seq, "breaks the invariant on replay: %v", refusalReason(err))
 				continue
 			}
+			if e.Kind == Enrolled && e.Epoch > rep.Epoch {
+				rep.Epoch = e.Epoch
+			}
 			if (e.Kind == Consumed || e.Kind == Spoiled) && e.Job != "" {
 				if _, ok := knownJobs[e.Job]; knownJobs != nil && !ok {
 					rep.add(max, seq, "blank tied to job %q, which the job queue does not know", e.Job)
@@ -242,6 +254,9 @@ func Verify(ctx context.Context, sqlDB *sql.DB, opt VerifyOptions) (*VerifyRepor
 	}
 	if err := verifyCheckpoints(ctx, db, rep, opt, max, memReader, size); err != nil {
 		return nil, err
+	}
+	if opt.Centre != nil {
+		verifyAgainstCentre(rep, opt, max, memReader, size)
 	}
 
 	stored, err := loadBalances(ctx, db)
@@ -571,4 +586,107 @@ func loadJobs(ctx context.Context, db storage.Execer, rep *VerifyReport) (map[st
 	}
 	rep.JobsChecked = true
 	return known, nil
+}
+
+// verifyAgainstCentre checks the database against the checkpoints the
+// centre cosigned for this station. The station's own tables cannot vouch
+// for themselves against an insider who holds the station key; the
+// centre's copies can, because the centre cosigned only trees that extend
+// each other.
+func verifyAgainstCentre(rep *VerifyReport, opt VerifyOptions, max int, r tlog.HashReader, size int64) {
+	c := opt.Centre
+	if c.Station != "" && c.Station != rep.Station {
+		rep.add(max, -1, "the centre's record is for station %q, this database is station %q", c.Station, rep.Station)
+		return
+	}
+	centreKey := opt.CentreKey
+	if centreKey == nil && c.WitnessKey != "" {
+		v, err := note.NewVerifier(c.WitnessKey)
+		if err != nil {
+			rep.add(max, -1, "the centre's record names witness key %q, which is not a verifier key: %v", c.WitnessKey, err)
+			return
+		}
+		centreKey = v
+		rep.Warnings = append(rep.Warnings, "the centre's signatures were checked with the key in its own record; pass --centre-key with the centre's published key to prove the record came from the centre")
+	}
+	if centreKey == nil {
+		rep.add(max, -1, "no centre key to check the centre's signatures with: pass --centre-key")
+		return
+	}
+	epoch := rep.Epoch
+	if epoch == 0 {
+		epoch = 1 // a ledger from before enrolments were recorded
+	}
+	var latest int64
+	for _, en := range c.Enrolments {
+		latest = max64(latest, en.Epoch)
+		if en.Epoch > 1 {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the station was re-enrolled (epoch %d) on %s by %q: %q; the centre had witnessed %d events before, and %d job(s) were in question", en.Epoch, en.At.Format(time.RFC3339), en.Actor, en.Reason, en.PrevSize, len(en.JobsInQuestion)))
+		}
+	}
+	for _, cp := range c.Checkpoints {
+		latest = max64(latest, cp.Epoch)
+	}
+	if latest == 0 {
+		rep.add(max, -1, "the centre has witnessed nothing for station %q: this database cannot be checked against it", rep.Station)
+		return
+	}
+	switch {
+	case epoch < latest:
+		rep.add(max, -1, "this database is of enrolment epoch %d, but the centre re-enrolled the station at epoch %d: it is an old or replaced copy", epoch, latest)
+	case epoch > latest:
+		rep.add(max, -1, "this database claims enrolment epoch %d, which the centre never recorded (its latest is %d)", epoch, latest)
+	}
+	keys := append([]note.Verifier{}, opt.Keys...)
+	if len(keys) == 0 {
+		for _, en := range c.Enrolments {
+			if en.Epoch == epoch {
+				if v, err := note.NewVerifier(en.VKey); err == nil {
+					keys = append(keys, v)
+				}
+			}
+		}
+	}
+	origin := Origin(rep.Station)
+	for _, cp := range c.Checkpoints {
+		if cp.Epoch != epoch {
+			continue
+		}
+		rep.CentreChecked++
+		name := fmt.Sprintf("centre-cosigned checkpoint at size %d (epoch %d, %s)", cp.Size, cp.Epoch, cp.At.Format(time.RFC3339))
+		vs := append(append([]note.Verifier{}, keys...), centreKey)
+		n, err := note.Open([]byte(cp.Checkpoint), note.VerifierList(vs...))
+		if err != nil {
+			rep.add(max, -1, "%s: signatures do not verify: %v", name, err)
+			continue
+		}
+		centre := false
+		for _, s := range n.Sigs {
+			centre = centre || (s.Name == centreKey.Name() && s.Hash == centreKey.KeyHash())
+		}
+		if !centre {
+			rep.add(max, -1, "%s: no valid centre signature", name)
+			continue
+		}
+		o, t, err := ParseCheckpoint([]byte(n.Text))
+		if err != nil || o != origin || t.N != cp.Size {
+			rep.add(max, -1, "%s: the signed text is not this station's checkpoint of that size", name)
+			continue
+		}
+		if t.N > size {
+			rep.add(max, size, "%s: this database holds only %d events: events seq %d to %d, which the centre witnessed, were deleted (or the database is an older copy)", name, size, size, t.N-1)
+			continue
+		}
+		h, err := tlog.TreeHash(t.N, r)
+		if err != nil || h != t.Hash {
+			rep.add(max, -1, "%s: this database does not reproduce its root: the first %d events were changed, removed or replaced after the centre witnessed them", name, t.N)
+		}
+	}
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
 }

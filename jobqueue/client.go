@@ -98,6 +98,10 @@ type HTTPError struct {
 	Op     string
 	Status int
 	Body   string // start of the body, for diagnosis
+	// LatestSize and Epoch are what the centre says it witnessed, in a 409
+	// answer to a checkpoint or enrolment (-1 when absent).
+	LatestSize, Epoch int64
+	superseded        bool // the centre holds a later checkpoint than the one sent
 }
 
 func (e *HTTPError) Error() string {
@@ -162,7 +166,24 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 		if len(snip) > 200 || !printable(snip) {
 			snip = fmt.Sprintf("(%d bytes)", len(b))
 		}
-		return nil, &HTTPError{Op: op, Status: resp.StatusCode, Body: snip}
+		he := &HTTPError{Op: op, Status: resp.StatusCode, Body: snip, LatestSize: -1, Epoch: -1}
+		var c struct {
+			LatestSize *int64 `json:"latest_size"`
+			Epoch      *int64 `json:"epoch"`
+			Error      string `json:"error"`
+		}
+		if json.Unmarshal(b, &c) == nil {
+			if c.LatestSize != nil {
+				he.LatestSize = *c.LatestSize
+			}
+			if c.Epoch != nil {
+				he.Epoch = *c.Epoch
+			}
+			if c.Error != "" && len(c.Error) <= 400 && printable(c.Error) {
+				he.Body = c.Error
+			}
+		}
+		return nil, he
 	}
 	return b, nil
 }
@@ -229,25 +250,119 @@ func (c *Client) FetchRevocations(ctx context.Context, since string) (revoked []
 	return r.Revoked, r.Cursor, nil
 }
 
-// PostOutcomes reports outcomes; it returns the keys the centre accepted.
-func (c *Client) PostOutcomes(ctx context.Context, idemKey string, items []OutcomeItem) ([]string, error) {
+// Rejection is an outcome the centre refused for good, with its reason
+// (for example a second "printed" for a job it already closed).
+type Rejection struct {
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+// OutcomesAnswer is the centre's answer to a batch of outcomes: keys it
+// accepted, and keys it refused for good. Keys in neither go again.
+type OutcomesAnswer struct {
+	Accepted []string    `json:"accepted"`
+	Rejected []Rejection `json:"rejected"`
+}
+
+// PostOutcomes reports outcomes.
+func (c *Client) PostOutcomes(ctx context.Context, idemKey string, items []OutcomeItem) (OutcomesAnswer, error) {
 	b, err := c.do(ctx, "outcomes", http.MethodPost, "v1/stations/"+url.PathEscape(c.station)+"/outcomes", nil, idemKey, map[string]any{"items": items}, time.Minute)
 	if err != nil {
-		return nil, err
+		return OutcomesAnswer{}, err
 	}
-	var r struct {
-		Accepted []string `json:"accepted"`
-	}
+	var r OutcomesAnswer
 	if err := decodeJSON("outcomes", b, &r); err != nil {
-		return nil, err
+		return OutcomesAnswer{}, err
 	}
-	return r.Accepted, nil
+	if len(r.Rejected) > len(items) {
+		return OutcomesAnswer{}, fmt.Errorf("central outcomes: %w: %d rejections for %d items", ErrBadResponse, len(r.Rejected), len(items))
+	}
+	return r, nil
+}
+
+// CheckpointPost is a checkpoint for the centre to witness, with the
+// consistency proof from the last tree it witnessed (OldSize; no proof when
+// that is 0 or the same size).
+type CheckpointPost struct {
+	Checkpoint string   `json:"checkpoint"`
+	OldSize    int64    `json:"old_size"`
+	Proof      []string `json:"proof"`
+}
+
+// Witnessed is the centre's latest cosigned checkpoint for this station.
+type Witnessed struct {
+	Epoch      int64  `json:"epoch"`
+	Size       int64  `json:"size"`
+	Root       string `json:"root"`
+	Checkpoint string `json:"checkpoint"`
+	VKey       string `json:"vkey"`
+}
+
+// ErrNotEnrolled: the centre has no enrolment for this station.
+var ErrNotEnrolled = errors.New("the centre has no enrolment for this station")
+
+// LatestCheckpoint asks the centre for the last checkpoint it cosigned for
+// this station.
+func (c *Client) LatestCheckpoint(ctx context.Context) (Witnessed, error) {
+	b, err := c.do(ctx, "latest checkpoint", http.MethodGet, "v1/stations/"+url.PathEscape(c.station)+"/checkpoints/latest", nil, "", nil, 30*time.Second)
+	var he *HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		return Witnessed{}, fmt.Errorf("central latest checkpoint: %w", ErrNotEnrolled)
+	}
+	if err != nil {
+		return Witnessed{}, err
+	}
+	var w Witnessed
+	if err := decodeJSON("latest checkpoint", b, &w); err != nil {
+		return Witnessed{}, err
+	}
+	if w.Epoch < 1 || w.Size < 0 || w.Checkpoint == "" {
+		return Witnessed{}, fmt.Errorf("central latest checkpoint: %w: epoch %d size %d", ErrBadResponse, w.Epoch, w.Size)
+	}
+	return w, nil
+}
+
+// Enrolment opens an enrolment epoch at the centre.
+type Enrolment struct {
+	Epoch      int64  `json:"epoch"`
+	VKey       string `json:"vkey"`
+	Checkpoint string `json:"checkpoint"`
+	Actor      string `json:"actor"`
+	Reason     string `json:"reason"`
+}
+
+// EnrolAnswer is the centre's answer to an enrolment.
+type EnrolAnswer struct {
+	Cosigned       string   `json:"cosigned"`
+	Epoch          int64    `json:"epoch"`
+	JobsInQuestion []string `json:"jobs_in_question"`
+}
+
+// Enrol posts an enrolment; idemKey makes a retry harmless.
+func (c *Client) Enrol(ctx context.Context, idemKey string, e Enrolment) (EnrolAnswer, error) {
+	b, err := c.do(ctx, "enrolment", http.MethodPost, "v1/stations/"+url.PathEscape(c.station)+"/enrolment", nil, idemKey, e, time.Minute)
+	if err != nil {
+		return EnrolAnswer{}, err
+	}
+	var r EnrolAnswer
+	if err := decodeJSON("enrolment", b, &r); err != nil {
+		return EnrolAnswer{}, err
+	}
+	if r.Cosigned == "" {
+		return EnrolAnswer{}, fmt.Errorf("central enrolment: %w: no cosigned note", ErrBadResponse)
+	}
+	return r, nil
 }
 
 // PostCheckpoint asks the centre to witness a signed checkpoint note; it
-// returns the note with the centre's signature added.
-func (c *Client) PostCheckpoint(ctx context.Context, idemKey, note string) (string, error) {
-	b, err := c.do(ctx, "checkpoint", http.MethodPost, "v1/stations/"+url.PathEscape(c.station)+"/checkpoints", nil, idemKey, map[string]string{"checkpoint": note}, time.Minute)
+// returns the note with the centre's signature added. A 409 *HTTPError
+// carries the size the centre holds (rollback, fork, or a proof from the
+// wrong size).
+func (c *Client) PostCheckpoint(ctx context.Context, idemKey string, cp CheckpointPost) (string, error) {
+	if cp.Proof == nil {
+		cp.Proof = []string{}
+	}
+	b, err := c.do(ctx, "checkpoint", http.MethodPost, "v1/stations/"+url.PathEscape(c.station)+"/checkpoints", nil, idemKey, cp, time.Minute)
 	if err != nil {
 		return "", err
 	}

@@ -126,7 +126,7 @@ func (c *fakeCentre) FetchTemplate(ctx context.Context, id string) ([]byte, erro
 	return nil, &jobqueue.HTTPError{Op: "template", Status: 404, Body: "no such template"}
 }
 
-func (c *fakeCentre) PostOutcomes(ctx context.Context, key string, items []jobqueue.OutcomeItem) ([]string, error) {
+func (c *fakeCentre) PostOutcomes(ctx context.Context, key string, items []jobqueue.OutcomeItem) (jobqueue.OutcomesAnswer, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.outcomes = append(c.outcomes, items...)
@@ -134,10 +134,10 @@ func (c *fakeCentre) PostOutcomes(ctx context.Context, key string, items []jobqu
 	for _, it := range items {
 		keys = append(keys, it.Key)
 	}
-	return keys, nil
+	return jobqueue.OutcomesAnswer{Accepted: keys}, nil
 }
 
-func (c *fakeCentre) PostCheckpoint(ctx context.Context, key, note string) (string, error) {
+func (c *fakeCentre) PostCheckpoint(ctx context.Context, key string, cp jobqueue.CheckpointPost) (string, error) {
 	return "", errors.New("not witnessed here")
 }
 

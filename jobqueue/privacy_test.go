@@ -225,9 +225,9 @@ func (c *fakeCentral) FetchJobs(ctx context.Context, cursor string, wait time.Du
 func (c *fakeCentral) FetchTemplate(ctx context.Context, id string) ([]byte, error) {
 	return testTemplate, nil
 }
-func (c *fakeCentral) PostOutcomes(ctx context.Context, key string, items []jobqueue.OutcomeItem) ([]string, error) {
+func (c *fakeCentral) PostOutcomes(ctx context.Context, key string, items []jobqueue.OutcomeItem) (jobqueue.OutcomesAnswer, error) {
 	if c.fail != nil {
-		return nil, c.fail
+		return jobqueue.OutcomesAnswer{}, c.fail
 	}
 	c.keys = append(c.keys, key)
 	var acc []string
@@ -235,10 +235,10 @@ func (c *fakeCentral) PostOutcomes(ctx context.Context, key string, items []jobq
 		c.outcomes = append(c.outcomes, it)
 		acc = append(acc, it.Key)
 	}
-	return acc, nil
+	return jobqueue.OutcomesAnswer{Accepted: acc}, nil
 }
-func (c *fakeCentral) PostCheckpoint(ctx context.Context, key, note string) (string, error) {
-	return note + "— centre sig\n", c.fail
+func (c *fakeCentral) PostCheckpoint(ctx context.Context, key string, cp jobqueue.CheckpointPost) (string, error) {
+	return cp.Checkpoint + "— centre sig\n", c.fail
 }
 func (c *fakeCentral) PostStock(ctx context.Context, key string, report []byte) error { return c.fail }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"printstation/config"
+	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/sim/central"
 	"printstation/storage"
@@ -138,10 +141,22 @@ func TestSyncThroughFlakyCentre(t *testing.T) {
 			}
 		}
 	}
-	// A checkpoint to witness.
-	skey, vkey, _ := note.GenerateKey(rand.Reader, "ST-3201-01")
+	// A checkpoint to witness, after the station enrolled its key with an
+	// empty tree.
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "printstation/"+station)
 	signer, _ := note.NewSigner(skey)
-	cp, _ := note.Sign(&note.Note{Text: "printstation/ST-3201-01\n12\nAAAA\n"}, signer)
+	first, _ := note.Sign(&note.Note{Text: string(inventory.FormatCheckpoint(inventory.Origin(station), tlog.Tree{}))}, signer)
+	for {
+		_, err := client(t, url, files).Enrol(ctx, "enrol-1", jobqueue.Enrolment{Epoch: 1, VKey: vkey, Checkpoint: string(first), Actor: "test", Reason: "first start"})
+		if err == nil {
+			break
+		}
+		var he *jobqueue.HTTPError
+		if errors.As(err, &he) && he.Status < 500 {
+			t.Fatal(err)
+		}
+	}
+	cp, _ := note.Sign(&note.Note{Text: string(inventory.FormatCheckpoint(inventory.Origin(station), tlog.Tree{N: 12, Hash: tlog.RecordHash([]byte("x"))}))}, signer)
 	if err := q.Outbox().Enqueue(ctx, q.DB(), jobqueue.KindCheckpoint, "checkpoint-12", cp); err != nil {
 		t.Fatal(err)
 	}

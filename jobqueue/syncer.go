@@ -3,7 +3,10 @@ package jobqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,8 +17,8 @@ import (
 type Central interface {
 	FetchJobs(ctx context.Context, cursor string, wait time.Duration, max int, maxBytes int64) (JobsPage, error)
 	FetchTemplate(ctx context.Context, id string) ([]byte, error)
-	PostOutcomes(ctx context.Context, idemKey string, items []OutcomeItem) ([]string, error)
-	PostCheckpoint(ctx context.Context, idemKey, note string) (string, error)
+	PostOutcomes(ctx context.Context, idemKey string, items []OutcomeItem) (OutcomesAnswer, error)
+	PostCheckpoint(ctx context.Context, idemKey string, cp CheckpointPost) (string, error)
 	PostStock(ctx context.Context, idemKey string, report []byte) error
 }
 
@@ -34,7 +37,11 @@ type SyncOptions struct {
 	// OnCheckpoint receives the centre's cosigned checkpoint (the ledger
 	// stores it). The item is acknowledged only once it returns nil.
 	OnCheckpoint func(ctx context.Context, key, cosigned string) error
-	Logger       zerolog.Logger
+	// Witness proves each checkpoint consistent with the last tree the
+	// centre witnessed (the ledger provides it). Without it checkpoints go
+	// without a proof, which a witnessing centre accepts only first.
+	Witness WitnessProver
+	Logger  zerolog.Logger
 }
 
 func (o SyncOptions) withDefaults() SyncOptions {
@@ -69,6 +76,16 @@ func (o SyncOptions) withDefaults() SyncOptions {
 		o.PageRevocations = 10000
 	}
 	return o
+}
+
+// WitnessProver makes consistency proofs for checkpoints.
+type WitnessProver interface {
+	// WitnessedSize is the size of the last checkpoint the centre cosigned
+	// that the station holds.
+	WitnessedSize(ctx context.Context) (int64, error)
+	// ProveNote returns the checkpoint's size and the proof from the tree
+	// of size from to it.
+	ProveNote(ctx context.Context, note []byte, from int64) (size int64, proof []string, err error)
 }
 
 // CursorJobs is the name of the jobs cursor in sync_state.
@@ -287,6 +304,57 @@ func templateGone(err error) bool {
 	return errors.Is(err, ErrTemplateHash) || errors.Is(err, ErrTemplateUnusable)
 }
 
+// postCheckpoint sends a checkpoint with its consistency proof from the
+// last tree the centre witnessed. If the centre holds another size than the
+// station thought (its answer says which), the proof is made again from
+// that size, once: a ledger that extends the centre's tree can always
+// prove it, and one that does not cannot.
+func (s *Syncer) postCheckpoint(ctx context.Context, body []byte) (string, error) {
+	cp := CheckpointPost{Checkpoint: string(body)}
+	w := s.opts.Witness
+	if w == nil {
+		return s.c.PostCheckpoint(ctx, fmt.Sprintf("checkpoint@%d", sizeOfNote(body, -1)), cp)
+	}
+	from, err := w.WitnessedSize(ctx)
+	if err != nil {
+		return "", err
+	}
+	for try := 0; ; try++ {
+		size, proof, err := w.ProveNote(ctx, body, min(from, sizeOfNote(body, from)))
+		if err != nil {
+			return "", err
+		}
+		cp.OldSize, cp.Proof = min(from, size), proof
+		key := fmt.Sprintf("checkpoint@%d/from%d", size, cp.OldSize)
+		cos, err := s.c.PostCheckpoint(ctx, key, cp)
+		var he *HTTPError
+		if !errors.As(err, &he) || he.Status != 409 || he.LatestSize < 0 {
+			return cos, err
+		}
+		if he.LatestSize > size {
+			he.superseded = true
+			return "", he
+		}
+		if try > 0 || he.LatestSize == from {
+			return "", err
+		}
+		from = he.LatestSize
+	}
+}
+
+// sizeOfNote reads a checkpoint note's size (def when it cannot).
+func sizeOfNote(body []byte, def int64) int64 {
+	lines := strings.SplitN(string(body), "\n", 3)
+	if len(lines) < 2 {
+		return def
+	}
+	n, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil {
+		return def
+	}
+	return n
+}
+
 func (s *Syncer) pushLoop(ctx context.Context) {
 	b := backoff{min: s.opts.MinBackoff, max: s.opts.MaxBackoff}
 	for ctx.Err() == nil {
@@ -338,10 +406,25 @@ func (s *Syncer) PushOnce(ctx context.Context) (did bool, err error) {
 		for i, it := range items {
 			keys[i] = it.Key
 		}
-		accepted, err := s.c.PostOutcomes(ctx, key, outs)
+		ans, err := s.c.PostOutcomes(ctx, key, outs)
 		if err != nil {
 			o.failed(ctx, keys, err)
 			return true, err
+		}
+		accepted := ans.Accepted
+		sent := map[string]bool{}
+		for _, k := range keys {
+			sent[k] = true
+		}
+		for _, r := range ans.Rejected {
+			if !sent[r.Key] {
+				continue
+			}
+			// Refused for good: sending it again cannot help. It is kept
+			// (acknowledged, with the centre's reason) and said loudly.
+			s.log.Error().Str("key", r.Key).Str("reason", r.Reason).Msg("sync: the centre refused an outcome for good; a person must look at this job")
+			o.failed(ctx, []string{r.Key}, errors.New("refused by the centre: "+r.Reason))
+			accepted = append(accepted, r.Key)
 		}
 		if err := o.ack(ctx, accepted); err != nil {
 			return true, err
@@ -355,7 +438,12 @@ func (s *Syncer) PushOnce(ctx context.Context) (did bool, err error) {
 	if it, err := o.next(ctx, KindCheckpoint); err != nil {
 		return false, err
 	} else if it != nil {
-		cos, err := s.c.PostCheckpoint(ctx, it.Key, string(it.Body))
+		cos, err := s.postCheckpoint(ctx, it.Body)
+		var he *HTTPError
+		if errors.As(err, &he) && he.Status == 409 && he.superseded {
+			s.log.Warn().Str("key", it.Key).Int64("centre_size", he.LatestSize).Msg("sync: the centre already witnessed a later checkpoint; this older one is dropped")
+			return true, o.ack(ctx, []string{it.Key})
+		}
 		if err != nil {
 			o.failed(ctx, []string{it.Key}, err)
 			return true, err

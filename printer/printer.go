@@ -60,6 +60,8 @@ type Info struct {
 	Serial   string `json:"serial"`
 	Firmware string `json:"firmware"`
 	HeadKit  string `json:"head_kit,omitempty"`
+	// Ribbon is the ribbon type the printer reports, when it does.
+	Ribbon string `json:"ribbon,omitempty"`
 	// DeviceID is the IEEE 1284 device id when the transport has one (USB).
 	DeviceID string `json:"device_id,omitempty"`
 }

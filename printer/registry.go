@@ -140,7 +140,11 @@ type Options struct {
 	// Compress lets drivers use compressed bitmap downloads where the
 	// command language has them (Evolis Dbc for K and O).
 	Compress bool
-	Log      zerolog.Logger
+	// Ribbon is the ribbon type the printer is set up for, in the
+	// printer's words ("ymcko", "ko", "k", …); "" takes what the printer
+	// reports. A driver refuses to feed when the printer reports another.
+	Ribbon string
+	Log    zerolog.Logger
 	// Dial, when set, replaces the transport named by the address (tests,
 	// simulators in the same process).
 	Dial Dialer
@@ -189,6 +193,22 @@ func Drivers() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Transport returns the registered transport's dialer for addr, for tools
+// that wrap the link (a session recorder) before opening a driver on it.
+func Transport(addr string) (Dialer, error) {
+	a, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	regMu.Lock()
+	tr := transports[a.Scheme]
+	regMu.Unlock()
+	if tr == nil {
+		return nil, fmt.Errorf("printer %s: no %s transport registered; import printstation/printer/all", addr, a.Scheme)
+	}
+	return func(ctx context.Context) (Conn, error) { return tr(ctx, a) }, nil
 }
 
 // Open opens the printer at addr with the named driver ("evolis").

@@ -79,7 +79,7 @@ func benchCards(b *testing.B, speed float64) {
 	e2 := r2.open()
 	ids := r2.addJobs("B0", 1)
 	meta, _ := e2.queue.Meta(context.Background(), ids[0])
-	p, err := e2.prepare(context.Background(), meta)
+	p, err := e2.prepare(context.Background(), meta, "p1")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -123,7 +123,15 @@ func Run(ctx context.Context, opts Options) error {
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
 	engDone := make(chan error, 1)
-	go func() { engDone <- eng.Run(engCtx) }()
+	go func() {
+		// Nothing prints or is pulled before the centre confirmed that
+		// this database extends the ledger it witnessed (witness.go).
+		if err := eng.AwaitWitness(engCtx); err != nil {
+			engDone <- nil
+			return
+		}
+		engDone <- eng.Run(engCtx)
+	}()
 
 	wd := sdnotify.NewWatchdog(n, sdnotify.WatchdogInterval())
 	wdCtx, stopWD := context.WithCancel(context.Background())

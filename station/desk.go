@@ -94,9 +94,13 @@ type DeskView struct {
 	Job     string `json:"job,omitempty"`
 	UID     string `json:"uid,omitempty"`
 	Message string `json:"message,omitempty"`
-	Name    string `json:"-"`
-	Face    []byte `json:"-"` // PNG of the card's front
-	Since   time.Time
+	// Note says why the step is shown again or differently: no_chip,
+	// known_card, wrong_card, spoiled, done, or "" (the page words it in
+	// both languages).
+	Note  string `json:"note,omitempty"`
+	Name  string `json:"-"`
+	Face  []byte `json:"-"` // PNG of the card's front
+	Since time.Time
 }
 
 type deskState struct {
@@ -287,9 +291,9 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 			w.pause("paused", PrinterDeskCounted, fmt.Sprintf("printer %s: %d cards placed on the desk reader were already counted; check the blank stock, then resume (printstationctl printer resume %s)", w.name, refused, w.name))
 			return false
 		}
-		view.Step, view.UID, view.Message = string(deskPlaceBlank), "", "place a blank card on the desk reader"
+		view.Step, view.UID, view.Message, view.Note = string(deskPlaceBlank), "", "place a blank card on the desk reader", ""
 		if !p.hasChp {
-			view.Message = "this card has no chip: put a blank card in the printer's manual feed"
+			view.Message, view.Note = "this card has no chip: put a blank card in the printer's manual feed", "no_chip"
 		}
 		w.desk.set(view)
 		if !p.hasChp {
@@ -341,7 +345,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 			return false
 		case err == nil:
 		case errors.As(err, &known):
-			view.Step, view.UID, view.Message = string(deskPutAside), known.uid, known.Error()+": take it off the reader and place a fresh blank"
+			view.Step, view.UID, view.Message, view.Note = string(deskPutAside), known.uid, known.Error()+": take it off the reader and place a fresh blank", "known_card"
 			w.desk.set(view)
 			e.publish(Event{Type: "desk_card_refused", Printer: w.name, Job: job.ID, UID: known.uid, Message: known.Error()})
 			wctx, wcancel := context.WithTimeout(ctx, wait)
@@ -505,7 +509,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 				return true
 			}
 			w.deskConsumed(cctx, p, intent, uid)
-			view.Step, view.Message = string(deskPutAside), "card done: take it off the reader"
+			view.Step, view.Message, view.Note = string(deskPutAside), "card done: take it off the reader", "done"
 			w.desk.set(view)
 			wctx, wcancel := context.WithTimeout(ctx, wait)
 			rd.WaitRemoved(wctx)
@@ -519,7 +523,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 			e.db.ExecContext(cctx, `UPDATE station_desk SET wrong_uids=?, updated_at=? WHERE intent_id=?`, strings.Join(wrong, ","), now(), intent)
 			e.publish(Event{Type: "desk_wrong_card", Printer: w.name, Job: job.ID, UID: got, Message: "the card tapped back is not the card written for the job"})
 		}
-		view.Message = "wrong card: take it off and tap the card that just came out of the printer"
+		view.Message, view.Note = "wrong card: take it off and tap the card that just came out of the printer", "wrong_card"
 		w.desk.set(view)
 		wctx, wcancel := context.WithDeadline(ctx, deadline)
 		rd.WaitRemoved(wctx)
@@ -548,7 +552,7 @@ func containsStr(xs []string, s string) bool {
 // deskPutAside tells the operator to put a card aside and waits (bounded)
 // for it to leave the reader.
 func (w *worker) deskPutAside(ctx context.Context, rd deskReader, view DeskView, uid, msg string) {
-	view.Step, view.UID, view.Message = string(deskPutAside), uid, msg
+	view.Step, view.UID, view.Message, view.Note = string(deskPutAside), uid, msg, "spoiled"
 	w.desk.set(view)
 	wctx, cancel := context.WithTimeout(ctx, w.deskWait())
 	rd.WaitRemoved(wctx)

@@ -49,9 +49,12 @@ type Engine struct {
 	ledger *inventory.Ledger
 	outbox *jobqueue.Outbox
 	syncer *jobqueue.Syncer
-	parts  *Parts
-	hub    hub
-	timing *timing // histograms for /metrics
+	// central and wit: the start-up witness check (witness.go).
+	central *jobqueue.Client
+	wit     witnessGate
+	parts   *Parts
+	hub     hub
+	timing  *timing // histograms for /metrics
 
 	journaled journalState // printer stops already written to the journal
 
@@ -280,6 +283,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if time.Since(lastHousekeeping) >= time.Minute {
 				e.purge(ctx)
 				e.dailyStockReport(ctx)
+				e.checkpointByTime(ctx)
 				lastHousekeeping = time.Now()
 			}
 		}
@@ -315,6 +319,7 @@ func (e *Engine) Close() {
 	if _, err := e.ledger.Checkpoint(ctx, e.db); err != nil {
 		e.log.Warn().Err(err).Msg("checkpoint at shutdown failed; the next start signs one")
 	}
+	e.witnessAtShutdown(ctx)
 	if e.parts != nil && e.parts.Close != nil {
 		e.parts.Close()
 	}
@@ -328,6 +333,9 @@ func (e *Engine) purge(ctx context.Context) {
 
 // StatusLine is the one line systemd shows in `systemctl status`.
 func (e *Engine) StatusLine() string {
+	if s := e.witnessLine(); s != "" {
+		return s
+	}
 	var parts []string
 	for _, w := range e.workers {
 		s := w.snapshot()
@@ -358,9 +366,22 @@ type prepared struct {
 	hasChp bool
 }
 
-// prepare renders and rasterizes a job. Errors here are the job's fault
-// (a bad photo, a template that does not fit), never the printer's.
-func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared, error) {
+// rasterOptions are the panels and levels for a printer: its configured
+// ribbon chooses the panels (raster.RibbonPanels); the driver refuses to
+// feed when the printer reports another ribbon.
+func (e *Engine) rasterOptions(printerName string) raster.Options {
+	for _, pc := range e.config().Printers {
+		if pc.Name == printerName {
+			return raster.Options{Ribbon: pc.Ribbon}
+		}
+	}
+	return raster.Options{}
+}
+
+// prepare renders and rasterizes a job for a printer. Errors here are the
+// job's fault (a bad photo, a template that does not fit), never the
+// printer's.
+func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta, printerName string) (*prepared, error) {
 	job, err := e.queue.Load(ctx, meta.ID)
 	if err != nil {
 		return nil, err
@@ -377,7 +398,7 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta) (*prepared,
 	if black != nil {
 		k = black
 	}
-	panels, err := raster.Convert(color, k, raster.Options{})
+	panels, err := raster.Convert(color, k, e.rasterOptions(printerName))
 	if err != nil {
 		return nil, fmt.Errorf("raster: %w", err)
 	}

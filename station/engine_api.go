@@ -234,6 +234,7 @@ type actionBody struct {
 
 func (e *Engine) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/events", e.hub.serveEvents)
+	e.witnessRoutes(mux)
 	mux.HandleFunc("GET /v1/outbox", e.serveOutbox)
 	mux.HandleFunc("GET /v1/batches", func(w http.ResponseWriter, r *http.Request) {
 		bs, err := e.Batches(r.Context())

@@ -471,7 +471,7 @@ func TestConfirmUncertainCard(t *testing.T) {
 	r.crashWithCardAtEncoder(ids[0])
 	p := r.eng.parts
 	meta, _ := e.queue.Meta(ctx, ids[0])
-	prep, err := e.prepare(ctx, meta)
+	prep, err := e.prepare(ctx, meta, "p1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func RealParts(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Pa
 	for _, pc := range cfg.Printers {
 		pc := pc
 		ps.Printers[pc.Name] = &lazyPrinter{open: func(ctx context.Context) (printer.Driver, error) {
-			return printer.Open(ctx, pc.Driver, pc.Addr(), printer.Options{Name: pc.Name, Compress: true, Log: log})
+			return printer.Open(ctx, pc.Driver, pc.Addr(), printer.Options{Name: pc.Name, Compress: true, Ribbon: pc.Ribbon, Log: log})
 		}}
 		if pc.EncoderReader != "" {
 			pattern := pc.EncoderReader

@@ -161,7 +161,7 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 	}
 	w.busy.Store(true)
 	defer w.busy.Store(false)
-	p, err := e.prepare(ctx, meta)
+	p, err := e.prepare(ctx, meta, pr)
 	if err != nil {
 		return "", err
 	}

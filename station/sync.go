@@ -16,6 +16,8 @@ func (e *Engine) startSync() error {
 	if err != nil {
 		return fmt.Errorf("central server: %w", err)
 	}
+	e.central = cl
+	e.wit.poke = make(chan struct{}, 1)
 	opts := jobqueue.SyncOptions{
 		PrefetchJobs:  e.cfg.Queue.PrefetchJobs,
 		PrefetchBytes: int64(e.cfg.Queue.PrefetchMB) << 20,
@@ -23,7 +25,8 @@ func (e *Engine) startSync() error {
 		OnCheckpoint: func(ctx context.Context, key, cosigned string) error {
 			return e.storeCosigned(ctx, cosigned)
 		},
-		Logger: e.log,
+		Witness: e.ledger,
+		Logger:  e.log,
 	}
 	if e.ec.Sync != nil {
 		e.ec.Sync(&opts)

@@ -203,7 +203,7 @@ func (w *worker) next(ctx context.Context) (*prepared, error) {
 	if err != nil || meta == nil {
 		return nil, err
 	}
-	p, err := w.e.prepare(ctx, *meta)
+	p, err := w.e.prepare(ctx, *meta, w.name)
 	if err != nil {
 		w.jobProblem(ctx, *meta, err)
 		return nil, nil
@@ -228,7 +228,7 @@ func (w *worker) prefetch(ctx context.Context) {
 			return
 		}
 		pp.meta = meta
-		pp.p, pp.err = w.e.prepare(ctx, *meta)
+		pp.p, pp.err = w.e.prepare(ctx, *meta, w.name)
 	}()
 }
 

@@ -21,6 +21,20 @@ type deskRow struct {
 	Job  string
 	Name string
 	Face bool
+	Note string // why the step is shown again: a deskNotes entry, or ""
+}
+
+// deskNotes are the engine's notes on a step; each has a message
+// desk_note_<note>.
+func deskNotes() []string { return []string{"no_chip", "known_card", "wrong_card", "spoiled", "done"} }
+
+func deskNoteID(note string) string {
+	for _, n := range deskNotes() {
+		if n == note {
+			return "desk_note_" + n
+		}
+	}
+	return ""
 }
 
 // deskSteps are the engine's desk steps; each has a message desk_step_<step>.
@@ -46,7 +60,7 @@ func (h *handler) deskRow(name string) *deskRow {
 	if !ok {
 		return nil
 	}
-	return &deskRow{Step: v.Step, Job: v.Job, Name: v.Name, Face: len(v.Face) > 0}
+	return &deskRow{Step: v.Step, Job: v.Job, Name: v.Name, Face: len(v.Face) > 0, Note: v.Note}
 }
 
 // deskFace serves the face preview of the card at a desk printer, to

@@ -27,7 +27,7 @@ func (d *deskFake) Desk(name string) (station.DeskView, bool) {
 func TestDeskStepShownToStaff(t *testing.T) {
 	var face bytes.Buffer
 	png.Encode(&face, image.NewRGBA(image.Rect(0, 0, 8, 5)))
-	f := &deskFake{fakeStation: newFake(), view: station.DeskView{Step: "tap_back", Job: "J-90", Name: "SITI NURHALIZA", Face: face.Bytes(), Message: "tap the printed card on the desk reader"}}
+	f := &deskFake{fakeStation: newFake(), view: station.DeskView{Step: "tap_back", Job: "J-90", Name: "SITI NURHALIZA", Face: face.Bytes(), Message: "wrong card: take it off and tap the card that just came out of the printer", Note: "wrong_card"}}
 	f.printers = append(f.printers, station.PrinterState{Name: "d1", State: "printing", Job: "J-90"})
 
 	// Before sign-in: neither the step's card nor its face.
@@ -41,14 +41,17 @@ func TestDeskStepShownToStaff(t *testing.T) {
 
 	c := signedIn(t, f, "Sari", Operator)
 	// The step in the page's language: Indonesian first, English on request.
-	for accept, step := range map[string]string{
-		"id": "Tempelkan kartu yang sudah dicetak di pembaca kartu meja",
-		"en": "Tap the printed card on the desk reader",
+	for accept, words := range map[string][2]string{
+		"id": {"Tempelkan kartu yang sudah dicetak di pembaca kartu meja", "Kartu salah: ambil, lalu tempelkan kartu yang baru keluar dari printer"},
+		"en": {"Tap the printed card on the desk reader", "Wrong card: take it off and tap the card that just came out of the printer"},
 	} {
 		c.accept = accept
 		body := c.get("/").Body.String()
+		if strings.Contains(body, "wrong card: take it off") {
+			t.Errorf("the engine's English detail is on the page")
+		}
 		for _, want := range []string{
-			`id="desk-d1"`, `data-step="tap_back"`, step,
+			`id="desk-d1"`, `data-step="tap_back"`, words[0], words[1],
 			"SITI NURHALIZA", "J-90", `src="/desk/face?printer=d1&amp;job=J-90"`,
 		} {
 			if !strings.Contains(body, want) {
@@ -72,6 +75,11 @@ func TestDeskStepShownToStaff(t *testing.T) {
 	for _, step := range deskSteps() {
 		if a, b := id.T(deskStepID(step)), en.T(deskStepID(step)); a == b || !id.Known(deskStepID(step)) {
 			t.Errorf("step %s: %q / %q", step, a, b)
+		}
+	}
+	for _, note := range deskNotes() {
+		if a, b := id.T(deskNoteID(note)), en.T(deskNoteID(note)); a == b || !id.Known(deskNoteID(note)) {
+			t.Errorf("note %s: %q / %q", note, a, b)
 		}
 	}
 }

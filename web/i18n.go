@@ -232,6 +232,9 @@ func dynamicIDs() []string {
 	for _, s := range deskSteps() {
 		ids = append(ids, "desk_step_"+s)
 	}
+	for _, n := range deskNotes() {
+		ids = append(ids, "desk_note_"+n)
+	}
 	for _, k := range storyKinds() {
 		ids = append(ids, storyKindID(k))
 	}

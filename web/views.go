@@ -214,6 +214,12 @@ func funcsFor(l *lang) template.FuncMap {
 		},
 		"langs":    func() []string { return Languages },
 		"deskStep": func(step string) string { return l.T(deskStepID(step)) },
+		"deskNote": func(note string) string {
+			if id := deskNoteID(note); id != "" {
+				return l.T(id)
+			}
+			return ""
+		},
 		"sum": func(m map[string]int64) int64 {
 			var n int64
 			for _, v := range m {

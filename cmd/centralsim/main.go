@@ -3,6 +3,9 @@
 //
 //	centralsim --listen 127.0.0.1:8443 --dir /tmp/central --station ST-3201-01 --jobs 50 --batch-size 10
 //
+// `centralsim --dir D --export ST-3201-01 > centre.json` prints the
+// centre's witness record of a station for `audit verify --centre`.
+//
 // It writes, for the station, the client certificate, CA and issuer key file
 // a station config points at, and prints their paths. Faults can be changed
 // at run time with POST /admin/faults (JSON, see sim/central.Faults).
@@ -41,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch-size", 25, "jobs per batch")
 	noChip := fs.Bool("no-chip", false, "issue jobs without chip data (for printers without an encoder)")
 	faults := fs.String("faults", "", `initial faults as JSON, e.g. '{"latency_ms":500,"error_rate":0.1}'`)
+	export := fs.String("export", "", "print the witness record of this station (for audit verify --centre) and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -61,6 +65,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer srv.Close()
+	if *export != "" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(srv.Export(*export)); err != nil {
+			fmt.Fprintf(stderr, "centralsim: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if *station != "" {
 		files, err := srv.StationFiles(*station)
 		if err != nil {

@@ -53,7 +53,7 @@ func main() {
 	ribbonPrints := fs.Int("ribbon-prints", 250, "prints on a fresh ribbon")
 	rejectCap := fs.Int("reject-capacity", 20, "cards the reject box holds")
 	coverFor := fs.Duration("cover-open-for", 0, "how long a cover_open fault keeps the cover open")
-	replyEnd := fs.String("reply-end", "cr", "reply terminator: cr, lf, nul or crlf")
+	replyEnd := fs.String("reply-end", "cr", "reply terminator: cr, lf, nul, crlf, or none (the host must notice the line went quiet)")
 	var faults faultList
 	fs.Var(&faults, "fault", "a fault CARD:PHASE:KIND[:ARG] (repeatable), e.g. 3:print:jam")
 	faultFile := fs.String("faults", "", "file of faults, one a line")
@@ -78,10 +78,10 @@ func main() {
 		}
 		faults = append(faults, more...)
 	}
-	ends := map[string]string{"cr": "\r", "lf": "\n", "nul": "\x00", "crlf": "\r\n"}
+	ends := map[string]string{"cr": "\r", "lf": "\n", "nul": "\x00", "crlf": "\r\n", "none": "none"}
 	end, ok := ends[strings.ToLower(*replyEnd)]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "printersim: --reply-end %q: want cr, lf, nul or crlf\n", *replyEnd)
+		fmt.Fprintf(os.Stderr, "printersim: --reply-end %q: want cr, lf, nul, crlf or none\n", *replyEnd)
 		os.Exit(2)
 	}
 	cfg := simprinter.Config{

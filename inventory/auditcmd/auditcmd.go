@@ -5,12 +5,15 @@ package auditcmd
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -31,7 +34,8 @@ const (
 const usage = `usage: printstationctl audit COMMAND [flags]
 
 Commands (each works on a copy of station.db; no daemon needed):
-  verify     --db FILE [--key VKEYFILE] [--centre-key VKEYFILE] [--json]
+  verify     --db FILE [--key VKEYFILE] [--centre-key VKEYFILE]
+             [--centre URL|FILE [--centre-ca F --centre-cert F --centre-client-key F]] [--json]
              Rebuild the ledger's Merkle tree from its rows and check it
              against every stored hash and signed checkpoint, replay the
              stock invariant event by event, and tie every consumed or
@@ -39,6 +43,11 @@ Commands (each works on a copy of station.db; no daemon needed):
              in the database is used, which only proves the file agrees
              with itself: pass the station's vkey as registered with the
              centre to prove the ledger came from the station.
+             With --centre, the database is also checked against the
+             checkpoints the centre cosigned for the station (its export
+             file, or the URL of GET /v1/stations/ID/checkpoints): any
+             cosigned root the database cannot reproduce fails, naming the
+             checkpoint; so does a database of an older enrolment.
   reconcile  --db FILE --from DATE --to DATE [--physical storage=N,p1=N]
              [--counters p1=N,...] [--tz ZONE] [--json]
              Per station and printer from DATE to DATE (both days
@@ -132,10 +141,22 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, dbPath, js := flags("verify", stderr)
 	keyPath := fs.String("key", "", "station verifier key file (overrides the key stored in the database)")
 	centrePath := fs.String("centre-key", "", "centre verifier key file: every cosigned checkpoint must verify with it")
+	centre := fs.String("centre", "", "the centre's witness record for the station: an export FILE, or an https:// URL")
+	ca := fs.String("centre-ca", "", "with an https --centre: CA file of the centre's server certificate")
+	cert := fs.String("centre-cert", "", "with an https --centre: client certificate (PEM)")
+	ckey := fs.String("centre-client-key", "", "with an https --centre: client certificate's key (PEM)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	var opt inventory.VerifyOptions
+	if *centre != "" {
+		exp, err := loadCentre(ctx, *centre, *ca, *cert, *ckey)
+		if err != nil {
+			fmt.Fprintf(stderr, "audit verify: --centre %s: %v\n", *centre, err)
+			return exitUsage
+		}
+		opt.Centre = exp
+	}
 	if *keyPath != "" {
 		v, err := readVerifier(*keyPath)
 		if err != nil {
@@ -174,6 +195,9 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "ledger of station %s: %d events, %d signed checkpoints (last at size %d, %d events after it), %d cosigned\n",
 			rep.Station, rep.Events, rep.Checkpoints, rep.LastCheckpoint, rep.UncheckpointedTail, rep.Cosigned)
 		fmt.Fprintf(stdout, "signatures checked with: %s\n", rep.KeySource)
+		if opt.Centre != nil {
+			fmt.Fprintf(stdout, "centre: %d cosigned checkpoints of enrolment epoch %d checked against this database\n", rep.CentreChecked, max(rep.Epoch, 1))
+		}
 		if rep.JobsChecked {
 			fmt.Fprintln(stdout, "jobs: every consumed or spoiled blank checked against the job queue")
 		} else {
@@ -404,4 +428,70 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// maxCentreRecord bounds the centre's record: a checkpoint is well under
+// 1 KB, so this is room for a hundred thousand of them.
+const maxCentreRecord = 64 << 20
+
+// loadCentre reads the centre's witness record from a file or an https URL
+// (with the station's or an auditor's client certificate when the centre
+// requires one).
+func loadCentre(ctx context.Context, src, ca, cert, key string) (*inventory.CentreExport, error) {
+	var rd io.Reader
+	if strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://") {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if ca != "" {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				return nil, err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("CA file %s holds no PEM certificate", ca)
+			}
+			tc.RootCAs = pool
+		}
+		if cert != "" || key != "" {
+			c, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return nil, fmt.Errorf("client certificate: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{c}
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: tc}}).Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("the centre answered HTTP %d", resp.StatusCode)
+		}
+		rd = resp.Body
+	} else {
+		f, err := os.Open(src)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		rd = f
+	}
+	b, err := io.ReadAll(io.LimitReader(rd, maxCentreRecord+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxCentreRecord {
+		return nil, fmt.Errorf("the record is larger than %d bytes", maxCentreRecord)
+	}
+	var exp inventory.CentreExport
+	if err := json.Unmarshal(b, &exp); err != nil {
+		return nil, fmt.Errorf("not the centre's witness record (JSON with station, enrolments, checkpoints): %w", err)
+	}
+	return &exp, nil
 }

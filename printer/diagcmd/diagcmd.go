@@ -1,13 +1,17 @@
 // Package diagcmd is "printstationctl diag printer": what a technician runs
 // at the printer to see what it says and to make it do maintenance.
 //
-//	diag printer --printer ADDR [--driver evolis|ipp] [--json] CMD
+//	diag printer --printer ADDR [--driver evolis|ipp] [--json] [--record FILE] CMD
 //
-// CMD is info, status, counters, sensors, clean, test-card, self-adjust,
-// reset, or print FRONT.png [BACK.png] (a calibration print through the
-// same raster path as a job). For a print queue (ipp://…) status shows the
-// queue's state, its reasons and marker levels, and test-card and print go
-// through the queue as a job does.
+// CMD is info, status, counters, sensors, probe, set-ribbon, clean,
+// test-card, self-adjust, reset, or print FRONT.png [BACK.png] (a
+// calibration print through the same raster path as a job). For a print
+// queue (ipp://…) status shows the queue's state, its reasons and marker
+// levels, and test-card and print go through the queue as a job does.
+//
+// --record FILE writes every byte exchanged with the printer to FILE (a
+// printertest session); --replay FILE plays such a file back instead of a
+// printer, which is how a technician's recording becomes a regression test.
 package diagcmd
 
 import (
@@ -29,10 +33,12 @@ import (
 	"printstation/printer"
 	_ "printstation/printer/all" // drivers and transports
 	"printstation/printer/ipp"
+	"printstation/printer/printertest"
 	"printstation/printer/raster"
+	"printstation/version"
 )
 
-const usage = `usage: diag printer --printer ADDR [--driver evolis|ipp] [--json] CMD
+const usage = `usage: diag printer --printer ADDR [--driver evolis|ipp] [--json] [--record FILE] CMD
 
 ADDR is usb:VID:PID[:SERIAL] (hex ids, e.g. usb:0F49:0010), tcp://HOST:PORT,
 or a print queue ipp://HOST[:PORT]/printers/NAME (driver ipp, chosen by itself).
@@ -42,6 +48,10 @@ CMD:
   status                  cover, feeder, ribbon, card, cleaning; a queue: state, reasons, markers
   counters                the printer's own counters (cards inserted, panels, cleanings)
   sensors                 raw sensor voltages
+  probe                   every read-only command, raw replies and what the driver
+                          makes of them: one report to send back (use with --record)
+  set-ribbon RIBBON       tell the printer which ribbon is in (ymcko, ko, k, …) after
+                          looking at it, when it reports another
   clean                   cleaning cycle (load a cleaning card first)
   test-card               the printer's test card (takes a blank: record it as a test card)
   self-adjust             sensor self-adjustment
@@ -63,14 +73,20 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	driver := fs.String("driver", "", "printer driver (default evolis, or ipp for an ipp:// address)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	levels := fs.Int("levels", 32, "print: colour levels (2, 32, 64, 128)")
+	levels := fs.Int("levels", 32, "print: colour levels (32, 64, 128)")
 	backRibbon := fs.String("back-ribbon", "k", "print: panels for the back side (k, ko, ymcko)")
 	compress := fs.Bool("compress", true, "print: compressed K/O downloads")
+	ribbon := fs.String("ribbon", "", "the ribbon the printer should have (ymcko, ko, k, …); empty: what the printer reports")
+	record := fs.String("record", "", "write every byte exchanged with the printer to this session file")
+	replay := fs.String("replay", "", "play this session file back instead of talking to a printer")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	rest := fs.Args()
-	if *addr == "" || len(rest) == 0 {
+	if *addr == "" && *replay != "" {
+		*addr = "tcp://replay:0" // the recording's own address is shown from its header
+	}
+	if *addr == "" || len(rest) == 0 || (*record != "" && *replay != "") {
 		fs.Usage()
 		return 2
 	}
@@ -81,14 +97,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cmd, cargs := rest[0], rest[1:]
-	known := map[string]bool{"info": true, "status": true, "counters": true, "sensors": true, "clean": true,
+	known := map[string]bool{"info": true, "status": true, "counters": true, "sensors": true, "probe": true, "set-ribbon": true, "clean": true,
 		"test-card": true, "self-adjust": true, "reset": true, "print": true}
 	if !known[cmd] {
 		fmt.Fprintf(stderr, "diag printer: unknown command %q\n\n", cmd)
 		fs.Usage()
 		return 2
 	}
-	if (cmd == "print" && (len(cargs) < 1 || len(cargs) > 2)) || (cmd != "print" && len(cargs) > 0) {
+	wantArgs := map[string][2]int{"print": {1, 2}, "set-ribbon": {1, 1}}[cmd]
+	if len(cargs) < wantArgs[0] || len(cargs) > wantArgs[1] {
 		fmt.Fprintf(stderr, "diag printer: wrong arguments for %s\n\n", cmd)
 		fs.Usage()
 		return 2
@@ -104,7 +121,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 			images = append(images, img)
-			opt := raster.Options{Levels: *levels}
+			opt := raster.Options{Levels: *levels, Ribbon: *ribbon}
 			if i == 1 {
 				opt.Ribbon = *backRibbon
 			}
@@ -119,18 +136,76 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	d, err := printer.Open(ctx, *driver, *addr, printer.Options{Name: *addr, Compress: *compress, Log: zerolog.Nop()})
+	opts := printer.Options{Name: *addr, Compress: *compress, Ribbon: *ribbon, Log: zerolog.Nop()}
+	var rec *printertest.Recorder
+	var player *printertest.Player
+	var captured strings.Builder
+	switch {
+	case *record != "":
+		f, err := os.Create(*record)
+		if err != nil {
+			fmt.Fprintln(stderr, "diag printer: --record:", err)
+			return 2
+		}
+		defer f.Close()
+		dial, err := printer.Transport(*addr)
+		if err != nil {
+			fmt.Fprintln(stderr, "diag printer:", err)
+			return 2
+		}
+		rec, err = printertest.NewRecorder(f, printertest.Meta{Driver: *driver, Addr: *addr, Args: withoutRecord(args), Recorded: time.Now().UTC(), Tool: "printstationctl diag printer " + version.Version})
+		if err != nil {
+			fmt.Fprintln(stderr, "diag printer: --record:", err)
+			return 1
+		}
+		opts.Dial = rec.Dialer(dial)
+		stdout = io.MultiWriter(stdout, &captured)
+	case *replay != "":
+		f, err := os.Open(*replay)
+		if err != nil {
+			fmt.Fprintln(stderr, "diag printer: --replay:", err)
+			return 2
+		}
+		s, err := printertest.ReadSession(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "diag printer: --replay %s: %v\n", *replay, err)
+			return 2
+		}
+		player = printertest.NewPlayer(s)
+		opts.Dial = player.Dial
+	}
+	code := run(ctx, cmd, cargs, *driver, *addr, *asJSON, opts, sides, images, stdout, stderr)
+	if rec != nil {
+		if err := rec.Finish(printertest.End{Exit: code, Output: captured.String()}); err != nil {
+			fmt.Fprintln(stderr, "diag printer: --record:", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "diag printer: session recorded in %s\n", *record)
+	}
+	if player != nil {
+		if err := player.Done(); err != nil {
+			fmt.Fprintf(stderr, "diag printer: --replay %s: %v\n", *replay, err)
+			return 1
+		}
+	}
+	return code
+}
+
+// run opens the printer and does cmd.
+func run(ctx context.Context, cmd string, cargs []string, driver, addr string, asJSON bool, opts printer.Options, sides []*raster.Panels, images []image.Image, stdout, stderr io.Writer) int {
+	d, err := printer.Open(ctx, driver, addr, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "diag printer:", err)
 		return 1
 	}
 	defer d.Close()
-	out := &output{w: stdout, json: *asJSON}
+	out := &output{w: stdout, json: asJSON}
 
 	tech, _ := d.(printer.Technician)
 	needTech := func() bool {
 		if tech == nil {
-			fmt.Fprintf(stderr, "diag printer: the %s driver has no %s operation\n", *driver, cmd)
+			fmt.Fprintf(stderr, "diag printer: the %s driver has no %s operation\n", driver, cmd)
 			return false
 		}
 		return true
@@ -176,6 +251,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		res, err = tech.Sensors(ctx)
+	case "probe":
+		res = probe(ctx, d, driver, addr)
+	case "set-ribbon":
+		rs, ok := d.(ribbonSetter)
+		if !ok {
+			fmt.Fprintf(stderr, "diag printer: the %s driver cannot set the ribbon\n", driver)
+			return 1
+		}
+		if err = rs.SetRibbon(ctx, cargs[0]); err == nil {
+			res = done{Done: "ribbon set to " + cargs[0]}
+		}
 	case "clean", "test-card", "self-adjust", "reset":
 		if !needTech() {
 			return 1
@@ -197,6 +283,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	out.show(res)
 	return 0
+}
+
+// ribbonSetter is a driver that can tell the printer its ribbon.
+type ribbonSetter interface {
+	SetRibbon(ctx context.Context, ribbon string) error
 }
 
 type done struct {
@@ -359,7 +450,25 @@ func (o *output) show(v any) {
 		}
 	case done:
 		fmt.Fprintf(tw, "%s: done\n", strings.TrimSpace(v.Done))
+	case probeReport:
+		v.text(tw)
 	default:
 		fmt.Fprintf(tw, "%v\n", v)
 	}
+}
+
+// withoutRecord is args less --record FILE: what a replay runs again.
+func withoutRecord(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--record" || a == "-record":
+			i++
+		case strings.HasPrefix(a, "--record=") || strings.HasPrefix(a, "-record="):
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }

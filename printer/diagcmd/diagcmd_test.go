@@ -50,7 +50,7 @@ func TestReadCommands(t *testing.T) {
 		{"info", []string{"serial number", "EVL-42", "firmware", "SIM-1.0"}},
 		{"status", []string{"READY", "card in printer", "none", "cover open", "no"}},
 		{"counters", []string{"cards inserted", "0", "prints left on ribbon (estimate)", "250"}},
-		{"sensors", []string{"cover (o)", "4.98", "closed", "feeder (m)", "cards present"}},
+		{"sensors", []string{"cover (o)", "5.00", "closed", "input feeder (f)", "cards present"}},
 	} {
 		code, out, errs := run(t, "--printer", addr, tc.cmd)
 		if code != 0 {

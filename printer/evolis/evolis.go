@@ -3,13 +3,18 @@
 // handling mode (Pem;2): the printer stops on an error and tells us, and the
 // station decides what to do with the card.
 //
-// A card goes:
+// A card goes (docs/printer/evolis.md gives the source of every step):
 //
-//	Ss, Si              Feed: start a sequence, take a blank
-//	Sic / Sis / Sr      MoveTo contactless / contact / print head
-//	Sr|Sv, Pr;ribbon,   Print one side: select the side, the ribbon, then
-//	  (Db|Dbc, Sp)…       download and print each panel
-//	Se | Ser            Eject to the hopper | Reject to the reject box
+//	Rr, Pr;ribbon, Ss, Si  Feed: check the ribbon, set it, start a sequence, take a blank
+//	Sic / Sis              MoveTo contactless / contact station
+//	Sr|Sv, (Db|Dbc)…       Print one side: select the side, download each
+//	                         panel; each download prints the one before it
+//	Se | Ser               Eject (prints the last panel) | Reject to the reject box
+//
+// The ribbon is set before Ss and there is no Sp after a download: the
+// guide's example (§21, page 69), the vendor's Windows driver capture and
+// the vendor's sample code all do it this way; an Sp would print a panel a
+// second time.
 //
 // One command is in flight at a time; each class of command has its own
 // timeout (printer.Timeouts). When the link drops the driver dials again
@@ -52,10 +57,17 @@ type Driver struct {
 	rr       replyReader
 	t        printer.Timeouts
 	compress bool
-	log      zerolog.Logger
-	pos      printer.Position // where we last put the card
-	closed   bool
-	jammed   bool // the card at pos jammed and nobody has cleared it
+	// ribbon is the ribbon type (Pr) this printer is set up for: from
+	// the configuration, or what the printer reports (Rr) when none is
+	// configured.
+	ribbon string
+	// printed: a panel download went out since the last Ss, so Se also
+	// prints the last panel and takes longer.
+	printed bool
+	log     zerolog.Logger
+	pos     printer.Position // where we last put the card
+	closed  bool
+	jammed  bool // the card at pos jammed and nobody has cleared it
 	// pemPending: the printer was busy when we connected and has not yet
 	// taken Pem;2.
 	pemPending bool
@@ -75,6 +87,7 @@ func Open(ctx context.Context, addr string, dial printer.Dialer, opts printer.Op
 		dial:     dial,
 		t:        opts.Timeouts.WithDefaults(),
 		compress: opts.Compress,
+		ribbon:   opts.Ribbon,
 		log:      opts.Log.With().Str("printer", opts.Name).Logger(),
 		pos:      printer.PositionUnknown,
 	}
@@ -100,7 +113,7 @@ func (d *Driver) connect(ctx context.Context) error {
 	d.conn = c
 	d.rr.reset()
 	d.pemPending = false
-	if _, err := d.exchange(ctx, "connect", d.t.Read, frame("Pem", "2")); err != nil {
+	if _, err := d.exchange(ctx, "connect", d.t.Read, frame("Pem", "2"), wantOK); err != nil {
 		var re *replyError
 		if !errors.As(err, &re) || re.kind != printer.KindBusy {
 			d.drop()
@@ -117,7 +130,7 @@ func (d *Driver) connect(ctx context.Context) error {
 
 // locate asks the printer where the card is (Rlr;p) and believes it.
 func (d *Driver) locate(ctx context.Context) printer.Position {
-	text, err := d.exchange(ctx, "read card presence", d.t.Read, frame("Rlr", "p"))
+	text, err := d.exchange(ctx, "read card presence", d.t.Read, frame("Rlr", "p"), nil)
 	var re *replyError
 	if err != nil && !(errors.As(err, &re) && re.kind == printer.KindOther) {
 		return printer.PositionUnknown
@@ -148,8 +161,10 @@ func frame(cmd string, params ...string) []byte {
 	return append(b, '\r')
 }
 
-// exchange writes one command and reads its reply on the current link.
-func (d *Driver) exchange(ctx context.Context, op string, timeout time.Duration, cmd []byte) (string, error) {
+// exchange writes one command and reads its reply on the current link. A
+// reply that is not an error word but not what want accepts either is an
+// error naming what arrived.
+func (d *Driver) exchange(ctx context.Context, op string, timeout time.Duration, cmd []byte, want expect) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if _, err := d.conn.Write(ctx, cmd); err != nil {
@@ -163,12 +178,28 @@ func (d *Driver) exchange(ctx context.Context, op string, timeout time.Duration,
 	if rerr != nil {
 		return text, rerr
 	}
+	if want != nil {
+		if err := want(text); err != nil {
+			return text, &replyError{kind: printer.KindProtocol, text: fmt.Sprintf("%s: %v", cmdName(cmd), err)}
+		}
+	}
 	return text, nil
+}
+
+// cmdName is the command and its short parameters, for messages
+// ("Rse;f"); bitmap data is left out.
+func cmdName(cmd []byte) string {
+	s := strings.TrimSuffix(strings.TrimPrefix(string(cmd), "\x1b"), "\r")
+	if strings.HasPrefix(s, "Db") {
+		parts := strings.SplitN(s, ";", 4)
+		return strings.Join(parts[:min(3, len(parts))], ";")
+	}
+	return string(clip([]byte(s)))
 }
 
 // do runs one command: (re)connect if needed, send, read, classify. pos is
 // where the card will be if the command fails mechanically.
-func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos printer.Position, idempotent bool, cmd []byte) (string, error) {
+func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos printer.Position, idempotent bool, cmd []byte, want expect) (string, error) {
 	if d.closed {
 		return "", &printer.Error{Printer: d.name, Op: op, Kind: printer.KindDisconnected, Position: printer.PositionUnknown, Detail: "driver closed"}
 	}
@@ -181,12 +212,12 @@ func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos p
 		var text string
 		var err error
 		if d.pemPending && !idempotent {
-			if _, err = d.exchange(ctx, op, d.t.Read, frame("Pem", "2")); err == nil {
+			if _, err = d.exchange(ctx, op, d.t.Read, frame("Pem", "2"), wantOK); err == nil {
 				d.pemPending = false
 			}
 		}
 		if err == nil {
-			text, err = d.exchange(ctx, op, timeout, cmd)
+			text, err = d.exchange(ctx, op, timeout, cmd, want)
 		}
 		if err == nil {
 			return text, nil
@@ -207,6 +238,7 @@ func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos p
 			// Whether the card moved is unknown: dial again and ask the
 			// printer, so the person (and the engine) know where it is.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*d.t.Read)
+			d.pos = printer.PositionUnknown // believe the printer, not our last idea
 			if d.connect(rctx) == nil {
 				pe.Position = d.pos
 			}
@@ -257,8 +289,8 @@ func (d *Driver) fail(op string, err error, pos printer.Position) error {
 	return e
 }
 
-func (d *Driver) read(ctx context.Context, op string, cmd string, params ...string) (string, error) {
-	return d.do(ctx, op, d.t.Read, d.pos, true, frame(cmd, params...))
+func (d *Driver) read(ctx context.Context, op string, want expect, cmd string, params ...string) (string, error) {
+	return d.do(ctx, op, d.t.Read, d.pos, true, frame(cmd, params...), want)
 }
 
 // Info reads model, serial number and firmware.
@@ -267,17 +299,22 @@ func (d *Driver) Info(ctx context.Context) (printer.Info, error) {
 	defer d.mu.Unlock()
 	info := printer.Info{Driver: Name, Addr: d.addr}
 	var err error
-	if info.Model, err = d.read(ctx, "read model", "Rtp"); err != nil {
+	if info.Model, err = d.read(ctx, "read model", wantText, "Rtp"); err != nil {
 		return info, err
 	}
-	if info.Serial, err = d.read(ctx, "read serial number", "Rsn"); err != nil {
+	if info.Serial, err = d.read(ctx, "read serial number", wantText, "Rsn"); err != nil {
 		return info, err
 	}
-	if info.Firmware, err = d.read(ctx, "read firmware", "Rfv"); err != nil {
+	if info.Firmware, err = d.read(ctx, "read firmware", wantText, "Rfv"); err != nil {
 		return info, err
 	}
-	if kit, err := d.read(ctx, "read head kit", "Rkn"); err == nil {
+	if kit, err := d.read(ctx, "read head kit", wantText, "Rkn"); err == nil {
 		info.HeadKit = kit
+	} else if printer.KindOf(err) != printer.KindRefused {
+		return info, err
+	}
+	if r, err := d.read(ctx, "read ribbon type", wantText, "Rr"); err == nil {
+		info.Ribbon = strings.ToLower(r)
 	} else if printer.KindOf(err) != printer.KindRefused {
 		return info, err
 	}
@@ -322,15 +359,11 @@ func (d *Driver) Counters(ctx context.Context) (printer.Counters, error) {
 
 func (d *Driver) counter(ctx context.Context, what, p string) (int64, error) {
 	op := "read counter " + what
-	s, err := d.read(ctx, op, "Rco", p)
+	s, err := d.read(ctx, op, wantCount, "Rco", p)
 	if err != nil {
 		return 0, err
 	}
-	v, perr := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if perr != nil || v < 0 {
-		return 0, &printer.Error{Printer: d.name, Op: op, Kind: printer.KindProtocol, Position: d.pos, Detail: fmt.Sprintf("counter reply %q is not a count", clip([]byte(s)))}
-	}
-	return v, nil
+	return strconv.ParseInt(s, 10, 64) // wantCount checked it
 }
 
 // Status reads the cover, feeder, card presence, ribbon and cleaning state.
@@ -346,12 +379,16 @@ func (d *Driver) Status(ctx context.Context) (printer.Status, error) {
 	} else if !skip(err) {
 		return st, err
 	}
-	if v, err := d.sensor(ctx, "m"); err == nil {
+	// The feeder is Rse;f (guide Ase page 13: "input feeder sensor";
+	// QEvolisPrinter: "0,00 Volts" empty, "5,00 Volts" loaded). Rse;m is a
+	// card-path sensor (guide Rse page 37), not the feeder's contents. A
+	// model without f leaves it unknown: Si then answers FEEDER EMPTY.
+	if v, err := d.sensor(ctx, "f"); err == nil {
 		st.FeederEmpty = v < 2.5
 	} else if !skip(err) {
 		return st, err
 	}
-	if s, err := d.read(ctx, "read card presence", "Rlr", "p"); err == nil || printer.KindOf(err) == printer.KindOther {
+	if s, err := d.read(ctx, "read card presence", presenceReply, "Rlr", "p"); err == nil || printer.KindOf(err) == printer.KindOther {
 		if err != nil {
 			var pe *printer.Error
 			errors.As(err, &pe)
@@ -361,7 +398,9 @@ func (d *Driver) Status(ctx context.Context) (printer.Status, error) {
 	} else if !skip(err) {
 		return st, err
 	}
-	if _, err := d.read(ctx, "read ribbon", "Rcr"); err != nil {
+	// Rcr: "OK" when the ribbon is not on its end mark (guide page 32).
+	last := "OK"
+	if _, err := d.read(ctx, "read ribbon", wantOK, "Rcr"); err != nil {
 		switch printer.KindOf(err) {
 		case printer.KindRibbonOut:
 			st.RibbonOut = true
@@ -369,12 +408,21 @@ func (d *Driver) Status(ctx context.Context) (printer.Status, error) {
 		default:
 			return st, err
 		}
+		var pe *printer.Error
+		if errors.As(err, &pe) {
+			last = pe.Detail
+		}
 	}
-	if _, err := d.read(ctx, "read cleaning state", "Rlr", "r"); err != nil {
-		switch printer.KindOf(err) {
-		case printer.KindNeedsCleaning:
+	// Rlr;r: "ERR NEED CLEANING" when the cleaning counter ran out (guide
+	// page 34), otherwise the last answer — Rcr's, just before.
+	if _, err := d.read(ctx, "read cleaning state", wantOK, "Rlr", "r"); err != nil {
+		var pe *printer.Error
+		switch k := printer.KindOf(err); {
+		case k == printer.KindNeedsCleaning:
 			st.NeedsCleaning = true
-		case printer.KindRefused:
+		case k == printer.KindRefused:
+		case errors.As(err, &pe) && pe.Detail == last:
+			// the echo of Rcr's answer: no cleaning due
 		default:
 			return st, err
 		}
@@ -395,14 +443,23 @@ func (d *Driver) Status(ctx context.Context) (printer.Status, error) {
 	return st, nil
 }
 
+// presenceReply accepts Rlr;p's answers; "ERR CARD" arrives as an error
+// word (KindOther) and is read from its detail.
+func presenceReply(text string) error {
+	if presenceWords[strings.ToUpper(text)] {
+		return nil
+	}
+	return fmt.Errorf("card presence reply %q is none of NO CARD, OK, CARD, SMART CARD, CONTACTLESS CARD", clip([]byte(text)))
+}
+
 // presence interprets Rlr;p.
 func (d *Driver) presence(s string) printer.Position {
 	switch u := strings.ToUpper(strings.TrimSpace(s)); {
 	case u == "NO CARD" || u == "OK":
 		d.pos = printer.PositionNone
-	case strings.HasPrefix(u, "CONTACTLESS"):
+	case u == "CONTACTLESS CARD":
 		d.pos = printer.PositionContactless
-	case strings.HasPrefix(u, "SMART"):
+	case u == "SMART CARD":
 		d.pos = printer.PositionContact
 	case u == "CARD" || u == "ERR CARD":
 		if d.pos != printer.PositionContact && d.pos != printer.PositionContactless {
@@ -415,31 +472,126 @@ func (d *Driver) presence(s string) printer.Position {
 }
 
 func (d *Driver) sensor(ctx context.Context, code string) (float64, error) {
-	op := "read sensor " + code
-	s, err := d.read(ctx, op, "Rse", code)
+	s, err := d.read(ctx, "read sensor "+code, wantVolts, "Rse", code)
 	if err != nil {
 		return 0, err
 	}
-	v, perr := parseVolts(s)
-	if perr != nil {
-		return 0, &printer.Error{Printer: d.name, Op: op, Kind: printer.KindProtocol, Position: d.pos, Detail: perr.Error()}
-	}
-	return v, nil
+	return parseVolts(s) // wantVolts checked it
 }
 
-// parseVolts reads a sensor voltage; printers write a comma as decimal point.
+// parseVolts reads a sensor voltage as printers write it: a comma (or a
+// point) as decimal mark and an optional unit, "5,00 Volts", "0,04 V",
+// "4,98" (QEvolisPrinter's records of Rse replies; the guide page 37 says
+// only "reads the sensors voltage"). Anything else is refused.
 func parseVolts(s string) (float64, error) {
 	t := strings.TrimSpace(s)
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "V"), "v")
-	t = strings.ReplaceAll(strings.TrimSpace(t), ",", ".")
-	v, err := strconv.ParseFloat(t, 64)
+	num := t
+	if i := strings.IndexFunc(t, func(r rune) bool { return r == ' ' || r == 'V' || r == 'v' }); i >= 0 {
+		num = t[:i]
+		unit := strings.ToLower(strings.TrimSpace(t[i:]))
+		if unit != "v" && unit != "volt" && unit != "volts" {
+			return 0, fmt.Errorf("sensor reply %q is not a voltage", clip([]byte(s)))
+		}
+	}
+	ok := num != ""
+	seps := 0
+	for i, r := range num {
+		switch {
+		case r >= '0' && r <= '9':
+		case (r == ',' || r == '.') && i > 0 && i < len(num)-1:
+			seps++
+		case r == '-' && i == 0:
+		default:
+			ok = false
+		}
+	}
+	if !ok || seps > 1 {
+		return 0, fmt.Errorf("sensor reply %q is not a voltage", clip([]byte(s)))
+	}
+	v, err := strconv.ParseFloat(strings.ReplaceAll(num, ",", "."), 64)
 	if err != nil || !(v >= -50 && v <= 50) { // also refuses NaN
 		return 0, fmt.Errorf("sensor reply %q is not a voltage", clip([]byte(s)))
 	}
 	return v, nil
 }
 
-// Feed starts a card sequence and takes a blank from the feeder.
+// checkRibbon compares the ribbon the printer reports (Rr, "reads the
+// ribbon type set in the printer memory", guide page 36) with the one this
+// printer is configured for. A printer that does not know Rr leaves the
+// configuration in charge; a mismatch stops before a blank moves.
+func (d *Driver) checkRibbon(ctx context.Context) error {
+	got, err := d.read(ctx, "read ribbon type", wantText, "Rr")
+	switch {
+	case printer.KindOf(err) == printer.KindRefused:
+		got = ""
+	case err != nil:
+		return err
+	}
+	got = strings.ToLower(got)
+	if d.ribbon == "" {
+		if got == "" {
+			return &printer.Error{Printer: d.name, Op: "feed", Kind: printer.KindRibbonMismatch, Position: d.pos,
+				Detail: "the printer does not report its ribbon and none is configured; set ribbon in the printer's configuration"}
+		}
+		d.ribbon = got
+	}
+	if got != "" && got != d.ribbon {
+		return &printer.Error{Printer: d.name, Op: "feed", Kind: printer.KindRibbonMismatch, Position: d.pos,
+			Detail: fmt.Sprintf("the printer reports ribbon %q but it is configured for %q; install a %s ribbon or change the configuration (if a %s ribbon is in, tell the printer: diag printer set-ribbon %s)", got, d.ribbon, d.ribbon, d.ribbon, d.ribbon)}
+	}
+	return nil
+}
+
+// SetRibbon tells the printer which ribbon is in (Pr, guide page 25) — what
+// a technician does after looking at the ribbon, when the printer's memory
+// (Rr) names another.
+func (d *Driver) SetRibbon(ctx context.Context, ribbon string) error {
+	if _, err := raster.RibbonPanels(ribbon); err != nil {
+		return &printer.Error{Printer: d.name, Op: "set ribbon", Kind: printer.KindRefused, Position: d.pos, Detail: err.Error()}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.do(ctx, "set ribbon", d.t.Read, d.pos, false, frame("Pr", ribbon), wantOK); err != nil {
+		return err
+	}
+	d.ribbon = ribbon
+	return nil
+}
+
+// Ribbon returns the ribbon type the driver prints with: the configured
+// one, or the printer's own (Rr) when none is configured.
+func (d *Driver) Ribbon(ctx context.Context) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.checkRibbon(ctx); err != nil {
+		return "", err
+	}
+	return d.ribbon, nil
+}
+
+// ReadRaw sends one read command (the guide's R… commands, which change
+// nothing) and returns the printer's words as they came, for a technician's
+// probe. An error word comes back as the error, its text in the
+// *printer.Error's Detail. Anything that is not a read is refused.
+func (d *Driver) ReadRaw(ctx context.Context, cmd string, params ...string) (string, error) {
+	ok := len(cmd) >= 2 && len(cmd) <= 8 && cmd[0] == 'R'
+	for _, c := range cmd {
+		ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	}
+	for _, p := range params {
+		ok = ok && len(p) <= 16 && !strings.ContainsAny(p, ";\r\n\x00\x1b")
+	}
+	if !ok {
+		return "", &printer.Error{Printer: d.name, Op: "probe", Kind: printer.KindRefused, Position: d.pos,
+			Detail: fmt.Sprintf("%q is not a read command (R… with short parameters)", strings.Join(append([]string{cmd}, params...), ";"))}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.read(ctx, "probe "+strings.Join(append([]string{cmd}, params...), ";"), wantText, cmd, params...)
+}
+
+// Feed sets the ribbon, starts a card sequence and takes a blank from the
+// feeder.
 //
 // It refuses while the printer holds a card (one left by a crash or a
 // failed reject, say): a second blank on top of it would jam, and the
@@ -452,10 +604,17 @@ func (d *Driver) Feed(ctx context.Context) error {
 		return &printer.Error{Printer: d.name, Op: "feed", Kind: printer.KindRefused, Position: d.pos,
 			Detail: "a card is already in the printer; eject or reject it first"}
 	}
-	if _, err := d.do(ctx, "start sequence", d.t.Read, d.pos, false, frame("Ss")); err != nil {
+	if err := d.checkRibbon(ctx); err != nil {
 		return err
 	}
-	if _, err := d.do(ctx, "feed", d.t.Move, printer.PositionFeeder, false, frame("Si")); err != nil {
+	if _, err := d.do(ctx, "set ribbon", d.t.Read, d.pos, false, frame("Pr", d.ribbon), wantOK); err != nil {
+		return err
+	}
+	if _, err := d.do(ctx, "start sequence", d.t.Read, d.pos, false, frame("Ss"), wantOK); err != nil {
+		return err
+	}
+	d.printed = false
+	if _, err := d.do(ctx, "feed", d.t.Move, printer.PositionFeeder, false, frame("Si"), wantOK); err != nil {
 		return err
 	}
 	d.pos = printer.PositionPrintHead
@@ -464,7 +623,11 @@ func (d *Driver) Feed(ctx context.Context) error {
 	return nil
 }
 
-// MoveTo parks the card at a station.
+// MoveTo parks the card at a station. Sic and Sis move a card already in
+// the printer (QEvolisPrinter moves a printed card with Sis; esup-sgc-client
+// with Sic). There is no command that only brings a card back under the
+// head — Sr and Sv only choose the side for downloads (guide page 43) — so
+// StationPrint sends nothing: the first download does it.
 func (d *Driver) MoveTo(ctx context.Context, st printer.Station) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -475,12 +638,15 @@ func (d *Driver) MoveTo(ctx context.Context, st printer.Station) error {
 	case printer.StationContact:
 		cmd = "Sis"
 	case printer.StationPrint:
-		cmd = "Sr"
+		if d.pos == printer.PositionNone {
+			return &printer.Error{Printer: d.name, Op: "move to print", Kind: printer.KindRefused, Position: d.pos, Detail: "no card in the printer; feed one first"}
+		}
+		return nil
 	default:
 		return &printer.Error{Printer: d.name, Op: "move", Kind: printer.KindRefused, Position: d.pos, Detail: "unknown station " + st.String()}
 	}
 	to := printer.StationPosition(st)
-	if _, err := d.do(ctx, "move to "+st.String(), d.t.Move, to, false, frame(cmd)); err != nil {
+	if _, err := d.do(ctx, "move to "+st.String(), d.t.Move, to, false, frame(cmd), wantOK); err != nil {
 		return err
 	}
 	d.pos = to
@@ -489,8 +655,9 @@ func (d *Driver) MoveTo(ctx context.Context, st printer.Station) error {
 	return nil
 }
 
-// Print prints one side: select side and ribbon, then download and print
-// each panel in order.
+// Print prints one side: select the side, then download each panel. Each
+// download after the first prints the panel before it; the last one prints
+// at Se (Eject), or at the next side's Sr/Sv.
 func (d *Driver) Print(ctx context.Context, side printer.Side, p *raster.Panels) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -501,37 +668,50 @@ func (d *Driver) Print(ctx context.Context, side printer.Side, p *raster.Panels)
 	if d.pos == printer.PositionNone {
 		return &printer.Error{Printer: d.name, Op: op, Kind: printer.KindRefused, Position: d.pos, Detail: "no card in the printer; feed one first"}
 	}
+	have, err := raster.RibbonPanels(d.ribbon)
+	if err != nil {
+		return &printer.Error{Printer: d.name, Op: op, Kind: printer.KindRibbonMismatch, Position: d.pos, Detail: err.Error()}
+	}
+	if side == printer.Back && d.ribbon == "ymckok" {
+		have = "k"
+	}
+	for _, pn := range p.List() {
+		if !strings.ContainsRune(have, rune(pn.Name)) {
+			return &printer.Error{Printer: d.name, Op: op, Kind: printer.KindRibbonMismatch, Position: d.pos,
+				Detail: fmt.Sprintf("panel %c is not on the %s ribbon this printer has", pn.Name, d.ribbon)}
+		}
+	}
 	sel := "Sr"
 	if side == printer.Back {
 		sel = "Sv"
 	}
-	if _, err := d.do(ctx, op+": select side", d.t.Move, printer.PositionPrintHead, false, frame(sel)); err != nil {
-		return err
-	}
-	d.pos = printer.PositionPrintHead
-	d.jammed = false
-	if _, err := d.do(ctx, op+": set ribbon", d.t.Read, d.pos, false, frame("Pr", p.Ribbon())); err != nil {
+	if _, err := d.do(ctx, op+": select side", d.t.Read, d.pos, false, frame(sel), wantOK); err != nil {
 		return err
 	}
 	for _, pn := range p.List() {
 		name := string(pn.Name)
-		if _, err := d.do(ctx, op+": download panel "+name, d.t.Bitmap, d.pos, false, Bitmap(pn, d.compress)); err != nil {
+		timeout := d.t.Bitmap
+		if d.printed {
+			timeout += d.t.Print // this download prints the panel before it
+		}
+		if _, err := d.do(ctx, op+": download panel "+name, timeout, printer.PositionPrintHead, false, Bitmap(pn, d.compress), wantOK); err != nil {
 			return err
 		}
-		if _, err := d.do(ctx, op+": print panel "+name, d.t.Print, printer.PositionPrintHead, false, frame("Sp", name)); err != nil {
-			return err
-		}
+		d.pos = printer.PositionPrintHead
+		d.printed = true
 	}
-	d.log.Info().Str("side", side.String()).Str("ribbon", p.Ribbon()).Msg("side printed")
+	d.jammed = false
+	d.log.Info().Str("side", side.String()).Str("ribbon", d.ribbon).Msg("side downloaded")
 	return nil
 }
 
-// Bitmap encodes one panel download. With compress, 2-level panels (K, O)
-// use Dbc, where each line starts with 0 (white line), 255 (black line) or
-// N (N bytes follow, the rest of the line is white).
+// Bitmap encodes one panel download. With compress, the K and O panels use
+// Dbc, where each line starts with 0 (white line), 255 (black line) or N (N
+// bytes follow, the rest of the line is white) — guide §4 page 5. The guide
+// defines that line form for K and O only, so Y, M and C always go as Db.
 func Bitmap(p *raster.Panel, compress bool) []byte {
 	levels := strconv.Itoa(p.Levels)
-	if !compress || p.Levels != 2 {
+	if !compress || p.Levels != 2 || (p.Name != 'k' && p.Name != 'o') {
 		b := make([]byte, 0, len(p.Data)+16)
 		b = append(b, 0x1b)
 		b = append(b, "Db;"...)
@@ -586,15 +766,21 @@ func allFF(b []byte) bool {
 	return true
 }
 
-// Eject ends the sequence: the card goes to the output hopper.
+// Eject ends the sequence: the last panel prints and the card goes to the
+// output hopper (Se, guide page 42).
 func (d *Driver) Eject(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, err := d.do(ctx, "eject", d.t.End, printer.PositionOutput, false, frame("Se")); err != nil {
+	timeout := d.t.End
+	if d.printed {
+		timeout += d.t.Print
+	}
+	if _, err := d.do(ctx, "eject", timeout, printer.PositionOutput, false, frame("Se"), wantOK); err != nil {
 		return err
 	}
 	d.pos = printer.PositionNone
 	d.jammed = false
+	d.printed = false
 	d.log.Info().Msg("card ejected")
 	return nil
 }
@@ -603,11 +789,12 @@ func (d *Driver) Eject(ctx context.Context) error {
 func (d *Driver) Reject(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, err := d.do(ctx, "reject", d.t.End, printer.PositionReject, false, frame("Ser")); err != nil {
+	if _, err := d.do(ctx, "reject", d.t.End, printer.PositionReject, false, frame("Ser"), wantOK); err != nil {
 		return err
 	}
 	d.pos = printer.PositionNone
 	d.jammed = false
+	d.printed = false
 	d.log.Info().Msg("card rejected")
 	return nil
 }
@@ -625,20 +812,26 @@ func (d *Driver) Close() error {
 	return err
 }
 
+// sensorNames: the guide's Rse letters (page 37) and f, the input feeder
+// (guide Ase page 13, QEvolisPrinter).
 var sensorNames = map[string]string{
 	"c": "colour (ribbon mark)",
-	"m": "feeder",
+	"f": "input feeder",
+	"m": "feeder stop / magnetic",
 	"o": "cover",
 	"p": "card presence",
 	"r": "coded disk rotation",
 }
+
+// SensorCodes are the sensors Sensors reads, in order.
+var SensorCodes = []string{"c", "f", "m", "o", "p", "r"}
 
 // Sensors reads every sensor's voltage.
 func (d *Driver) Sensors(ctx context.Context) ([]printer.Sensor, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []printer.Sensor
-	for _, code := range []string{"c", "m", "o", "p", "r"} {
+	for _, code := range SensorCodes {
 		v, err := d.sensor(ctx, code)
 		if printer.KindOf(err) == printer.KindRefused {
 			continue
@@ -650,7 +843,7 @@ func (d *Driver) Sensors(ctx context.Context) ([]printer.Sensor, error) {
 		switch code {
 		case "o":
 			s.Reading = map[bool]string{true: "open", false: "closed"}[v < 1.0]
-		case "m":
+		case "f":
 			s.Reading = map[bool]string{true: "empty", false: "cards present"}[v < 2.5]
 		case "p":
 			s.Reading = map[bool]string{true: "no card", false: "card"}[v < 2.5]
@@ -663,7 +856,7 @@ func (d *Driver) Sensors(ctx context.Context) ([]printer.Sensor, error) {
 func (d *Driver) service(ctx context.Context, op, cmd string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	_, err := d.do(ctx, op, d.t.Service, d.pos, false, frame(cmd))
+	_, err := d.do(ctx, op, d.t.Service, d.pos, false, frame(cmd), wantOK)
 	return err
 }
 
@@ -683,6 +876,7 @@ func (d *Driver) Reset(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.pos = printer.PositionUnknown
+	d.printed = false
 	if err == nil {
 		d.jammed = false
 	}

@@ -57,8 +57,10 @@ func TestFaultsBecomeTypedErrors(t *testing.T) {
 		{fault: "1:contactless:cover_open", step: "contactless", is: printer.ErrCoverOpen, pos: printer.PositionPrintHead},
 		{fault: "1:contactless:disconnect", step: "contactless", is: printer.ErrDisconnected, pos: printer.PositionPrintHead},
 		{fault: "1:contactless:disconnect:after", step: "contactless", is: printer.ErrDisconnected, pos: printer.PositionContactless},
-		{fault: "1:print:ribbon_end", step: "print", is: printer.ErrRibbonOut, pos: printer.PositionPrintHead},
-		{fault: "1:print:cover_open", step: "print", is: printer.ErrCoverOpen, pos: printer.PositionPrintHead},
+		// The first download finds the fault before the card leaves the
+		// contactless station (Sr does not move a card: guide page 43).
+		{fault: "1:print:ribbon_end", step: "print", is: printer.ErrRibbonOut, pos: printer.PositionContactless},
+		{fault: "1:print:cover_open", step: "print", is: printer.ErrCoverOpen, pos: printer.PositionContactless},
 		{fault: "1:print:jam", step: "print", is: printer.ErrJam, pos: printer.PositionPrintHead},
 		{fault: "1:print:garbled", step: "print", is: printer.ErrProtocol, pos: printer.PositionPrintHead},
 		{fault: "1:eject:slow:30s", step: "eject", is: printer.ErrTimeout, pos: printer.PositionNone},
@@ -72,7 +74,7 @@ func TestFaultsBecomeTypedErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 				sim := newSim(t, simprinter.Config{Feeder: 3, Faults: []simprinter.Fault{f}})
-				d := open(t, sim, printer.Options{Timeouts: printer.Timeouts{End: 5 * time.Second}})
+				d := open(t, sim, printer.Options{Timeouts: printer.Timeouts{End: 5 * time.Second, Print: 5 * time.Second}})
 				step, err := cardFlow(context.Background(), d, front, tc.reject)
 				if step != tc.step || !errors.Is(err, tc.is) {
 					t.Fatalf("failed at %q with %v; want %q with %v", step, err, tc.step, tc.is)
@@ -174,11 +176,11 @@ func TestStatusAndSensors(t *testing.T) {
 		t.Errorf("after the last blank: %+v", st)
 	}
 	ss, err := d.Sensors(ctx)
-	if err != nil || len(ss) != 5 {
+	if err != nil || len(ss) != 6 {
 		t.Fatalf("sensors %v, %v", ss, err)
 	}
 	for _, s := range ss {
-		if s.Code == "m" && s.Reading != "empty" {
+		if s.Code == "f" && s.Reading != "empty" {
 			t.Errorf("feeder sensor %+v", s)
 		}
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"printstation/printer"
 )
@@ -118,12 +121,15 @@ func TestReplyTooLong(t *testing.T) {
 }
 
 func TestParseVolts(t *testing.T) {
-	for in, want := range map[string]float64{"4,98": 4.98, "0,02": 0.02, "5": 5, " 3.3 V": 3.3} {
+	for in, want := range map[string]float64{
+		"5,00 Volts": 5, "0,00 Volts": 0, "4,9 Volts": 4.9, "0,24 volts": 0.24, // QEvolisPrinter's records
+		"4,98": 4.98, "0,02": 0.02, "5": 5, " 3.3 V": 3.3, "2,51V": 2.51, "1,20 Volt": 1.2,
+	} {
 		if v, err := parseVolts(in); err != nil || v != want {
 			t.Errorf("parseVolts(%q) = %v, %v", in, v, err)
 		}
 	}
-	for _, in := range []string{"", "x", "1,2,3", "NaN", "1e9"} {
+	for _, in := range []string{"", "x", "1,2,3", "NaN", "1e9", "Volts", "5,00 Amps", "5,00 Volts!", ",5", "5,", "5 5 V", "0x10"} {
 		if _, err := parseVolts(in); err == nil {
 			t.Errorf("parseVolts(%q) accepted", in)
 		}
@@ -164,4 +170,148 @@ func FuzzReply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every kind of command accepts exactly what the sources show as its
+// success reply; anything else is an error that says what arrived.
+func TestExpectations(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want expect
+		in   string
+		ok   bool
+	}{
+		{"OK", wantOK, "OK", true},
+		{"ok lower case", wantOK, "ok", true},
+		{"unknown word", wantOK, "HOPPER DOOR", false},
+		{"a value for a command", wantOK, "1234", false},
+		{"empty", wantOK, "", false},
+		{"text", wantText, "Evolis Primacy", true},
+		{"empty text", wantText, "", false},
+		{"count", wantCount, "12345", true},
+		{"negative count", wantCount, "-1", false},
+		{"count with words", wantCount, "12 cards", false},
+		{"volts", wantVolts, "5,00 Volts", true},
+		{"volts garbage", wantVolts, "OPEN", false},
+		{"presence OK", presenceReply, "OK", true},
+		{"presence NO CARD", presenceReply, "NO CARD", true},
+		{"presence CARD", presenceReply, "CARD", true},
+		{"presence SMART CARD", presenceReply, "SMART CARD", true},
+		{"presence CONTACTLESS CARD", presenceReply, "CONTACTLESS CARD", true},
+		{"presence other", presenceReply, "HOPPER DOOR", false},
+	} {
+		err := tc.want(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %q → %v, want ok=%v", tc.name, tc.in, err, tc.ok)
+		}
+		if err != nil && tc.in != "" && !strings.Contains(err.Error(), tc.in) {
+			t.Errorf("%s: error %q does not say what arrived", tc.name, err)
+		}
+	}
+}
+
+// quietConn answers with reply and then nothing: the next Read waits for
+// its deadline, as a USB link does when the printer sent no terminator.
+type quietConn struct{ reply []byte }
+
+func (c *quietConn) Read(ctx context.Context, p []byte) (int, error) {
+	if len(c.reply) > 0 {
+		n := copy(p, c.reply)
+		c.reply = c.reply[n:]
+		return n, nil
+	}
+	<-ctx.Done()
+	return 0, printer.Link(printer.KindTimeout, "no answer in time")
+}
+func (c *quietConn) Write(ctx context.Context, p []byte) (int, error) { return len(p), nil }
+func (c *quietConn) Close() error                                     { return nil }
+
+// A reply with no terminator at all is complete once the line goes quiet;
+// silence with nothing received is still a timeout.
+func TestReplyWithoutTerminator(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rr replyReader
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		got, err := rr.next(ctx, &quietConn{reply: []byte("5,00 Volts")})
+		if err != nil || string(got) != "5,00 Volts" {
+			t.Errorf("got %q, %v; want the reply once the line is quiet", got, err)
+		}
+		_, err = rr.next(ctx, &quietConn{})
+		if !errors.Is(err, printer.ErrTimeout) {
+			t.Errorf("nothing at all: %v, want a timeout", err)
+		}
+	})
+}
+
+// scriptConn answers each command from a table, as a printer would, with
+// NUL-ended replies; unknown commands get ERROR CDE.
+type scriptConn struct {
+	answers map[string]string
+	out     []byte
+}
+
+func (c *scriptConn) Write(ctx context.Context, p []byte) (int, error) {
+	cmd := strings.TrimSuffix(strings.TrimPrefix(string(p), "\x1b"), "\r")
+	a, ok := c.answers[cmd]
+	if !ok {
+		a = "ERROR CDE"
+	}
+	c.out = append(c.out, a...)
+	c.out = append(c.out, 0)
+	return len(p), nil
+}
+func (c *scriptConn) Read(ctx context.Context, p []byte) (int, error) {
+	if len(c.out) == 0 {
+		<-ctx.Done()
+		return 0, printer.Link(printer.KindTimeout, "no answer in time")
+	}
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+func (c *scriptConn) Close() error { return nil }
+
+// Status on a printer answering as the sources show: sensor voltages with
+// units, OK for no card, Rlr;r echoing Rcr's ribbon error.
+func TestStatusReplyForms(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answers map[string]string
+		check   func(printer.Status) bool
+		errKind printer.Kind
+	}{
+		{"ready", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rse;f": "5,00 Volts", "Rcr": "OK", "Rlr;r": "OK"},
+			func(s printer.Status) bool { return s.Ready && s.Card == printer.PositionNone }, 0},
+		{"feeder empty, guide's NO CARD", map[string]string{"Pem;2": "OK", "Rlr;p": "NO CARD", "Rse;o": "5,00 Volts", "Rse;f": "0,00 Volts", "Rcr": "OK", "Rlr;r": "OK"},
+			func(s printer.Status) bool { return !s.Ready && s.FeederEmpty }, 0},
+		{"no feeder sensor", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rcr": "OK", "Rlr;r": "OK"},
+			func(s printer.Status) bool { return s.Ready && !s.FeederEmpty }, 0},
+		{"ribbon end echoed by Rlr;r", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rse;f": "5,00 Volts", "Rcr": "ERROR RIBBON", "Rlr;r": "ERROR RIBBON"},
+			func(s printer.Status) bool { return s.RibbonOut && !s.NeedsCleaning && !s.Ready }, 0},
+		{"cleaning due", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rse;f": "5,00 Volts", "Rcr": "OK", "Rlr;r": "ERR NEED CLEANING"},
+			func(s printer.Status) bool { return s.NeedsCleaning && !s.Ready }, 0},
+		{"cover sensor in an unknown form", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "HIGH", "Rse;f": "5,00 Volts", "Rcr": "OK", "Rlr;r": "OK"},
+			nil, printer.KindProtocol},
+		{"unknown word for the ribbon", map[string]string{"Pem;2": "OK", "Rlr;p": "OK", "Rse;o": "5,00 Volts", "Rse;f": "5,00 Volts", "Rcr": "HOPPER DOOR", "Rlr;r": "OK"},
+			nil, printer.KindProtocol},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dial := func(ctx context.Context) (printer.Conn, error) { return &scriptConn{answers: tc.answers}, nil }
+			d, err := Open(context.Background(), "script", dial, printer.Options{Name: "p1", Timeouts: printer.Timeouts{Read: 50 * time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := d.Status(context.Background())
+			if tc.check != nil {
+				if err != nil || !tc.check(st) {
+					t.Errorf("status %+v, %v", st, err)
+				}
+				return
+			}
+			if printer.KindOf(err) != tc.errKind {
+				t.Errorf("error %v, want kind %v", err, tc.errKind)
+			}
+		})
+	}
 }

@@ -5,10 +5,19 @@
 // Orientation. The card image is landscape, Width × Height = 1016 × 648 dots
 // at 300 dpi, origin top left, as card.Render draws it. The printer moves
 // the card along its long edge under a head that spans the short edge, so a
-// panel is Lines = 1016 lines of Points = 648 points each:
+// panel is Lines = 1016 lines of Points = 648 points each, and each line is
+// one column of the card turned 90° clockwise:
 //
-//	panel line n (0…1015)  = image column x = n (the card's left edge is printed first)
-//	point p of a line (0…647) = image row y = p (the card's top edge is point 0)
+//	panel line n (0…1015)     = image column x = n (the card's left edge is line 0)
+//	point p of a line (0…647) = image row y = 647-p (the card's BOTTOM edge is point 0)
+//
+// Evidence (docs/printer/evolis.md, "Orientation"): the vendor's own Windows
+// driver streams in github dpavlin/Printer-EVOLIS test.windows/ (a Dualys 3
+// printing test/card-text.pdf) decode to the text running down the lines with
+// the card's bottom at point 0, and that project's driver builds its lines
+// with "pnmflip -rotate270" (90° clockwise) of the landscape card. Putting
+// the top edge at point 0 prints every card mirrored top to bottom, which no
+// rotation undoes.
 //
 // Options.Rotate180 turns the card round for printers or card stocks fed the
 // other way. Sending an image in the swapped (portrait) orientation is
@@ -24,6 +33,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"strings"
 )
 
 const (
@@ -95,7 +105,8 @@ func (ps *Panels) List() []*Panel {
 type Options struct {
 	// Levels for Y, M and C: 2, 32, 64 or 128 (default 32).
 	Levels int
-	// Ribbon is "ymcko" (default), "ymck", "ko" or "k".
+	// Ribbon is the ribbon's name as the printer's Pr command takes it:
+	// "ymcko" (default), "ymckok", "ymck", "ko", "k" or "kb" (RibbonPanels).
 	Ribbon string
 	// NoVarnish are areas, in image coordinates, the overlay leaves bare:
 	// the chip's contacts, a signature panel.
@@ -106,6 +117,32 @@ type Options struct {
 	BlackThreshold uint8
 	// Rotate180 turns the card round (see the package comment).
 	Rotate180 bool
+}
+
+// RibbonPanels returns the panels one side of a card gets from a ribbon, in
+// print order, for the ribbon names of the guide's Pr command (§8, page 26)
+// and the vendor driver's capture ("k"):
+//
+//	ymcko   5-panel colour: y m c k o
+//	ymckok  6-panel colour: y m c k o on the front (the second K is the back's)
+//	ymck    colour without overlay: y m c k
+//	ko      black resin and overlay: k o
+//	k, kb   black monochrome: k
+//
+// Other monochrome ribbons (kw, kr, …) and holograms are refused: nothing
+// in this project prints with them and the panel they fill is not known.
+func RibbonPanels(ribbon string) (string, error) {
+	switch ribbon {
+	case "ymcko", "ymckok":
+		return "ymcko", nil
+	case "ymck":
+		return "ymck", nil
+	case "ko":
+		return "ko", nil
+	case "k", "kb":
+		return "k", nil
+	}
+	return "", fmt.Errorf("raster: ribbon %q is not one of ymcko, ymckok, ymck, ko, k, kb", ribbon)
 }
 
 func bitsFor(levels int) int {
@@ -169,13 +206,15 @@ func Convert(img image.Image, black image.Image, opt Options) (*Panels, error) {
 	}
 	var ps Panels
 	var err error
-	color := false
-	switch opt.Ribbon {
-	case "ymcko", "ymck":
-		color = true
-	case "ko", "k":
-	default:
-		return nil, fmt.Errorf("raster: ribbon %q is not one of ymcko, ymck, ko, k", opt.Ribbon)
+	panels, err := RibbonPanels(opt.Ribbon)
+	if err != nil {
+		return nil, err
+	}
+	color := strings.Contains(panels, "y")
+	if color && opt.Levels == 2 {
+		// The guide (§8 Dbc, page 15) gives 2 levels to the K and O panels
+		// and 32, 64 or 128 to Y, M and C; its example (§21) uses 32.
+		return nil, fmt.Errorf("raster: colour panels (ribbon %s) take 32, 64 or 128 levels, not 2", opt.Ribbon)
 	}
 	if color {
 		if ps.Y, err = NewPanel('y', opt.Levels); err != nil {
@@ -185,7 +224,7 @@ func Convert(img image.Image, black image.Image, opt Options) (*Panels, error) {
 		ps.C, _ = NewPanel('c', opt.Levels)
 	}
 	ps.K, _ = NewPanel('k', 2)
-	if opt.Ribbon == "ymcko" || opt.Ribbon == "ko" {
+	if strings.Contains(panels, "o") {
 		ps.O, _ = NewPanel('o', 2)
 	}
 
@@ -200,10 +239,7 @@ func Convert(img image.Image, black image.Image, opt Options) (*Panels, error) {
 	gray, _ := black.(*image.Gray)
 	for y := 0; y < Height; y++ {
 		for x := 0; x < Width; x++ {
-			n, pt := x, y
-			if opt.Rotate180 {
-				n, pt = Lines-1-x, Points-1-y
-			}
+			n, pt := place(x, y, opt.Rotate180)
 			var r, g, b uint8
 			if rgba != nil {
 				o := rgba.PixOffset(ib.Min.X+x, ib.Min.Y+y)
@@ -249,15 +285,20 @@ func Convert(img image.Image, black image.Image, opt Options) (*Panels, error) {
 				if bare(opt.NoVarnish, x, y) {
 					continue
 				}
-				n, pt := x, y
-				if opt.Rotate180 {
-					n, pt = Lines-1-x, Points-1-y
-				}
+				n, pt := place(x, y, opt.Rotate180)
 				ps.O.set(1, n, pt, 1)
 			}
 		}
 	}
 	return &ps, nil
+}
+
+// place maps image dot (x, y) to (line, point); see the package comment.
+func place(x, y int, rotate180 bool) (n, pt int) {
+	if rotate180 {
+		return Lines - 1 - x, y
+	}
+	return x, Points - 1 - y
 }
 
 func bare(rs []image.Rectangle, x, y int) bool {
@@ -302,10 +343,7 @@ func Image(ps *Panels, rotate180 bool) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, Width, Height))
 	for y := 0; y < Height; y++ {
 		for x := 0; x < Width; x++ {
-			n, pt := x, y
-			if rotate180 {
-				n, pt = Lines-1-x, Points-1-y
-			}
+			n, pt := place(x, y, rotate180)
 			ink := func(p *Panel) uint8 {
 				if p == nil {
 					return 0

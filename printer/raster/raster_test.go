@@ -27,27 +27,32 @@ func TestOrientation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// line n = image column x, point p = image row y.
-	if got := ps.C.At(10, 20); got != 31 {
-		t.Errorf("cyan at line 10 point 20 = %d, want 31", got)
+	// line n = image column x, point p = image row 647-y: the card turned
+	// 90° clockwise, its bottom edge at point 0 (vendor capture, see the
+	// package comment).
+	if got := ps.C.At(10, Points-1-20); got != 31 {
+		t.Errorf("cyan at line 10 point 627 = %d, want 31", got)
+	}
+	if got := ps.C.At(10, 20); got != 0 {
+		t.Errorf("dot mirrored top to bottom (top edge at point 0): %d", got)
 	}
 	if got := ps.C.At(20, 10); got != 0 {
 		t.Errorf("transposed dot inked: %d", got)
 	}
-	if ps.M.At(10, 20) != 0 || ps.Y.At(10, 20) != 0 {
+	if ps.M.At(10, Points-1-20) != 0 || ps.Y.At(10, Points-1-20) != 0 {
 		t.Errorf("cyan dot put ink in M or Y")
 	}
-	if ps.K.At(1000, 640) != 1 || ps.K.At(640, 1000%Points) != 0 {
+	if ps.K.At(1000, Points-1-640) != 1 || ps.K.At(1000, 640) != 0 {
 		t.Errorf("K dot at wrong place")
 	}
 	rot, _ := Convert(img, black, Options{Levels: 32, Rotate180: true})
-	if rot.C.At(Lines-1-10, Points-1-20) != 31 || rot.K.At(Lines-1-1000, Points-1-640) != 1 {
+	if rot.C.At(Lines-1-10, 20) != 31 || rot.K.At(Lines-1-1000, 640) != 1 {
 		t.Errorf("Rotate180 does not turn the card round")
 	}
 }
 
 func TestPanelSizes(t *testing.T) {
-	for _, tc := range []struct{ levels, lineBytes int }{{2, 81}, {32, 405}, {64, 486}, {128, 567}} {
+	for _, tc := range []struct{ levels, lineBytes int }{{32, 405}, {64, 486}, {128, 567}} {
 		ps, err := Convert(blank(), nil, Options{Levels: tc.levels})
 		if err != nil {
 			t.Fatal(err)
@@ -79,16 +84,16 @@ func TestNoVarnish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ps.O.At(150, 250) != 0 {
+	if ps.O.At(150, Points-1-250) != 0 {
 		t.Errorf("chip area varnished")
 	}
-	if ps.O.At(99, 250) != 1 || ps.O.At(500, 500) != 1 {
+	if ps.O.At(99, Points-1-250) != 1 || ps.O.At(500, 500) != 1 {
 		t.Errorf("area outside the chip not varnished")
 	}
 }
 
 func TestRibbons(t *testing.T) {
-	for ribbon, want := range map[string]string{"": "ymcko", "ymcko": "ymcko", "ymck": "ymck", "ko": "ko", "k": "k"} {
+	for ribbon, want := range map[string]string{"": "ymcko", "ymcko": "ymcko", "ymckok": "ymcko", "ymck": "ymck", "ko": "ko", "k": "k", "kb": "k"} {
 		ps, err := Convert(blank(), nil, Options{Ribbon: ribbon})
 		if err != nil || ps.Ribbon() != want {
 			t.Errorf("ribbon %q: panels %q, %v", ribbon, ps.Ribbon(), err)
@@ -107,6 +112,8 @@ func TestRefusals(t *testing.T) {
 		{image.NewRGBA(image.Rect(0, 0, 10, 10)), Options{}, "want 1016×648"},
 		{blank(), Options{Levels: 16}, "16 levels"},
 		{blank(), Options{Ribbon: "rgb"}, "ribbon"},
+		{blank(), Options{Ribbon: "kw"}, "ribbon"},
+		{blank(), Options{Levels: 2}, "take 32, 64 or 128 levels"},
 		{nil, Options{}, "none given"},
 	} {
 		_, err := Convert(tc.img, nil, tc.opt)

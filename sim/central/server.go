@@ -32,6 +32,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"printstation/card"
+	"printstation/inventory"
 	"printstation/jobqueue"
 )
 
@@ -84,16 +85,23 @@ type Server struct {
 	handler  http.Handler
 	stateLog *os.File
 
-	mu          sync.Mutex
-	faults      Faults
-	rng         *mrand.Rand
-	stations    map[string]*stationState
-	idem        map[string][]byte // station|op|key → first answer
-	outcomes    map[string]*OutcomeRecord
-	outcomeSeq  []string
-	checkpoints map[string][]string
-	stock       map[string][][]byte
-	changed     chan struct{} // closed and replaced when any feed grows
+	mu         sync.Mutex
+	faults     Faults
+	rng        *mrand.Rand
+	stations   map[string]*stationState
+	idem       map[string][]byte // station|op|key → first answer
+	outcomes   map[string]*OutcomeRecord
+	outcomeSeq []string
+	stock      map[string][][]byte
+	// The witness (witness.go): per station the pinned key, epoch and
+	// last cosigned tree; every cosigned checkpoint and enrolment; the
+	// jobs closed by an outcome and the jobs held after a re-enrolment.
+	witnessed  map[string]*witnessState
+	cosigned   map[string][]inventory.CentreCheckpoint
+	enrolments map[string][]inventory.CentreEnrolment
+	closedJobs map[string]map[string]string
+	heldJobs   map[string]map[string]bool
+	changed    chan struct{} // closed and replaced when any feed grows
 }
 
 type feedEntry struct {
@@ -108,6 +116,7 @@ type feedEntry struct {
 
 type stationState struct {
 	feed    []feedEntry
+	served  int // highest feed seq handed to the station
 	nextJob int
 	batches int
 	people  map[string]uint64 // job id → person seed, for reprints
@@ -138,13 +147,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, faults: opts.Faults, tmpl: opts.Template,
-		rng:         mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 7)),
-		stations:    map[string]*stationState{},
-		idem:        map[string][]byte{},
-		outcomes:    map[string]*OutcomeRecord{},
-		checkpoints: map[string][]string{},
-		stock:       map[string][][]byte{},
-		changed:     make(chan struct{}),
+		rng:        mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 7)),
+		stations:   map[string]*stationState{},
+		idem:       map[string][]byte{},
+		outcomes:   map[string]*OutcomeRecord{},
+		stock:      map[string][][]byte{},
+		witnessed:  map[string]*witnessState{},
+		cosigned:   map[string][]inventory.CentreCheckpoint{},
+		enrolments: map[string][]inventory.CentreEnrolment{},
+		closedJobs: map[string]map[string]string{},
+		heldJobs:   map[string]map[string]bool{},
+		changed:    make(chan struct{}),
 	}
 	sum := sha256.Sum256(s.tmpl)
 	s.tmplRef = jobqueue.TemplateRef{ID: TemplateID, SHA256: hex.EncodeToString(sum[:])}
@@ -478,11 +491,15 @@ func (s *Server) Outcomes(station string) []OutcomeRecord {
 	return out
 }
 
-// Checkpoints returns the cosigned checkpoints of station.
+// Checkpoints returns the cosigned checkpoints of station (the notes).
 func (s *Server) Checkpoints(station string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string(nil), s.checkpoints[station]...)
+	var out []string
+	for _, c := range s.cosigned[station] {
+		out = append(out, c.Checkpoint)
+	}
+	return out
 }
 
 // StockReports returns the stock reports of station.
@@ -505,7 +522,11 @@ type logRec struct {
 	Outcome *OutcomeRecord `json:"outcome,omitempty"`
 	IdemKey string         `json:"idem_key,omitempty"`
 	Answer  []byte         `json:"answer,omitempty"`
-	Check   string         `json:"checkpoint,omitempty"`
+	Check   string         `json:"checkpoint,omitempty"` // before witnessing; ignored
+	// Witness records (witness.go).
+	Cosigned  *inventory.CentreCheckpoint `json:"cosigned,omitempty"`
+	Enrolment *inventory.CentreEnrolment  `json:"enrolment,omitempty"`
+	Served    int                         `json:"served,omitempty"`
 }
 
 func (s *Server) replay() error {
@@ -537,11 +558,28 @@ func (s *Server) replay() error {
 				} else {
 					s.outcomes[rec.Item.Key] = &rec
 					s.outcomeSeq = append(s.outcomeSeq, rec.Item.Key)
+					if closingOutcomes[rec.Item.Outcome] && rec.Item.JobID != "" && !strings.HasPrefix(rec.Item.Reason, string(jobqueue.CodeDuplicate)+":") {
+						if _, ok := s.closed(rec.Station)[rec.Item.JobID]; !ok {
+							s.closed(rec.Station)[rec.Item.JobID] = rec.Item.Key
+						}
+					}
 				}
 			case r.IdemKey != "":
 				s.idem[r.IdemKey] = r.Answer
-			case r.Check != "":
-				s.checkpoints[r.Station] = append(s.checkpoints[r.Station], r.Check)
+			case r.Enrolment != nil:
+				s.applyEnrolmentLocked(r.Station, *r.Enrolment)
+			case r.Cosigned != nil:
+				c := *r.Cosigned
+				if st := s.witnessed[r.Station]; st != nil {
+					if _, t, err := inventory.ParseCheckpoint([]byte(noteTextOf(c.Checkpoint))); err == nil {
+						st.Size, st.Root, st.Note = t.N, t.Hash, c.Checkpoint
+					}
+				}
+				s.cosigned[r.Station] = append(s.cosigned[r.Station], c)
+			case r.Served > 0:
+				if st := s.station(r.Station); r.Served > st.served {
+					st.served = r.Served
+				}
 			}
 		}
 		f.Close()
@@ -575,6 +613,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/templates/{id}", s.handleTemplate)
 	mux.HandleFunc("POST /v1/stations/{station}/outcomes", s.idempotent("outcomes", s.handleOutcomes))
 	mux.HandleFunc("POST /v1/stations/{station}/checkpoints", s.idempotent("checkpoints", s.handleCheckpoint))
+	mux.HandleFunc("GET /v1/stations/{station}/checkpoints/latest", s.handleLatest)
+	mux.HandleFunc("GET /v1/stations/{station}/checkpoints", s.handleExport)
+	mux.HandleFunc("POST /v1/stations/{station}/enrolment", s.idempotent("enrolment", s.handleEnrolment))
+	mux.HandleFunc("GET /admin/export", s.handleExport)
 	mux.HandleFunc("POST /v1/stations/{station}/stock", s.idempotent("stock", s.handleStock))
 	mux.HandleFunc("GET /admin/faults", s.handleGetFaults)
 	mux.HandleFunc("POST /admin/faults", s.handleSetFaults)
@@ -716,16 +758,22 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
-		feed := s.station(station).feed
+		st := s.station(station)
+		feed := st.feed
 		changed := s.changed
+		closed, held := s.closed(station), s.held(station)
 		var jobs, revoked []string
 		next, size := cursor, 0
 		for _, e := range feed {
 			if e.Seq <= cursor {
 				continue
 			}
+			_, isClosed := closed[e.JobID]
 			if e.Revoked {
 				revoked = append(revoked, e.JobID)
+			} else if (isClosed && !e.Faulty) || held[e.JobID] {
+				// Never served again: it has an outcome, or it is in
+				// question after a re-enrolment until a person decides.
 			} else {
 				if len(jobs) >= maxN || (maxBytes > 0 && len(jobs) > 0 && size+len(e.JWS) > maxBytes) {
 					break
@@ -734,6 +782,10 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 				size += len(e.JWS)
 			}
 			next = e.Seq
+		}
+		if next > st.served {
+			st.served = next
+			s.logLocked(logRec{Station: station, Served: next})
 		}
 		s.mu.Unlock()
 		if len(jobs) > 0 || len(revoked) > 0 || wait == 0 {
@@ -818,6 +870,11 @@ func (s *Server) idempotent(op string, h func(station string, body []byte) (any,
 		}
 		s.mu.Unlock()
 		v, code, err := h(station, body)
+		var c *conflict
+		if errors.As(err, &c) {
+			writeConflict(w, c)
+			return
+		}
 		if err != nil {
 			httpError(w, code, "%v", err)
 			return
@@ -848,9 +905,32 @@ func (s *Server) handleOutcomes(station string, body []byte) (any, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	accepted := []string{}
+	type rejection struct {
+		Key    string `json:"key"`
+		Reason string `json:"reason"`
+	}
+	rejected := []rejection{}
+	closed := s.closed(station)
 	for _, it := range req.Items {
 		if it.Key == "" || !validOutcomes[it.Outcome] {
 			continue
+		}
+		// A refusal of a second envelope reusing a job's id speaks of that
+		// envelope, not of the job: it neither closes the job nor is
+		// refused for it.
+		dup := it.Outcome == "refused" && strings.HasPrefix(it.Reason, string(jobqueue.CodeDuplicate)+":")
+		if first, ok := closed[it.JobID]; ok && !dup && it.JobID != "" && first != it.Key && s.outcomes[it.Key] == nil && it.Outcome != "revocation_late" {
+			// The job was closed by an earlier outcome: a second one is a
+			// second card or a station that started over. Recorded as
+			// refused, never counted.
+			prev := s.outcomes[first]
+			rejected = append(rejected, rejection{Key: it.Key, Reason: fmt.Sprintf("job %s was already closed as %s; this %s outcome is refused (a second card for one job, or a station that lost its database)", it.JobID, prev.Item.Outcome, it.Outcome)})
+			continue
+		}
+		if closingOutcomes[it.Outcome] && it.JobID != "" && !dup {
+			if _, ok := closed[it.JobID]; !ok {
+				closed[it.JobID] = it.Key
+			}
 		}
 		if rec := s.outcomes[it.Key]; rec != nil {
 			rec.Posts++
@@ -863,37 +943,7 @@ func (s *Server) handleOutcomes(station string, body []byte) (any, int, error) {
 		}
 		accepted = append(accepted, it.Key)
 	}
-	return map[string]any{"accepted": accepted}, 0, nil
-}
-
-func (s *Server) handleCheckpoint(station string, body []byte) (any, int, error) {
-	var req struct {
-		Checkpoint string `json:"checkpoint"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil || req.Checkpoint == "" {
-		return nil, http.StatusBadRequest, errors.New(`body is not {"checkpoint": "<signed note>"}`)
-	}
-	// The station's key is not pinned here: take its signatures as they are
-	// and add the centre's.
-	n, err := note.Open([]byte(req.Checkpoint), note.VerifierList())
-	var uv *note.UnverifiedNoteError
-	switch {
-	case errors.As(err, &uv):
-		n = uv.Note
-		n.Sigs = n.UnverifiedSigs
-		n.UnverifiedSigs = nil
-	case err != nil:
-		return nil, http.StatusBadRequest, fmt.Errorf("checkpoint is not a signed note: %v", err)
-	}
-	out, err := note.Sign(n, s.witness)
-	if err != nil {
-		return nil, http.StatusBadRequest, fmt.Errorf("cosign: %v", err)
-	}
-	s.mu.Lock()
-	s.checkpoints[station] = append(s.checkpoints[station], string(out))
-	s.logLocked(logRec{Station: station, Check: string(out)})
-	s.mu.Unlock()
-	return map[string]string{"cosigned": string(out)}, 0, nil
+	return map[string]any{"accepted": accepted, "rejected": rejected}, 0, nil
 }
 
 func (s *Server) handleStock(station string, body []byte) (any, int, error) {
@@ -967,4 +1017,12 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleListOutcomes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, s.Outcomes(r.URL.Query().Get("station")))
+}
+
+// noteTextOf is the text of a signed note (up to the blank line).
+func noteTextOf(msg string) string {
+	if i := strings.Index(msg, "\n\n"); i >= 0 {
+		return msg[:i+1]
+	}
+	return msg
 }

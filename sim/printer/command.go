@@ -139,8 +139,10 @@ func readBitmap(r *bufio.Reader, c *command) error {
 		p.Data = buf.Bytes()
 	} else {
 		p.Data = make([]byte, size)
-		if levels != 2 {
-			return fmt.Errorf("Dbc with %d levels (only K and O, 2 levels): %w", levels, errBadCommand)
+		if levels != 2 || (p.Name != 'k' && p.Name != 'o') {
+			// The line form of guide §4 (page 5) is for K and O; Y, M
+			// and C have another compression this simulator does not take.
+			return fmt.Errorf("Dbc for panel %c with %d levels (the line form is for K and O at 2 levels): %w", p.Name, levels, errBadCommand)
 		}
 		ns, end, err := readField(r)
 		if err != nil {

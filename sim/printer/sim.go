@@ -10,6 +10,16 @@
 // PNG and keeps a journal of physical events (OutDir/journal.jsonl), synced
 // to disk before the reply that reports the event goes out: after a crash
 // the journal is the truth about what the printer did.
+//
+// It is as strict as the sources let us be (docs/printer/evolis.md): a
+// panel download prints the panel downloaded before it and Se prints the
+// last (guide §21), so a host that also sends Sp prints panels twice — the
+// simulator records that as a misprint; the ribbon (Pr) is taken at Ss, so
+// a Pr inside a sequence only counts for the next card; sensors answer
+// "5,00 Volts"; the card PNG is drawn from the panel lines the way the
+// vendor's driver lays them out (each line a column of the card from its
+// left edge, point 0 at the bottom edge), with a decoder of its own, so a
+// mirrored stream shows mirrored.
 package simprinter
 
 import (
@@ -59,7 +69,9 @@ type Config struct {
 	// CoverOpenFor is how long a scripted cover_open fault keeps the cover
 	// open; 0 closes it as soon as the failed command has answered.
 	CoverOpenFor time.Duration
-	// ReplyEnd ends each reply: "\r" (default), "\n", "\x00" or "\r\n".
+	// ReplyEnd ends each reply: "\r" (default), "\n", "\x00", "\r\n",
+	// or "none" for replies with no terminator at all (the host has to
+	// notice the line went quiet).
 	ReplyEnd string
 	// SplitReplies writes each reply in two pieces, as slow links do.
 	SplitReplies bool
@@ -80,7 +92,10 @@ type State struct {
 	Feeder        int   `json:"feeder"`
 	RibbonLeft    int   `json:"ribbon_left"`
 	RejectCount   int   `json:"reject_count"`
-	JournalSeq    int64 `json:"journal_seq"`
+	// Misprints counts panels printed twice on one card (an Sp after a
+	// download that the next download prints again).
+	Misprints  int   `json:"misprints,omitempty"`
+	JournalSeq int64 `json:"journal_seq"`
 	// Inside is the card in the printer, if any: a restarted (power-cycled)
 	// printer still holds it, jammed or not.
 	Inside *Inside `json:"inside,omitempty"`
@@ -106,18 +121,23 @@ type Snapshot struct {
 type Event struct {
 	Seq     int64     `json:"seq"`
 	Card    int       `json:"card"`
-	Event   string    `json:"event"` // blank_taken, at_contactless, printed, card_out, card_rejected, card_removed
+	Event   string    `json:"event"` // blank_taken, at_contactless, printed, misprint, card_out, card_rejected, card_removed
 	Counter int64     `json:"counter"`
 	Side    string    `json:"side,omitempty"`
 	Time    time.Time `json:"time"`
 }
 
 type card struct {
-	n        int
-	pos      string
-	side     int // 0 front, 1 back
-	pending  [2]map[byte]*raster.Panel
+	n       int
+	pos     string
+	side    int // 0 front, 1 back
+	pending [2]map[byte]*raster.Panel
+	// queued is the last panel downloaded, printed by the next download,
+	// side change or Se.
+	queued   *raster.Panel
+	qside    int
 	printed  [2]*raster.Panels
+	prints   [2]map[byte]int // how often each panel was printed
 	anyPrint [2]bool
 }
 
@@ -133,6 +153,9 @@ type Sim struct {
 	pending  [2]map[byte]*raster.Panel
 	jammed   bool
 	cover    bool
+	ribbon   string // the ribbon type set by Pr (printer memory)
+	inSeq    bool   // between Ss and the end of the sequence
+	seqRib   string // the ribbon taken at Ss for the card in progress
 	busy     bool
 	faults   []Fault
 	journal  *os.File
@@ -183,7 +206,7 @@ func Open(cfg Config) (*Sim, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Sim{cfg: cfg, done: make(chan struct{}), conns: map[net.Conn]bool{}}
+	s := &Sim{cfg: cfg, done: make(chan struct{}), conns: map[net.Conn]bool{}, ribbon: cfg.Ribbon, seqRib: cfg.Ribbon}
 	s.faults = append(s.faults, cfg.Faults...)
 	s.st = State{Feeder: 100, RibbonLeft: cfg.RibbonPrints}
 	if cfg.OutDir != "" {
@@ -397,7 +420,9 @@ func (s *Sim) serveConn(c net.Conn) {
 		if out == nil {
 			out = []byte(rp.text)
 		}
-		out = append(out, s.cfg.ReplyEnd...)
+		if s.cfg.ReplyEnd != "none" {
+			out = append(out, s.cfg.ReplyEnd...)
+		}
 		if s.cfg.SplitReplies && len(out) > 1 {
 			h := len(out) / 2
 			if _, err := c.Write(out[:h]); err != nil {
@@ -462,7 +487,7 @@ func phaseOf(name string) Phase {
 		return PhaseFeed
 	case "Sic", "Sis":
 		return PhaseContactless
-	case "Sp":
+	case "Sp", "Db", "Dbc":
 		return PhasePrint
 	case "Se", "Ser", "Seb":
 		return PhaseEject
@@ -505,6 +530,9 @@ func (s *Sim) exec(c *command) reply {
 	}
 	if ph == PhaseFeed && s.card != nil {
 		ph = "" // Si with a card inside only moves it
+	}
+	if ph == PhasePrint && s.card == nil {
+		ph = "" // a download with no card in only fills memory
 	}
 	f := s.takeFault(ph, n)
 	if f != nil {
@@ -564,7 +592,10 @@ func (s *Sim) exec(c *command) reply {
 
 // run executes a command on the printer's state (s.mu held).
 func (s *Sim) run(c *command) reply {
-	moves := map[string]bool{"Si": true, "Sic": true, "Sis": true, "Sr": true, "Sv": true, "Sp": true, "Se": true, "Ser": true, "Seb": true, "St": true, "Stt": true, "Scp": true}
+	moves := map[string]bool{"Si": true, "Sic": true, "Sis": true, "Sp": true, "Se": true, "Ser": true, "Seb": true, "St": true, "Stt": true, "Scp": true}
+	if (c.name == "Db" || c.name == "Dbc") && s.card != nil {
+		moves[c.name] = true // with a card in, a download prints
+	}
 	if moves[c.name] {
 		if s.cover {
 			return reply{text: "COVER OPEN"}
@@ -574,20 +605,27 @@ func (s *Sim) run(c *command) reply {
 		}
 	}
 	switch c.name {
+	case "Pmi", "Pc", "Pl", "Ps", "Pdt", "Ppws", "Mr":
+		// Settings and the ribbon motor the vendor's Windows driver sends
+		// before Ss (test.windows captures); nothing here models them.
+		return reply{text: "OK"}
 	case "Pem", "Pr", "Poc", "Pos":
 		if c.name == "Pr" {
 			want := strings.ToLower(c.param(0))
 			if want == "" {
 				return reply{text: "ERROR PARAMETRES"}
 			}
-			for _, p := range want {
-				if !strings.ContainsRune(s.cfg.Ribbon, p) {
-					return reply{text: "ERROR RIBBON TYPE"}
-				}
+			if want != s.cfg.Ribbon && !(want == "k" && s.cfg.Ribbon == "kb") {
+				return reply{text: "ERROR RIBBON TYPE"}
 			}
+			// Taken at the next Ss: a Pr inside a sequence does not
+			// change the card in progress.
+			s.ribbon = want
 		}
 		return reply{text: "OK"}
 	case "Ss":
+		s.seqRib = s.ribbon
+		s.inSeq = true
 		return reply{text: "OK"}
 	case "Si":
 		if s.card != nil {
@@ -615,6 +653,8 @@ func (s *Sim) run(c *command) reply {
 		rp.wait += wait
 		return rp
 	case "Sr", "Sv":
+		// Only chooses the side downloads go to (guide page 43); a panel
+		// still waiting from the other side prints first.
 		side := 0
 		if c.name == "Sv" {
 			side = 1
@@ -623,15 +663,19 @@ func (s *Sim) run(c *command) reply {
 			s.side = side
 			return reply{text: "OK"}
 		}
-		s.card.side = side
-		if s.card.pos != "print" {
-			return s.moveTo("print", moveTime)
+		rp := reply{text: "OK"}
+		if s.card.queued != nil && s.card.qside != side {
+			rp = s.printQueued()
 		}
-		return reply{text: "OK"}
+		s.card.side = side
+		return rp
 	case "Db", "Dbc":
 		side := s.side
 		if s.card != nil {
 			side = s.card.side
+		}
+		if !strings.ContainsRune(s.seqRib, rune(c.panel.Name)) && !(c.panel.Name == 'k' && strings.HasPrefix(s.seqRib, "k")) {
+			return reply{text: "ERROR RIBBON TYPE"}
 		}
 		pend := &s.pending[side]
 		if s.card != nil {
@@ -640,17 +684,59 @@ func (s *Sim) run(c *command) reply {
 		if *pend == nil {
 			*pend = map[byte]*raster.Panel{}
 		}
+		rp := reply{text: "OK"}
+		if s.card == nil && s.inSeq {
+			// Inside a sequence a download takes a blank itself: the
+			// guide's example (§21) and the vendor's capture have no Si.
+			if s.st.Feeder <= 0 {
+				return reply{text: "FEEDER EMPTY"}
+			}
+			s.takeBlank("print")
+			s.card.side = side
+			rp.wait = s.pace(feedTime)
+			pend = &s.card.pending[side]
+			if *pend == nil {
+				*pend = map[byte]*raster.Panel{}
+			}
+		}
+		if s.card != nil {
+			if !s.card.anyPrint[side] && s.card.queued == nil && s.st.RibbonLeft <= 0 {
+				return reply{text: "ERROR RIBBON"}
+			}
+			if s.card.pos != "print" {
+				rp = s.leave()
+				s.card.pos = "print"
+				rp.text, rp.wait = "OK", s.pace(moveTime)
+			}
+			if s.card.queued != nil {
+				pr := s.printQueued()
+				if pr.text != "OK" {
+					return pr
+				}
+				rp.wait += pr.wait
+			}
+			s.card.queued, s.card.qside = c.panel, side
+		}
 		(*pend)[c.panel.Name] = c.panel
-		return reply{text: "OK"}
+		return rp
 	case "Sp":
 		return s.printPanel(c.param(0))
 	case "Se":
 		if s.card == nil {
+			s.inSeq = false
 			return reply{text: "OK"}
+		}
+		var pw time.Duration
+		if s.card.queued != nil {
+			pr := s.printQueued()
+			if pr.text != "OK" {
+				return pr
+			}
+			pw = pr.wait
 		}
 		rp := s.leave()
 		s.finish("card_out")
-		rp.text, rp.wait = "OK", s.pace(ejectTime)
+		rp.text, rp.wait = "OK", pw+s.pace(ejectTime)
 		return rp
 	case "Ser", "Seb":
 		if s.card == nil {
@@ -674,6 +760,8 @@ func (s *Sim) run(c *command) reply {
 		return reply{text: "KIT-SIM-300"}
 	case "Rck":
 		return reply{text: "5A3C"}
+	case "Rr":
+		return reply{text: s.cfg.Ribbon}
 	case "Rco":
 		var v int64
 		switch c.param(0) {
@@ -700,7 +788,7 @@ func (s *Sim) run(c *command) reply {
 		switch c.param(0) {
 		case "p":
 			if s.card == nil {
-				return reply{text: "NO CARD"}
+				return reply{text: "OK"} // as QEvolisPrinter records it; the guide says NO CARD
 			}
 			switch s.card.pos {
 			case "contactless":
@@ -714,23 +802,27 @@ func (s *Sim) run(c *command) reply {
 		}
 		return reply{text: "ERROR PARAMETRES"}
 	case "Rse":
+		// "5,00 Volts" / "0,00 Volts", as integrators record real
+		// printers' replies (QEvolisPrinter).
 		volts := func(high bool) string {
 			if high {
-				return "4,98"
+				return "5,00 Volts"
 			}
-			return "0,04"
+			return "0,00 Volts"
 		}
 		switch c.param(0) {
 		case "o":
 			return reply{text: volts(!s.cover)}
-		case "m":
+		case "f":
 			return reply{text: volts(s.st.Feeder > 0)}
+		case "m":
+			return reply{text: "0,20 Volts"}
 		case "p":
 			return reply{text: volts(s.card != nil)}
 		case "c":
-			return reply{text: "2,51"}
+			return reply{text: "2,51 Volts"}
 		case "r":
-			return reply{text: "1,20"}
+			return reply{text: "1,20 Volts"}
 		}
 		return reply{text: "ERROR PARAMETRES"}
 	case "Scp":
@@ -755,6 +847,7 @@ func (s *Sim) run(c *command) reply {
 	case "Sa":
 		return reply{text: "OK", wait: s.pace(adjustTime)}
 	case "Srs":
+		s.inSeq = false
 		s.cover = false
 		if s.jammed && s.card != nil {
 			s.finish("card_removed")
@@ -773,6 +866,15 @@ func (s *Sim) takeBlank(pos string) {
 	s.st.CardsInserted++
 	s.st.LastCard++
 	s.card = &card{n: s.st.LastCard, pos: pos, side: s.side, pending: s.pending}
+	for side, m := range s.card.pending {
+		if len(m) > 0 && s.card.queued == nil {
+			// Downloaded before the card came in: the most recent one
+			// waits to print. (Map order: only one panel is expected.)
+			for _, p := range m {
+				s.card.queued, s.card.qside = p, side
+			}
+		}
+	}
 	s.pending = [2]map[byte]*raster.Panel{}
 	s.side = 0
 	s.saveLocked()
@@ -804,6 +906,9 @@ func (s *Sim) leave() reply {
 	return reply{}
 }
 
+// printPanel runs Sp;name: it prints a downloaded panel now. The guide
+// defines it (page 43), but a download also prints the panel before it, so
+// a host that sends Sp after every download prints each panel twice.
 func (s *Sim) printPanel(name string) reply {
 	if s.card == nil {
 		return reply{text: "ERR NO CARD"}
@@ -816,22 +921,46 @@ func (s *Sim) printPanel(name string) reply {
 	if p == nil {
 		return reply{text: "ERROR PARAMETRES"}
 	}
-	if !strings.Contains(s.cfg.Ribbon, name) {
-		return reply{text: "ERROR RIBBON TYPE"}
-	}
-	if !s.card.anyPrint[side] && s.st.RibbonLeft <= 0 {
-		return reply{text: "ERROR RIBBON"}
-	}
 	rp := reply{}
 	if s.card.pos != "print" {
 		rp = s.leave()
 		s.card.pos = "print"
 		rp.wait = s.pace(moveTime)
 	}
+	pr := s.printOne(side, p)
+	if pr.text != "OK" {
+		return pr
+	}
+	rp.text = "OK"
+	rp.wait += pr.wait
+	return rp
+}
+
+// printQueued prints the panel waiting since the last download.
+func (s *Sim) printQueued() reply {
+	p, side := s.card.queued, s.card.qside
+	s.card.queued = nil
+	return s.printOne(side, p)
+}
+
+// printOne puts one panel on the card (s.mu held).
+func (s *Sim) printOne(side int, p *raster.Panel) reply {
+	if !s.card.anyPrint[side] && s.st.RibbonLeft <= 0 {
+		return reply{text: "ERROR RIBBON"}
+	}
 	if !s.card.anyPrint[side] {
 		s.card.anyPrint[side] = true
 		s.st.RibbonLeft--
 		s.record("printed", []string{"front", "back"}[side])
+	}
+	if s.card.prints[side] == nil {
+		s.card.prints[side] = map[byte]int{}
+	}
+	s.card.prints[side][p.Name]++
+	if s.card.prints[side][p.Name] > 1 {
+		s.st.Misprints++
+		s.record("misprint", []string{"front", "back"}[side])
+		s.cfg.Log.Warn().Int("card", s.card.n).Str("panel", string(p.Name)).Msg("printer sim: panel printed twice")
 	}
 	if s.card.printed[side] == nil {
 		s.card.printed[side] = &raster.Panels{}
@@ -849,12 +978,9 @@ func (s *Sim) printPanel(name string) reply {
 	case 'o':
 		ps.O = p
 	}
-	delete(s.card.pending[side], p.Name)
 	s.st.PanelsPrinted++
 	s.saveLocked()
-	rp.text = "OK"
-	rp.wait += s.pace(panelTime)
-	return rp
+	return reply{text: "OK", wait: s.pace(panelTime)}
 }
 
 // finish ends the card's life in the printer: PNGs, journal, state.
@@ -870,6 +996,7 @@ func (s *Sim) finish(event string) {
 	}
 	s.record(event, "")
 	s.card = nil
+	s.inSeq = false
 	s.saveLocked()
 }
 
@@ -879,7 +1006,7 @@ func writePNG(path string, ps *raster.Panels) error {
 		return err
 	}
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(f, raster.Image(ps, false)); err != nil {
+	if err := enc.Encode(f, CardImage(ps)); err != nil {
 		f.Close()
 		return err
 	}

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -167,32 +169,39 @@ func TestDamagedStateRefused(t *testing.T) {
 	}
 }
 
+// The PNG shows the card as it comes out: line n is column n from the
+// left edge, point 0 is the bottom edge (the vendor's own driver stream,
+// dpavlin/Printer-EVOLIS test.windows/). A host that puts the top edge at
+// point 0 gets a card mirrored top to bottom.
 func TestPrintedCardImage(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := Open(Config{OutDir: dir})
+	s, _ := Open(Config{OutDir: dir, Ribbon: "k"})
 	defer s.Close()
 	c := dialPipe(t, s)
-	for _, cmd := range []string{"Ss", "Si", "Pr;k"} {
-		c.do(cmd)
+	for _, cmd := range []string{"Pr;k", "Ss", "Si", "Sr"} {
+		if r := c.do(cmd); r != "OK" {
+			t.Fatalf("%s: %s", cmd, r)
+		}
 	}
-	// a K panel with one black line (line 5) via Dbc
+	// K panel: line 5 all black; line 9 only its first byte (points 0–7).
 	data := make([]byte, 0, 1100)
 	for n := 0; n < 1016; n++ {
-		if n == 5 {
+		switch n {
+		case 5:
 			data = append(data, 255)
-		} else {
+		case 9:
+			data = append(data, 1, 0xff)
+		default:
 			data = append(data, 0)
 		}
 	}
-	c.c.Write([]byte("\x1bDbc;k;2;1016;"))
+	c.c.Write([]byte("\x1bDbc;k;2;" + strconv.Itoa(len(data)) + ";"))
 	c.c.Write(append(data, '\r'))
 	if r, _ := c.r.ReadString('\r'); r != "OK\r" {
 		t.Fatalf("Dbc: %q", r)
 	}
-	for _, cmd := range []string{"Sp;k", "Se"} {
-		if r := c.do(cmd); r != "OK" {
-			t.Fatalf("%s: %s", cmd, r)
-		}
+	if r := c.do("Se"); r != "OK" {
+		t.Fatalf("Se: %s", r)
 	}
 	f, err := os.Open(filepath.Join(dir, "card-000001-front.png"))
 	if err != nil {
@@ -206,14 +215,83 @@ func TestPrintedCardImage(t *testing.T) {
 	if b := img.Bounds(); b.Dx() != 1016 || b.Dy() != 648 {
 		t.Fatalf("card image %v", b)
 	}
+	black := func(x, y int) bool { r, _, _, _ := img.At(x, y).RGBA(); return r == 0 }
 	// line 5 is image column 5, all the way down
 	for _, y := range []int{0, 300, 647} {
-		if r, _, _, _ := img.At(5, y).RGBA(); r != 0 {
+		if !black(5, y) {
 			t.Errorf("column 5 row %d not black", y)
 		}
-		if r, _, _, _ := img.At(6, y).RGBA(); r == 0 {
+		if black(6, y) {
 			t.Errorf("column 6 row %d black", y)
 		}
+	}
+	// points 0–7 of line 9 are the bottom 8 rows of column 9
+	if !black(9, 647) || !black(9, 640) || black(9, 639) || black(9, 0) {
+		t.Errorf("points 0–7 of line 9 not at the card's bottom edge (rows 640–647)")
+	}
+	if sn := s.Snapshot(); sn.Misprints != 0 || sn.PanelsPrinted != 1 {
+		t.Errorf("panels printed %d, misprints %d", sn.PanelsPrinted, sn.Misprints)
+	}
+}
+
+// A download prints the panel downloaded before it (guide §21): a host that
+// also sends Sp after each download prints every panel but the last twice.
+func TestSpAfterDownloadPrintsTwice(t *testing.T) {
+	s, _ := Open(Config{})
+	defer s.Close()
+	c := dialPipe(t, s)
+	for _, cmd := range []string{"Pr;ymcko", "Ss", "Si", "Sr"} {
+		c.do(cmd)
+	}
+	empty := "\x1bDbc;%c;2;1016;" + strings.Repeat("\x00", 1016) + "\r"
+	for _, p := range []byte{'k', 'o'} {
+		c.c.Write([]byte(fmt.Sprintf(empty, p)))
+		if r, _ := c.r.ReadString('\r'); r != "OK\r" {
+			t.Fatalf("Dbc %c: %q", p, r)
+		}
+		if r := c.do("Sp;" + string(p)); r != "OK" {
+			t.Fatalf("Sp: %s", r)
+		}
+	}
+	c.do("Se")
+	sn := s.Snapshot()
+	if sn.Misprints != 2 {
+		t.Errorf("misprints %d, want 2 (k by Sp then by the o download, o by Sp then by Se)", sn.Misprints)
+	}
+	var mis int
+	for _, ev := range s.Events() {
+		if ev.Event == "misprint" {
+			mis++
+		}
+	}
+	if mis != 2 {
+		t.Errorf("journal has %d misprint events, want 2", mis)
+	}
+}
+
+// The ribbon is taken at Ss: a Pr inside the sequence does not change the
+// card in progress, so a panel its ribbon lacks is refused.
+func TestRibbonTakenAtSequenceStart(t *testing.T) {
+	s, _ := Open(Config{Ribbon: "ko"})
+	defer s.Close()
+	c := dialPipe(t, s)
+	if r := c.do("Pr;ymcko"); r != "ERROR RIBBON TYPE" {
+		t.Errorf("Pr for a ribbon that is not in: %q", r)
+	}
+	for _, cmd := range []string{"Pr;ko", "Ss", "Si", "Sr"} {
+		if r := c.do(cmd); r != "OK" {
+			t.Fatalf("%s: %s", cmd, r)
+		}
+	}
+	c.c.Write([]byte("\x1bDb;y;32;" + strings.Repeat("\x00", 1016*648*5/8) + "\r"))
+	if r, _ := c.r.ReadString('\r'); r != "ERROR RIBBON TYPE\r" {
+		t.Errorf("yellow panel on a ko ribbon: %q", r)
+	}
+	if r := c.do("Rse;o"); r != "5,00 Volts" {
+		t.Errorf("cover sensor reply %q, want 5,00 Volts", r)
+	}
+	if r := c.do("Rse;f"); r != "5,00 Volts" {
+		t.Errorf("feeder sensor reply %q, want 5,00 Volts", r)
 	}
 }
 
@@ -226,6 +304,7 @@ func TestBadCommands(t *testing.T) {
 		"Rco;q":      "ERROR PARAMETRES",
 		"Db;q;32;":   "ERROR PARAMETRES",
 		"Dbc;y;32;1": "ERROR PARAMETRES",
+		"Dbc;y;2;1":  "ERROR PARAMETRES",
 		"Sp;k":       "ERR NO CARD",
 		"Pr;ymckoz":  "ERROR RIBBON TYPE",
 		"Rfv":        "SIM-1.0",

@@ -19,6 +19,7 @@ import (
 
 	"printstation/card/previewcmd"
 	"printstation/chip/diagcmd"
+	"printstation/inventory"
 	"printstation/inventory/auditcmd"
 	"printstation/jobqueue"
 	printerdiag "printstation/printer/diagcmd"
@@ -43,6 +44,10 @@ operators (talk to the running printstationd):
   stock adjust --location storage|printer:P --quantity ±N --approver A --approver B --reason TEXT
   stock shift-close --counted storage=N,printer:p1=N --witness W
 
+admins:
+  enrol --reason TEXT                       re-enrol a station whose database does not extend
+                                            what the centre witnessed (recorded at both ends)
+
 technicians (no daemon needed; stop it first for a USB printer):
   diag printer --printer ADDR [--json] info|status|counters|sensors|clean|test-card|reset|print FRONT.png [BACK.png]
   diag reader [--reader PATTERN] [--write-test] [--json]
@@ -53,6 +58,7 @@ card templates:
 
 setup:
   datakey create FILE                       a new station data key (personal data at rest)
+  ledgerkey create FILE STATION_ID          a new ledger signing key (FILE) and its verifier key (FILE.pub)
 
 auditors (on a copy of the database, no daemon):
   audit verify --db FILE [--key VKEY]
@@ -116,6 +122,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.printer(rest[1:])
 	case "stock":
 		err = c.stock(rest[1:])
+	case "enrol":
+		err = c.enrol(rest[1:])
 	case "diag":
 		if len(rest) < 2 {
 			err = usageErr("diag printer|reader ...")
@@ -152,6 +160,26 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		c.emit(map[string]string{"created": rest[2], "mode": "0600"}, func(w io.Writer) {
 			fmt.Fprintf(w, "created the station data key %s (mode 0600); point keys.data_key at it or load it as the systemd credential printstation-data-key\n", rest[2])
+		})
+		return 0
+	case "ledgerkey":
+		if len(rest) != 4 || rest[1] != "create" {
+			err = usageErr("ledgerkey create FILE STATION_ID")
+			break
+		}
+		if _, serr := os.Stat(rest[2]); serr == nil {
+			err := fmt.Errorf("%s exists; a station keeps its ledger key for life", rest[2])
+			fmt.Fprintln(stderr, "printstationctl ledgerkey:", err)
+			c.jsonError(err, 1)
+			return 1
+		}
+		if _, _, err := inventory.LoadOrCreateSigner(rest[2], "printstation/"+rest[3]); err != nil {
+			fmt.Fprintln(stderr, "printstationctl ledgerkey:", err)
+			c.jsonError(err, 1)
+			return 1
+		}
+		c.emit(map[string]string{"created": rest[2], "verifier_key": rest[2] + ".pub", "mode": "0600"}, func(w io.Writer) {
+			fmt.Fprintf(w, "created the ledger signing key %s (mode 0600) and its verifier key %s.pub; encrypt the key as the systemd credential printstation-ledger-key (README) and delete this file\n", rest[2], rest[2])
 		})
 		return 0
 	case "audit":
@@ -420,6 +448,36 @@ func (c *cli) attention(args []string) error {
 			fmt.Fprintf(w, " (chip %s)", res["uid"])
 		}
 		fmt.Fprintln(w)
+	})
+}
+
+// enrol is an admin's explicit re-enrolment: the daemon refuses to print
+// from a database that does not extend what the centre witnessed, and this
+// is the only way on, recorded in the new ledger and at the centre.
+func (c *cli) enrol(args []string) error {
+	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
+	fs.SetOutput(c.errw)
+	reason := fs.String("reason", "", "why the station starts a new ledger (recorded)")
+	actor := fs.String("actor", c.actor, "the admin who re-enrols (recorded)")
+	if err := fs.Parse(args); err != nil || *reason == "" || fs.NArg() != 0 {
+		return usageErr(`enrol --reason "why the database was lost or replaced" [--actor NAME]`)
+	}
+	var res struct {
+		Epoch          int64    `json:"epoch"`
+		JobsInQuestion []string `json:"jobs_in_question"`
+	}
+	if err := c.client.Do(c.ctx, "POST", "/v1/enrolment", map[string]string{"actor": *actor, "reason": *reason}, &res); err != nil {
+		return err
+	}
+	return c.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "re-enrolled: enrolment epoch %d recorded by the station and the centre; printing may resume\n", res.Epoch)
+		if len(res.JobsInQuestion) > 0 {
+			shown, more := res.JobsInQuestion, ""
+			if len(shown) > 10 {
+				shown, more = shown[:10], fmt.Sprintf(" and %d more (--json lists all)", len(res.JobsInQuestion)-10)
+			}
+			fmt.Fprintf(w, "the centre holds %d job(s) whose outcome it never received; it will not send them again until its operators decide: %s%s\n", len(res.JobsInQuestion), strings.Join(shown, ", "), more)
+		}
 	})
 }
 
