@@ -86,7 +86,8 @@ func (o *deskOperator) act(step, job, msg string) {
 			o.placed = append(o.placed, uid)
 			o.insert(uid, "")
 		}
-	case "to_feed", "put_aside":
+	case "to_feed", "put_aside", "":
+		// "": between cards — nothing belongs on the reader.
 		o.remove()
 	case "tap_back":
 		if o.card == nil && o.tapped != job+msg && len(o.placed) > 0 {
@@ -146,11 +147,10 @@ func TestDeskKill9AtEveryStep(t *testing.T) {
 			continue
 		}
 		op.act(step, job, msg)
-		if s.settled() && s.uncertain() == 0 && len(killed) == len(toKill) {
-			break
-		}
-		if s.settled() && s.uncertain() == 0 && s.status().Queue["printed"] == jobs {
-			break
+		if s.settled() && s.uncertain() == 0 {
+			if q := s.status().Queue; q["printed"]+q["attention"] == jobs {
+				break
+			}
 		}
 		time.Sleep(30 * time.Millisecond)
 	}

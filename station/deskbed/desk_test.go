@@ -166,7 +166,7 @@ func (b *bed) onReader() bool {
 
 // operate plays the operator until ctx ends. tapBack picks what goes on
 // the reader when the printed card is asked for: "" for nothing.
-func (b *bed) operate(ctx context.Context, tapBack func(written string) string) {
+func (b *bed) operate(ctx context.Context, tapBack func(job, written string) string) {
 	blank := 0
 	tapped := ""
 	for ctx.Err() == nil {
@@ -183,12 +183,13 @@ func (b *bed) operate(ctx context.Context, tapBack func(written string) string) 
 				b.mu.Unlock()
 				b.insert(uid, "")
 			}
-		case "to_feed", "put_aside":
+		case "to_feed", "put_aside", "":
+			// "": between cards — nothing belongs on the reader.
 			b.remove()
 		case "tap_back":
 			if !b.onReader() && tapped != v.Job+v.Message {
 				tapped = v.Job + v.Message
-				if uid := tapBack(v.UID); uid != "" {
+				if uid := tapBack(v.Job, v.UID); uid != "" {
 					b.mu.Lock()
 					restore := b.dumps[uid]
 					b.mu.Unlock()
@@ -200,7 +201,7 @@ func (b *bed) operate(ctx context.Context, tapBack func(written string) string) 
 }
 
 // run runs the engine with the operator until cond, bounded.
-func (b *bed) run(tapBack func(string) string, cond func() bool) {
+func (b *bed) run(tapBack func(job, written string) string, cond func() bool) {
 	b.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -279,7 +280,7 @@ func (b *bed) ledger() (consumed map[string]string, spoiled map[string]string) {
 func TestDeskBatchOnPCSC(t *testing.T) {
 	b := newBed(t, 20)
 	ids := b.jobs(3)
-	b.run(func(written string) string { return written }, b.states(ids, jobqueue.Printed))
+	b.run(func(_, written string) string { return written }, b.states(ids, jobqueue.Printed))
 	consumed, spoiled := b.ledger()
 	if len(consumed) != 3 || len(spoiled) != 0 {
 		t.Fatalf("consumed %v spoiled %v", consumed, spoiled)
@@ -311,28 +312,54 @@ func TestDeskBatchOnPCSC(t *testing.T) {
 func TestDeskWrongAndMissingCardOnPCSC(t *testing.T) {
 	b := newBed(t, 3)
 	ids := b.jobs(2)
-	b.run(func(written string) string {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if len(b.placed) == 1 {
+	// The person at the station settles each card that waits for them as
+	// it comes (a spoil also lets the paused printer go on).
+	spoiledJobs := map[string]bool{}
+	wrongFor := map[string]bool{} // written UIDs answered with the wrong card
+	b.run(func(job, written string) string {
+		if len(wrongFor) == 0 {
+			wrongFor[written] = true
 			return "04AAAA0001" // a blank from the stack, not the printed card
 		}
 		return "" // never tapped back
 	}, func() bool {
 		as, _ := b.eng.AttentionList(context.Background())
-		return len(as) == 2
+		for _, a := range as {
+			if a.State != "uncertain" {
+				continue
+			}
+			if consumed, _ := b.ledger(); len(consumed) != 0 {
+				t.Fatalf("a card was counted without the right tap back: %v", consumed)
+			}
+			if err := b.eng.Spoil(context.Background(), a.Job, "supervisor"); err != nil {
+				t.Fatal(err)
+			}
+			spoiledJobs[a.Job] = true
+		}
+		return spoiledJobs[ids[0]] && spoiledJobs[ids[1]]
 	})
-	consumed, _ := b.ledger()
-	if len(consumed) != 0 {
-		t.Fatalf("cards counted without the right tap back: %v", consumed)
+	_, spoiled := b.ledger()
+	if len(wrongFor) != 1 {
+		t.Fatalf("the wrong card was never tapped back")
 	}
-	for _, id := range ids {
-		if err := b.eng.Spoil(context.Background(), id, "supervisor"); err != nil {
-			t.Fatal(err)
+	for _, uid := range b.placed {
+		want := inventory.ReasonNotTappedBack
+		if wrongFor[uid] {
+			want = inventory.ReasonWrongChip
+		}
+		if r, ok := spoiled[uid]; ok {
+			if r != want {
+				t.Errorf("card %s spoiled as %s, want %s", uid, r, want)
+			}
+			continue
+		}
+		// The last card may still wait for a person (the run stopped
+		// while it was at the desk): it is on record, not counted.
+		var n int
+		b.db.QueryRow(`SELECT count(*) FROM station_intents WHERE uid=? AND resolution='uncertain'`, uid).Scan(&n)
+		if n != 1 {
+			t.Errorf("card %s was written at the desk but is neither in the ledger nor waiting for a person", uid)
 		}
 	}
-	_, spoiled := b.ledger()
-	if len(b.placed) != 2 || spoiled[b.placed[0]] != inventory.ReasonWrongChip || spoiled[b.placed[1]] != inventory.ReasonNotTappedBack {
-		t.Fatalf("placed %v spoiled %v: want %s then %s", b.placed, spoiled, inventory.ReasonWrongChip, inventory.ReasonNotTappedBack)
-	}
+	t.Logf("placed %v; spoiled %v", b.placed, spoiled)
 }
