@@ -63,13 +63,26 @@ type IssuerKey struct {
 	File string `toml:"file"`
 }
 
-// Web is the local web page for print-room staff.
+// Web is the print-room page. It listens on loopback unless TLS is set:
+// then it may listen on a LAN address for staff at other desks.
 type Web struct {
 	Listen string `toml:"listen"`
+	// TLSCert and TLSKey are PEM files; or TLSSelfSigned makes the
+	// station its own certificate (in storage_dir, kept across restarts),
+	// whose fingerprint `printstationctl tls fingerprint` prints.
+	TLSCert       string `toml:"tls_cert"`
+	TLSKey        string `toml:"tls_key"`
+	TLSSelfSigned bool   `toml:"tls_self_signed"`
+	// IdleMinutes ends a signed-in session after this long without a
+	// person's request (0: 15).
+	IdleMinutes int `toml:"idle_minutes"`
 	// Language is the page's language when neither the signed-in person
 	// nor the browser chose one: "id" (Bahasa Indonesia) or "en".
 	Language string `toml:"language"`
 }
+
+// TLS says whether the page is served over TLS.
+func (w Web) TLS() bool { return w.TLSSelfSigned || w.TLSCert != "" }
 
 // Metrics is the Prometheus endpoint a fleet's monitoring scrapes. It has
 // its own address so that it can be opened to the monitoring server while

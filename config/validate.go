@@ -85,9 +85,18 @@ func (c *Config) validate(idx lineIndex) Problems {
 		switch {
 		case err != nil || port == "":
 			bad("web.listen", "web.listen %q: expected HOST:PORT, e.g. \"127.0.0.1:8080\", or \"\" for no page", c.Web.Listen)
-		case !isLoopbackHost(host):
-			bad("web.listen", "web.listen %q: the print-room page listens on loopback only (127.0.0.1, ::1 or localhost); it has no passwords, so reach it from another machine only through an authenticating proxy", c.Web.Listen)
+		case !isLoopbackHost(host) && !c.Web.TLS():
+			bad("web.listen", "web.listen %q: a LAN address needs TLS, or sign-ins would cross the network in clear: set web.tls_cert and web.tls_key, or web.tls_self_signed = true; or listen on 127.0.0.1", c.Web.Listen)
 		}
+	}
+	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
+		bad("web.tls_cert", "web.tls_cert and web.tls_key go together: give both PEM files, or neither")
+	}
+	if c.Web.TLSCert != "" && c.Web.TLSSelfSigned {
+		bad("web.tls_self_signed", "web.tls_self_signed and web.tls_cert exclude each other: choose one")
+	}
+	if c.Web.IdleMinutes < 0 || c.Web.IdleMinutes > 24*60 {
+		bad("web.idle_minutes", "web.idle_minutes = %d: expected 0 (15) to 1440", c.Web.IdleMinutes)
 	}
 
 	if c.Web.Language != "id" && c.Web.Language != "en" {

@@ -8,10 +8,12 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"printstation/accounts"
 	"printstation/chip/chiptest"
 	"printstation/config"
 	"printstation/inventory"
@@ -229,9 +232,19 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Summary, error) {
 	ready := func(d *station.Daemon) {
 		eng = d.Engine()
 		if o.Web != "" { // web page: the demo's own --web flag
-			h := web.New(eng, web.Options{Station: stationID, Log: log})
+			// No default accounts: the demo makes its two people with
+			// fresh PINs and shows them on the terminal.
+			for _, p := range []struct {
+				name string
+				role accounts.Role
+			}{{"operator", accounts.Operator}, {"supervisor", accounts.Supervisor}} {
+				pin := demoPIN()
+				if err := d.Accounts().Add(runCtx, accounts.Root, p.name, []accounts.Role{p.role}, []byte(pin)); err == nil {
+					fmt.Fprintf(progress, "  page account %s, PIN %s\n", p.name, pin)
+				}
+			}
 			go func() {
-				if err := web.Serve(runCtx, o.Web, h); err != nil {
+				if err := web.ForDaemon(runCtx, d, cfg, o.Web, log); err != nil {
 					fmt.Fprintln(progress, "  web page not served:", err)
 				}
 			}()
@@ -420,4 +433,10 @@ func softBed(printerNo int) bed {
 		encoder: func(context.Context) (station.Encoder, error) { return r.Encoder(), nil },
 		close:   func() {},
 	}
+}
+
+// demoPIN is a fresh random 8-digit PIN for a demo account.
+func demoPIN() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(100_000_000))
+	return fmt.Sprintf("%08d", n)
 }

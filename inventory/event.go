@@ -109,6 +109,12 @@ type Event struct {
 	Epoch    int64  `json:"epoch,omitempty"`
 	PrevSize int64  `json:"prev_size,omitempty"`
 	PrevRoot string `json:"prev_root,omitempty"`
+
+	// The people log's fields (people.go); empty on every blank event.
+	Action  string   `json:"action,omitempty"`  // account_changed, action: what was done
+	Subject string   `json:"subject,omitempty"` // the account or batch acted on
+	Via     string   `json:"via,omitempty"`     // web, socket, host
+	Roles   []string `json:"roles,omitempty"`   // signed_in, account_changed: the account's roles
 }
 
 // Entry is an event as the ledger stored it: its place in the tree, its time
@@ -228,6 +234,7 @@ func normalize(e Event) (Event, error) {
 	}
 	texts := []string{e.Actor, e.Printer, e.DeliveryRef, e.SerialFirst, e.SerialLast, e.Job, e.Reason, e.RecordRef, e.Location}
 	texts = append(append(append(texts, e.UIDs...), e.Witnesses...), e.Approvers...)
+	texts = append(append(texts, e.Action, e.Subject, e.Via), e.Roles...)
 	for _, s := range texts {
 		if !utf8.ValidString(s) || strings.ContainsAny(s, "\x00\n\r") || len(s) > 256 {
 			return e, r("field %q is not printable text of at most 256 bytes", s)
@@ -244,6 +251,9 @@ func normalize(e Event) (Event, error) {
 			return r("quantity must be positive, got %d", e.Quantity)
 		}
 		return nil
+	}
+	if err := checkPeople(e); err != nil {
+		return e, err
 	}
 	// No station ever holds a billion blanks; the bound keeps every sum
 	// of quantities far from overflowing.

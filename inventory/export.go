@@ -29,14 +29,44 @@ var csvHeader = []string{"seq", "at", "station", "kind", "actor", "printer", "qu
 	"serial_last", "job", "uid", "reason", "uids", "witnesses", "record_ref", "approvers", "location", "counted",
 	"cards_inserted", "leaf_hash"}
 
-// Export writes the events with from <= at < to (zero times: unbounded) as
-// "csv" or "json". Lists inside a CSV cell are joined with ";", counted
-// quantities as location=n.
+var peopleCSVHeader = []string{"seq", "at", "station", "kind", "actor", "action", "subject", "via", "roles",
+	"printer", "job", "reason", "witnesses", "leaf_hash"}
+
+// The logs an auditor can export from the one tree.
+const (
+	LogBlanks = "blanks" // what happened to blank cards
+	LogPeople = "people" // sign-ins, account changes, reloads and people's actions
+)
+
+// Export writes the blank events with from <= at < to (zero times:
+// unbounded) as "csv" or "json". Lists inside a CSV cell are joined with
+// ";", counted quantities as location=n.
 func Export(ctx context.Context, ex storage.Execer, w io.Writer, format string, from, to time.Time) error {
+	return ExportLog(ctx, ex, w, format, LogBlanks, from, to)
+}
+
+// ExportLog is Export of one log: LogBlanks or LogPeople.
+func ExportLog(ctx context.Context, ex storage.Execer, w io.Writer, format, log string, from, to time.Time) error {
 	if format != "csv" && format != "json" {
 		return fmt.Errorf("inventory: export: format %q: use csv or json", format)
 	}
-	q := `SELECT seq, data FROM ledger_events WHERE 1=1`
+	var names []string
+	for _, k := range PeopleKinds() {
+		names = append(names, "'"+string(k)+"'")
+	}
+	q := `SELECT seq, data FROM ledger_events WHERE kind `
+	switch log {
+	case LogBlanks:
+		q += `NOT IN (` + strings.Join(names, ",") + `)`
+	case LogPeople:
+		q += `IN (` + strings.Join(names, ",") + `)`
+	default:
+		return fmt.Errorf("inventory: export: log %q: use %s or %s", log, LogBlanks, LogPeople)
+	}
+	header, row := csvHeader, csvRow
+	if log == LogPeople {
+		header, row = peopleCSVHeader, peopleCSVRow
+	}
 	var args []any
 	if !from.IsZero() {
 		q += ` AND at >= ?`
@@ -55,7 +85,7 @@ func Export(ctx context.Context, ex storage.Execer, w io.Writer, format string, 
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if format == "csv" {
-		if err := cw.Write(csvHeader); err != nil {
+		if err := cw.Write(header); err != nil {
 			return fmt.Errorf("inventory: export: %w", err)
 		}
 	} else if _, err := io.WriteString(w, "["); err != nil {
@@ -74,7 +104,7 @@ func Export(ctx context.Context, ex storage.Execer, w io.Writer, format string, 
 		}
 		r := ExportRecord{Seq: e.Seq, At: e.At, Station: e.Station, Event: e.Event, LeafHash: tlog.RecordHash(data).String()}
 		if format == "csv" {
-			if err := cw.Write(csvRow(r)); err != nil {
+			if err := cw.Write(row(r)); err != nil {
 				return fmt.Errorf("inventory: export: %w", err)
 			}
 			continue
@@ -130,4 +160,9 @@ func csvRow(r ExportRecord) []string {
 		num(r.Quantity), r.DeliveryRef, r.SerialFirst, r.SerialLast, r.Job, r.UID, r.Reason,
 		strings.Join(r.UIDs, ";"), strings.Join(r.Witnesses, ";"), r.RecordRef, strings.Join(r.Approvers, ";"),
 		r.Location, strings.Join(counted, ";"), cards, r.LeafHash}
+}
+
+func peopleCSVRow(r ExportRecord) []string {
+	return []string{strconv.FormatInt(r.Seq, 10), formatTime(r.At), r.Station, string(r.Kind), r.Actor, r.Action,
+		r.Subject, r.Via, strings.Join(r.Roles, ";"), r.Printer, r.Job, r.Reason, strings.Join(r.Witnesses, ";"), r.LeafHash}
 }

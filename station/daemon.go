@@ -12,12 +12,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"printstation/accounts"
 	"printstation/config"
+	"printstation/inventory"
 	"printstation/sdnotify"
 	"printstation/station/localapi"
 	"printstation/storage"
@@ -53,8 +56,9 @@ type Daemon struct {
 	cfg   *config.Config
 	state string // starting, running, stopping
 
-	engine *Engine
-	mux    *http.ServeMux
+	engine   *Engine
+	accounts *accounts.Store
+	mux      *http.ServeMux
 }
 
 // Run starts the station and blocks until ctx ends, then shuts down within
@@ -102,7 +106,15 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.engine = eng
-	eng.routes(d.mux)
+	// Accounts log to the engine's ledger: people and blanks in one tree.
+	acc, err := accounts.Open(ctx, db, accounts.Options{Ledger: eng.Ledger()})
+	if err != nil {
+		eng.Close()
+		ln.Close()
+		return err
+	}
+	d.accounts = acc
+	eng.routes(d.mux, acc)
 	if opts.Prepare != nil {
 		if err := opts.Prepare(ctx, eng); err != nil {
 			eng.Close()
@@ -111,7 +123,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
-	srv := &http.Server{Handler: d.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: authenticate(acc, d.mux), ReadHeaderTimeout: 10 * time.Second, ConnContext: peerContext}
 	srvDone := make(chan struct{})
 	go func() {
 		defer close(srvDone)
@@ -229,6 +241,9 @@ func (d *Daemon) config() *config.Config {
 // Engine is the daemon's engine (demo and tests reach it).
 func (d *Daemon) Engine() *Engine { return d.engine }
 
+// Accounts are the station's people (the web page signs in with them).
+func (d *Daemon) Accounts() *accounts.Store { return d.accounts }
+
 // DB is the station database.
 func (d *Daemon) DB() *sql.DB { return d.db }
 
@@ -255,6 +270,11 @@ func (d *Daemon) reload() {
 		d.opts.Log = d.log
 	}
 	d.engine.Reconfigure(ch.NewConfig)
+	// A reload comes from root on the host (systemctl reload sends HUP).
+	if err := d.accounts.Log(context.Background(), inventory.Event{Kind: inventory.ConfigReloaded, Actor: accounts.Root.Name, Via: inventory.ViaHost,
+		Reason: reloadSummary(ch.Applied, ch.NeedRestart)}); err != nil {
+		d.log.Error().Err(err).Msg("the configuration reload could not be recorded in the people log")
+	}
 	d.log.Info().Strs("applied", ch.Applied).Strs("need_restart", ch.NeedRestart).Msg("configuration reloaded")
 }
 
@@ -266,6 +286,9 @@ func (d *Daemon) routes() {
 		writeJSON(w, 200, map[string]string{"version": version.Version, "station": d.config().StationID})
 	})
 	d.mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := allowed(w, r, accounts.View); !ok {
+			return
+		}
 		d.mu.Lock()
 		st := StatusReport{Station: d.cfg.StationID, Version: version.Version, State: d.state, PID: os.Getpid(),
 			Uptime: time.Since(d.started).Round(time.Second).String()}
@@ -275,4 +298,17 @@ func (d *Daemon) routes() {
 		}
 		writeJSON(w, 200, st)
 	})
+}
+
+// reloadSummary says in the log what a reload changed, in at most 256
+// bytes (the ledger's field limit).
+func reloadSummary(applied, restart []string) string {
+	s := "applied: " + strings.Join(applied, ", ")
+	if len(restart) > 0 {
+		s += "; need a restart: " + strings.Join(restart, ", ")
+	}
+	if len(s) > 250 {
+		s = s[:250] + "..."
+	}
+	return s
 }

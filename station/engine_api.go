@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 
 	"printstation/inventory"
@@ -224,117 +223,6 @@ func (e *Engine) fillStatus(ctx context.Context, st *StatusReport) {
 	}
 	st.Central = e.centralState()
 	sort.SliceStable(st.Batches, func(i, j int) bool { return st.Batches[i].ID < st.Batches[j].ID })
-}
-
-// actorOf names who asks: the CLI sends the operator's name; the daemon
-// records it in the ledger.
-type actionBody struct {
-	Actor string `json:"actor"`
-}
-
-func (e *Engine) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/events", e.hub.serveEvents)
-	e.witnessRoutes(mux)
-	mux.HandleFunc("GET /v1/outbox", e.serveOutbox)
-	mux.HandleFunc("GET /v1/batches", func(w http.ResponseWriter, r *http.Request) {
-		bs, err := e.Batches(r.Context())
-		if err != nil {
-			writeErr(w, 500, err)
-			return
-		}
-		writeJSON(w, 200, bs)
-	})
-	mux.HandleFunc("POST /v1/batches/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		var b actionBody
-		if err := readJSON(r, &b); err != nil || b.Actor == "" {
-			writeErr(w, 400, fmt.Errorf("say who you are: {\"actor\": \"name\"}"))
-			return
-		}
-		if err := e.SetBatch(r.Context(), r.PathValue("id"), r.PathValue("action"), b.Actor); err != nil {
-			code := 409
-			if errors.Is(err, ErrNoBatch) {
-				code = 404
-			}
-			writeErr(w, code, err)
-			return
-		}
-		writeJSON(w, 200, map[string]string{"batch": r.PathValue("id"), "action": r.PathValue("action")})
-	})
-	mux.HandleFunc("GET /v1/attention", func(w http.ResponseWriter, r *http.Request) {
-		as, err := e.AttentionList(r.Context())
-		if err != nil {
-			writeErr(w, 500, err)
-			return
-		}
-		writeJSON(w, 200, as)
-	})
-	mux.HandleFunc("POST /v1/attention/{job}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		var b actionBody
-		if err := readJSON(r, &b); err != nil || b.Actor == "" {
-			writeErr(w, 400, fmt.Errorf("say who you are: {\"actor\": \"name\"}"))
-			return
-		}
-		job := r.PathValue("job")
-		var err error
-		var uid string
-		switch r.PathValue("action") {
-		case "confirm":
-			uid, err = e.Confirm(r.Context(), job, b.Actor)
-		case "spoil":
-			err = e.Spoil(r.Context(), job, b.Actor)
-		case "retry":
-			err = e.Retry(r.Context(), job, b.Actor)
-		default:
-			err = fmt.Errorf("action %q: expected confirm, spoil or retry", r.PathValue("action"))
-		}
-		if err != nil {
-			code := 409
-			if errors.Is(err, jobqueue.ErrNotFound) {
-				code = 404
-			}
-			writeErr(w, code, err)
-			return
-		}
-		writeJSON(w, 200, map[string]string{"job": job, "action": r.PathValue("action"), "uid": uid})
-	})
-	mux.HandleFunc("POST /v1/printers/{name}/resume", func(w http.ResponseWriter, r *http.Request) {
-		if err := e.ResumePrinter(r.PathValue("name")); err != nil {
-			writeErr(w, 404, err)
-			return
-		}
-		writeJSON(w, 200, map[string]string{"printer": r.PathValue("name"), "action": "resume"})
-	})
-	mux.HandleFunc("GET /v1/stock", func(w http.ResponseWriter, r *http.Request) {
-		s, err := e.Stock(r.Context())
-		if err != nil {
-			writeErr(w, 500, err)
-			return
-		}
-		writeJSON(w, 200, s)
-	})
-	mux.HandleFunc("POST /v1/stock", func(w http.ResponseWriter, r *http.Request) {
-		var op StockOp
-		if err := readJSON(r, &op); err != nil {
-			writeErr(w, 400, err)
-			return
-		}
-		if op.Actor == "" {
-			writeErr(w, 400, fmt.Errorf("say who you are: actor is required for every stock operation"))
-			return
-		}
-		en, err := e.RecordStock(r.Context(), op)
-		if err != nil {
-			code := 500
-			if errors.Is(err, inventory.ErrRefused) {
-				code = 409
-			} else {
-				code = 400
-			}
-			writeErr(w, code, err)
-			return
-		}
-		writeJSON(w, 200, map[string]any{"seq": en.Seq, "op": op.Op})
-	})
 }
 
 // Retry sends a job that waits for a person (attention) back to the queue.

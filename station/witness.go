@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"printstation/accounts"
 	"printstation/inventory"
 	"printstation/jobqueue"
 )
@@ -335,6 +336,9 @@ func (e *Engine) checkpointByTime(ctx context.Context) {
 
 func (e *Engine) witnessRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/witness", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := allowed(w, r, accounts.View); !ok {
+			return
+		}
 		writeJSON(w, 200, e.Witness())
 	})
 	mux.HandleFunc("POST /v1/enrolment", func(w http.ResponseWriter, r *http.Request) {
@@ -342,11 +346,20 @@ func (e *Engine) witnessRoutes(mux *http.ServeMux) {
 			Actor  string `json:"actor"`
 			Reason string `json:"reason"`
 		}
+		c, ok := allowed(w, r, accounts.LedgerEnrol)
+		if !ok {
+			return
+		}
 		if err := readJSON(r, &b); err != nil {
 			writeErr(w, 400, err)
 			return
 		}
-		ans, err := e.Reenrol(r.Context(), b.Actor, b.Reason)
+		// The ledger records who signed in; a name in the body must be it.
+		if err := sameActor(c, b.Actor); err != nil {
+			writeErr(w, 403, err)
+			return
+		}
+		ans, err := e.Reenrol(r.Context(), c.Name, b.Reason)
 		if err != nil {
 			writeErr(w, 409, err)
 			return

@@ -60,7 +60,7 @@ func TestCrashKill9(t *testing.T) {
 			t.Fatalf("station did not finish after the crashes: %+v", s.status())
 		}
 		for _, job := range s.uncertainJobs() {
-			out, code := ctl(t, s.sock, "attention", "spoil", job)
+			out, code := s.ctlAs("tester", "", "attention", "spoil", job, "--reason", "unconfirmed after the crash")
 			if code != 0 && !strings.Contains(out, "does not wait") {
 				t.Logf("spoil %s: %s", job, out)
 			}

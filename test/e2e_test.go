@@ -186,7 +186,33 @@ func (s *e2e) startPrinter(p *simProc) {
 func (s *e2e) startDaemon() *proc {
 	s.daemon = startDaemon(s.t, s.cfg)
 	s.waitAnswering()
+	s.addStaff()
 	return s.daemon
+}
+
+// The test's staff: root makes their accounts (once per database; a
+// restarted daemon keeps them). Each secret is the name plus "-secret".
+var staff = []struct{ name, roles string }{
+	{"tester", "operator,supervisor"}, {"ani", "operator"}, {"sari", "supervisor"}, {"adi", "admin"},
+}
+
+func secretOf(name string) string { return name + "-secret" }
+
+func (s *e2e) addStaff() {
+	s.t.Helper()
+	for _, p := range staff {
+		out, code := ctlIn(s.t, s.sock, secretOf(p.name)+"\n"+secretOf(p.name)+"\n", "user", "add", "--role", p.roles, p.name)
+		if code != 0 && !strings.Contains(out, "exists") {
+			s.t.Fatalf("user add %s (exit %d):\n%s", p.name, code, out)
+		}
+	}
+}
+
+// ctlAs runs printstationctl as account user; more lines of stdin (a
+// witness's secret) follow the user's own.
+func (s *e2e) ctlAs(user, stdin string, args ...string) (string, int) {
+	s.t.Helper()
+	return ctlIn(s.t, s.sock, secretOf(user)+"\n"+stdin, append([]string{"--user", user}, args...)...)
 }
 
 // waitAnswering waits until the daemon's local API answers; on failure it
@@ -205,9 +231,11 @@ func (s *e2e) waitAnswering() {
 	}
 }
 
+// ctl runs printstationctl as the account "tester" (operator and
+// supervisor) and fails the test on a non-zero exit.
 func (s *e2e) ctl(args ...string) string {
 	s.t.Helper()
-	out, code := ctl(s.t, s.sock, args...)
+	out, code := s.ctlAs("tester", "", args...)
 	if code != 0 {
 		s.t.Fatalf("printstationctl %v (exit %d):\n%s", args, code, out)
 	}

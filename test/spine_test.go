@@ -103,11 +103,20 @@ func startDaemon(t *testing.T, cfg string, env ...string) *proc {
 	return p
 }
 
+// ctl runs printstationctl as this test's user (root: it may read and
+// manage accounts, not act on cards).
 func ctl(t *testing.T, socket string, args ...string) (string, int) {
+	t.Helper()
+	return ctlIn(t, socket, "", args...)
+}
+
+// ctlIn is ctl with stdin (secrets, one per line).
+func ctlIn(t *testing.T, socket, stdin string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath("printstationctl"), append([]string{"--socket", socket, "--actor", "tester"}, args...)...)
+	cmd := exec.CommandContext(ctx, binPath("printstationctl"), append([]string{"--socket", socket}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -171,6 +180,11 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 	// Personal data never logged: the log is JSON, scan its keys.
 	checkLogHasNoPersonalKeys(t, d.stderr.String())
+	// The reload is in the people log, under the checkpoints.
+	out, code = ctl(t, sock, "audit", "export", "--db", filepath.Join(dir, "state", "station.db"), "--format", "csv", "--log", "people")
+	if code != 0 || !strings.Contains(out, "config_reloaded,root,,,host,") || !strings.Contains(out, "prefetch_jobs") {
+		t.Errorf("people log after the reload (exit %d):\n%s", code, out)
+	}
 }
 
 func mustRead(t *testing.T, p string) string {

@@ -35,6 +35,7 @@ import (
 	"golang.org/x/text/message"
 	"golang.org/x/text/number"
 
+	"printstation/accounts"
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/station"
@@ -193,14 +194,11 @@ func dynamicIDs() []string {
 	for _, l := range Languages {
 		ids = append(ids, "lang_name_"+l)
 	}
-	for _, r := range []string{Operator, Supervisor} {
-		ids = append(ids, "role_"+r)
+	for _, r := range accounts.AllRoles {
+		ids = append(ids, "role_"+string(r))
 	}
 	for _, by := range []string{station.ByNIK, station.ByJob, station.ByName} {
 		ids = append(ids, "search_found_by_"+by)
-	}
-	for _, a := range []string{"confirm", "spoil"} {
-		ids = append(ids, "what_"+a) // supervisor-only job actions
 	}
 	for m := time.January; m <= time.December; m++ {
 		ids = append(ids, monthID(m), monthShortID(m))

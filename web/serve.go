@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,21 +11,30 @@ import (
 )
 
 // ErrNotLoopback means the configured address would open the page to the
-// network; it has no passwords, so it listens on this computer only.
-var ErrNotLoopback = errors.New("the web page listens on loopback only")
+// network without TLS, where sign-ins would cross it in clear.
+var ErrNotLoopback = errors.New("the web page listens on loopback only unless TLS is configured")
 
 // Serve serves handler on addr (a loopback address) until ctx ends.
 func Serve(ctx context.Context, addr string, handler http.Handler) error {
+	return Listen(ctx, addr, handler, nil)
+}
+
+// Listen serves handler on addr until ctx ends: over TLS when tc is set
+// (then addr may be a LAN address), else on loopback only.
+func Listen(ctx context.Context, addr string, handler http.Handler, tc *tls.Config) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("web listen address %q: %w (write it as 127.0.0.1:8080)", addr, err)
 	}
-	if !loopbackHost(host) {
-		return fmt.Errorf("web listen address %q: %w (use 127.0.0.1:PORT)", addr, ErrNotLoopback)
+	if !loopbackHost(host) && tc == nil {
+		return fmt.Errorf("web listen address %q: %w (use 127.0.0.1:PORT, or set web.tls_cert/tls_key or web.tls_self_signed)", addr, ErrNotLoopback)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("web page on %s: %w (is another program using that port? change [web] listen)", addr, err)
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
 	}
 	srv := &http.Server{
 		Handler:           handler,

@@ -19,8 +19,9 @@ type view struct {
 	Station string
 	S       *session
 	Note    *note
-	Nav     string // which page: home, search, today, report
-	Here    string // this page's path, for forms to come back to
+	Nav     string          // which page: home, search, today, report
+	Can     map[string]bool // permission → the session holds it (accounts' role table)
+	Here    string          // this page's path, for forms to come back to
 	BeatMS  int64
 	Live    *liveView
 	Search  *searchView
@@ -30,7 +31,7 @@ type view struct {
 }
 
 func (h *handler) frame(r *http.Request, l *lang, s *session, nav string) *view {
-	v := &view{Lang: l.Code, Station: h.opts.Station, S: s, Nav: nav, Here: r.URL.RequestURI(), BeatMS: h.opts.Beat.Milliseconds()}
+	v := &view{Lang: l.Code, Station: h.opts.Station, S: s, Nav: nav, Here: r.URL.RequestURI(), BeatMS: h.opts.Beat.Milliseconds(), Can: s.canMap()}
 	if n, ok := h.notes.take(s.id); ok {
 		v.Note = &n
 	}
@@ -39,6 +40,7 @@ func (h *handler) frame(r *http.Request, l *lang, s *session, nav string) *view 
 
 type liveView struct {
 	Role     string
+	Can      map[string]bool // permission → the session holds it
 	CSRF     string
 	Printers []printerRow
 	Batches  []station.BatchState
@@ -59,7 +61,7 @@ type printerRow struct {
 }
 
 func (h *handler) loadLive(ctx context.Context, l *lang, s *session) *liveView {
-	lv := &liveView{Role: s.Role, CSRF: s.CSRF, Central: h.st.CentralLink(), Updated: h.opts.Now()}
+	lv := &liveView{Role: s.Role, Can: s.canMap(), CSRF: s.CSRF, Central: h.st.CentralLink(), Updated: h.opts.Now()}
 	stock, err := h.st.Stock(ctx)
 	if err != nil {
 		h.log.Warn().Err(err).Msg("stock could not be read for the page")

@@ -35,6 +35,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"printstation/accounts"
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/station"
@@ -58,6 +59,7 @@ type Station interface {
 	Preview(ctx context.Context, job string) ([]byte, error)
 	Today(ctx context.Context, since time.Time) ([]station.FoundJob, error)
 	Shift(ctx context.Context, from, to time.Time) (*inventory.Period, error)
+	RecordStock(ctx context.Context, op station.StockOp) (inventory.Entry, error)
 }
 
 // Options tune the page.
@@ -76,13 +78,16 @@ type Options struct {
 	Language string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Accounts signs people in. Required: without it no one can sign in.
+	Accounts Accounts
+	// Idle ends a signed-in session after this long without a person's
+	// request (zero: DefaultIdle).
+	Idle time.Duration
+	// Hosts are the names, besides loopback ones, the page answers to:
+	// the LAN address and the certificate's names when it listens on the
+	// network with TLS.
+	Hosts []string
 }
-
-// Roles.
-const (
-	Operator   = "operator"
-	Supervisor = "supervisor"
-)
 
 //go:embed assets
 var assets embed.FS
@@ -93,6 +98,7 @@ var tmpl = template.Must(template.New("").Funcs(funcsFor(newLang("id", nil))).Pa
 
 type handler struct {
 	st       Station
+	acc      Accounts
 	opts     Options
 	log      zerolog.Logger
 	sessions *sessions
@@ -119,8 +125,12 @@ func New(st Station, opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &handler{st: st, opts: opts, log: opts.Log.With().Str("component", "web").Logger(), sessions: newSessions(), notes: newNotes(), queries: newQueries(), mux: http.NewServeMux(),
+	h := &handler{st: st, acc: opts.Accounts, opts: opts, log: opts.Log.With().Str("component", "web").Logger(), notes: newNotes(), queries: newQueries(), mux: http.NewServeMux(),
 		langs: map[string]*lang{}, tmpls: map[string]*template.Template{}}
+	if h.acc == nil {
+		h.acc = noAccounts{}
+	}
+	h.sessions = newSessions(opts.Idle, func(name, reason string) { h.logOut(context.Background(), name, reason) })
 	for _, code := range Languages {
 		l := newLang(code, func(id string, err error) {
 			h.log.Error().Str("message_id", id).Err(err).Msg("page message missing from the catalog")
@@ -144,6 +154,11 @@ func New(st Station, opts Options) http.Handler {
 	h.mux.HandleFunc("POST /batch", h.batch)
 	h.mux.HandleFunc("POST /attention", h.attention)
 	h.mux.HandleFunc("POST /printer", h.printer)
+	h.mux.HandleFunc("GET /act", h.act)
+	h.mux.HandleFunc("GET /stock", h.stockPage)
+	h.mux.HandleFunc("POST /stock", h.stock)
+	h.mux.HandleFunc("GET /users", h.usersPage)
+	h.mux.HandleFunc("POST /users", h.users)
 	h.mux.HandleFunc("GET /desk/face", h.deskFace)
 	return h
 }
@@ -158,7 +173,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Referrer-Policy", "same-origin")
 	l := h.langOf(r, nil)
-	if !loopbackHost(r.Host) {
+	if !loopbackHost(r.Host) && !h.knownHost(r.Host) {
 		// A page reached under another name is DNS rebinding or a
 		// misconfigured proxy; neither may drive the printers.
 		http.Error(w, l.T("err_not_loopback"), http.StatusMisdirectedRequest)
@@ -264,7 +279,10 @@ func (h *handler) render(w http.ResponseWriter, l *lang, code int, name string, 
 
 // page shows the sign-in form or, once signed in, the print room.
 func (h *handler) page(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.get(w, r)
+	s := h.current(r, true)
+	if s == nil {
+		s = h.sessions.create(w, r.TLS != nil, accounts.Account{})
+	}
 	l := h.langOf(r, s)
 	v := h.frame(r, l, s, "home")
 	if s.Name == "" {
@@ -278,7 +296,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 // live is the live part of the page alone; the page's script fetches it
 // on every event.
 func (h *handler) live(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.lookup(r)
+	s := h.current(r, false)
 	l := h.langOf(r, s)
 	if s == nil || s.Name == "" {
 		http.Error(w, l.T("err_sign_in_first"), http.StatusUnauthorized)
@@ -291,7 +309,7 @@ func (h *handler) live(w http.ResponseWriter, r *http.Request) {
 // heartbeat; the page reloads its live part on each note and declares the
 // station lost when the heartbeat stops.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.lookup(r)
+	s := h.current(r, false)
 	if s == nil || s.Name == "" {
 		http.Error(w, h.langOf(r, s).T("err_sign_in_first"), http.StatusUnauthorized)
 		return
@@ -323,6 +341,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 			msg = "event: change\ndata: " + sseSafe(ev.Type) + "\n\n"
 		case <-tick.C:
 			msg = "event: change\ndata: tick\n\n"
+			// The stream ends with its session (idle, disabled); the
+			// page's script then reloads and shows the sign-in form.
+			if h.current(r, false) == nil {
+				return
+			}
 		case <-beat.C:
 			msg = fmt.Sprintf("event: beat\ndata: %d\n\n", h.opts.Beat.Milliseconds())
 		}
@@ -352,7 +375,7 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request, needName bool) (*
 		http.Error(w, l.T("err_form_unreadable"), http.StatusBadRequest)
 		return nil, l
 	}
-	s := h.sessions.lookup(r)
+	s := h.current(r, true)
 	l = h.langOf(r, s)
 	if s == nil || !s.checkCSRF(r.PostFormValue("csrf")) {
 		// Answered in place, not redirected: there is no session to carry
@@ -405,37 +428,6 @@ func validName(name string) string {
 	return ""
 }
 
-func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
-	s, l := h.post(w, r, false)
-	if s == nil {
-		return
-	}
-	name := strings.Join(strings.Fields(r.PostFormValue("name")), " ")
-	role := r.PostFormValue("role")
-	if id := validName(name); id != "" {
-		h.done(w, r, s, note{Err: true, Text: l.T(id)})
-		return
-	}
-	if role != Operator && role != Supervisor {
-		h.done(w, r, s, note{Err: true, Text: l.T("signin_err_role")})
-		return
-	}
-	ns := h.sessions.signIn(w, s, name, role)
-	h.log.Info().Str("role", role).Msg("staff signed in")
-	h.notes.put(ns.id, note{Text: l.T("signed_in_as", "Role", l.T("role_"+role))})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-func (h *handler) signout(w http.ResponseWriter, r *http.Request) {
-	s, _ := h.post(w, r, false)
-	if s == nil {
-		return
-	}
-	h.notes.drop(s.id)
-	h.sessions.signOut(w, s)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
 // setLang is the language switch: the choice is kept in a cookie for this
 // browser (a year), before and after signing in.
 func (h *handler) setLang(w http.ResponseWriter, r *http.Request) {
@@ -481,14 +473,25 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	case !validID(id):
 		h.done(w, r, s, note{Err: true, Text: l.T("err_no_batch_chosen")})
 		return
-	case action == "cancel" && s.Role != Supervisor:
-		h.done(w, r, s, note{Err: true, Text: l.T("err_supervisor_only", "What", l.T("what_cancel_batch"))})
+	}
+	perm := accounts.BatchRun
+	if action == "cancel" {
+		perm = accounts.BatchCancel
+	}
+	if !h.allowed(w, r, s, l, perm) {
+		return
+	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if err := station.CheckReason(action, reason); err != nil {
+		h.done(w, r, s, note{Err: true, Text: l.T("err_reason_needed", "What", l.T("target_batch", "ID", id))})
 		return
 	}
 	if err := h.st.SetBatch(r.Context(), id, action, s.Name); err != nil {
 		h.failed(w, r, s, l, l.T("target_batch", "ID", id), err)
 		return
 	}
+	h.logAction(r.Context(), s, inventory.Event{Action: "batch_" + action, Subject: id, Reason: reason})
+	h.logAction(r.Context(), s, inventory.Event{Action: "batch_" + action, Subject: id, Reason: reason})
 	h.log.Info().Str("batch", id).Str("action", action).Str("role", s.Role).Msg("batch action from the web page")
 	h.done(w, r, s, note{Text: l.T(doneID, "ID", id)})
 }
@@ -506,8 +509,17 @@ func (h *handler) attention(w http.ResponseWriter, r *http.Request) {
 	case !validID(job):
 		h.done(w, r, s, note{Err: true, Text: l.T("err_no_job_chosen")})
 		return
-	case action != "retry" && s.Role != Supervisor:
-		h.done(w, r, s, note{Err: true, Text: l.T("err_supervisor_only", "What", l.T("what_"+action))})
+	}
+	perm := accounts.JobRetry
+	if action != "retry" {
+		perm = accounts.JobDecide
+	}
+	if !h.allowed(w, r, s, l, perm) {
+		return
+	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if err := station.CheckReason(action, reason); err != nil {
+		h.done(w, r, s, note{Err: true, Text: l.T("err_reason_needed", "What", l.T("target_job", "ID", job))})
 		return
 	}
 	var msg string
@@ -531,6 +543,8 @@ func (h *handler) attention(w http.ResponseWriter, r *http.Request) {
 		}
 		msg = l.T("job_retried", "ID", job)
 	}
+	h.logAction(r.Context(), s, inventory.Event{Action: "job_" + action, Job: job, Reason: reason})
+	h.logAction(r.Context(), s, inventory.Event{Action: "job_" + action, Job: job, Reason: reason})
 	h.log.Info().Str("job", job).Str("action", action).Str("role", s.Role).Msg("job action from the web page")
 	h.done(w, r, s, note{Text: msg})
 }
@@ -549,6 +563,9 @@ func (h *handler) printer(w http.ResponseWriter, r *http.Request) {
 		h.done(w, r, s, note{Err: true, Text: l.T("err_no_printer_chosen")})
 		return
 	}
+	if !h.allowed(w, r, s, l, accounts.PrinterResume) {
+		return
+	}
 	known := false
 	for _, p := range h.st.Printers() {
 		known = known || p.Name == name
@@ -561,6 +578,7 @@ func (h *handler) printer(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, s, l, l.T("target_printer", "Name", name), err)
 		return
 	}
+	h.logAction(r.Context(), s, inventory.Event{Action: "printer_resume", Printer: name})
 	h.log.Info().Str("printer", name).Str("role", s.Role).Msg("printer resumed from the web page")
 	h.done(w, r, s, note{Text: l.T("printer_resumed", "Name", name)})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"printstation/accounts"
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/station"
@@ -134,6 +135,10 @@ func (f *fakeStation) Preview(_ context.Context, job string) ([]byte, error) {
 func (f *fakeStation) Today(context.Context, time.Time) ([]station.FoundJob, error) {
 	return f.found, nil
 }
+func (f *fakeStation) RecordStock(_ context.Context, op station.StockOp) (inventory.Entry, error) {
+	return inventory.Entry{Seq: 7}, f.record(fmt.Sprintf("stock %s %d %s witnesses=%s approvers=%s", op.Op, op.Quantity, op.Actor,
+		strings.Join(op.Witnesses, ","), strings.Join(op.Approvers, ",")))
+}
 func (f *fakeStation) Shift(context.Context, time.Time, time.Time) (*inventory.Period, error) {
 	return &inventory.Period{Consumed: 12, Spoiled: map[string]int64{"jam": 2},
 		Printers: []inventory.PrinterPeriod{{Printer: "p1", Opening: 20, Consumed: 12, Spoiled: map[string]int64{"jam": 2}, Closing: 6}}}, nil
@@ -146,6 +151,7 @@ func (f *fakeStation) Events() (chan station.Event, func()) {
 // the page's own Origin and reads the CSRF token off each page.
 type client struct {
 	t       *testing.T
+	acc     *testAccounts
 	h       http.Handler
 	cookie  *http.Cookie
 	lang    *http.Cookie
@@ -203,17 +209,32 @@ func (c *client) post(path string, form url.Values) *httptest.ResponseRecorder {
 }
 
 func newClient(t *testing.T, st Station) *client {
-	return &client{t: t, h: New(st, Options{Station: "ST-TEST-01", Log: zerolog.Nop()}), accept: "en-GB,en;q=0.8"}
+	acc := newAccounts(t)
+	return &client{t: t, acc: acc, h: New(st, Options{Station: "ST-TEST-01", Log: zerolog.Nop(), Accounts: acc.Store}), accept: "en-GB,en;q=0.8"}
 }
 
-// signedIn signs in as name with role and follows the redirect.
+// Roles as the tests write them.
+var (
+	Operator   = string(accounts.Operator)
+	Supervisor = string(accounts.Supervisor)
+)
+
+// signedIn makes an account name with role (its secret is secretOf(name))
+// in a new page's accounts, signs in and follows the redirect.
 func signedIn(t *testing.T, st Station, name, role string) *client {
 	t.Helper()
 	c := newClient(t, st)
+	c.acc.add(name, role)
+	return c.signIn(name, role)
+}
+
+func (c *client) signIn(name, role string) *client {
+	t := c.t
+	t.Helper()
 	if rec := c.get("/"); rec.Code != 200 || !strings.Contains(rec.Body.String(), "Sign in") {
 		t.Fatalf("first visit: %d, want the sign-in form:\n%s", rec.Code, rec.Body)
 	}
-	rec := c.post("/signin", url.Values{"name": {"  " + name + " "}, "role": {role}})
+	rec := c.post("/signin", url.Values{"name": {"  " + name + " "}, "secret": {secretOf(name)}})
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("sign in: %d\n%s", rec.Code, rec.Body)
 	}
@@ -239,7 +260,8 @@ func TestSessionCookieFlags(t *testing.T) {
 		t.Fatalf("session cookie %+v, want HttpOnly and SameSite=Strict", c.cookie)
 	}
 	before := c.cookie.Value
-	c.post("/signin", url.Values{"name": {"Sari"}, "role": {"operator"}})
+	c.acc.add("Sari", Operator)
+	c.post("/signin", url.Values{"name": {"Sari"}, "secret": {secretOf("Sari")}})
 	if c.cookie.Value == before {
 		t.Fatal("sign-in kept the anonymous session id; a planted cookie would become a signed-in one")
 	}
@@ -303,18 +325,21 @@ func TestSupervisorButtons(t *testing.T) {
 	c := signedIn(t, newFake(), "Rina", Supervisor)
 	body := c.get("/").Body.String()
 	good := strings.Index(body, "The card is good")
-	confirm := strings.Index(body, `value="confirm" class="confirm"`)
+	confirm := strings.Index(body, `class="button confirm"`)
 	bad := strings.Index(body, "The card is bad")
-	spoil := strings.Index(body, `value="spoil" class="spoil"`)
+	spoil := strings.Index(body, `class="button spoil"`)
 	if good < 0 || confirm < 0 || bad < 0 || spoil < 0 || !(good < confirm && confirm < bad && bad < spoil) {
 		t.Errorf("explanations and buttons out of order: good %d confirm %d bad %d spoil %d", good, confirm, bad, spoil)
 	}
-	btn := regexp.MustCompile(`(?s)<button name="action" value="(\w+)"[^>]*>(.*?)</button>`)
+	btn := regexp.MustCompile(`(?s)<(?:button name="action" value="(\w+)"|a href="/act\?[^"]*action=(?:\w+)")[^>]*>(.*?)</(?:button|a)>`)
 	tag := regexp.MustCompile(`<[^>]+>`)
 	n := 0
 	for _, m := range btn.FindAllStringSubmatch(body, -1) {
 		n++
 		text := tag.ReplaceAllString(m[2], "")
+		if len(m) > 2 {
+			text = tag.ReplaceAllString(m[len(m)-1], "")
+		}
 		if !regexp.MustCompile(`(batch B-\d+|job J-\d+|printer p\d)`).MatchString(text) {
 			t.Errorf("button %s is named %q, without its batch, job or printer", m[1], text)
 		}
@@ -332,7 +357,8 @@ func TestIndonesianFirst(t *testing.T) {
 	if !strings.Contains(body, `<html lang="id">`) || !strings.Contains(body, "Nama Anda") || !strings.Contains(body, "Masuk") {
 		t.Fatalf("without Accept-Language the sign-in is not in Indonesian:\n%s", body)
 	}
-	c.next(c.post("/signin", url.Values{"name": {"Sari"}, "role": {Operator}}))
+	c.acc.add("Sari", Operator)
+	c.next(c.post("/signin", url.Values{"name": {"Sari"}, "secret": {secretOf("Sari")}}))
 	body = c.get("/").Body.String()
 	for _, want := range []string{"Ruang Cetak", "Mulai", "4 dari 10 dicetak", "Kartu macet.", "Lanjutkan printer p2", "Menunggu petugas",
 		"Tidak terjangkau (3 kali gagal)", "sekitar 0,2 kartu sehari", "Stok di bawah batas minimum"} {
@@ -350,7 +376,7 @@ func TestIndonesianFirst(t *testing.T) {
 		t.Errorf("the language switch did not win over Accept-Language")
 	}
 	// The station's default when the browser asks for neither.
-	c2 := &client{t: t, h: New(f, Options{Log: zerolog.Nop(), Language: "en"}), accept: "fr-FR"}
+	c2 := &client{t: t, h: New(f, Options{Log: zerolog.Nop(), Language: "en", Accounts: c.acc.Store}), accept: "fr-FR"}
 	if body := c2.get("/").Body.String(); !strings.Contains(body, `<html lang="en">`) {
 		t.Errorf("[web] language = en not followed")
 	}
@@ -366,9 +392,9 @@ func TestActions(t *testing.T) {
 		{"start", Operator, "/batch", url.Values{"batch": {"B-001"}, "action": {"start"}}, "batch B-001 start Sari", "Batch B-001 started."},
 		{"pause", Operator, "/batch", url.Values{"batch": {"B-002"}, "action": {"pause"}}, "batch B-002 pause Sari", "Batch B-002 paused."},
 		{"resume", Operator, "/batch", url.Values{"batch": {"B-003"}, "action": {"resume"}}, "batch B-003 resume Sari", "Batch B-003 resumed."},
-		{"cancel", Supervisor, "/batch", url.Values{"batch": {"B-002"}, "action": {"cancel"}}, "batch B-002 cancel Sari", "Batch B-002 cancelled."},
-		{"confirm", Supervisor, "/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}}, "confirm J-77 Sari", "Job J-77: card confirmed, its chip was checked."},
-		{"spoil", Supervisor, "/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}}, "spoil J-77 Sari", "Job J-77: card spoiled"},
+		{"cancel", Supervisor, "/batch", url.Values{"batch": {"B-002"}, "action": {"cancel"}, "reason": {"wrong district"}}, "batch B-002 cancel Sari", "Batch B-002 cancelled."},
+		{"confirm", Supervisor, "/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}, "reason": {"chip read back"}}, "confirm J-77 Sari", "Job J-77: card confirmed, its chip was checked."},
+		{"spoil", Supervisor, "/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}, "reason": {"smudged"}}, "spoil J-77 Sari", "Job J-77: card spoiled"},
 		{"retry", Operator, "/attention", url.Values{"job": {"J-78"}, "action": {"retry"}}, "retry J-78 Sari", "Job J-78 is back in the queue."},
 		{"resume printer", Operator, "/printer", url.Values{"printer": {"p2"}, "action": {"resume"}}, "resume p2", "Printer p2 resumed."},
 	}
@@ -403,15 +429,15 @@ func TestOperatorRefusedSupervisorActions(t *testing.T) {
 		form url.Values
 		what string
 	}{
-		{"/batch", url.Values{"batch": {"B-002"}, "action": {"cancel"}}, "cancel a batch"},
-		{"/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}}, "confirm an uncertain card"},
-		{"/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}}, "spoil an uncertain card"},
+		{"/batch", url.Values{"batch": {"B-002"}, "action": {"cancel"}, "reason": {"x"}}, "cancel a batch"},
+		{"/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}, "reason": {"x"}}, "confirm an uncertain card"},
+		{"/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}, "reason": {"x"}}, "spoil an uncertain card"},
 	} {
 		f := newFake()
 		c := signedIn(t, f, "Budi", Operator)
 		page := c.next(c.post(tt.path, tt.form))
-		if !strings.Contains(page, "Only a supervisor may "+tt.what) || !strings.Contains(page, `role="alert"`) {
-			t.Errorf("operator %s %s: the page does not say only a supervisor may %s", tt.path, tt.form.Get("action"), tt.what)
+		if !strings.Contains(page, "Your account may not do this. It needs the role supervisor") || !strings.Contains(page, `role="alert"`) {
+			t.Errorf("operator %s %s: the page does not say a supervisor may %s:\n%s", tt.path, tt.form.Get("action"), tt.what, page)
 		}
 		if calls := f.Calls(); len(calls) != 0 {
 			t.Errorf("operator's %s reached the engine: %q", tt.form.Get("action"), calls)
@@ -514,19 +540,19 @@ func TestEngineRefusalShown(t *testing.T) {
 	f := newFake()
 	c := signedIn(t, f, "Sari", Supervisor)
 	f.err = fmt.Errorf("job J-77 is printed: %w", station.ErrNotWaiting)
-	page := c.next(c.post("/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}}))
+	page := c.next(c.post("/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}, "reason": {"checked by hand"}}))
 	if !strings.Contains(page, "Job J-77 does not wait for a person (someone may have handled it already)") {
 		t.Fatalf("not-waiting refusal not worded:\n%s", page)
 	}
 	f.err = fmt.Errorf("%w of printer p1: hold the card of job J-77 to it, then confirm again", station.ErrNoCardAtEncoder)
-	page = c.next(c.post("/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}}))
+	page = c.next(c.post("/attention", url.Values{"job": {"J-77"}, "action": {"confirm"}, "reason": {"checked by hand"}}))
 	if !strings.Contains(page, "Job J-77: no card at the chip reader. Hold the card to the printer&#39;s chip reader") {
 		t.Fatalf("no-card refusal not worded:\n%s", page)
 	}
 	// An error the page has no words for: said plainly, the engine's text
 	// folded away for the technician, without the shell command.
 	f.err = errors.New("moving the card to the reject box: printer timeout (printstationctl printer resume p1)")
-	page = c.next(c.post("/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}}))
+	page = c.next(c.post("/attention", url.Values{"job": {"J-77"}, "action": {"spoil"}, "reason": {"checked by hand"}}))
 	if !strings.Contains(page, "Job J-77: not done, the station refused.") || !strings.Contains(page, "<details>") ||
 		!strings.Contains(page, "moving the card to the reject box: printer timeout") || strings.Contains(page, "printstationctl") {
 		t.Fatalf("unknown refusal:\n%s", page)
@@ -535,19 +561,22 @@ func TestEngineRefusalShown(t *testing.T) {
 
 func TestSignInBadInput(t *testing.T) {
 	for _, tt := range []struct {
-		name, role, msg string
+		name, secret, msg string
 	}{
-		{"", Operator, "Write your name to sign in."},
-		{"   ", Operator, "Write your name to sign in."},
-		{"Sari", "admin", "Choose your role: operator or supervisor."},
-		{strings.Repeat("a", 61), Operator, "The name is too long"},
-		{"Sari\x00", Operator, "The name has characters that cannot be recorded"},
+		{"", "123456", "Write your name to sign in."},
+		{"   ", "123456", "Write your name to sign in."},
+		{"Sari", "", "Write your password or PIN to sign in."},
+		{strings.Repeat("a", 61), "123456", "The name is too long"},
+		{"Sari\x00", "123456", "The name has characters that cannot be recorded"},
+		{"Sari", "wrong-secret", "Sign-in refused: wrong name or secret."},
+		{"Nobody", secretOf("Sari"), "Sign-in refused: wrong name or secret."},
 	} {
 		c := newClient(t, newFake())
+		c.acc.add("Sari", Operator)
 		c.get("/")
-		page := c.next(c.post("/signin", url.Values{"name": {tt.name}, "role": {tt.role}}))
+		page := c.next(c.post("/signin", url.Values{"name": {tt.name}, "secret": {tt.secret}}))
 		if !strings.Contains(page, tt.msg) || !strings.Contains(page, `action="/signin"`) {
-			t.Errorf("sign in %q as %q: want %q and the form again:\n%s", tt.name, tt.role, tt.msg, page)
+			t.Errorf("sign in %q: want %q and the form again:\n%s", tt.name, tt.msg, page)
 		}
 	}
 }
@@ -634,7 +663,9 @@ func TestStaticAssets(t *testing.T) {
 // heartbeat at once and on every beat, an engine event as a change note.
 func TestEventsStream(t *testing.T) {
 	f := newFake()
-	c2 := signedInOn(t, New(f, Options{Log: zerolog.Nop(), Beat: 20 * time.Millisecond}), "Sari", Operator)
+	acc := newAccounts(t)
+	acc.add("Sari", Operator)
+	c2 := signedInOn(t, New(f, Options{Log: zerolog.Nop(), Beat: 20 * time.Millisecond, Accounts: acc.Store}), "Sari", Operator)
 	srv := httptest.NewServer(c2.h)
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -671,7 +702,7 @@ func signedInOn(t *testing.T, h http.Handler, name, role string) *client {
 	t.Helper()
 	c := &client{t: t, h: h, accept: "en"}
 	c.get("/")
-	c.next(c.post("/signin", url.Values{"name": {name}, "role": {role}}))
+	c.next(c.post("/signin", url.Values{"name": {name}, "secret": {secretOf(name)}}))
 	return c
 }
 
@@ -800,9 +831,9 @@ func TestServeStopsWithContext(t *testing.T) {
 }
 
 func TestSessionsCapped(t *testing.T) {
-	ss := newSessions()
+	ss := newSessions(0, nil)
 	for range maxSessions + 50 {
-		ss.create(httptest.NewRecorder(), "", "")
+		ss.create(httptest.NewRecorder(), false, accounts.Account{})
 	}
 	if n := len(ss.m); n > maxSessions {
 		t.Fatalf("%d sessions held, want at most %d", n, maxSessions)

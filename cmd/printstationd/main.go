@@ -120,10 +120,8 @@ func runDaemon(args []string, stderr io.Writer) int {
 			if cfg.Web.Listen == "" {
 				return // the page is switched off
 			}
-			h := web.New(d.Engine(), web.Options{Station: cfg.StationID, Log: log, Language: cfg.Web.Language})
-			log.Info().Str("url", "http://"+cfg.Web.Listen+"/").Msg("print-room web page")
 			go func() {
-				if err := web.Serve(ctx, cfg.Web.Listen, h); err != nil {
+				if err := web.ForDaemon(ctx, d, cfg, cfg.Web.Listen, log); err != nil {
 					log.Error().Err(err).Msg("print-room web page not served")
 				}
 			}()

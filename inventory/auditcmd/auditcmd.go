@@ -55,7 +55,7 @@ Commands (each works on a copy of station.db; no daemon needed):
              reason, destroyed, closing; compared with shift-close counts,
              the printers' hardware counter readings, and the physical
              counts and counters you give.
-  export     --db FILE --format csv|json [--from DATE] [--to DATE] [--tz ZONE]
+  export     --db FILE --format csv|json [--log blanks|people] [--from DATE] [--to DATE] [--tz ZONE]
              Every event (in the period, if given) to standard output.
 
 Exit status: 0 pass, 1 fail (reasons printed), 2 usage or I/O error.
@@ -397,7 +397,12 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "first day (YYYY-MM-DD) or RFC 3339 time")
 	to := fs.String("to", "", "last day, included, or RFC 3339 end time (excluded)")
 	tz := fs.String("tz", "UTC", "time zone of the dates")
+	log := fs.String("log", inventory.LogBlanks, "which log: blanks (the cards) or people (sign-ins, accounts, actions)")
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *log != inventory.LogBlanks && *log != inventory.LogPeople {
+		fmt.Fprintf(stderr, "audit export: --log %q: use blanks or people\n", *log)
 		return exitUsage
 	}
 	if *js && *format == "" {
@@ -417,7 +422,7 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer done()
-	if err := inventory.Export(ctx, tx, stdout, *format, f, t); err != nil {
+	if err := inventory.ExportLog(ctx, tx, stdout, *format, *log, f, t); err != nil {
 		fmt.Fprintf(stderr, "audit export: %v\n", err)
 		return exitFail
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -33,16 +32,34 @@ operators (talk to the running printstationd):
   status [--watch]                          printers, batches, queue, stock
   version                                   client and daemon versions
   batch list
-  batch start|pause|resume|cancel BATCH
+  batch start|pause|resume BATCH
+  batch cancel BATCH --reason TEXT          supervisor; the log keeps the reason
   attention list                            jobs that wait for a person
-  attention confirm|spoil|retry JOB
+  attention retry JOB
+  attention confirm|spoil JOB --reason TEXT supervisor; the log keeps the reason
   printer resume PRINTER                    after fixing a jam, cover, ribbon...
   stock show
   stock receive --quantity N --ref DELIVERY [--serial-first S --serial-last S]
   stock load|unload --printer P --quantity N
-  stock destroy --quantity N [--uids U1,U2] --witness A --witness B --ref MINUTES
-  stock adjust --location storage|printer:P --quantity ±N --approver A --approver B --reason TEXT
+  stock spoil --quantity N                  blanks found damaged in storage
+  stock destroy --quantity N [--uids U1,U2] --witness W --ref MINUTES
+  stock adjust --location storage|printer:P --quantity ±N --witness W --reason TEXT
   stock shift-close --counted storage=N,printer:p1=N --witness W
+      dual control: the witness W is a second person, who types their own
+      secret when asked (or as the next line of stdin), in the same command
+
+accounts (an admin; root on the station computer makes the first admin):
+  user add --role ROLE[,ROLE] NAME          roles: operator, supervisor,
+                                            technician, auditor, admin
+  user list
+  user disable|enable|unlock NAME
+  user passwd NAME                          anyone may change their own
+  user roles --role ROLE[,ROLE] NAME
+  user map-uid NAME UID                     Unix user UID acts as NAME here
+  user unmap-uid UID
+      secrets (a password of 8+ characters or a PIN of 6+ digits) are read
+      from the terminal, or from stdin, never from the command line
+  tls fingerprint --cert FILE               the web page certificate's SHA-256
 
 admins:
   enrol --reason TEXT                       re-enrol a station whose database does not extend
@@ -68,7 +85,9 @@ auditors (on a copy of the database, no daemon):
 global flags:
   --socket PATH   the daemon's socket (default $PRINTSTATION_SOCKET or /run/printstation/printstationd.sock)
   --json          machine-readable output
-  --actor NAME    who you are, recorded in the ledger (default: your login name)
+  --user NAME     act as account NAME: its secret is read from the terminal or
+                  stdin. Without it you act as the account an admin mapped to
+                  your Unix user (printstationctl user map-uid).
 `
 
 type cli struct {
@@ -76,8 +95,9 @@ type cli struct {
 	out    io.Writer
 	errw   io.Writer
 	json   bool
-	actor  string
+	actor  string // the old --actor: sent only when given, and must match
 	client *localapi.Client
+	in     *secretReader
 	// emitted: the one JSON document of this run is out (--json).
 	emitted bool
 }
@@ -93,7 +113,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	sock := fs.String("socket", defSock, "daemon socket")
 	asJSON := fs.Bool("json", false, "JSON output")
-	actor := fs.String("actor", defaultActor(), "who you are (recorded in the ledger)")
+	actor := fs.String("actor", "", "deprecated: accepted only when it names the account you act as")
+	userName := fs.String("user", "", "act as this account (its secret is read from the terminal or stdin)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -104,9 +125,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Subcommands take --json after their name too.
 	rest, j := takeBool(rest, "--json")
-	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: localapi.NewClient(*sock)}
+	c := &cli{ctx: ctx, out: stdout, errw: stderr, json: *asJSON || j, actor: *actor, client: localapi.NewClient(*sock), in: newSecretReader(Stdin, stderr)}
 	if code, ok := c.help(rest); ok {
 		return code
+	}
+	if *userName != "" && needsDaemon(rest[0]) {
+		secret, err := c.in.read(fmt.Sprintf("secret for %s: ", *userName))
+		if err != nil {
+			fmt.Fprintln(stderr, "printstationctl:", err)
+			return 1
+		}
+		c.client.SignAs(*userName, secret)
 	}
 	var err error
 	switch rest[0] {
@@ -122,6 +151,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.printer(rest[1:])
 	case "stock":
 		err = c.stock(rest[1:])
+	case "user":
+		err = c.user(rest[1:])
+	case "tls":
+		err = c.tls(rest[1:])
 	case "enrol":
 		err = c.enrol(rest[1:])
 	case "diag":
@@ -242,16 +275,6 @@ func takeBool(args []string, name string) ([]string, bool) {
 		out = append(out, a)
 	}
 	return out, found
-}
-
-func defaultActor() string {
-	if s := os.Getenv("SUDO_USER"); s != "" {
-		return s
-	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return os.Getenv("USER")
 }
 
 func (c *cli) emit(v any, text func(w io.Writer)) error {
@@ -409,14 +432,48 @@ func (c *cli) batch(args []string) error {
 			tw.Flush()
 		})
 	}
-	if len(args) != 2 {
-		return usageErr("batch start|pause|resume|cancel BATCH")
+	id, reason, err := c.targetAndReason("batch "+args[0], args[1:])
+	if err != nil || len(args) < 2 {
+		return usageErr("batch start|pause|resume BATCH | batch cancel BATCH --reason TEXT")
 	}
 	var res map[string]string
-	if err := c.client.Do(c.ctx, "POST", "/v1/batches/"+args[1]+"/"+args[0], map[string]string{"actor": c.actor}, &res); err != nil {
+	if err := c.client.Do(c.ctx, "POST", "/v1/batches/"+id+"/"+args[0], c.body(reason), &res); err != nil {
 		return err
 	}
-	return c.emit(res, func(w io.Writer) { fmt.Fprintf(w, "batch %s: %s done\n", args[1], args[0]) })
+	return c.emit(res, func(w io.Writer) { fmt.Fprintf(w, "batch %s: %s done by %s\n", id, args[0], res["by"]) })
+}
+
+// targetAndReason reads "ID [--reason TEXT]" (the flag may come first).
+func (c *cli) targetAndReason(name string, args []string) (string, string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.errw)
+	reason := fs.String("reason", "", "why (cancel, confirm and spoil need one; the log keeps it)")
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", "", err
+	}
+	if id == "" && fs.NArg() == 1 {
+		id = fs.Arg(0)
+	} else if fs.NArg() != 0 || id == "" {
+		return "", "", usageErr(name + " ID [--reason TEXT]")
+	}
+	return id, *reason, nil
+}
+
+// body is an action's request body: the reason, and the old --actor only
+// when it was given (the daemon checks it names who signed in).
+func (c *cli) body(reason string) map[string]string {
+	b := map[string]string{}
+	if reason != "" {
+		b["reason"] = reason
+	}
+	if c.actor != "" {
+		b["actor"] = c.actor
+	}
+	return b
 }
 
 func (c *cli) attention(args []string) error {
@@ -435,15 +492,19 @@ func (c *cli) attention(args []string) error {
 			}
 		})
 	}
-	if len(args) != 2 {
-		return usageErr("attention list | attention confirm|spoil|retry JOB")
+	if len(args) < 2 {
+		return usageErr("attention list | attention retry JOB | attention confirm|spoil JOB --reason TEXT")
+	}
+	job, reason, err := c.targetAndReason("attention "+args[0], args[1:])
+	if err != nil {
+		return usageErr("attention list | attention retry JOB | attention confirm|spoil JOB --reason TEXT")
 	}
 	var res map[string]string
-	if err := c.client.Do(c.ctx, "POST", "/v1/attention/"+args[1]+"/"+args[0], map[string]string{"actor": c.actor}, &res); err != nil {
+	if err := c.client.Do(c.ctx, "POST", "/v1/attention/"+job+"/"+args[0], c.body(reason), &res); err != nil {
 		return err
 	}
 	return c.emit(res, func(w io.Writer) {
-		fmt.Fprintf(w, "job %s: %s recorded by %s", args[1], args[0], c.actor)
+		fmt.Fprintf(w, "job %s: %s recorded by %s", job, args[0], res["by"])
 		if res["uid"] != "" {
 			fmt.Fprintf(w, " (chip %s)", res["uid"])
 		}
@@ -519,16 +580,16 @@ func (c *cli) stock(args []string) error {
 	sf := fs.String("serial-first", "", "first serial of the delivery (optional)")
 	sl := fs.String("serial-last", "", "last serial of the delivery (optional)")
 	pr := fs.String("printer", "", "printer name (load, unload)")
-	var witnesses, approvers multi
-	fs.Var(&witnesses, "witness", "a witness (destroy: two; shift-close: one)")
-	fs.Var(&approvers, "approver", "an approver of an adjustment (two different people)")
+	var witnesses multi
+	fs.Var(&witnesses, "witness", "destroy, adjust, shift-close: the second person, who signs in with their secret")
+	fs.Var(&witnesses, "approver", "adjust: the same as --witness")
 	uids := fs.String("uids", "", "destroy: chip UIDs of the destroyed cards, comma-separated")
 	recRef := fs.String("record-ref", "", "destroy: reference of the destruction record")
 	loc := fs.String("location", "", "adjust: storage or printer:NAME")
 	reason := fs.String("reason", "", "adjust: why")
 	counted := fs.String("counted", "", "shift-close: counted cards per location, e.g. storage=120,printer:p1=40")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usageErr("stock receive|load|unload|destroy|adjust|shift-close ...")
+		return usageErr("stock receive|load|unload|spoil|destroy|adjust|shift-close ...")
 	}
 	if args[0] == "destroy" && *recRef == "" {
 		*recRef = *ref
@@ -537,7 +598,20 @@ func (c *cli) stock(args []string) error {
 		return errors.New("--quantity must be a positive number of cards")
 	}
 	op := localapi.StockOp{Op: args[0], Quantity: *qty, Printer: *pr, DeliveryRef: *ref, SerialFirst: *sf, SerialLast: *sl, Actor: c.actor,
-		Witnesses: witnesses, Approvers: approvers, RecordRef: *recRef, Location: *loc, Reason: *reason}
+		RecordRef: *recRef, Location: *loc, Reason: *reason}
+	if dualControl(args[0]) {
+		// Dual control: the second person signs in in this same command.
+		if len(witnesses) != 1 {
+			return fmt.Errorf("stock %s is dual control: name the second person once with --witness NAME; they type their own secret when asked", args[0])
+		}
+		secret, err := c.in.read(fmt.Sprintf("secret for the witness %s: ", witnesses[0]))
+		if err != nil {
+			return err
+		}
+		c.client.Witness(witnesses[0], secret)
+	} else if len(witnesses) > 0 {
+		return fmt.Errorf("stock %s takes no witness", args[0])
+	}
 	if *uids != "" {
 		op.UIDs = strings.Split(*uids, ",")
 	}

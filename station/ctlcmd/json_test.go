@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"printstation/accounts"
 	"printstation/config"
 	"printstation/station"
 	"printstation/station/ctlcmd"
@@ -38,7 +39,9 @@ func oneDocument(t *testing.T, args []string, out string) map[string]any {
 func ctl(t *testing.T, sock string, args ...string) (map[string]any, int) {
 	t.Helper()
 	var out, errs bytes.Buffer
-	full := append([]string{"--socket", sock, "--actor", "tester", "--json"}, args...)
+	// Every command runs as the account "tester", its secret on stdin.
+	ctlcmd.Stdin = strings.NewReader("tester-secret\n")
+	full := append([]string{"--socket", sock, "--user", "tester", "--json"}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := ctlcmd.Main(ctx, full, &out, &errs)
@@ -75,8 +78,9 @@ func TestJSONOutputOfEveryCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	ready := make(chan struct{})
+	var daemon *station.Daemon
 	go func() {
-		done <- station.Run(ctx, station.Options{Config: cfg, Log: zerolog.Nop(), Ready: func(*station.Daemon) { close(ready) }})
+		done <- station.Run(ctx, station.Options{Config: cfg, Log: zerolog.Nop(), Ready: func(d *station.Daemon) { daemon = d; close(ready) }})
 	}()
 	defer func() {
 		cancel()
@@ -90,6 +94,9 @@ func TestJSONOutputOfEveryCommand(t *testing.T) {
 		t.Fatal("daemon not ready within 60 s")
 	}
 
+	if err := daemon.Accounts().Add(ctx, accounts.Root, "tester", []accounts.Role{accounts.Operator}, []byte("tester-secret")); err != nil {
+		t.Fatal(err)
+	}
 	key := filepath.Join(dir, "new-data.key")
 	cases := []struct {
 		args []string

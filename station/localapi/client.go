@@ -31,6 +31,8 @@ type APIError struct {
 type Client struct {
 	Socket string
 	hc     *http.Client
+	// auth and witness are header values (see SignAs, Witness).
+	auth, witness string
 }
 
 // ErrNoDaemon means nothing answers on the socket.
@@ -63,6 +65,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
+	c.authorize(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var ne *net.OpError
@@ -79,6 +82,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode/100 != 2 {
 		var ae APIError
 		if json.Unmarshal(b, &ae) == nil && ae.Error != "" {
+			if resp.StatusCode == http.StatusUnauthorized {
+				return fmt.Errorf("%w: %s", ErrUnauthorized, ae.Error)
+			}
 			return errors.New(ae.Error)
 		}
 		return fmt.Errorf("printstationd answered %s", resp.Status)
@@ -98,6 +104,7 @@ func (c *Client) Stream(ctx context.Context, path string, fn func([]byte) error)
 	if err != nil {
 		return err
 	}
+	c.authorize(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w (no answer on %s)", ErrNoDaemon, c.Socket)
