@@ -77,6 +77,7 @@ type operator struct {
 	lastUID string                    // the card last taken to the printer
 	tapBack func(op *operator, uid string) *chiptest.Card
 	reuse   *chiptest.Card // placed at the next "place a blank" instead of a fresh one
+	keep    bool           // never takes the written card to the printer
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -125,7 +126,7 @@ func (d *deskRig) operate(tapBack func(op *operator, uid string) *chiptest.Card)
 				}
 				tapped = ""
 			case deskToFeed:
-				if d.reader.Card() != nil {
+				if d.reader.Card() != nil && !o.keep {
 					o.lastUID = v.UID
 					d.reader.Remove()
 				}
@@ -403,5 +404,31 @@ func TestDeskRefusesACountedCard(t *testing.T) {
 	consumed, _ := d.checkBooks()
 	if len(consumed) != 2 || consumed[ids[0]] == consumed[ids[1]] {
 		t.Fatalf("consumed %v", consumed)
+	}
+}
+
+// A blank written at the desk but never taken to the printer is spoiled
+// with its UID (desk_not_printed), nothing is sent to the queue, and the
+// printer waits for a person.
+func TestDeskWrittenNeverPrinted(t *testing.T) {
+	d := newDeskRig(t, 1)
+	ids := d.start(1)
+	op := d.operate(nil)
+	op.mu.Lock()
+	op.keep = true
+	op.mu.Unlock()
+	// Until the card is spoiled and the printer waits for a person.
+	d.runUntil(func() bool {
+		return len(d.ledgerEvents()) == 1 && d.eng.byName["d1"].snapshot().State == "paused"
+	})
+	_, spoiled := d.checkBooks()
+	if spoiled[op.placed[0]] != inventory.ReasonDeskNotPrinted {
+		t.Fatalf("spoiled %v, want %s as %s", spoiled, op.placed[0], inventory.ReasonDeskNotPrinted)
+	}
+	if n := len(d.eve.Documents()); n != 0 {
+		t.Fatalf("the queue received %d faces for a card that never reached it", n)
+	}
+	if got := d.states(ids)[ids[0]]; got != jobqueue.Queued {
+		t.Fatalf("job %s, want queued for a new blank", got)
 	}
 }

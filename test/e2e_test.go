@@ -52,7 +52,7 @@ type e2eOpts struct {
 	central     string         // centralsim --faults JSON
 	maxAttempts int
 	web         bool // serve the print-room web page on a free port
-	noChip      bool // the centre issues jobs without chip data (printers need no encoder, no pcscd)
+	noChip      bool // jobs without chip data: no encoder, no pcscd needed
 }
 
 func freeAddr(t *testing.T) string {
@@ -96,11 +96,11 @@ func newE2E(t *testing.T, o e2eOpts) *e2e {
 	// The central server, as its own process.
 	caddr := freeAddr(t)
 	args := []string{"--listen", caddr, "--dir", filepath.Join(dir, "central"), "--station", s.station, "--jobs", fmt.Sprint(o.jobs), "--batch-size", fmt.Sprint(o.batch)}
-	if o.noChip {
-		args = append(args, "--no-chip")
-	}
 	if o.central != "" {
 		args = append(args, "--faults", o.central)
+	}
+	if o.noChip {
+		args = append(args, "--no-chip")
 	}
 	s.central = exec.Command(binPath("centralsim"), args...)
 	stdout, _ := s.central.StdoutPipe()

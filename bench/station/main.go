@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	keep := fs.Bool("keep", false, "keep the work directory (databases, journals, logs)")
 	chipMode := fs.String("chip", "auto", "chip on a virtual card on pcscd: auto, on, off")
 	cards := fs.Int("cards", 40, "cards for the CPU scenario")
-	outage := fs.Float64("outage-speed", 480, "speed factor of the outage scenario: 4 hours take 4h/speed")
+	outage := fs.Float64("outage-speed", 240, "speed factor of the outage scenario: 4 hours take 4h/speed")
 	startJobs := fs.Int("start-jobs", 10000, "queued jobs for the start/RSS scenario")
 	jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
 	if err := fs.Parse(args); err != nil {

@@ -129,6 +129,7 @@ func freeAddr() (string, error) {
 type centralOpts struct {
 	jobs, batch int
 	noChip      bool
+	photoPool   int
 }
 
 func newRig(bin, dir string, co centralOpts) (*rig, error) {
@@ -146,6 +147,9 @@ func newRig(bin, dir string, co centralOpts) (*rig, error) {
 	if co.noChip {
 		args = append(args, "--no-chip")
 	}
+	if co.photoPool > 0 {
+		args = append(args, "--photo-pool", fmt.Sprint(co.photoPool))
+	}
 	c, err := start(filepath.Join(bin, "centralsim"), args, nil)
 	if err != nil {
 		return nil, err
@@ -153,7 +157,7 @@ func newRig(bin, dir string, co centralOpts) (*rig, error) {
 	r.central = c
 	// centralsim prints one JSON line with the station's files, then
 	// "serving on" once it listens (after issuing the jobs).
-	err = waitUntil(10*time.Minute, "centralsim serving", func() bool {
+	err = waitUntil(30*time.Minute, "centralsim serving", func() bool {
 		select {
 		case <-c.done:
 			return true

@@ -327,7 +327,7 @@ func (b *bench) outage(speed float64) error {
 	modes := []mode{{"link up", prefetch, false}, {"link down", prefetch, true}, {"online fetch, link down", 1, true}}
 	perHour := map[string]float64{}
 	for _, m := range modes {
-		r, err := newRig(b.bin, b.subdir("outage-"+strings.ReplaceAll(strings.ReplaceAll(m.name, " ", "-"), ",", "")), centralOpts{jobs: jobs, batch: 100, noChip: true})
+		r, err := newRig(b.bin, b.subdir("outage-"+strings.ReplaceAll(strings.ReplaceAll(m.name, " ", "-"), ",", "")), centralOpts{jobs: jobs, batch: 100, noChip: true, photoPool: 50})
 		if err != nil {
 			return err
 		}
@@ -400,7 +400,9 @@ func (b *bench) outage(speed float64) error {
 // queued jobs, against the same with an empty queue.
 func (b *bench) startWithQueue(n int) error {
 	measure := func(name string, jobs int) (ready time.Duration, rss, hwm int64, err error) {
-		r, err := newRig(b.bin, b.subdir(name), centralOpts{jobs: jobs, batch: 500})
+		// 50 different photos handed out in turn: the jobs have their real
+		// size, and centralsim does not spend minutes drawing faces.
+		r, err := newRig(b.bin, b.subdir(name), centralOpts{jobs: jobs, batch: 500, photoPool: 50})
 		if err != nil {
 			return 0, 0, 0, err
 		}

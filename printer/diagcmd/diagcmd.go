@@ -10,7 +10,7 @@
 // levels, and test-card and print go through the queue as a job does.
 //
 // --record FILE writes every byte exchanged with the printer to FILE (a
-// printertest session); --replay FILE plays such a file back instead of a
+// printer/session file); --replay FILE plays such a file back instead of a
 // printer, which is how a technician's recording becomes a regression test.
 package diagcmd
 
@@ -33,8 +33,8 @@ import (
 	"printstation/printer"
 	_ "printstation/printer/all" // drivers and transports
 	"printstation/printer/ipp"
-	"printstation/printer/printertest"
 	"printstation/printer/raster"
+	"printstation/printer/session"
 	"printstation/version"
 )
 
@@ -137,8 +137,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	opts := printer.Options{Name: *addr, Compress: *compress, Ribbon: *ribbon, Log: zerolog.Nop()}
-	var rec *printertest.Recorder
-	var player *printertest.Player
+	var rec *session.Recorder
+	var player *session.Player
 	var captured strings.Builder
 	switch {
 	case *record != "":
@@ -153,7 +153,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "diag printer:", err)
 			return 2
 		}
-		rec, err = printertest.NewRecorder(f, printertest.Meta{Driver: *driver, Addr: *addr, Args: withoutRecord(args), Recorded: time.Now().UTC(), Tool: "printstationctl diag printer " + version.Version})
+		rec, err = session.NewRecorder(f, session.Meta{Driver: *driver, Addr: *addr, Args: withoutRecord(args), Recorded: time.Now().UTC(), Tool: "printstationctl diag printer " + version.Version})
 		if err != nil {
 			fmt.Fprintln(stderr, "diag printer: --record:", err)
 			return 1
@@ -166,18 +166,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "diag printer: --replay:", err)
 			return 2
 		}
-		s, err := printertest.ReadSession(f)
+		s, err := session.ReadSession(f)
 		f.Close()
 		if err != nil {
 			fmt.Fprintf(stderr, "diag printer: --replay %s: %v\n", *replay, err)
 			return 2
 		}
-		player = printertest.NewPlayer(s)
+		player = session.NewPlayer(s)
 		opts.Dial = player.Dial
 	}
 	code := run(ctx, cmd, cargs, *driver, *addr, *asJSON, opts, sides, images, stdout, stderr)
 	if rec != nil {
-		if err := rec.Finish(printertest.End{Exit: code, Output: captured.String()}); err != nil {
+		if err := rec.Finish(session.End{Exit: code, Output: captured.String()}); err != nil {
 			fmt.Fprintln(stderr, "diag printer: --record:", err)
 			return 1
 		}

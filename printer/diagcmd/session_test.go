@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"printstation/printer/printertest"
+	"printstation/printer/session"
 	simprinter "printstation/sim/printer"
 )
 
@@ -74,7 +74,7 @@ func TestRecordedSessions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := printertest.ReadSession(r)
+			s, err := session.ReadSession(r)
 			r.Close()
 			if err != nil {
 				t.Fatal(err)

@@ -64,6 +64,11 @@ type Options struct {
 	// have no encoder (the benchmark's four-printer station: vpcd has only
 	// two virtual readers).
 	NoChip bool
+	// PhotoPool, when > 0, draws only this many different photos per
+	// IssueJobs call and hands them out in turn: drawing and compressing a
+	// photo is most of the cost of a job, and a benchmark that queues ten
+	// thousand jobs needs their number and size, not ten thousand faces.
+	PhotoPool int
 }
 
 // OutcomeRecord is one outcome item as received, with how often its key came.
@@ -371,6 +376,7 @@ func (s *Server) IssueJobs(station string, n, batchSize int) ([]string, error) {
 	now := s.opts.Now()
 	var ids []string
 	var batch string
+	pool := map[int][]byte{} // Options.PhotoPool
 	for i := 0; i < n; i++ {
 		if i%batchSize == 0 {
 			st.batches++
@@ -383,7 +389,17 @@ func (s *Server) IssueJobs(station string, n, batchSize int) ([]string, error) {
 			Recorded: now.Add(-time.Duration(s.rng.IntN(14*24*60)) * time.Minute).Truncate(time.Minute),
 			Issued:   now, Validity: s.opts.Validity, Template: s.tmplRef, KID: s.opts.KID, Seed: seed,
 		}
-		spec.Person = NewPerson(seed, reg)
+		if s.opts.PhotoPool > 0 {
+			k := st.nextJob % s.opts.PhotoPool
+			spec.Person = newPerson(seed, reg, func() []byte {
+				if pool[k] == nil {
+					pool[k] = facePNG(mrand.New(mrand.NewPCG(uint64(k), 1)), 240, 320)
+				}
+				return pool[k]
+			})
+		} else {
+			spec.Person = NewPerson(seed, reg)
+		}
 		if s.opts.NoChip {
 			spec.Person.Chip = jobqueue.Chip{}
 		}

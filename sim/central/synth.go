@@ -133,7 +133,11 @@ type Person struct {
 
 // NewPerson draws a citizen from seed: fields, photo (~10–20 KB PNG),
 // signature image and about 8 KB of chip data over four files.
-func NewPerson(seed uint64, regency *Regency) *Person {
+func NewPerson(seed uint64, regency *Regency) *Person { return newPerson(seed, regency, nil) }
+
+// newPerson is NewPerson; photo, when not nil, gives the photo instead of
+// drawing one (Options.PhotoPool).
+func newPerson(seed uint64, regency *Regency, photo func() []byte) *Person {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	reg := regency
 	if reg == nil {
@@ -185,7 +189,11 @@ func NewPerson(seed uint64, regency *Regency) *Person {
 		"tempat_terbit":     birthplace,
 		"tanggal_terbit":    fmt.Sprintf("%02d-%02d-2026", 1+r.IntN(28), 1+r.IntN(11)),
 	}}
-	p.Photo = facePNG(r, 240, 320)
+	if photo != nil {
+		p.Photo = photo()
+	} else {
+		p.Photo = facePNG(r, 240, 320)
+	}
 	p.Signature = signaturePNG(r, 300, 100)
 	chip := func(n int) []byte {
 		b := make([]byte, n)

@@ -1,4 +1,4 @@
-package printertest_test
+package session_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 
 	"printstation/printer"
 	"printstation/printer/evolis"
-	"printstation/printer/printertest"
+	"printstation/printer/session"
 	"printstation/printer/tcp"
 	simprinter "printstation/sim/printer"
 )
@@ -24,7 +24,7 @@ func TestRecordThenReplay(t *testing.T) {
 	}
 	defer sim.Close()
 	var file bytes.Buffer
-	rec, err := printertest.NewRecorder(&file, printertest.Meta{Driver: "evolis", Addr: "tcp://sim:9100", Args: []string{"status"}})
+	rec, err := session.NewRecorder(&file, session.Meta{Driver: "evolis", Addr: "tcp://sim:9100", Args: []string{"status"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,21 +39,21 @@ func TestRecordThenReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	if err := rec.Finish(printertest.End{Exit: 0}); err != nil {
+	if err := rec.Finish(session.End{Exit: 0}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(file.String(), `"text":"5,00 Volts\u0000"`) {
 		t.Errorf("the file does not show the sensor reply as text:\n%.600s", file.String())
 	}
 
-	s, err := printertest.ReadSession(bytes.NewReader(file.Bytes()))
+	s, err := session.ReadSession(bytes.NewReader(file.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Meta.Driver != "evolis" || s.End == nil || len(s.Events) < 10 {
 		t.Fatalf("session read back: %+v, %d events", s.Meta, len(s.Events))
 	}
-	pl := printertest.NewPlayer(s)
+	pl := session.NewPlayer(s)
 	d2, err := evolis.Open(ctx, "replay", pl.Dial, printer.Options{Name: "p1"})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestRecordThenReplay(t *testing.T) {
 	}
 
 	// Another host conversation departs from the recording.
-	pl = printertest.NewPlayer(s)
+	pl = session.NewPlayer(s)
 	d3, err := evolis.Open(ctx, "replay", pl.Dial, printer.Options{Name: "p1"})
 	if err != nil {
 		t.Fatal(err)
@@ -80,14 +80,14 @@ func TestRecordThenReplay(t *testing.T) {
 	if _, err := d3.Counters(ctx); err == nil {
 		t.Errorf("counters answered from a status recording")
 	}
-	if err := pl.Done(); !errors.Is(err, printertest.ErrMismatch) || !strings.Contains(err.Error(), "Rco") {
+	if err := pl.Done(); !errors.Is(err, session.ErrMismatch) || !strings.Contains(err.Error(), "Rco") {
 		t.Errorf("departure not reported: %v", err)
 	}
 }
 
 func TestReadSessionRefusesOtherFiles(t *testing.T) {
 	for _, in := range []string{"", "not json\n", `{"event":{"op":"w"}}` + "\n", `{"meta":{"version":99}}` + "\n", `{"meta":{"version":1}}` + "\n" + `{"event":{"op":"fly"}}` + "\n"} {
-		if _, err := printertest.ReadSession(strings.NewReader(in)); err == nil {
+		if _, err := session.ReadSession(strings.NewReader(in)); err == nil {
 			t.Errorf("%q accepted", in)
 		}
 	}

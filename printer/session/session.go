@@ -1,4 +1,4 @@
-package printertest
+package session
 
 // Record and replay at the transport, in the manner of periph's conntest:
 // a Recorder sits between a driver and its printer.Conn and writes every
