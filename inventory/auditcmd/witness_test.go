@@ -25,6 +25,7 @@ import (
 // witnessed is a station whose ledger the reference centre witnesses.
 type witnessed struct {
 	dir    string
+	url    string
 	signer note.Signer
 	srv    *central.Server
 	cl     *jobqueue.Client
@@ -40,6 +41,7 @@ func newWitnessed(t *testing.T) *witnessed {
 	t.Cleanup(func() { w.srv.Close() })
 	hs := httptest.NewServer(w.srv)
 	t.Cleanup(hs.Close)
+	w.url = hs.URL
 	if w.cl, err = jobqueue.NewClient(jobqueue.ClientConfig{BaseURL: hs.URL, StationID: "jkt01", Transport: http.DefaultTransport}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,9 +183,11 @@ func TestVerifyAgainstCentreCatchesTailDelete(t *testing.T) {
 	if code, out := runVerify(t, "--db", path); code != exitPass {
 		t.Fatalf("without the centre the doctored file should still pass (the attack works locally): %d\n%s", code, out)
 	}
-	code, out := runVerify(t, "--db", path, "--centre", centre)
-	if code != exitFail || !strings.Contains(out, fmt.Sprintf("centre-cosigned checkpoint at size %d", last)) || !strings.Contains(out, "deleted") {
-		t.Errorf("tail delete checked against the centre: exit %d\n%s", code, out)
+	for _, src := range []string{centre, w.url + "/v1/stations/jkt01/checkpoints"} {
+		code, out := runVerify(t, "--db", path, "--centre", src)
+		if code != exitFail || !strings.Contains(out, fmt.Sprintf("centre-cosigned checkpoint at size %d", last)) || !strings.Contains(out, "deleted") {
+			t.Errorf("tail delete checked against the centre (%s): exit %d\n%s", src, code, out)
+		}
 	}
 }
 
