@@ -40,6 +40,7 @@ const (
 	PrinterDeskWaited       = "desk_waited"     // nobody placed a blank on the desk reader
 	PrinterDeskCardLeft     = "desk_card_left"  // a written card stayed on the desk reader: spoiled
 	PrinterDeskNotTapped    = "desk_not_tapped" // the printed card was not tapped back
+	PrinterRibbonConfig     = "ribbon_config"   // the configured ribbon has no panel layout
 )
 
 // PrinterCodes lists every printer code (the catalog test checks each has
@@ -47,7 +48,7 @@ const (
 var PrinterCodes = []string{PrinterJam, PrinterFeederEmpty, PrinterRibbonOut, PrinterRibbonMismatch, PrinterCoverOpen,
 	PrinterRejectFull, PrinterOutputFull, PrinterNeedsCleaning, PrinterBusy, PrinterHead, PrinterFault, PrinterNotAnswering,
 	PrinterCardInside, PrinterNotReady, PrinterEncoderDown, PrinterNoBlanks, PrinterRecordFailed, PrinterUncertainRestart, PrinterStopping,
-	PrinterQueueStopped, PrinterJobCancelled, PrinterDeskSetup, PrinterDeskCounted, PrinterDeskWaited, PrinterDeskCardLeft, PrinterDeskNotTapped}
+	PrinterQueueStopped, PrinterJobCancelled, PrinterDeskSetup, PrinterDeskCounted, PrinterDeskWaited, PrinterDeskCardLeft, PrinterDeskNotTapped, PrinterRibbonConfig}
 
 // Attention codes (Attention.Code, stored as the job's code).
 const (

@@ -157,7 +157,7 @@ func (w *worker) ready(ctx context.Context) bool {
 	// with no panel layout is the printer's set-up, not every job's fault.
 	if r := w.e.rasterOptions(w.name).Ribbon; r != "" {
 		if _, err := raster.RibbonPanels(r); err != nil {
-			w.pause("paused", fmt.Sprintf("printer %s: %v — set ribbon to ymcko, ymckok, ko or k in its configuration, reload, then resume", w.name, err))
+			w.pause("paused", PrinterRibbonConfig, fmt.Sprintf("printer %s: %v — set ribbon to ymcko, ymckok, ko or k in its configuration, reload, then resume", w.name, err))
 			return false
 		}
 	}
