@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 export CGO_ENABLED := 1
 
-.PHONY: deps build demo deb test fmt-check vet testbed-up bench
+.PHONY: deps build demo deb test fmt-check vet testbed-up bench bench-station
 
 deps:
 	@scripts/deps.sh
@@ -38,3 +38,9 @@ test: deps fmt-check vet testbed-up
 
 bench: deps testbed-up
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+# The whole station as real processes (printstationd, printersim,
+# centralsim), figures of issue 18 beside same-run baselines; pass/fail per
+# target, no assertion. BENCH_FLAGS="--only cpu,util" picks scenarios.
+bench-station: build testbed-up
+	$(GO) run ./bench/station --bin $(BIN) $(BENCH_FLAGS)

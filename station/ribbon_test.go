@@ -74,3 +74,29 @@ func TestRibbonChoosesPanels(t *testing.T) {
 		t.Errorf("simulator printed %d panels with %d misprints; want 4 and 0", sn.PanelsPrinted, sn.Misprints)
 	}
 }
+
+// A configured ribbon with no panel layout pauses the printer with what to
+// change; no job is blamed and no blank moves.
+func TestUnknownRibbonPausesPrinter(t *testing.T) {
+	r := newRig(t, "p1")
+	r.cfg.Printers[0].Ribbon = "kbr"
+	e, ids := r.batch(1)
+	var s PrinterState
+	r.runUntil(func() bool {
+		s = e.byName["p1"].snapshot()
+		return s.State == "paused"
+	})
+	if !strings.Contains(s.Message, `"kbr"`) || !strings.Contains(s.Message, "configuration") {
+		t.Errorf("printer message %q", s.Message)
+	}
+	for _, op := range r.fakes["p1"].Ops() {
+		if op == "feed" {
+			t.Errorf("a blank was fed: %v", r.fakes["p1"].Ops())
+		}
+	}
+	for _, st := range r.states(ids) {
+		if st != jobqueue.Queued {
+			t.Errorf("job %s, want queued", st)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"printstation/inventory"
 	"printstation/jobqueue"
 	"printstation/printer"
+	"printstation/printer/raster"
 	"printstation/station/localapi"
 	"printstation/storage"
 )
@@ -145,6 +146,14 @@ func (w *worker) run(ctx context.Context) {
 // ready checks, before a blank is taken, that the printer answers and that
 // the ledger has blanks in it: the ledger must be able to record the card.
 func (w *worker) ready(ctx context.Context) bool {
+	// The configured ribbon chooses the panels (engine.rasterOptions); one
+	// with no panel layout is the printer's set-up, not every job's fault.
+	if r := w.e.rasterOptions(w.name).Ribbon; r != "" {
+		if _, err := raster.RibbonPanels(r); err != nil {
+			w.pause("paused", fmt.Sprintf("printer %s: %v — set ribbon to ymcko, ymckok, ko or k in its configuration, reload, then resume", w.name, err))
+			return false
+		}
+	}
 	st, err := w.p.Status(ctx)
 	if err != nil {
 		w.offline(fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))

@@ -14,6 +14,7 @@ import (
 	"printstation/card"
 	"printstation/chip"
 	"printstation/chip/pcsc"
+	"printstation/jobqueue"
 	"printstation/printer"
 	_ "printstation/printer/all" // the Evolis driver and the TCP transport
 	"printstation/printer/raster"
@@ -30,7 +31,15 @@ type work struct {
 
 // prepareCard renders and rasterizes a synthetic job of the centre's kind.
 func prepareCard(seed uint64, withChip bool) (*work, error) {
-	p := central.JobSpec{Station: "ST-BENCH-01", JobID: "J-BENCH-1", Seed: seed, Issued: time.Now()}.Payload()
+	return renderCard(synthJob(seed), withChip)
+}
+
+// synthJob is a synthetic job of the centre's kind.
+func synthJob(seed uint64) *jobqueue.Payload {
+	return central.JobSpec{Station: "ST-BENCH-01", JobID: "J-BENCH-1", Seed: seed, Issued: time.Now()}.Payload()
+}
+
+func renderCard(p *jobqueue.Payload, withChip bool) (*work, error) {
 	col, blk, err := card.Render(card.DemoTemplate(), p.Fields, p.Photo, p.Signature)
 	if err != nil {
 		return nil, err
@@ -162,9 +171,13 @@ func (b *bench) cpuPerCard() error {
 	}
 	// In-process: render + raster per card (what the engine's prepare does).
 	const k = 10
+	jobs := make([]*jobqueue.Payload, k)
+	for i := range jobs {
+		jobs[i] = synthJob(uint64(100 + i))
+	}
 	c0 := selfCPU()
-	for i := 0; i < k; i++ {
-		if _, err := prepareCard(uint64(100+i), false); err != nil {
+	for _, j := range jobs {
+		if _, err := renderCard(j, false); err != nil {
 			return err
 		}
 	}

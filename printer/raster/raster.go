@@ -228,6 +228,13 @@ func Convert(img image.Image, black image.Image, opt Options) (*Panels, error) {
 		ps.O, _ = NewPanel('o', 2)
 	}
 
+	// What card.Render makes takes the one-pass path (fast.go).
+	if rgba, ok := img.(*image.RGBA); ok && !generalOnly {
+		if g, ok := black.(*image.Gray); black == nil || ok {
+			convertFast(rgba, g, opt, &ps)
+			return &ps, nil
+		}
+	}
 	ib := img.Bounds()
 	var bb image.Rectangle
 	if black != nil {
