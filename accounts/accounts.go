@@ -379,10 +379,18 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// maxQueue bounds how long a sign-in waits behind others for its turn
+// at the argon2 work: a flood of sign-ins is refused, not queued forever.
+const maxQueue = 10 * time.Second
+
 func (s *Store) acquire(ctx context.Context) error {
+	t := time.NewTimer(maxQueue)
+	defer t.Stop()
 	select {
 	case s.sem <- struct{}{}:
 		return nil
+	case <-t.C:
+		return errors.New("accounts: the station is busy checking other sign-ins; try again in a moment")
 	case <-ctx.Done():
 		return fmt.Errorf("accounts: the station is busy checking other sign-ins: %w", ctx.Err())
 	}

@@ -134,7 +134,7 @@ func TestDeskKill9AtEveryStep(t *testing.T) {
 		// with this job's face was never finished by the station, so it
 		// is spoiled and the job printed again on a new blank.
 		for _, job := range s.uncertainJobs() {
-			ctl(t, s.sock, "attention", "spoil", job)
+			s.ctlAs("tester", "", "attention", "spoil", job, "--reason", "never finished by the station (crash)")
 		}
 		step, job, msg := op.step()
 		if step != "" && !killed[step] && deskContains(toKill, step) {

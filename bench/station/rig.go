@@ -311,6 +311,9 @@ func (r *rig) startDaemon(o daemonOpts) (time.Duration, error) {
 	r.daemon = c
 	select {
 	case t := <-ready:
+		if err := r.addStaff(); err != nil {
+			return 0, fmt.Errorf("%w:\n%s", err, tail(c.out.String()))
+		}
 		return t.Sub(t0), nil
 	case <-c.done:
 		return 0, fmt.Errorf("printstationd exited before READY=1:\n%s", tail(c.out.String()))
@@ -319,15 +322,32 @@ func (r *rig) startDaemon(o daemonOpts) (time.Duration, error) {
 	}
 }
 
+// The benchmark's staff account (operator and supervisor), made by root
+// once per station database; printstationctl runs as it.
+const benchUser, benchSecret = "bench", "bench-secret-18"
+
 func (r *rig) ctl(args ...string) (string, error) {
+	return r.ctlIn(benchSecret+"\n", append([]string{"--user", benchUser}, args...)...)
+}
+
+func (r *rig) ctlIn(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(r.bin, "printstationctl"), append([]string{"--socket", r.sock, "--actor", "bench"}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(r.bin, "printstationctl"), append([]string{"--socket", r.sock}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("printstationctl %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
+}
+
+// addStaff makes the benchmark's account, as root, once the daemon answers.
+func (r *rig) addStaff() error {
+	return waitUntil(time.Minute, "printstationd answering and the bench account made", func() bool {
+		out, err := r.ctlIn(benchSecret+"\n"+benchSecret+"\n", "user", "add", "--role", "operator,supervisor", benchUser)
+		return err == nil || strings.Contains(out, "exists")
+	})
 }
 
 type status struct {
