@@ -28,6 +28,7 @@ import (
 // printstationctl. Every wait is bounded.
 type rig struct {
 	bin, dir, station string
+	staffed           bool // the bench account exists
 	centralAddr       string
 	files             centralFiles
 	central           *child
@@ -319,10 +320,28 @@ func (r *rig) startDaemon(o daemonOpts) (time.Duration, error) {
 	}
 }
 
+// benchSecret is the bench account's secret: root makes the account on
+// the bench's own station (there are no default accounts).
+const benchSecret = "bench-secret"
+
+// ctl runs printstationctl as the account "bench" (operator), made by
+// root on first use.
 func (r *rig) ctl(args ...string) (string, error) {
+	if !r.staffed {
+		out, err := r.run(benchSecret+"\n"+benchSecret+"\n", "user", "add", "--role", "operator", "bench")
+		if err != nil && !strings.Contains(out, "exists") {
+			return out, err
+		}
+		r.staffed = true
+	}
+	return r.run(benchSecret+"\n", append([]string{"--user", "bench"}, args...)...)
+}
+
+func (r *rig) run(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(r.bin, "printstationctl"), append([]string{"--socket", r.sock, "--actor", "bench"}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(r.bin, "printstationctl"), append([]string{"--socket", r.sock}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("printstationctl %s: %w\n%s", strings.Join(args, " "), err, out)
