@@ -35,6 +35,7 @@ testbed-up: deps
 
 test: deps fmt-check vet testbed-up
 	$(GO) test -count=1 -timeout 45m ./...
+	$(GO) test -count=1 -tags failpoints ./internal/failpoint/
 
 bench: deps testbed-up
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...

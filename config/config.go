@@ -118,6 +118,16 @@ type Engine struct {
 	ShutdownGraceSeconds int `toml:"shutdown_grace_seconds"`
 	LowStock             int `toml:"low_stock"`
 	ChipTimeoutSeconds   int `toml:"chip_timeout_seconds"`
+	// BreakerFailures is how many blanks in a row may fail on one printer
+	// (at the chip or the print) before the printer is stopped for a
+	// person: a broken encoder or a foreign card at it must not empty the
+	// feeder. A new blank that reports the previous blank's chip UID stops
+	// the printer at once.
+	BreakerFailures int `toml:"breaker_failures"`
+	// ConfirmReader is the PC/SC reader pattern of the desk reader a person
+	// holds an uncertain card to when confirming it after it left the
+	// printer. Empty: the printer's own encoder is used.
+	ConfirmReader string `toml:"confirm_reader"`
 	// DeskWaitSeconds bounds each wait for the operator in the desk
 	// encoder flow (a blank on the reader, the card taken to the printer,
 	// the printed card tapped back).
@@ -184,6 +194,7 @@ func Defaults() Config {
 			ShutdownGraceSeconds: 60,
 			LowStock:             100,
 			ChipTimeoutSeconds:   30,
+			BreakerFailures:      3,
 			DeskWaitSeconds:      300,
 			MaxStock:             100000,
 			CheckpointMinutes:    5,

@@ -32,6 +32,7 @@ func Diff(old, nu *Config) Changes {
 	live("queue.prefetch_mb", old.Queue.PrefetchMB, nu.Queue.PrefetchMB, func() { out.Queue.PrefetchMB = nu.Queue.PrefetchMB })
 	live("queue.retention_hours", old.Queue.RetentionHours, nu.Queue.RetentionHours, func() { out.Queue.RetentionHours = nu.Queue.RetentionHours })
 	live("engine.max_attempts", old.Engine.MaxAttempts, nu.Engine.MaxAttempts, func() { out.Engine.MaxAttempts = nu.Engine.MaxAttempts })
+	live("engine.breaker_failures", old.Engine.BreakerFailures, nu.Engine.BreakerFailures, func() { out.Engine.BreakerFailures = nu.Engine.BreakerFailures })
 	live("engine.low_stock", old.Engine.LowStock, nu.Engine.LowStock, func() { out.Engine.LowStock = nu.Engine.LowStock })
 	live("central.poll_seconds", old.Central.PollSeconds, nu.Central.PollSeconds, func() { out.Central.PollSeconds = nu.Central.PollSeconds })
 
@@ -55,6 +56,7 @@ func Diff(old, nu *Config) Changes {
 		{"engine.checkpoint_every", old.Engine.CheckpointEvery, nu.Engine.CheckpointEvery},
 		{"engine.shutdown_grace_seconds", old.Engine.ShutdownGraceSeconds, nu.Engine.ShutdownGraceSeconds},
 		{"engine.chip_timeout_seconds", old.Engine.ChipTimeoutSeconds, nu.Engine.ChipTimeoutSeconds},
+		{"engine.confirm_reader", old.Engine.ConfirmReader, nu.Engine.ConfirmReader},
 		{"engine.desk_wait_seconds", old.Engine.DeskWaitSeconds, nu.Engine.DeskWaitSeconds},
 		{"printer", old.Printers, nu.Printers},
 	}

@@ -161,6 +161,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 	if e.ChipTimeoutSeconds < 1 || e.ChipTimeoutSeconds > 600 {
 		bad("engine.chip_timeout_seconds", "engine.chip_timeout_seconds = %d: expected 1 to 600", e.ChipTimeoutSeconds)
 	}
+	if e.BreakerFailures < 1 || e.BreakerFailures > 20 {
+		bad("engine.breaker_failures", "engine.breaker_failures = %d: expected 1 to 20 failed blanks in a row before a printer stops", e.BreakerFailures)
+	}
 	if e.LowStock < 0 {
 		bad("engine.low_stock", "engine.low_stock = %d: expected 0 or more", e.LowStock)
 	}

@@ -193,6 +193,27 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 		}
 		writeJSON(w, 200, map[string]string{"printer": name, "action": "resume", "by": c.Name})
 	})
+	mux.HandleFunc("POST /v1/printers/{name}/diag/{op}", func(w http.ResponseWriter, r *http.Request) {
+		// A technician's operation on a printer the daemon drives: it
+		// holds the printer like a card; a test card's blank is a ledger
+		// event.
+		c, ok := allowed(w, r, accounts.PrinterResume)
+		if !ok {
+			return
+		}
+		name, op := r.PathValue("name"), r.PathValue("op")
+		res, err := e.PrinterDiag(r.Context(), name, op, c.Name)
+		if err != nil {
+			writeErr(w, 409, err)
+			return
+		}
+		if err := logAction(r.Context(), acc, inventory.Event{Kind: inventory.ActionTaken, Actor: c.Name, Via: inventory.ViaSocket,
+			Action: "printer_diag_" + op, Printer: name}); err != nil {
+			writeErr(w, 500, err)
+			return
+		}
+		writeJSON(w, 200, res)
+	})
 	mux.HandleFunc("GET /v1/stock", view(func(w http.ResponseWriter, r *http.Request) {
 		s, err := e.Stock(r.Context())
 		if err != nil {

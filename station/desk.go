@@ -268,8 +268,8 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	log := e.log.With().Str("printer", w.name).Str("job", job.ID).Int("attempt", attempt).Logger()
 	q, rd, err := w.deskParts()
 	if err != nil {
-		w.e.releaseAttention(ctx, job, err.Error())
-		w.pause("paused", err.Error())
+		w.e.toAttention(ctx, job, w.name, err.Error())
+		w.pause(wPaused, err.Error())
 		return false
 	}
 	view := DeskView{Job: job.ID, Name: p.name, Face: p.facePNG()}
@@ -287,8 +287,8 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	var writeErr error
 	for refused := 0; ; refused++ {
 		if refused >= 5 {
-			w.toQueue(ctx, job.ID, "no fresh blank on the desk reader of "+w.name)
-			w.pause("paused", fmt.Sprintf("printer %s: %d cards placed on the desk reader were already counted; check the blank stock, then resume (printstationctl printer resume %s)", w.name, refused, w.name))
+			w.giveBack(ctx, job, "no fresh blank on the desk reader of "+w.name)
+			w.pause(wPaused, fmt.Sprintf("printer %s: %d cards placed on the desk reader were already counted; check the blank stock, then resume (printstationctl printer resume %s)", w.name, refused, w.name))
 			return false
 		}
 		view.Step, view.UID, view.Message, view.Note = string(deskPlaceBlank), "", "place a blank card on the desk reader", ""
@@ -352,17 +352,17 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 			rd.WaitRemoved(wctx)
 			wcancel()
 			if ctx.Err() != nil {
-				w.toQueue(ctx, job.ID, "station stopping")
+				w.giveBack(ctx, job, "station stopping")
 				return false
 			}
 			continue
 		case errors.Is(err, chip.ErrNoCard) && intent == 0:
-			w.toQueue(ctx, job.ID, "no blank placed on the desk reader of "+w.name)
-			w.pause("paused", fmt.Sprintf("printer %s waited %s for a blank on the desk reader: resume when the operator is at the desk (printstationctl printer resume %s)", w.name, wait, w.name))
+			w.giveBack(ctx, job, "no blank placed on the desk reader of "+w.name)
+			w.pause(wPaused, fmt.Sprintf("printer %s waited %s for a blank on the desk reader: resume when the operator is at the desk (printstationctl printer resume %s)", w.name, wait, w.name))
 			return false
 		case intent == 0:
 			// Nothing written: the encoder, not the card, failed.
-			w.toQueue(ctx, job.ID, "desk reader of "+w.name+" failed")
+			w.giveBack(ctx, job, "desk reader of "+w.name+" failed")
 			w.offline(fmt.Sprintf("desk reader of printer %s failed: %v — retried every few seconds", w.name, err))
 			return false
 		default:
@@ -380,7 +380,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		w.deskSpoil(cctx, p, intent, uid, reason, "chip: "+writeErr.Error())
 		w.deskPutAside(ctx, rd, view, uid, "the chip could not be written: put this card with the spoiled cards")
 		if errors.Is(writeErr, chip.ErrServiceDown) || errors.Is(writeErr, chip.ErrReaderGone) {
-			w.toQueue(ctx, job.ID, "desk reader of "+w.name+" failed")
+			w.giveBack(ctx, job, "desk reader of "+w.name+" failed")
 			w.offline(fmt.Sprintf("desk reader of printer %s failed: %v — retried every few seconds", w.name, writeErr))
 			return false
 		}
@@ -401,8 +401,8 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		rcancel()
 		if err != nil {
 			w.deskSpoil(cctx, p, intent, uid, inventory.ReasonDeskNotPrinted, "the card was not taken to the printer")
-			w.toQueue(ctx, job.ID, "card not taken to the printer")
-			w.pause("paused", fmt.Sprintf("the card of job %s stayed on the desk reader of %s (%v): it is spoiled (its chip holds the job's data): put it with the spoiled cards, then resume", job.ID, w.name, err))
+			w.giveBack(ctx, job, "card not taken to the printer")
+			w.pause(wPaused, fmt.Sprintf("the card of job %s stayed on the desk reader of %s (%v): it is spoiled (its chip holds the job's data): put it with the spoiled cards, then resume", job.ID, w.name, err))
 			return false
 		}
 	} else {
@@ -418,7 +418,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 			_, err = tx.ExecContext(cctx, `INSERT INTO station_desk(intent_id, step, uid, updated_at) VALUES (?,?,?,?)`, intent, "written", "", now())
 			return err
 		}); err != nil {
-			w.toQueue(ctx, job.ID, "database error before printing")
+			w.giveBack(ctx, job, "database error before printing")
 			return false
 		}
 	}
@@ -426,7 +426,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	// 3. The face, with its intent first.
 	if _, err := e.db.ExecContext(cctx, `UPDATE station_desk SET step='printing', updated_at=? WHERE intent_id=?`, now(), intent); err != nil {
 		w.deskSpoil(cctx, p, intent, uid, inventory.ReasonDeskNotPrinted, "database error before printing")
-		w.toQueue(ctx, job.ID, "database error before printing")
+		w.giveBack(ctx, job, "database error before printing")
 		return false
 	}
 	if e.deskHook("printing") {
@@ -441,8 +441,8 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		// Nothing reached the queue: the face was certainly not printed.
 		w.releasePending(ctx)
 		w.deskSpoil(cctx, p, intent, uid, inventory.ReasonDeskNotPrinted, "print: "+err.Error())
-		w.toQueue(ctx, job.ID, "printer "+w.name+" refused the card")
-		w.printerFault(fmt.Errorf("%w — take the card of job %s out of the manual feed and put it with the spoiled cards", err, job.ID), job.ID)
+		w.giveBack(ctx, job, "printer "+w.name+" refused the card")
+		w.printerFault(fmt.Errorf("%w — take the card of job %s out of the manual feed and put it with the spoiled cards", err, job.ID))
 		return false
 	}
 	if ij.ID > 0 {
@@ -462,7 +462,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		}
 		msg := fmt.Sprintf("printing the card of job %s on %s did not finish (%v): take the card out of the printer; if its face is good, tap it on the desk reader and confirm, else spoil it", job.ID, w.name, err)
 		w.deskUncertain(cctx, job, intent, msg)
-		w.printerFault(err, job.ID)
+		w.printerFault(err)
 		return false
 	}
 	e.db.ExecContext(cctx, `UPDATE station_desk SET step='printed', updated_at=? WHERE intent_id=?`, now(), intent)
@@ -536,7 +536,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		msg += ": find it, tap it and confirm, or spoil it"
 	}
 	w.deskUncertain(cctx, job, intent, msg)
-	w.pause("attention", msg)
+	w.pause(wAttention, msg)
 	return false
 }
 
@@ -570,12 +570,16 @@ func (w *worker) deskSpoil(ctx context.Context, p *prepared, intent int64, uid, 
 
 func (w *worker) deskConsumed(ctx context.Context, p *prepared, intent int64, uid string) {
 	w.e.db.ExecContext(ctx, `UPDATE station_desk SET step='done', updated_at=? WHERE intent_id=?`, now(), intent)
-	w.consumed(ctx, p, intent, uidBytes(uid))
+	w.consumed(ctx, ctx, p, intent, uidBytes(uid))
 }
 
 // deskUncertain puts a card that cannot be proven aside for a person.
 func (w *worker) deskUncertain(ctx context.Context, job jobqueue.JobMeta, intent int64, msg string) {
-	w.e.settleUncertain(ctx, intent, job.ID, msg)
+	if err := w.e.settleUncertain(ctx, intent, job.ID, w.name, msg); err != nil {
+		// The intent stays open: the desk recovery settles it.
+		w.e.log.Error().Err(err).Str("job", job.ID).Msg("recording an uncertain desk card failed")
+	}
+	w.e.unhold(job.ID, w.name)
 }
 
 // uidBytes turns the ledger's hex UID back into bytes for the shared
@@ -632,7 +636,7 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 	}
 	rule, ok := deskRecovery[step]
 	if !ok {
-		e.settleUncertain(ctx, intent, jobID, fmt.Sprintf("the card of job %s was at an unknown desk step %q when the station stopped: a person decides (confirm or spoil)", jobID, step))
+		e.deskSettleUncertain(ctx, intent, jobID, printerName, fmt.Sprintf("the card of job %s was at an unknown desk step %q when the station stopped: a person decides (confirm or spoil)", jobID, step))
 		return true
 	}
 	// A print job the queue never started can be cancelled, which proves
@@ -653,9 +657,9 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 	}
 	why := fmt.Sprintf(rule.why, "of job "+jobID)
 	if rule.spoil == "" {
-		e.settleUncertain(ctx, intent, jobID, why)
+		e.deskSettleUncertain(ctx, intent, jobID, printerName, why)
 		if w := e.byName[printerName]; w != nil {
-			w.set("attention", "job "+jobID+" waits for a person after a restart: printstationctl attention list", "")
+			w.set(wAttention, "job "+jobID+" waits for a person after a restart: printstationctl attention list", "")
 		}
 		return true
 	}
@@ -663,7 +667,7 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 		if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Spoiled, Actor: e.ec.Actor, Printer: printerName, Job: jobID, UID: uid, Reason: rule.spoil}); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolved_at=?, resolution='spoiled' WHERE id=?`, now(), intent); err != nil {
+		if err := resolveIntent(ctx, tx, intent, outOpen, outSpoiled, ""); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE station_desk SET step='done', updated_at=? WHERE intent_id=?`, now(), intent); err != nil {
@@ -675,12 +679,20 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 		return e.queue.SetState(ctx, tx, jobID, jobqueue.Queued, "restart: a new blank is due")
 	})
 	if err != nil {
-		e.settleUncertain(ctx, intent, jobID, why+fmt.Sprintf(" (recording it failed: %v)", err))
+		e.deskSettleUncertain(ctx, intent, jobID, printerName, why+fmt.Sprintf(" (recording it failed: %v)", err))
 		return true
 	}
 	e.log.Warn().Str("job", jobID).Str("printer", printerName).Str("reason", rule.spoil).Msg("restart: desk card spoiled")
 	e.publish(Event{Type: "card_spoiled", Printer: printerName, Job: jobID, UID: uid, Message: why})
 	return true
+}
+
+// deskSettleUncertain is settleUncertain for a desk card, logging a failure
+// (the intent then stays open and the next check settles it).
+func (e *Engine) deskSettleUncertain(ctx context.Context, intent int64, jobID, printerName, why string) {
+	if err := e.settleUncertain(ctx, intent, jobID, printerName, why); err != nil {
+		e.log.Error().Err(err).Str("job", jobID).Msg("recording an uncertain desk card failed")
+	}
 }
 
 // deskIntent is the desk record of an uncertain intent: its UID and the

@@ -63,6 +63,7 @@ type Engine struct {
 
 	workers   []*worker
 	byName    map[string]*worker
+	held      sync.Map // job id → printer: jobs a worker has in hand
 	draining  atomic.Bool
 	wake      chan struct{}
 	beat      atomic.Int64           // unix nanos of the last engine loop pass
@@ -88,7 +89,9 @@ CREATE TABLE IF NOT EXISTS station_intents (
 	created_at     TEXT NOT NULL,
 	resolved_at    TEXT,
 	resolution     TEXT,
-	uid            TEXT
+	uid            TEXT,
+	note           TEXT,
+	spoil_reason   TEXT
 );
 CREATE INDEX IF NOT EXISTS station_intents_open ON station_intents(resolved_at) WHERE resolved_at IS NULL;
 CREATE INDEX IF NOT EXISTS station_intents_job ON station_intents(job_id);
@@ -106,6 +109,9 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 	}
 	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1), timing: newTiming()}
 	if _, err := ec.DB.ExecContext(ctx, engineSchema+deskSchema); err != nil {
+		return nil, fmt.Errorf("engine tables: %w", err)
+	}
+	if err := addColumns(ctx, ec.DB, "station_intents", "note TEXT", "spoil_reason TEXT"); err != nil {
 		return nil, fmt.Errorf("engine tables: %w", err)
 	}
 
@@ -250,6 +256,13 @@ func (e *Engine) kick() {
 func (e *Engine) Run(ctx context.Context) error {
 	e.draining.Store(false)
 	var wg sync.WaitGroup
+	// Everything Run starts ends before it returns, also when a drain ends
+	// it: the syncer gets its own context, cancelled on the way out.
+	ctx, stop := context.WithCancel(ctx)
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
 	for _, w := range e.workers {
 		wg.Add(1)
 		go func() {
@@ -272,12 +285,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			wg.Wait()
 			return nil
 		case <-t.C:
 			e.beat.Store(time.Now().UnixNano())
 			if e.draining.Load() && e.allParked() {
-				// Workers are parked; the syncer is stopped by the caller's ctx.
+				// Workers are parked; the deferred stop ends the syncer.
 				return nil
 			}
 			if time.Since(lastHousekeeping) >= time.Minute {
@@ -436,8 +448,15 @@ func (e *Engine) claim(ctx context.Context, printerName string) (*jobqueue.JobMe
 	var batches []string
 	for rows.Next() {
 		var b string
-		rows.Scan(&b)
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return nil, err
+		}
 		batches = append(batches, b)
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, err
 	}
 	rows.Close()
 	for _, b := range batches {
@@ -446,9 +465,17 @@ func (e *Engine) claim(ctx context.Context, printerName string) (*jobqueue.JobMe
 			return nil, err
 		}
 		for _, j := range jobs {
+			// Held before it is marked printing, so the attention list
+			// never sees it in between as a job nobody has.
+			if _, taken := e.held.LoadOrStore(j.ID, printerName); taken {
+				continue
+			}
 			err := storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
 				return e.queue.SetState(ctx, tx, j.ID, jobqueue.Printing, "on "+printerName)
 			})
+			if err != nil {
+				e.unhold(j.ID, printerName)
+			}
 			if errors.Is(err, jobqueue.ErrIllegalTransition) {
 				continue // another printer took it
 			}
@@ -465,7 +492,7 @@ func (e *Engine) claim(ctx context.Context, printerName string) (*jobqueue.JobMe
 // attempts counts the blanks already spoiled for a job (on any printer).
 func (e *Engine) attempts(ctx context.Context, jobID string) (int, error) {
 	var n int
-	err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_intents WHERE job_id = ? AND resolution IN ('spoiled','uncertain_spoiled')`, jobID).Scan(&n)
+	err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_intents WHERE job_id = ? AND resolution IN `+outcomesWhere(func(r outcomeRule) bool { return r.attempt }), jobID).Scan(&n)
 	return n, err
 }
 
@@ -477,3 +504,35 @@ func uidText(uid []byte) string {
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+
+// addColumns adds columns a newer version of the engine keeps to a table an
+// older one created.
+func addColumns(ctx context.Context, db *sql.DB, table string, cols ...string) error {
+	have := map[string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		have[n] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, c := range cols {
+		name, _, _ := strings.Cut(c, " ")
+		if have[name] {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN `+c); err != nil {
+			return fmt.Errorf("add %s.%s: %w", table, name, err)
+		}
+	}
+	return nil
+}

@@ -32,10 +32,16 @@ func (e *Engine) Batches(ctx context.Context) ([]BatchState, error) {
 	}
 	for rows.Next() {
 		var id, st string
-		rows.Scan(&id, &st)
+		if err := rows.Scan(&id, &st); err != nil {
+			rows.Close()
+			return nil, err
+		}
 		states[id] = st
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
 	out := []BatchState{}
 	for _, b := range bs {
 		s := BatchState{ID: b.ID, Total: b.Total, ByState: map[string]int{}}
@@ -90,8 +96,10 @@ func (e *Engine) SetBatch(ctx context.Context, id, action, actor string) error {
 	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
 		var cur string
-		tx.QueryRowContext(ctx, `SELECT state FROM station_batches WHERE batch_id=?`, id).Scan(&cur)
-		if cur == "cancelled" {
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM station_batches WHERE batch_id=?`, id).Scan(&cur); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if cur == batchCancelled {
 			return fmt.Errorf("batch %s was cancelled; it cannot be %sed", id, action)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO station_batches(batch_id, state, actor, updated_at) VALUES (?,?,?,?)
@@ -184,7 +192,7 @@ func (e *Engine) RecordStock(ctx context.Context, op StockOp) (inventory.Entry, 
 	e.publish(Event{Type: "stock_" + op.Op, Printer: op.Printer, Message: fmt.Sprintf("%d by %s", op.Quantity, op.Actor)})
 	if op.Op == "load" {
 		if w := e.byName[op.Printer]; w != nil {
-			w.resume()
+			w.resumeAfterLoad()
 		}
 	}
 	return en, nil
@@ -217,22 +225,69 @@ func (e *Engine) fillStatus(ctx context.Context, st *StatusReport) {
 	sort.SliceStable(st.Batches, func(i, j int) bool { return st.Batches[i].ID < st.Batches[j].ID })
 }
 
-// Retry sends a job that waits for a person (attention) back to the queue.
+// Retry moves on a job that waits for a person and can go on without a
+// card decision: a job put aside goes back to the queue with a fresh
+// attempt bound; a job marked printing that no printer holds goes back; an
+// uncertain job whose printer did not answer gets the counter check again.
+// An uncertain card that was fed is confirmed or spoiled, never retried.
 func (e *Engine) Retry(ctx context.Context, jobID, actor string) error {
 	meta, err := e.queue.Meta(ctx, jobID)
 	if err != nil {
 		return err
 	}
-	if meta.State != jobqueue.Attention {
-		return fmt.Errorf("job %s is %s: %w (retry is for jobs in attention; an uncertain card is confirmed or spoiled first)", jobID, meta.State, ErrNotWaiting)
+	// The counter check below drives the job's printer: hold it.
+	if _, pr, res, _, _, err := e.uncertainIntent(ctx, jobID); err == nil && res == outOpen {
+		if w := e.byName[pr]; w != nil {
+			if err := e.holdPrinter(ctx, w); err != nil {
+				return err
+			}
+			defer w.release()
+		}
+	}
+	switch {
+	case meta.State == jobqueue.Attention:
+	case (meta.State == jobqueue.Printing || meta.State == jobqueue.SpoiledWaiting) && !e.holding(jobID):
+		if _, _, _, _, _, err := e.uncertainIntent(ctx, jobID); err == nil {
+			// A card is open for it: the counter decides, not the person.
+			_, _, _, _, err := e.settleOpenFirst(ctx, jobID)
+			if errors.Is(err, ErrNotWaiting) {
+				e.kick()
+				return nil
+			}
+			return err
+		}
+	case meta.State == jobqueue.Uncertain:
+		_, _, res, _, _, err := e.uncertainIntent(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		if res != outOpen {
+			return fmt.Errorf("job %s: a blank was fed for it, so its card is confirmed (printstationctl attention confirm %s) or spoiled (printstationctl attention spoil %s), not retried: %w", jobID, jobID, jobID, ErrNotWaiting)
+		}
+		_, _, _, _, err = e.settleOpenFirst(ctx, jobID)
+		if errors.Is(err, ErrNotWaiting) {
+			e.kick() // no blank was fed: it is queued again
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("job %s: the printer's counter shows a blank was fed; confirm or spoil its card: %w", jobID, ErrNotWaiting)
+	default:
+		return fmt.Errorf("job %s is %s: %w (retry is for jobs in the attention list)", jobID, meta.State, ErrNotWaiting)
 	}
 	// The attempt bound counts spoiled blanks; a person's retry gives the
 	// job a fresh bound, recorded as who decided it.
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolution = resolution || '_retried' WHERE job_id=? AND resolution IN ('spoiled','uncertain_spoiled')`, jobID); err != nil {
-			return err
+		for from, r := range intentMachine {
+			if !r.attempt {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolution=? WHERE job_id=? AND resolution=?`, string(r.next[0]), jobID, string(from)); err != nil {
+				return err
+			}
 		}
-		return e.queue.SetState(ctx, tx, jobID, jobqueue.Queued, "retry by "+actor)
+		return e.requeue(ctx, tx, meta, "retry by "+actor)
 	})
 	if err == nil {
 		e.kick()

@@ -11,7 +11,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,6 +25,7 @@ import (
 	"printstation/jobqueue"
 	"printstation/printer"
 	"printstation/printer/printertest"
+	"printstation/printer/raster"
 	"printstation/sim/central"
 	"printstation/storage"
 )
@@ -43,7 +46,9 @@ type rig struct {
 	partsFn  PartsFactory // replaces the fakes (fault matrix)
 	timeouts printer.Timeouts
 	sync     func(*jobqueue.SyncOptions)
-	stockN   int64 // blanks loaded per printer by stock (default 100)
+	stockN   int64              // blanks loaded per printer by stock (default 100)
+	encoders map[string]Encoder // replaces a printer's software encoder
+	confirm  Encoder            // the desk reader (confirm_reader)
 	wrapped  map[string]*chipPrinter
 }
 
@@ -55,16 +60,61 @@ type chipPrinter struct {
 	bed *chiptest.Bed
 	mu  sync.Mutex
 	n   int // blanks fed
+	// down cuts the link: every call fails as a disconnected printer, and
+	// nothing moves.
+	down atomic.Bool
+	// after, when set, runs after each call that took effect (a test's
+	// person or cable acting at an exact point of the card).
+	after func(op string)
+}
+
+func (c *chipPrinter) cut(op string) error {
+	if c.down.Load() {
+		return &printer.Error{Printer: "p", Op: op, Kind: printer.KindDisconnected, Detail: "link cut by the test"}
+	}
+	return nil
+}
+
+func (c *chipPrinter) done(op string, err error) error {
+	if err == nil && c.after != nil {
+		c.after(op)
+	}
+	return err
+}
+
+func (c *chipPrinter) Status(ctx context.Context) (printer.Status, error) {
+	if err := c.cut("status"); err != nil {
+		return printer.Status{}, err
+	}
+	return c.Driver.Status(ctx)
+}
+
+func (c *chipPrinter) Counters(ctx context.Context) (printer.Counters, error) {
+	if err := c.cut("counters"); err != nil {
+		return printer.Counters{}, err
+	}
+	ctr, err := c.Driver.Counters(ctx)
+	return ctr, c.done("counters-read", err)
+}
+
+func (c *chipPrinter) Print(ctx context.Context, side printer.Side, p *raster.Panels) error {
+	if err := c.cut("print"); err != nil {
+		return err
+	}
+	return c.done("print", c.Driver.Print(ctx, side, p))
 }
 
 func (c *chipPrinter) Feed(ctx context.Context) error {
+	if err := c.cut("feed"); err != nil {
+		return err
+	}
 	err := c.Driver.Feed(ctx)
 	if err == nil {
 		c.mu.Lock()
 		c.n++
 		c.mu.Unlock()
 	}
-	return err
+	return c.done("feed", err)
 }
 
 func (c *chipPrinter) card() int {
@@ -74,21 +124,30 @@ func (c *chipPrinter) card() int {
 }
 
 func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {
+	if err := c.cut("move"); err != nil {
+		return err
+	}
 	err := c.Driver.MoveTo(ctx, st)
 	if err == nil && st == printer.StationContactless {
 		c.bed.Station(c.card(), true)
 	}
-	return err
+	return c.done("move", err)
 }
 
 func (c *chipPrinter) Eject(ctx context.Context) error {
+	if err := c.cut("eject"); err != nil {
+		return err
+	}
 	c.bed.Station(c.card(), false)
-	return c.Driver.Eject(ctx)
+	return c.done("eject", c.Driver.Eject(ctx))
 }
 
 func (c *chipPrinter) Reject(ctx context.Context) error {
+	if err := c.cut("reject"); err != nil {
+		return err
+	}
 	c.bed.Station(c.card(), false)
-	return c.Driver.Reject(ctx)
+	return c.done("reject", c.Driver.Reject(ctx))
 }
 
 func newRig(t testing.TB, printers ...string) *rig {
@@ -139,7 +198,11 @@ func (r *rig) parts(ctx context.Context, cfg *config.Config, log zerolog.Logger)
 		}
 		ps.Printers[name] = r.wrapped[name]
 		ps.Encoders[name] = r.readers[name].Encoder()
+		if enc := r.encoders[name]; enc != nil {
+			ps.Encoders[name] = enc
+		}
 	}
+	ps.Confirm = r.confirm
 	return ps, nil
 }
 
@@ -311,30 +374,32 @@ func (r *rig) ledgerByJob() (consumed, spoiled map[string]int, uids map[string]b
 }
 
 func TestBatchOnTwoPrinters(t *testing.T) {
-	r := newRig(t, "p1", "p2")
-	e, ids := r.batch(8)
-	r.runUntil(r.allIn(ids, jobqueue.Printed))
-	consumed, spoiled, _ := r.ledgerByJob()
-	for _, id := range ids {
-		if consumed[id] != 1 {
-			t.Errorf("job %s has %d consumed blanks, want 1", id, consumed[id])
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1", "p2")
+		e, ids := r.batch(8)
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+		consumed, spoiled, _ := r.ledgerByJob()
+		for _, id := range ids {
+			if consumed[id] != 1 {
+				t.Errorf("job %s has %d consumed blanks, want 1", id, consumed[id])
+			}
 		}
-	}
-	if len(spoiled) != 0 {
-		t.Errorf("spoiled blanks on a clean run: %v", spoiled)
-	}
-	// Both printers took part, and each fed exactly the cards it ejected.
-	for name, f := range r.fakes {
-		ops := f.Ops()
-		feeds, ejects := count(ops, "feed"), count(ops, "eject")
-		if feeds == 0 || feeds != ejects {
-			t.Errorf("printer %s: %d feeds, %d ejects", name, feeds, ejects)
+		if len(spoiled) != 0 {
+			t.Errorf("spoiled blanks on a clean run: %v", spoiled)
 		}
-	}
-	st, _ := e.ledger.Stock(context.Background())
-	if st.Consumed != 8 || st.Printers["p1"]+st.Printers["p2"] != 192 {
-		t.Errorf("stock after 8 cards: %+v", st)
-	}
+		// Both printers took part, and each fed exactly the cards it ejected.
+		for name, f := range r.fakes {
+			ops := f.Ops()
+			feeds, ejects := count(ops, "feed"), count(ops, "eject")
+			if feeds == 0 || feeds != ejects {
+				t.Errorf("printer %s: %d feeds, %d ejects", name, feeds, ejects)
+			}
+		}
+		st, _ := e.ledger.Stock(context.Background())
+		if st.Consumed != 8 || st.Printers["p1"]+st.Printers["p2"] != 192 {
+			t.Errorf("stock after 8 cards: %+v", st)
+		}
+	})
 }
 
 func count(ops []string, op string) int {
@@ -348,102 +413,122 @@ func count(ops []string, op string) int {
 }
 
 func TestChipFailureSpoilsAndRetries(t *testing.T) {
-	r := newRig(t, "p1")
-	// The first blank's chip refuses writes; the next ones are fine.
-	r.cardCfg = func(p string, n int) chiptest.Config {
-		if n == 1 {
-			return chiptest.Config{RefuseWrites: 0x6581}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		// The first blank's chip refuses writes; the next ones are fine.
+		r.cardCfg = func(p string, n int) chiptest.Config {
+			if n == 1 {
+				return chiptest.Config{RefuseWrites: 0x6581}
+			}
+			return chiptest.Config{}
 		}
-		return chiptest.Config{}
-	}
-	_, ids := r.batch(2)
-	r.runUntil(r.allIn(ids, jobqueue.Printed))
-	consumed, spoiled, _ := r.ledgerByJob()
-	if spoiled[ids[0]] != 1 || consumed[ids[0]] != 1 || consumed[ids[1]] != 1 {
-		t.Fatalf("consumed %v spoiled %v", consumed, spoiled)
-	}
-	if n := count(r.fakes["p1"].Ops(), "reject"); n != 1 {
-		t.Fatalf("%d cards to the reject box, want 1", n)
-	}
+		_, ids := r.batch(2)
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+		consumed, spoiled, _ := r.ledgerByJob()
+		if spoiled[ids[0]] != 1 || consumed[ids[0]] != 1 || consumed[ids[1]] != 1 {
+			t.Fatalf("consumed %v spoiled %v", consumed, spoiled)
+		}
+		if n := count(r.fakes["p1"].Ops(), "reject"); n != 1 {
+			t.Fatalf("%d cards to the reject box, want 1", n)
+		}
+	})
 }
 
 func TestAttemptBoundWaitsForPerson(t *testing.T) {
-	r := newRig(t, "p1")
-	r.cardCfg = func(p string, n int) chiptest.Config { return chiptest.Config{RefuseWrites: 0x6581} }
-	e, ids := r.batch(1)
-	r.runUntil(r.allIn(ids, jobqueue.Attention))
-	_, spoiled, _ := r.ledgerByJob()
-	if spoiled[ids[0]] != 3 {
-		t.Fatalf("%d blanks spoiled, want the bound 3", spoiled[ids[0]])
-	}
-	as, _ := e.AttentionList(context.Background())
-	if len(as) != 1 || as[0].Job != ids[0] || as[0].Reason == "" {
-		t.Fatalf("attention list %+v", as)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		r.cardCfg = func(p string, n int) chiptest.Config { return chiptest.Config{RefuseWrites: 0x6581} }
+		e, ids := r.batch(1)
+		r.runUntil(r.allIn(ids, jobqueue.Attention))
+		_, spoiled, _ := r.ledgerByJob()
+		if spoiled[ids[0]] != 3 {
+			t.Fatalf("%d blanks spoiled, want the bound 3", spoiled[ids[0]])
+		}
+		as, _ := e.AttentionList(context.Background())
+		if len(as) != 1 || as[0].Job != ids[0] || as[0].Reason == "" {
+			t.Fatalf("attention list %+v", as)
+		}
+	})
 }
 
+// A jam pauses the printer it happened on (one blank spoiled there, no
+// more fed), and the other printer finishes the batch, the jammed job too.
 func TestJamPausesPrinterOthersGoOn(t *testing.T) {
-	r := newRig(t, "p1", "p2")
-	r.fakes["p1"].FailOn("print", 1, printer.KindJam)
-	e, ids := r.batch(6)
-	r.runUntil(r.allIn(ids, jobqueue.Printed))
-	consumed, spoiled, _ := r.ledgerByJob()
-	total := 0
-	for _, id := range ids {
-		if consumed[id] != 1 {
-			t.Errorf("job %s consumed %d", id, consumed[id])
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1", "p2")
+		r.fakes["p1"].FailOn("print", 1, printer.KindJam)
+		e, ids := r.batch(6)
+		var p1 PrinterState
+		r.runUntil(func() bool {
+			p1 = e.byName["p1"].snapshot()
+			return r.allIn(ids, jobqueue.Printed)()
+		})
+		consumed, spoiled, _ := r.ledgerByJob()
+		total := 0
+		for _, id := range ids {
+			if consumed[id] != 1 {
+				t.Errorf("job %s consumed %d", id, consumed[id])
+			}
+			total += spoiled[id]
 		}
-		total += spoiled[id]
-	}
-	if total != 1 {
-		t.Fatalf("spoiled %d blanks, want the one jammed card", total)
-	}
-	p1 := e.byName["p1"].snapshot()
-	if p1.State != "paused" && p1.State != "stopped" {
-		t.Fatalf("p1 state after a jam: %s", p1.State)
-	}
+		if total != 1 {
+			t.Fatalf("spoiled %d blanks, want the one jammed card", total)
+		}
+		// Without the pause p1 would go on feeding blanks after the jam.
+		if f := count(r.fakes["p1"].Ops(), "feed"); f != 1 {
+			t.Fatalf("p1 fed %d blanks, want only the one that jammed", f)
+		}
+		if p1.State != string(wPaused) || !strings.Contains(p1.Message, "jam") {
+			t.Fatalf("p1 after a jam: %s %q", p1.State, p1.Message)
+		}
+		if f := count(r.fakes["p2"].Ops(), "feed"); f != 6 {
+			t.Fatalf("p2 fed %d blanks, want all 6 cards", f)
+		}
+	})
 }
 
 func TestCrashRule(t *testing.T) {
-	r := newRig(t, "p1", "p2")
-	e := r.open()
-	ids := r.addJobs("B1", 2)
-	r.stock("p1", "p2")
-	ctx := context.Background()
-	// Job 0 on p1: intent written, then the daemon died before the feed.
-	// Job 1 on p2: intent written and the blank fed, then the daemon died.
-	for i, id := range ids {
-		pr := []string{"p1", "p2"}[i]
-		storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return e.queue.SetState(ctx, tx, id, jobqueue.Printing, "") })
-		ctr, _ := r.fakes[pr].Counters(ctx)
-		e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`, id, pr, 1, ctr.CardsInserted, now())
-		if i == 1 {
-			r.fakes[pr].Feed(ctx)
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1", "p2")
+		e := r.open()
+		ids := r.addJobs("B1", 2)
+		r.stock("p1", "p2")
+		ctx := context.Background()
+		// Job 0 on p1: intent written, then the daemon died before the feed.
+		// Job 1 on p2: intent written and the blank fed, then the daemon died.
+		for i, id := range ids {
+			pr := []string{"p1", "p2"}[i]
+			storage.InTx(ctx, e.db, func(tx *sql.Tx) error { return e.queue.SetState(ctx, tx, id, jobqueue.Printing, "") })
+			ctr, _ := r.fakes[pr].Counters(ctx)
+			e.db.Exec(`INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`, id, pr, 1, ctr.CardsInserted, now())
+			if i == 1 {
+				r.fakes[pr].Feed(ctx)
+			}
 		}
-	}
-	e2 := r.open() // restart: recovery runs
-	st := r.states(ids)
-	if st[ids[0]] != jobqueue.Queued {
-		t.Errorf("unfed job is %s, want queued", st[ids[0]])
-	}
-	if st[ids[1]] != jobqueue.Uncertain {
-		t.Fatalf("fed job is %s, want uncertain", st[ids[1]])
-	}
-	// Running the engine never prints the uncertain job on its own.
-	e2.SetBatch(ctx, "B1", "start", "op")
-	r.runUntil(r.allIn(ids[:1], jobqueue.Printed))
-	if s := r.states(ids)[ids[1]]; s != jobqueue.Uncertain {
-		t.Fatalf("uncertain job moved to %s without a person", s)
-	}
-	// A person spoils it; then it prints on a new blank.
-	if err := e2.Spoil(ctx, ids[1], "supervisor"); err != nil {
-		t.Fatal(err)
-	}
-	r.runUntil(r.allIn(ids, jobqueue.Printed))
-	consumed, spoiled, _ := r.ledgerByJob()
-	if consumed[ids[1]] != 1 || spoiled[ids[1]] != 1 {
-		t.Fatalf("job 1: consumed %d spoiled %d", consumed[ids[1]], spoiled[ids[1]])
-	}
+		e2 := r.open() // restart: recovery runs
+		st := r.states(ids)
+		if st[ids[0]] != jobqueue.Queued {
+			t.Errorf("unfed job is %s, want queued", st[ids[0]])
+		}
+		if st[ids[1]] != jobqueue.Uncertain {
+			t.Fatalf("fed job is %s, want uncertain", st[ids[1]])
+		}
+		// Running the engine never prints the uncertain job on its own.
+		e2.SetBatch(ctx, "B1", "start", "op")
+		r.runUntil(r.allIn(ids[:1], jobqueue.Printed))
+		if s := r.states(ids)[ids[1]]; s != jobqueue.Uncertain {
+			t.Fatalf("uncertain job moved to %s without a person", s)
+		}
+		// A person spoils it; then it prints on a new blank.
+		if err := e2.Spoil(ctx, ids[1], "supervisor"); err != nil {
+			t.Fatal(err)
+		}
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+		consumed, spoiled, _ := r.ledgerByJob()
+		if consumed[ids[1]] != 1 || spoiled[ids[1]] != 1 {
+			t.Fatalf("job 1: consumed %d spoiled %d", consumed[ids[1]], spoiled[ids[1]])
+		}
+	})
 }
 
 // crashWithCardAtEncoder leaves p1 as a daemon killed mid-card leaves it:
@@ -462,100 +547,106 @@ func (r *rig) crashWithCardAtEncoder(job string) {
 // confirms the card: the engine reads its chip back, compares it with the
 // job and counts the card for the job — without printing a second one.
 func TestConfirmUncertainCard(t *testing.T) {
-	r := newRig(t, "p1")
-	e := r.open()
-	ids := r.addJobs("B1", 1)
-	r.stock("p1")
-	ctx := context.Background()
-	// The daemon fed the blank, wrote the chip, and died.
-	r.crashWithCardAtEncoder(ids[0])
-	p := r.eng.parts
-	meta, _ := e.queue.Meta(ctx, ids[0])
-	prep, err := e.prepare(ctx, meta, "p1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Encoders["p1"].Personalize(ctx, prep.perso); err != nil {
-		t.Fatal(err)
-	}
-	// ... printed and ejected it, and died before the ledger recorded it.
-	p.Printers["p1"].Eject(ctx)
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		e := r.open()
+		ids := r.addJobs("B1", 1)
+		r.stock("p1")
+		ctx := context.Background()
+		// The daemon fed the blank, wrote the chip, and died.
+		r.crashWithCardAtEncoder(ids[0])
+		p := r.eng.parts
+		meta, _ := e.queue.Meta(ctx, ids[0])
+		prep, err := e.prepare(ctx, meta, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Encoders["p1"].Personalize(ctx, prep.perso); err != nil {
+			t.Fatal(err)
+		}
+		// ... printed and ejected it, and died before the ledger recorded it.
+		p.Printers["p1"].Eject(ctx)
 
-	e2 := r.open()
-	if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
-		t.Fatalf("job is %s after restart, want uncertain", s)
-	}
-	feedsBefore := count(r.fakes["p1"].Ops(), "feed")
-	// Without the card at the reader, confirm says what to do.
-	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "hold the card") {
-		t.Fatalf("confirm with no card at the reader: %v", err)
-	}
-	// The supervisor holds the card to the encoder.
-	r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
-	uid, err := e2.Confirm(ctx, ids[0], "supervisor")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := r.states(ids)[ids[0]]; s != jobqueue.Printed {
-		t.Fatalf("confirmed job is %s", s)
-	}
-	consumed, spoiled, uids := r.ledgerByJob()
-	if consumed[ids[0]] != 1 || spoiled[ids[0]] != 0 || !uids[uid] {
-		t.Fatalf("ledger after confirm: consumed %v spoiled %v uid %s", consumed, spoiled, uid)
-	}
-	if n := count(r.fakes["p1"].Ops(), "feed"); n != feedsBefore {
-		t.Fatal("confirming fed another blank")
-	}
-	// A second confirm is refused: the job no longer waits.
-	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
-		t.Fatal("confirmed twice")
-	}
+		e2 := r.open()
+		if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
+			t.Fatalf("job is %s after restart, want uncertain", s)
+		}
+		feedsBefore := count(r.fakes["p1"].Ops(), "feed")
+		// Without the card at the reader, confirm says what to do.
+		if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "hold the card") {
+			t.Fatalf("confirm with no card at the reader: %v", err)
+		}
+		// The supervisor holds the card to the encoder.
+		r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
+		uid, err := e2.Confirm(ctx, ids[0], "supervisor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := r.states(ids)[ids[0]]; s != jobqueue.Printed {
+			t.Fatalf("confirmed job is %s", s)
+		}
+		consumed, spoiled, uids := r.ledgerByJob()
+		if consumed[ids[0]] != 1 || spoiled[ids[0]] != 0 || !uids[uid] {
+			t.Fatalf("ledger after confirm: consumed %v spoiled %v uid %s", consumed, spoiled, uid)
+		}
+		if n := count(r.fakes["p1"].Ops(), "feed"); n != feedsBefore {
+			t.Fatal("confirming fed another blank")
+		}
+		// A second confirm is refused: the job no longer waits.
+		if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
+			t.Fatal("confirmed twice")
+		}
+	})
 }
 
 // A card still inside the printer after a crash is unfinished: it cannot
 // be confirmed, only spoiled, and spoiling sends it to the reject box and
 // the job back to the queue.
 func TestCardInsideIsSpoiledNotConfirmed(t *testing.T) {
-	r := newRig(t, "p1")
-	r.open()
-	ids := r.addJobs("B1", 1)
-	r.stock("p1")
-	ctx := context.Background()
-	r.crashWithCardAtEncoder(ids[0])
-	e2 := r.open()
-	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "still inside") {
-		t.Fatalf("confirm of a card inside: %v", err)
-	}
-	if err := e2.Spoil(ctx, ids[0], "supervisor"); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(r.fakes["p1"].Ops(), "reject"); n != 1 {
-		t.Fatalf("%d rejects, want the card moved to the reject box", n)
-	}
-	if s := r.states(ids)[ids[0]]; s != jobqueue.Queued {
-		t.Fatalf("job after spoil is %s, want queued", s)
-	}
-	_, spoiled, _ := r.ledgerByJob()
-	if spoiled[ids[0]] != 1 {
-		t.Fatalf("spoiled %d", spoiled[ids[0]])
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		r.open()
+		ids := r.addJobs("B1", 1)
+		r.stock("p1")
+		ctx := context.Background()
+		r.crashWithCardAtEncoder(ids[0])
+		e2 := r.open()
+		if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil || !strings.Contains(err.Error(), "still inside") {
+			t.Fatalf("confirm of a card inside: %v", err)
+		}
+		if err := e2.Spoil(ctx, ids[0], "supervisor"); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(r.fakes["p1"].Ops(), "reject"); n != 1 {
+			t.Fatalf("%d rejects, want the card moved to the reject box", n)
+		}
+		if s := r.states(ids)[ids[0]]; s != jobqueue.Queued {
+			t.Fatalf("job after spoil is %s, want queued", s)
+		}
+		_, spoiled, _ := r.ledgerByJob()
+		if spoiled[ids[0]] != 1 {
+			t.Fatalf("spoiled %d", spoiled[ids[0]])
+		}
+	})
 }
 
 // A card whose chip does not hold the job's data cannot be confirmed.
 func TestConfirmRefusesWrongChip(t *testing.T) {
-	r := newRig(t, "p1")
-	r.open()
-	ids := r.addJobs("B1", 1)
-	r.stock("p1")
-	ctx := context.Background()
-	r.crashWithCardAtEncoder(ids[0]) // a blank chip: nothing written
-	r.eng.parts.Printers["p1"].Eject(ctx)
-	r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
-	e2 := r.open()
-	if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
-		t.Fatal("a blank chip was confirmed for the job")
-	}
-	if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
-		t.Fatalf("job is %s after a refused confirm", s)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		r.open()
+		ids := r.addJobs("B1", 1)
+		r.stock("p1")
+		ctx := context.Background()
+		r.crashWithCardAtEncoder(ids[0]) // a blank chip: nothing written
+		r.eng.parts.Printers["p1"].Eject(ctx)
+		r.readers["p1"].Insert(r.wrapped["p1"].bed.Current())
+		e2 := r.open()
+		if _, err := e2.Confirm(ctx, ids[0], "supervisor"); err == nil {
+			t.Fatal("a blank chip was confirmed for the job")
+		}
+		if s := r.states(ids)[ids[0]]; s != jobqueue.Uncertain {
+			t.Fatalf("job is %s after a refused confirm", s)
+		}
+	})
 }

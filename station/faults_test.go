@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,7 +30,9 @@ func TestFaultMatrix(t *testing.T) {
 		for _, ph := range phases {
 			t.Run(fmt.Sprintf("%s@%s", k, ph), func(t *testing.T) {
 				t.Parallel()
-				runFault(t, simprinter.Fault{Card: 2, Phase: ph, Kind: k, After: k == simprinter.FaultGarbled, Delay: 3 * time.Second})
+				synctest.Test(t, func(t *testing.T) {
+					runFault(t, simprinter.Fault{Card: 2, Phase: ph, Kind: k, After: k == simprinter.FaultGarbled, Delay: 3 * time.Second})
+				})
 			})
 		}
 	}

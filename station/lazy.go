@@ -71,6 +71,20 @@ func (l *lazyPrinter) Eject(ctx context.Context) error {
 func (l *lazyPrinter) Reject(ctx context.Context) error {
 	return l.do(ctx, func(d printer.Driver) error { return d.Reject(ctx) })
 }
+
+// technician is the driver's maintenance side, when it has one.
+func (l *lazyPrinter) technician(ctx context.Context) (printer.Technician, error) {
+	d, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := d.(printer.Technician)
+	if !ok {
+		return nil, errNoTechnician
+	}
+	return t, nil
+}
+
 func (l *lazyPrinter) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

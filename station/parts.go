@@ -36,6 +36,9 @@ type Encoder interface {
 type Parts struct {
 	Printers map[string]Printer
 	Encoders map[string]Encoder
+	// Confirm is the desk reader a person holds an uncertain card to
+	// (engine.confirm_reader); nil: the printer's own encoder is used.
+	Confirm Encoder
 	// Close releases the devices (and, in the demo, the simulators).
 	Close func()
 }
@@ -63,6 +66,14 @@ func RealParts(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Pa
 			}}
 		}
 	}
+	if pattern := cfg.Engine.ConfirmReader; pattern != "" {
+		if _, err := pcsc.Matcher(pattern); err != nil {
+			return nil, fmt.Errorf("engine.confirm_reader %q: %w", pattern, err)
+		}
+		ps.Confirm = &lazyEncoder{open: func(ctx context.Context) (Encoder, error) {
+			return pcsc.OpenWith(ctx, pattern, pcsc.Options{Log: log})
+		}}
+	}
 	ps.Close = func() {
 		for _, p := range ps.Printers {
 			p.Close()
@@ -71,6 +82,9 @@ func RealParts(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Pa
 			if c, ok := e.(interface{ Close() error }); ok {
 				c.Close()
 			}
+		}
+		if c, ok := ps.Confirm.(interface{ Close() error }); ok {
+			c.Close()
 		}
 	}
 	return ps, nil

@@ -15,66 +15,38 @@ import (
 	"printstation/storage"
 )
 
+// errCounterUnreadable means the printer's card counter could not be read,
+// so open intents stay open (and their jobs show as uncertain).
+var errCounterUnreadable = errors.New("the printer's card counter cannot be read")
+
 // recover applies the crash rule at start: every open intent is settled by
-// comparing the printer's card counter now with the one written before the
-// feed. No feed: the job simply goes back. A feed: the job is uncertain and
-// waits for a person. The engine never prints a second card on its own.
+// the same counter check a worker runs when its printer comes back
+// (checkOpen). The engine never prints a second card on its own.
 func (e *Engine) recover(ctx context.Context) error {
-	rows, err := e.db.QueryContext(ctx, `SELECT id, job_id, printer, counter_before FROM station_intents WHERE resolved_at IS NULL ORDER BY id`)
+	opens, err := e.openIntents(ctx, "")
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
-	type open struct {
-		id      int64
-		job, pr string
-		before  int64
-	}
-	var opens []open
-	for rows.Next() {
-		var o open
-		if err := rows.Scan(&o.id, &o.job, &o.pr, &o.before); err != nil {
-			rows.Close()
-			return err
-		}
-		opens = append(opens, o)
-	}
-	rows.Close()
-
 	for _, o := range opens {
 		if e.recoverDesk(ctx, o.id, o.job, o.pr) {
 			continue
 		}
-		w := e.byName[o.pr]
-		if w == nil {
-			// The printer left the config: a person must settle it.
-			e.settleUncertain(ctx, o.id, o.job, fmt.Sprintf("printer %s is no longer configured; whether a blank was fed is unknown: confirm or spoil", o.pr))
+		if e.byName[o.pr] != nil {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		ctr, err := w.p.Counters(cctx)
-		cancel()
-		if err != nil {
-			// Cannot read the counter: do not guess. The job waits for a
-			// person, who sees why.
-			e.settleUncertain(ctx, o.id, o.job, fmt.Sprintf("printer %s did not answer at start (%v), so whether a blank was fed before the restart is unknown: check the printer, then confirm or spoil", o.pr, err))
-			continue
+		// The printer left the config: a person must settle it.
+		if err := e.settleUncertain(ctx, o.id, o.job, o.pr, fmt.Sprintf("printer %s is no longer configured; whether a blank was fed is unknown: confirm or spoil", o.pr)); err != nil {
+			return fmt.Errorf("recovery: %w", err)
 		}
-		if ctr.CardsInserted == o.before {
-			err := storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
-				if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolved_at=?, resolution='not_fed' WHERE id=?`, now(), o.id); err != nil {
-					return err
-				}
-				return e.queue.SetState(ctx, tx, o.job, jobqueue.Queued, "restart: no blank was fed")
-			})
-			if err != nil && !errors.Is(err, jobqueue.ErrIllegalTransition) {
-				return fmt.Errorf("recovery of job %s: %w", o.job, err)
-			}
-			e.log.Info().Str("job", o.job).Str("printer", o.pr).Msg("restart: no blank was fed; job back in the queue")
-			continue
+	}
+	for _, w := range e.workers {
+		_, uncertain, err := e.checkOpen(ctx, w, "the restart")
+		if err != nil && !errors.Is(err, errCounterUnreadable) {
+			return fmt.Errorf("recovery: %w", err)
 		}
-		msg := fmt.Sprintf("a blank was fed on printer %s before the restart (card counter %d → %d): find the card; confirm it (its chip is read back) or spoil it", o.pr, o.before, ctr.CardsInserted)
-		e.settleUncertain(ctx, o.id, o.job, msg)
-		w.set("attention", "job "+o.job+" is uncertain after a restart: printstationctl attention list", "")
+		if uncertain > 0 {
+			w.set(wAttention, fmt.Sprintf("%d job(s) uncertain after a restart: printstationctl attention list", uncertain), "")
+		}
 	}
 
 	// Jobs claimed but never fed (prepared for the next card) go back.
@@ -84,12 +56,14 @@ func (e *Engine) recover(ctx context.Context) error {
 	}
 	for _, j := range jobs {
 		var open int
-		e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_intents WHERE job_id=? AND (resolved_at IS NULL OR resolution='uncertain')`, j.ID).Scan(&open)
+		if err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_intents WHERE job_id=? AND (resolved_at IS NULL OR resolution=?)`, j.ID, string(outUncertain)).Scan(&open); err != nil {
+			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
+		}
 		if open > 0 {
 			continue
 		}
 		if err := storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
-			return e.queue.SetState(ctx, tx, j.ID, jobqueue.Queued, "restart: back in the queue")
+			return e.requeue(ctx, tx, j, "restart: back in the queue")
 		}); err != nil {
 			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
 		}
@@ -97,33 +71,35 @@ func (e *Engine) recover(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) settleUncertain(ctx context.Context, intent int64, job, msg string) {
-	err := storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolved_at=?, resolution='uncertain' WHERE id=?`, now(), intent); err != nil {
-			return err
-		}
-		return e.queue.SetState(ctx, tx, job, jobqueue.Uncertain, msg)
-	})
-	if err != nil {
-		e.log.Error().Err(err).Str("job", job).Msg("marking a job uncertain failed")
-	}
-	e.log.Warn().Str("job", job).Msg(msg)
-	e.publish(Event{Type: "job_uncertain", Job: job, Message: msg})
-}
-
 // Attention is a job that waits for a person.
 type Attention = localapi.Attention
 
-// AttentionList lists the jobs that wait for a person.
+// AttentionList lists every job that is not moving by itself: uncertain
+// cards, jobs put aside, and jobs marked printing or spoiled that no
+// printer has in hand (which retry puts back in the queue).
 func (e *Engine) AttentionList(ctx context.Context) ([]Attention, error) {
-	jobs, err := e.queue.Jobs(ctx, "", jobqueue.Uncertain, jobqueue.Attention)
+	jobs, err := e.queue.Jobs(ctx, "", jobqueue.Uncertain, jobqueue.Attention, jobqueue.Printing, jobqueue.SpoiledWaiting)
 	if err != nil {
 		return nil, err
 	}
 	out := []Attention{}
 	for _, j := range jobs {
+		stuck := j.State == jobqueue.Printing || j.State == jobqueue.SpoiledWaiting
+		if stuck && e.holding(j.ID) {
+			continue // a worker has it: it is moving
+		}
 		a := Attention{Job: j.ID, Batch: j.Batch, State: string(j.State), Reason: j.Reason}
-		e.db.QueryRowContext(ctx, `SELECT printer FROM station_intents WHERE job_id=? ORDER BY id DESC LIMIT 1`, j.ID).Scan(&a.Printer)
+		var note sql.NullString
+		err := e.db.QueryRowContext(ctx, `SELECT printer, note FROM station_intents WHERE job_id=? ORDER BY id DESC LIMIT 1`, j.ID).Scan(&a.Printer, &note)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		if j.State == jobqueue.Uncertain && note.String != "" {
+			a.Reason = note.String
+		}
+		if stuck {
+			a.Reason = fmt.Sprintf("marked %s but no printer has it in hand (last: %s): retry puts it back in the queue (printstationctl attention retry %s)", j.State, j.Reason, j.ID)
+		}
 		out = append(out, a)
 	}
 	return out, nil
@@ -132,9 +108,49 @@ func (e *Engine) AttentionList(ctx context.Context) ([]Attention, error) {
 // ErrNotWaiting means the job does not wait for a person.
 var ErrNotWaiting = errors.New("job does not wait for a person")
 
+// uncertainIntent is the latest intent of an uncertain job: settled as
+// uncertain, or still open (its printer did not answer yet).
+func (e *Engine) uncertainIntent(ctx context.Context, jobID string) (id int64, pr string, res outcome, spoilAs, uid string, err error) {
+	var r, sa, u sql.NullString
+	err = e.db.QueryRowContext(ctx, `SELECT id, printer, resolution, spoil_reason, uid FROM station_intents
+		WHERE job_id=? AND (resolved_at IS NULL OR resolution=?) ORDER BY id DESC LIMIT 1`, jobID, string(outUncertain)).Scan(&id, &pr, &r, &sa, &u)
+	if err != nil {
+		return 0, "", "", "", "", fmt.Errorf("job %s: no uncertain card on record: %w", jobID, err)
+	}
+	return id, pr, outcome(r.String), sa.String, u.String, nil
+}
+
+// settleOpenFirst runs the counter check for an uncertain job whose intent
+// is still open, before a person's decision: if no blank was fed, there is
+// nothing to decide. It returns the intent as it stands afterwards.
+func (e *Engine) settleOpenFirst(ctx context.Context, jobID string) (id int64, pr string, spoilAs, uid string, err error) {
+	id, pr, res, spoilAs, uid, err := e.uncertainIntent(ctx, jobID)
+	if err != nil || res != outOpen {
+		return id, pr, spoilAs, uid, err
+	}
+	w := e.byName[pr]
+	if w == nil {
+		return 0, "", "", "", fmt.Errorf("printer %s of job %s is not configured", pr, jobID)
+	}
+	if _, _, err := e.checkOpen(ctx, w, "a person's decision"); err != nil {
+		return 0, "", "", "", fmt.Errorf("printer %s does not answer (%v), so whether a blank was fed for job %s is unknown: bring the printer back (the station then checks its card counter), or take it out of the config and restart to settle the job by hand", pr, err, jobID)
+	}
+	meta, err := e.queue.Meta(ctx, jobID)
+	if err != nil {
+		return 0, "", "", "", err
+	}
+	if meta.State != jobqueue.Uncertain {
+		return 0, "", "", "", fmt.Errorf("job %s: the printer's card counter shows no blank was fed; the job is %s again, nothing to settle: %w", jobID, meta.State, ErrNotWaiting)
+	}
+	id, pr, _, spoilAs, uid, err = e.uncertainIntent(ctx, jobID)
+	return id, pr, spoilAs, uid, err
+}
+
 // Confirm settles an uncertain job as printed: the finished card's chip is
-// read back at the printer's encoder and compared with the job's data first.
-// A card still inside the printer cannot be confirmed: it is spoiled.
+// read back (at the desk reader, confirm_reader, or else at the printer's
+// encoder) and compared with the job's data first. A card still inside the
+// printer cannot be confirmed, and neither can one whose printer cannot say
+// whether it is still inside (fail closed).
 func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, error) {
 	meta, err := e.queue.Meta(ctx, jobID)
 	if err != nil {
@@ -143,14 +159,21 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 	if meta.State != jobqueue.Uncertain {
 		return "", fmt.Errorf("job %s is %s: %w (only an uncertain job can be confirmed; use retry or cancel for others)", jobID, meta.State, ErrNotWaiting)
 	}
-	var intent int64
-	var pr string
-	if err := e.db.QueryRowContext(ctx, `SELECT id, printer FROM station_intents WHERE job_id=? AND resolution='uncertain' ORDER BY id DESC LIMIT 1`, jobID).Scan(&intent, &pr); err != nil {
-		return "", fmt.Errorf("job %s: no uncertain card on record: %w", jobID, err)
+	_, pr, _, _, _, err := e.uncertainIntent(ctx, jobID)
+	if err != nil {
+		return "", err
 	}
 	w := e.byName[pr]
 	if w == nil {
-		return "", fmt.Errorf("printer %s of job %s is not configured: the card cannot be checked here", pr, jobID)
+		return "", fmt.Errorf("printer %s of job %s is not configured: the card cannot be checked here; spoil it if it cannot be found", pr, jobID)
+	}
+	if err := e.holdPrinter(ctx, w); err != nil {
+		return "", err
+	}
+	defer w.release()
+	intent, _, _, _, err := e.settleOpenFirst(ctx, jobID)
+	if err != nil {
+		return "", err
 	}
 	w.busy.Store(true)
 	defer w.busy.Store(false)
@@ -161,22 +184,29 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 	// A card that never left the printer is unfinished by definition (the
 	// crash came before the eject, and whether its face was printed is
 	// unknown): it is spoiled, never confirmed.
-	if st, err := w.p.Status(ctx); err == nil && st.Card != printer.PositionNone && st.Card != 0 {
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	st, err := w.p.Status(sctx)
+	cancel()
+	if err != nil {
+		return "", fmt.Errorf("printer %s does not answer (%v), so whether the card of job %s is still inside it is unknown: confirm again when the printer answers, or spoil the card", pr, err, jobID)
+	}
+	if st.Card != printer.PositionNone && st.Card != 0 {
 		return "", fmt.Errorf("the card of job %s is still inside printer %s (%s), so it was never finished: spoil it (printstationctl attention spoil %s); the printer moves it to the reject box", jobID, pr, st.Card, jobID)
 	}
 	var uid []byte
 	if p.hasChp {
-		if w.enc == nil {
-			return "", fmt.Errorf("printer %s has no encoder: the chip cannot be checked", pr)
+		reader, where := e.confirmReader(w)
+		if reader == nil {
+			return "", fmt.Errorf("printer %s has no encoder and no confirm_reader is configured: the chip cannot be checked", pr)
 		}
-		// The person holds the finished card to the encoder's reader; its
-		// chip must hold exactly this job's data.
+		// The person holds the finished card to the reader; its chip must
+		// hold exactly this job's data.
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(e.config().Engine.ChipTimeoutSeconds)*time.Second)
-		res, err := w.enc.Verify(cctx, p.perso)
+		res, err := reader.Verify(cctx, p.perso)
 		cancel()
 		switch {
 		case errors.Is(err, chip.ErrNoCard):
-			return "", fmt.Errorf("no card at the encoder of printer %s: hold the card of job %s to it, then confirm again", pr, jobID)
+			return "", fmt.Errorf("no card at %s: hold the card of job %s to it, then confirm again", where, jobID)
 		case err != nil:
 			return "", fmt.Errorf("the card's chip does not match job %s (%v): spoil it instead (printstationctl attention spoil %s)", jobID, err, jobID)
 		}
@@ -187,20 +217,32 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 		}
 	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
+		if err := resolveIntent(ctx, tx, intent, outUncertain, outConfirmed, uidText(uid)); err != nil {
+			return err
+		}
 		if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Consumed, Actor: actor, Printer: pr, Job: jobID, UID: uidText(uid)}); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolution='uncertain_confirmed', uid=? WHERE id=?`, uidText(uid), intent); err != nil {
-			return err
-		}
-		return e.queue.SetState(ctx, tx, jobID, jobqueue.Printed, "confirmed by "+actor)
+		return e.queue.SetStateDetail(ctx, tx, jobID, jobqueue.Printed, jobqueue.Detail{Reason: "confirmed by " + actor, Printer: pr, UID: uidText(uid)})
 	})
 	if err != nil {
 		return "", err
 	}
-	w.resume()
+	w.resumeFrom(wAttention)
 	e.publish(Event{Type: "card_confirmed", Job: jobID, Printer: pr, UID: uidText(uid), Message: "confirmed by " + actor})
 	return uidText(uid), nil
+}
+
+// confirmReader is where a person holds an uncertain card: the desk reader
+// when one is configured, else the printer's own encoder.
+func (e *Engine) confirmReader(w *worker) (Encoder, string) {
+	if e.parts != nil && e.parts.Confirm != nil {
+		return e.parts.Confirm, "the desk reader (confirm_reader)"
+	}
+	if w.enc != nil {
+		return w.enc, "the encoder of printer " + w.name
+	}
+	return nil, ""
 }
 
 // Spoil settles an uncertain job's card as spoiled; the job goes back to
@@ -213,40 +255,72 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 	if meta.State != jobqueue.Uncertain {
 		return fmt.Errorf("job %s is %s: %w", jobID, meta.State, ErrNotWaiting)
 	}
-	var intent int64
-	var pr string
-	if err := e.db.QueryRowContext(ctx, `SELECT id, printer FROM station_intents WHERE job_id=? AND resolution='uncertain' ORDER BY id DESC LIMIT 1`, jobID).Scan(&intent, &pr); err != nil {
-		return fmt.Errorf("job %s: no uncertain card on record: %w", jobID, err)
+	_, pr, _, _, _, err := e.uncertainIntent(ctx, jobID)
+	if err != nil {
+		return err
 	}
-	if w := e.byName[pr]; w != nil {
-		if st, err := w.p.Status(ctx); err == nil && st.Card != printer.PositionNone && st.Card != 0 {
+	w := e.byName[pr]
+	if w != nil {
+		if err := e.holdPrinter(ctx, w); err != nil {
+			return err
+		}
+		defer w.release()
+	}
+	intent, pr, spoilAs, uid, err := e.settleOpenFirst(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if spoilAs == "" {
+		spoilAs = inventory.ReasonCrashUnconfirmed
+	}
+	if uid == "" {
+		uid = inventory.UIDUnknown
+	}
+	if w != nil {
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		st, err := w.p.Status(sctx)
+		cancel()
+		// A card still inside goes to the reject box. When the printer
+		// does not answer the card is counted anyway; a card found inside
+		// later is shown as counted (cardInsideMessage).
+		if err == nil && st.Card != printer.PositionNone && st.Card != 0 {
 			if err := w.p.Reject(ctx); err != nil {
 				return fmt.Errorf("moving the card to the reject box: %w (take it out by hand, then spoil again)", err)
 			}
 		}
-		defer w.resume()
+		defer w.resumeFrom(wAttention)
 	}
-	spoilUID, reason := inventory.UIDUnknown, inventory.ReasonCrashUnconfirmed
 	if u, r, desk := e.deskIntent(ctx, intent); desk {
 		// The desk flow knows the card's UID and why it is in doubt.
-		spoilUID, reason = u, r
+		uid, spoilAs = u, r
 	}
 	err = storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
-		if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Spoiled, Actor: actor, Printer: pr, Job: jobID, UID: spoilUID, Reason: reason}); err != nil {
+		if err := resolveIntent(ctx, tx, intent, outUncertain, outUncertainSpoiled, ""); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE station_intents SET resolution='uncertain_spoiled' WHERE id=?`, intent); err != nil {
+		if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Spoiled, Actor: actor, Printer: pr, Job: jobID, UID: uid, Reason: spoilAs}); err != nil {
 			return err
 		}
-		if err := e.queue.SetState(ctx, tx, jobID, jobqueue.SpoiledWaiting, "spoiled by "+actor); err != nil {
+		if err := e.queue.SetStateDetail(ctx, tx, jobID, jobqueue.SpoiledWaiting, jobqueue.Detail{Reason: "spoiled by " + actor, Printer: pr, UID: uid}); err != nil {
 			return err
 		}
-		return e.queue.SetState(ctx, tx, jobID, jobqueue.Queued, "back in the queue after "+actor+" spoiled the uncertain card")
+		return e.requeue(ctx, tx, meta, "back in the queue after "+actor+" spoiled the uncertain card")
 	})
 	if err != nil {
 		return err
 	}
 	e.publish(Event{Type: "card_spoiled", Job: jobID, Printer: pr, Message: "uncertain card spoiled by " + actor})
 	e.kick()
+	return nil
+}
+
+// holdPrinter takes a printer for a person's action, waiting for the card
+// in flight on it (at most two minutes).
+func (e *Engine) holdPrinter(ctx context.Context, w *worker) error {
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := w.acquire(hctx); err != nil {
+		return fmt.Errorf("%w: try again when its card is out", err)
+	}
 	return nil
 }

@@ -1,14 +1,19 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"printstation/inventory"
+	"printstation/storage"
 )
 
 // TestCrashKill9 kills the daemon with SIGKILL at many random moments across
@@ -29,8 +34,17 @@ func TestCrashKill9(t *testing.T) {
 	s.stock(100)
 	s.startBatches(jobs)
 
+	// The kill schedule is random; its seed is printed, and set with
+	// PRINTSTATION_SOAK_SEED to replay a run.
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("kill schedule seed %d", seed)
+	if v := os.Getenv("PRINTSTATION_SOAK_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("PRINTSTATION_SOAK_SEED=%q: expected a number", v)
+		}
+		seed = n
+	}
+	t.Logf("kill schedule seed %d (PRINTSTATION_SOAK_SEED=%d replays it)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	killed := 0
 	for killed < kills {
@@ -83,14 +97,39 @@ func TestCrashKill9(t *testing.T) {
 	s.checkAgreement(st.Queue["printed"])
 
 	// The crash rule's intent records are the reason no job got two cards;
-	// show how many restarts found a blank in flight.
+	// show how many restarts found a card in flight: a blank fed (settled
+	// by a person) or an intent written before the feed (back in the
+	// queue). A soak that never hit a card in flight proved nothing.
 	spoiledCrash := 0
 	for _, r := range s.ledger() {
 		if r.Kind == inventory.Spoiled && r.Reason == inventory.ReasonCrashUnconfirmed {
 			spoiledCrash++
 		}
 	}
-	t.Logf("%d kills; %d printed; %d blanks in flight at a kill spoiled by a person", killed, st.Queue["printed"], spoiledCrash)
+	s.stopDaemon()
+	fed, notFed := s.intentsAtKills()
+	t.Logf("soak seed %d: %d kills; %d printed; cards in flight at a kill: %d fed (%d spoiled by a person), %d intents before the feed", seed, killed, st.Queue["printed"], fed, spoiledCrash, notFed)
+	if fed+notFed == 0 {
+		t.Errorf("no kill hit a card in flight (seed %d): the soak tested nothing", seed)
+	}
+}
+
+// intentsAtKills counts, in the stopped station's database, the intents a
+// restart settled: a blank fed (uncertain, then a person's decision) or
+// none fed yet.
+func (s *e2e) intentsAtKills() (fed, notFed int) {
+	ctx := context.Background()
+	db, err := storage.OpenReadOnly(ctx, filepath.Join(s.dir, "state", "station.db"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM station_intents WHERE resolution LIKE 'uncertain_%'),
+		(SELECT count(*) FROM station_intents WHERE resolution = 'not_fed')`).Scan(&fed, &notFed); err != nil {
+		s.t.Fatal(err)
+	}
+	return fed, notFed
 }
 
 // settledQuiet is settled without failing the test when the daemon is

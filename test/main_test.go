@@ -22,7 +22,10 @@ func TestMain(m *testing.M) {
 	}
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(file))
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
+	// Built with the failpoints tag: the crash tests stop the daemon at
+	// named points (internal/failpoint). Without PRINTSTATION_FAILPOINTS
+	// the points do nothing; production builds carry none.
+	cmd := exec.Command("go", "build", "-tags", "failpoints", "-o", dir+"/", "./cmd/...")
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -85,7 +85,7 @@ func selfCPU() time.Duration {
 func devicePath(p *simProc, w *work, n int) (cpuPerCard time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	d, err := printer.Open(ctx, "evolis", "tcp://"+p.addr, printer.Options{Name: p.name, Compress: true, Log: zerolog.Nop()})
+	d, err := printer.Open(ctx, "evolis", "tcp://"+p.addr, printer.Options{Name: p.name, Compress: true, Ribbon: "ymcko", Log: zerolog.Nop()})
 	if err != nil {
 		return 0, err
 	}

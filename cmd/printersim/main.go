@@ -9,6 +9,8 @@
 // number over the printer's life, or *; phase is feed, contactless, print or
 // eject; kind is jam, feeder_empty, ribbon_end, cover_open, reject_full,
 // disconnect, busy, garbled or slow.
+//
+// --admin ADDR serves the operator's hand actions over HTTP (see admin.go).
 package main
 
 import (
@@ -59,6 +61,7 @@ func main() {
 	faultFile := fs.String("faults", "", "file of faults, one a line")
 	viccPort := fs.Int("vicc-port", 0, "put a fresh virtual card (vicc) on this vpcd port whenever a card reaches the contactless station (35963 = \"Virtual PCD 00 00\")")
 	chipDumps := fs.String("chip-dumps", "", "with --vicc-port: write each card's chip files here as JSON when it leaves the encoder")
+	admin := fs.String("admin", "", "serve the operator's hand actions (open the cover, take a card out, put one back) over HTTP on this loopback address")
 	chipAID := fs.String("chip-aid", "A0000002471001", "with --vicc-port: the application the card maker installs on every blank (hex, empty for none)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -114,9 +117,27 @@ func main() {
 		<-ctx.Done()
 		sim.Close()
 	}()
+	adminAddr := ""
+	if *admin != "" {
+		host, _, err := net.SplitHostPort(*admin)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			fmt.Fprintf(os.Stderr, "printersim: --admin %q: expected a loopback address such as 127.0.0.1:0\n", *admin)
+			os.Exit(2)
+		}
+		al, err := net.Listen("tcp", *admin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "printersim:", err)
+			os.Exit(1)
+		}
+		go serveAdmin(al, sim)
+		adminAddr = al.Addr().String()
+	}
 	// One line on stdout with the bound address, for scripts and tests that
-	// ask for port 0.
+	// ask for port 0 (the admin address, if any, on the next line).
 	fmt.Printf("printersim listening on %s\n", l.Addr())
+	if adminAddr != "" {
+		fmt.Printf("printersim admin on %s\n", adminAddr)
+	}
 	sn := sim.Snapshot()
 	log.Info().Str("listen", l.Addr().String()).Str("out", *out).Int("feeder", sn.Feeder).
 		Int64("cards_inserted", sn.CardsInserted).Int("faults", len(faults)).Msg("printer simulator ready")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,5 +136,69 @@ func TestBadFlags(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 			t.Errorf("%v: %v %s", args, err, out)
 		}
+	}
+}
+
+// The operator's hands over the admin interface: a jammed card is taken out
+// with the cover open, the printer then reports none inside, and the
+// journal says card_removed.
+func TestAdminHandActions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "printersim")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--speed", "0", "--out", out, "--fault", "1:contactless:jam", "--admin", "127.0.0.1:0")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	br := bufio.NewReader(stdout)
+	l1, _ := br.ReadString('\n')
+	l2, _ := br.ReadString('\n')
+	addr, ok1 := strings.CutPrefix(strings.TrimSpace(l1), "printersim listening on ")
+	admin, ok2 := strings.CutPrefix(strings.TrimSpace(l2), "printersim admin on ")
+	if !ok1 || !ok2 {
+		t.Fatalf("printersim said %q %q", l1, l2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := printer.Open(ctx, "evolis", "tcp://"+addr, printer.Options{Name: "p1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.Feed(ctx)
+	if err := d.MoveTo(ctx, printer.StationContactless); !errors.Is(err, printer.ErrJam) {
+		t.Fatalf("scripted jam: %v", err)
+	}
+	post := func(path string) (int, string) {
+		resp, err := http.Post("http://"+admin+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("/take"); code != http.StatusConflict || !strings.Contains(body, "cover") {
+		t.Fatalf("take with the cover closed: %d %s", code, body)
+	}
+	post("/cover/open")
+	if code, body := post("/take"); code != 200 || !strings.Contains(body, `"card":1`) {
+		t.Fatalf("take: %d %s", code, body)
+	}
+	post("/cover/close")
+	st, err := d.Status(ctx)
+	if err != nil || st.Card != printer.PositionNone {
+		t.Fatalf("status after the card was taken out: %+v %v", st, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "journal.jsonl"))
+	if !strings.Contains(string(b), `"card_removed"`) {
+		t.Fatalf("journal has no card_removed:\n%s", b)
 	}
 }

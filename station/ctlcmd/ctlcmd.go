@@ -65,8 +65,9 @@ admins:
   enrol --reason TEXT                       re-enrol a station whose database does not extend
                                             what the centre witnessed (recorded at both ends)
 
-technicians (no daemon needed; stop it first for a USB printer):
+technicians (with the daemon stopped; while it runs, diag printer goes through it):
   diag printer --printer ADDR [--json] info|status|counters|sensors|clean|test-card|reset|print FRONT.png [BACK.png]
+  diag printer --printer NAME status|counters|test-card    through the running daemon (a test card is in the ledger)
   diag reader [--reader PATTERN] [--write-test] [--json]
 
 card templates:
@@ -168,6 +169,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		switch rest[1] {
 		case "printer":
+			// A printer the daemon drives is never driven behind its
+			// back: while it runs, diag goes through it or is refused.
+			if done, code := c.diagThroughDaemon(rest[2:]); done {
+				return code
+			}
 			return c.delegate(printerdiag.Main, sub)
 		case "reader":
 			return c.delegate(diagcmd.Main, sub)
@@ -633,6 +639,67 @@ func (c *cli) stock(args []string) error {
 	return c.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "recorded: %s %d (ledger event %v)\n", args[0], *qty, res["seq"])
 	})
+}
+
+// diagThroughDaemon runs diag printer through a running daemon, or refuses
+// it: the daemon holds the station's printers, and a second connection
+// behind its back would move cards the ledger does not know about. It
+// reports whether it handled the command, and the exit code.
+func (c *cli) diagThroughDaemon(args []string) (bool, int) {
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	var st localapi.StatusReport
+	err := c.client.Do(ctx, "GET", "/v1/status", nil, &st)
+	cancel()
+	if errors.Is(err, localapi.ErrNoDaemon) {
+		return false, 0
+	}
+	if err != nil {
+		fmt.Fprintf(c.errw, "printstationctl diag printer: printstationd answers on %s but its status could not be read (%v); a printer it drives is not driven behind its back: stop it first (systemctl stop printstationd)\n", c.client.Socket, err)
+		return true, 1
+	}
+	var name, op string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--printer" && i+1 < len(args):
+			name = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--printer="):
+			name = strings.TrimPrefix(a, "--printer=")
+		case strings.HasPrefix(a, "-"):
+		case op == "":
+			op = a
+		}
+	}
+	known := false
+	var names []string
+	for _, p := range st.Printers {
+		names = append(names, p.Name)
+		known = known || p.Name == name
+	}
+	allowed := false
+	for _, o := range []string{"status", "counters", "test-card"} {
+		allowed = allowed || o == op
+	}
+	if !known || !allowed {
+		fmt.Fprintf(c.errw, "printstationctl diag printer: printstationd is running and drives this station's printers (%s); a printer it drives is never driven behind its back.\n"+
+			"  through the daemon: printstationctl diag printer --printer NAME status|counters|test-card (NAME as in printstationctl status)\n"+
+			"  for %q and the other operations: stop the daemon first (systemctl stop printstationd)\n", strings.Join(names, ", "), op)
+		return true, 1
+	}
+	var res any
+	if err := c.client.Do(c.ctx, "POST", "/v1/printers/"+name+"/diag/"+op, map[string]string{"actor": c.actor}, &res); err != nil {
+		fmt.Fprintf(c.errw, "printstationctl diag printer %s %s: %v\n", name, op, err)
+		return true, 1
+	}
+	if err := c.emit(res, func(w io.Writer) {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		fmt.Fprintf(w, "printer %s %s (through printstationd):\n%s\n", name, op, b)
+	}); err != nil {
+		fmt.Fprintln(c.errw, err)
+		return true, 1
+	}
+	return true, 0
 }
 
 // deskWords names a desk step for the operator.
