@@ -76,6 +76,9 @@ type Web struct {
 	// IdleMinutes ends a signed-in session after this long without a
 	// person's request (0: 15).
 	IdleMinutes int `toml:"idle_minutes"`
+	// Language is the page's language when neither the signed-in person
+	// nor the browser chose one: "id" (Bahasa Indonesia) or "en".
+	Language string `toml:"language"`
 }
 
 // TLS says whether the page is served over TLS.
@@ -183,7 +186,7 @@ func Defaults() Config {
 	return Config{
 		StorageDir: "/var/lib/printstation",
 		RuntimeDir: "/run/printstation",
-		Web:        Web{Listen: "127.0.0.1:8080"},
+		Web:        Web{Listen: "127.0.0.1:8080", Language: "id"},
 		Metrics:    Metrics{Listen: "127.0.0.1:9464"},
 		Log:        Log{Level: "info", Format: "auto"},
 		Queue:      Queue{PrefetchJobs: 200, PrefetchMB: 64},

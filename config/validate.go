@@ -99,6 +99,10 @@ func (c *Config) validate(idx lineIndex) Problems {
 		bad("web.idle_minutes", "web.idle_minutes = %d: expected 0 (15) to 1440", c.Web.IdleMinutes)
 	}
 
+	if c.Web.Language != "id" && c.Web.Language != "en" {
+		bad("web.language", "web.language %q: expected \"id\" (Bahasa Indonesia) or \"en\" (English)", c.Web.Language)
+	}
+
 	if c.Metrics.Listen != "" { // "" switches metrics off
 		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || port == "" {
 			bad("metrics.listen", "metrics.listen %q: expected HOST:PORT, e.g. \"127.0.0.1:9464\" (loopback) or the station's address for a Prometheus server, or \"\" for none", c.Metrics.Listen)

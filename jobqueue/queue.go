@@ -55,7 +55,7 @@ type JobMeta struct {
 	Template        TemplateRef
 	State           State
 	Reason          string
-	Code            Code // for refused jobs
+	Code            Code // for refused jobs; for waiting jobs what a person must do (Detail.Code)
 	Size            int  // envelope bytes
 	Attempts        int  // times it went to printing
 	NotAfter        time.Time
@@ -166,6 +166,9 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return nil, fmt.Errorf("jobqueue: create tables: %w", err)
 	}
+	if _, err := db.ExecContext(ctx, nikSchema); err != nil {
+		return nil, fmt.Errorf("jobqueue: create the NIK index: %w", err)
+	}
 	q := &Queue{
 		db:   db,
 		opts: opts,
@@ -175,6 +178,9 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 		now:  opts.Now,
 	}
 	q.outbox = &Outbox{db: db, now: opts.Now, wake: make(chan struct{}, 1)}
+	if err := q.indexExisting(ctx); err != nil {
+		return nil, err
+	}
 	return q, nil
 }
 
@@ -342,6 +348,9 @@ func (q *Queue) addTx(ctx context.Context, tx *sql.Tx, compact string) (JobMeta,
 	if _, err := tx.ExecContext(ctx, `INSERT INTO job_data(job_id, blob) VALUES(?, ?)`, p.JobID, blob); err != nil {
 		return JobMeta{}, nil, fmt.Errorf("jobqueue: store job %s data: %w", p.JobID, err)
 	}
+	if err := q.indexNIK(ctx, tx, p.JobID, p.Fields); err != nil {
+		return JobMeta{}, nil, err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO job_events(job_id, from_state, to_state, reason, at) VALUES(?,?,?,?,?)`,
 		p.JobID, "", state, "received from the centre", ts(now)); err != nil {
 		return JobMeta{}, nil, err
@@ -388,6 +397,9 @@ type Detail struct {
 	Reason  string
 	Printer string // printer id
 	UID     string // chip UID hex; "" when unknown
+	// Code says, for the web page, what a person must do about a job that
+	// waits (station's attention codes); stored as the job's code.
+	Code string
 }
 
 // SetState moves a job to st in the caller's transaction (so that the job's
@@ -423,8 +435,8 @@ func (q *Queue) SetStateDetail(ctx context.Context, ex storage.Execer, jobID str
 	if st == Printing {
 		inc = 1
 	}
-	res, err := ex.ExecContext(ctx, `UPDATE job_jobs SET state = ?, reason = ?, updated_at = ?, ended_at = ?, attempts = attempts + ?
-		WHERE id = ? AND state = ?`, st, d.Reason, ts(now), ended, inc, jobID, from)
+	res, err := ex.ExecContext(ctx, `UPDATE job_jobs SET state = ?, reason = ?, code = ?, updated_at = ?, ended_at = ?, attempts = attempts + ?
+		WHERE id = ? AND state = ?`, st, d.Reason, d.Code, ts(now), ended, inc, jobID, from)
 	if err != nil {
 		return fmt.Errorf("jobqueue: job %s: set state %s: %w", jobID, st, err)
 	}

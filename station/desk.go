@@ -270,6 +270,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	if err != nil {
 		w.e.toAttention(ctx, job, w.name, err.Error())
 		w.pause(wPaused, err.Error())
+		w.withCode(PrinterDeskSetup)
 		return false
 	}
 	view := DeskView{Job: job.ID, Name: p.name, Face: p.facePNG()}
@@ -289,6 +290,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		if refused >= 5 {
 			w.giveBack(ctx, job, "no fresh blank on the desk reader of "+w.name)
 			w.pause(wPaused, fmt.Sprintf("printer %s: %d cards placed on the desk reader were already counted; check the blank stock, then resume (printstationctl printer resume %s)", w.name, refused, w.name))
+			w.withCode(PrinterDeskCounted)
 			return false
 		}
 		view.Step, view.UID, view.Message, view.Note = string(deskPlaceBlank), "", "place a blank card on the desk reader", ""
@@ -359,11 +361,13 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		case errors.Is(err, chip.ErrNoCard) && intent == 0:
 			w.giveBack(ctx, job, "no blank placed on the desk reader of "+w.name)
 			w.pause(wPaused, fmt.Sprintf("printer %s waited %s for a blank on the desk reader: resume when the operator is at the desk (printstationctl printer resume %s)", w.name, wait, w.name))
+			w.withCode(PrinterDeskWaited)
 			return false
 		case intent == 0:
 			// Nothing written: the encoder, not the card, failed.
 			w.giveBack(ctx, job, "desk reader of "+w.name+" failed")
 			w.offline(fmt.Sprintf("desk reader of printer %s failed: %v — retried every few seconds", w.name, err))
+			w.withCode(PrinterEncoderDown)
 			return false
 		default:
 			writeErr = err
@@ -382,6 +386,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 		if errors.Is(writeErr, chip.ErrServiceDown) || errors.Is(writeErr, chip.ErrReaderGone) {
 			w.giveBack(ctx, job, "desk reader of "+w.name+" failed")
 			w.offline(fmt.Sprintf("desk reader of printer %s failed: %v — retried every few seconds", w.name, writeErr))
+			w.withCode(PrinterEncoderDown)
 			return false
 		}
 		return true
@@ -403,6 +408,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 			w.deskSpoil(cctx, p, intent, uid, inventory.ReasonDeskNotPrinted, "the card was not taken to the printer")
 			w.giveBack(ctx, job, "card not taken to the printer")
 			w.pause(wPaused, fmt.Sprintf("the card of job %s stayed on the desk reader of %s (%v): it is spoiled (its chip holds the job's data): put it with the spoiled cards, then resume", job.ID, w.name, err))
+			w.withCode(PrinterDeskCardLeft)
 			return false
 		}
 	} else {
@@ -537,6 +543,7 @@ func (w *worker) deskAttempt(ctx context.Context, p *prepared, attempt int) bool
 	}
 	w.deskUncertain(cctx, job, intent, msg)
 	w.pause(wAttention, msg)
+	w.withCode(PrinterDeskNotTapped)
 	return false
 }
 
@@ -660,6 +667,7 @@ func (e *Engine) recoverDesk(ctx context.Context, intent int64, jobID, printerNa
 		e.deskSettleUncertain(ctx, intent, jobID, printerName, why)
 		if w := e.byName[printerName]; w != nil {
 			w.set(wAttention, "job "+jobID+" waits for a person after a restart: printstationctl attention list", "")
+			w.withCode(PrinterUncertainRestart)
 		}
 		return true
 	}

@@ -70,6 +70,9 @@ func (e *Engine) Batches(ctx context.Context) ([]BatchState, error) {
 // ErrNoBatch means the batch id is not known to the station.
 var ErrNoBatch = errors.New("no such batch")
 
+// ErrBatchCancelled means the batch was cancelled and stays so.
+var ErrBatchCancelled = errors.New("batch was cancelled")
+
 // SetBatch starts, pauses, resumes or cancels a batch for actor.
 func (e *Engine) SetBatch(ctx context.Context, id, action, actor string) error {
 	bs, err := e.queue.Batches(ctx)
@@ -100,7 +103,7 @@ func (e *Engine) SetBatch(ctx context.Context, id, action, actor string) error {
 			return err
 		}
 		if cur == batchCancelled {
-			return fmt.Errorf("batch %s was cancelled; it cannot be %sed", id, action)
+			return fmt.Errorf("batch %s: %w; it cannot be %sed", id, ErrBatchCancelled, action)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO station_batches(batch_id, state, actor, updated_at) VALUES (?,?,?,?)
 			ON CONFLICT(batch_id) DO UPDATE SET state=excluded.state, actor=excluded.actor, updated_at=excluded.updated_at`, id, state, actor, now()); err != nil {
@@ -149,8 +152,13 @@ func (e *Engine) Stock(ctx context.Context) (*StockState, error) {
 		return nil, err
 	}
 	st := &StockState{Storage: s.Storage, Printers: s.Printers, Consumed: s.Consumed, SpoiledAwaiting: s.SpoiledAwaiting, Low: s.Low}
+	st.Available = s.Available
 	if f, err := e.ledger.Forecast(ctx, 7); err == nil {
-		st.DaysLeft = f.DaysLeft
+		st.LowAt, st.PerDay, st.ForecastDays = f.LowAtBelow, f.PerDay, f.Days
+		if f.Used > 0 && f.DaysLeft >= 0 {
+			// The ledger says -1 when nothing was used: no estimate.
+			st.DaysLeft = f.DaysLeft
+		}
 	}
 	return st, nil
 }

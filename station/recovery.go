@@ -46,6 +46,7 @@ func (e *Engine) recover(ctx context.Context) error {
 		}
 		if uncertain > 0 {
 			w.set(wAttention, fmt.Sprintf("%d job(s) uncertain after a restart: printstationctl attention list", uncertain), "")
+			w.withCode(PrinterUncertainRestart)
 		}
 	}
 
@@ -88,7 +89,7 @@ func (e *Engine) AttentionList(ctx context.Context) ([]Attention, error) {
 		if stuck && e.holding(j.ID) {
 			continue // a worker has it: it is moving
 		}
-		a := Attention{Job: j.ID, Batch: j.Batch, State: string(j.State), Reason: j.Reason}
+		a := Attention{Job: j.ID, Batch: j.Batch, State: string(j.State), Reason: j.Reason, Code: string(j.Code)}
 		var note sql.NullString
 		err := e.db.QueryRowContext(ctx, `SELECT printer, note FROM station_intents WHERE job_id=? ORDER BY id DESC LIMIT 1`, j.ID).Scan(&a.Printer, &note)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -107,6 +108,13 @@ func (e *Engine) AttentionList(ctx context.Context) ([]Attention, error) {
 
 // ErrNotWaiting means the job does not wait for a person.
 var ErrNotWaiting = errors.New("job does not wait for a person")
+
+// Why a confirmation was refused (the page words each).
+var (
+	ErrCardInside      = errors.New("card still inside the printer")
+	ErrNoCardAtEncoder = errors.New("no card at the encoder")
+	ErrChipMismatch    = errors.New("the card's chip does not match job")
+)
 
 // uncertainIntent is the latest intent of an uncertain job: settled as
 // uncertain, or still open (its printer did not answer yet).
@@ -191,7 +199,7 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 		return "", fmt.Errorf("printer %s does not answer (%v), so whether the card of job %s is still inside it is unknown: confirm again when the printer answers, or spoil the card", pr, err, jobID)
 	}
 	if st.Card != printer.PositionNone && st.Card != 0 {
-		return "", fmt.Errorf("the card of job %s is still inside printer %s (%s), so it was never finished: spoil it (printstationctl attention spoil %s); the printer moves it to the reject box", jobID, pr, st.Card, jobID)
+		return "", fmt.Errorf("the card of job %s is still inside printer %s (%s), so it was never finished: %w: spoil it (printstationctl attention spoil %s); the printer moves it to the reject box", jobID, pr, st.Card, ErrCardInside, jobID)
 	}
 	var uid []byte
 	if p.hasChp {
@@ -206,9 +214,9 @@ func (e *Engine) Confirm(ctx context.Context, jobID, actor string) (string, erro
 		cancel()
 		switch {
 		case errors.Is(err, chip.ErrNoCard):
-			return "", fmt.Errorf("no card at %s: hold the card of job %s to it, then confirm again", where, jobID)
+			return "", fmt.Errorf("%w (%s): hold the card of job %s to it, then confirm again", ErrNoCardAtEncoder, where, jobID)
 		case err != nil:
-			return "", fmt.Errorf("the card's chip does not match job %s (%v): spoil it instead (printstationctl attention spoil %s)", jobID, err, jobID)
+			return "", fmt.Errorf("%w %s (%v): spoil it instead (printstationctl attention spoil %s)", ErrChipMismatch, jobID, err, jobID)
 		}
 		uid = res.UID
 		// A desk card must be the very card written for the job.
@@ -308,6 +316,13 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 	})
 	if err != nil {
 		return err
+	}
+	// The printer's row counts the card a person spoiled as it counts the
+	// ones the engine spoiled.
+	if w := e.byName[pr]; w != nil {
+		w.mu.Lock()
+		w.spoiled++
+		w.mu.Unlock()
 	}
 	e.publish(Event{Type: "card_spoiled", Job: jobID, Printer: pr, Message: "uncertain card spoiled by " + actor})
 	e.kick()

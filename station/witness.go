@@ -170,7 +170,7 @@ func (e *Engine) checkWitness(ctx context.Context) error {
 	}
 }
 
-const reenrolAdvice = "Do not print from this database. If the loss is understood, an admin re-enrols the station (printstationctl enrol --actor NAME --reason \"...\"); the centre records it and holds the jobs whose outcome it never received"
+const reenrolAdvice = "Do not print from this database. If the loss is understood, an admin re-enrols the station (printstationctl enrol --reason \"...\", signed in as an admin: --user ADMIN); the centre records it and holds the jobs whose outcome it never received"
 
 // checkWitnessed checks the centre's answer: its note is this station's,
 // signed by this station's key (and the centre's, when pinned), and says

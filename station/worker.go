@@ -38,6 +38,7 @@ type worker struct {
 	mu      sync.Mutex
 	state   workerState
 	message string
+	code    string // what a person must do, for the page (codes.go)
 	job     string
 	printed int
 	spoiled int
@@ -69,7 +70,7 @@ func newWorker(e *Engine, name string, p Printer, enc Encoder) *worker {
 func (w *worker) snapshot() PrinterState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ps := PrinterState{Name: w.name, State: string(w.state), Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	ps := PrinterState{Name: w.name, State: string(w.state), Code: w.code, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
 	if w.desk != nil {
 		v := w.desk.get()
 		ps.Desk = &localapi.DeskStep{Step: v.Step, Job: v.Job, Message: v.Message}
@@ -88,9 +89,17 @@ func (w *worker) set(state workerState, msg, job string) bool {
 		w.e.log.Error().Str("printer", w.name).Str("from", string(from)).Str("to", string(state)).Msg("illegal worker move refused")
 		return false
 	}
-	w.state, w.message, w.job = state, msg, job
+	w.state, w.message, w.code, w.job = state, msg, "", job
 	w.mu.Unlock()
 	return true
+}
+
+// withCode says, for the page, what a person must do about the state just
+// set (codes.go); set clears it.
+func (w *worker) withCode(code string) {
+	w.mu.Lock()
+	w.code = code
+	w.mu.Unlock()
 }
 
 // pause stops the printer until a person resumes it, saying what to do.
@@ -121,7 +130,7 @@ func (w *worker) isPaused() bool {
 func (w *worker) resume() {
 	w.mu.Lock()
 	if workerMachine[w.state].resume {
-		w.state, w.message = wIdle, ""
+		w.state, w.message, w.code = wIdle, "", ""
 		w.fails = 0
 		w.noStock = false
 	}
@@ -178,6 +187,7 @@ func (w *worker) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if w.e.draining.Load() {
 			w.set(wStopped, "station stopping", "")
+			w.withCode(PrinterStopping)
 			return
 		}
 		if w.isPaused() {
@@ -237,6 +247,7 @@ func (w *worker) ready(ctx context.Context) bool {
 	if r := w.e.rasterOptions(w.name).Ribbon; r != "" {
 		if _, err := raster.RibbonPanels(r); err != nil {
 			w.pause(wPaused, fmt.Sprintf("printer %s: %v — set ribbon to ymcko, ymckok, ko or k in its configuration, reload, then resume", w.name, err))
+			w.withCode(PrinterRibbonConfig)
 			return false
 		}
 	}
@@ -248,6 +259,7 @@ func (w *worker) ready(ctx context.Context) bool {
 			return false
 		}
 		w.offline(fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))
+		w.withCode(PrinterNotAnswering)
 		return false
 	}
 	// The same counter check as after a restart: an intent left open by a
@@ -257,22 +269,27 @@ func (w *worker) ready(ctx context.Context) bool {
 			return false
 		}
 		w.offline(fmt.Sprintf("printer %s: %d card(s) unsettled and the card counter cannot be read (%v): the job waits as uncertain; retried every few seconds", w.name, open, err))
+		w.withCode(PrinterUncertainRestart)
 		return false
 	} else if uncertain > 0 {
 		w.pause(wAttention, fmt.Sprintf("printer %s: a blank was fed for a job before the link dropped; the job is uncertain: printstationctl attention list", w.name))
+		w.withCode(PrinterUncertainRestart)
 		return false
 	}
 	if st.Card != printer.PositionNone && st.Card != 0 {
 		w.pause(wAttention, w.e.cardInsideMessage(ctx, w.name, st.Card))
+		w.withCode(PrinterCardInside)
 		return false
 	}
 	if !st.Ready && len(st.Problems) > 0 {
 		w.pause(wPaused, fmt.Sprintf("printer %s is not ready: %v — fix it, then resume", w.name, st.Problems))
+		w.withCode(PrinterNotReady)
 		return false
 	}
 	if r, ok := w.enc.(interface{ Ready(context.Context) error }); ok {
 		if err := r.Ready(sctx); err != nil {
 			w.offline(fmt.Sprintf("chip encoder of printer %s is not reachable: %v — no blank is fed until it is; retried every few seconds", w.name, err))
+			w.withCode(PrinterEncoderDown)
 			return false
 		}
 	}
@@ -284,6 +301,7 @@ func (w *worker) ready(ctx context.Context) bool {
 	if stock.Printers[w.name] <= 0 {
 		defer func() { w.mu.Lock(); w.noStock = true; w.mu.Unlock() }()
 		w.pause(wPaused, fmt.Sprintf("the ledger has no blanks loaded in printer %s: load cards and record it (printstationctl stock load --printer %s --quantity N), then resume", w.name, w.name))
+		w.withCode(PrinterNoBlanks)
 		return false
 	}
 	return true
@@ -555,6 +573,7 @@ func (w *worker) chipFailed(ctx, cctx context.Context, p *prepared, intent int64
 		// and let another printer take the job.
 		w.giveBack(ctx, job, "chip encoder of "+w.name+" failed")
 		w.offline(fmt.Sprintf("chip encoder of printer %s failed: %v — retried every few seconds", w.name, err))
+		w.withCode(PrinterEncoderDown)
 		return false
 	}
 	return true
@@ -600,7 +619,7 @@ func (w *worker) printAndEject(ctx, cctx context.Context, p *prepared, intent in
 			if _, err := tx.ExecContext(cctx, `UPDATE station_intents SET spoil_reason=?, note=? WHERE id=?`, spoilAs, reason, intent); err != nil {
 				return err
 			}
-			return e.queue.SetStateDetail(cctx, tx, job.ID, jobqueue.Uncertain, jobqueue.Detail{Reason: reason, Printer: w.name, UID: uidText(uid)})
+			return e.queue.SetStateDetail(cctx, tx, job.ID, jobqueue.Uncertain, jobqueue.Detail{Reason: reason, Printer: w.name, UID: uidText(uid), Code: WaitStuckAtExit})
 		})
 		if terr != nil {
 			// The intent stays open: the counter check settles it.
@@ -639,6 +658,7 @@ func (w *worker) consumed(ctx, cctx context.Context, p *prepared, intent int64, 
 	}
 	if err != nil {
 		w.pause(wAttention, fmt.Sprintf("the card of job %s is out of printer %s but the ledger could not record it (%v): keep the card aside; the station checks the printer's counter before the next card and the job shows in the attention list", job.ID, w.name, err))
+		w.withCode(PrinterRecordFailed)
 		return
 	}
 	failpoint.Hit(failpoint.AfterCommit)
@@ -680,6 +700,7 @@ func (w *worker) spoil(ctx context.Context, p *prepared, intent int64, uid []byt
 	})
 	if err != nil {
 		w.pause(wAttention, fmt.Sprintf("a spoiled card of job %s could not be recorded (%v): keep it aside; the station checks the printer's counter before the next card", job.ID, err))
+		w.withCode(PrinterRecordFailed)
 		return false
 	}
 	w.mu.Lock()
@@ -738,9 +759,11 @@ func (w *worker) failBeforeChip(ctx, cctx context.Context, p *prepared, intent, 
 func (w *worker) printerFault(err error) {
 	if faultFor(err) == faultOffline {
 		w.offline(err.Error() + " — retried every few seconds")
+		w.withCode(printerErrCode(err))
 		return
 	}
 	w.pause(wPaused, err.Error()+fmt.Sprintf(" — then resume: printstationctl printer resume %s", w.name))
+	w.withCode(printerErrCode(err))
 }
 
 // noteUID remembers the chip UID the encoder reported for this blank.

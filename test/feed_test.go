@@ -1,9 +1,13 @@
 package test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +31,38 @@ func TestExampleConfigFillsPrefetchWindow(t *testing.T) {
 	if example.Queue.PrefetchJobs < 400 {
 		t.Fatalf("examples/demo.toml prefetch_jobs = %d; this test is about a window larger than one answer", example.Queue.PrefetchJobs)
 	}
-	s := newE2E(t, e2eOpts{jobs: example.Queue.PrefetchJobs, batch: 50, printers: 1})
+	// The centre starts empty (synthesising 400 jobs before it listens
+	// takes longer than newE2E waits on a busy machine) and issues them
+	// through its admin API once it serves.
+	s := newE2E(t, e2eOpts{jobs: 0, batch: 50, printers: 1})
+	var cfg struct {
+		Central struct {
+			URL        string `toml:"url"`
+			ClientCert string `toml:"client_cert"`
+			ClientKey  string `toml:"client_key"`
+			CAFile     string `toml:"ca_file"`
+		} `toml:"central"`
+	}
+	if _, err := toml.DecodeFile(s.cfg, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.Central.ClientCert, cfg.Central.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(cfg.Central.CAFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Timeout: 3 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}}}
+	resp, err := hc.Post(cfg.Central.URL+"/admin/issue", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"station":%q,"count":%d,"batch_size":50}`, s.station, example.Queue.PrefetchJobs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("issuing jobs: HTTP %d", resp.StatusCode)
+	}
 	f, err := os.OpenFile(s.cfg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,12 @@ func (h *handler) current(r *http.Request, touch bool) *session {
 	if err == nil && !a.Disabled && !a.Locked {
 		return s
 	}
+	if err != nil && !errors.Is(err, accounts.ErrNoAccount) {
+		// The accounts could not be read (a busy database): this request
+		// is refused, the session is not ended for it.
+		h.log.Warn().Err(err).Msg("the session's account could not be checked")
+		return nil
+	}
 	h.sessions.end(s.Name)
 	h.logOut(r.Context(), s.Name, "disabled")
 	return nil
@@ -72,20 +78,24 @@ func (h *handler) logOut(ctx context.Context, name, reason string) {
 	}
 }
 
-// allowed shows the refusal and returns false when the session lacks p.
-func (h *handler) allowed(w http.ResponseWriter, s *session, p accounts.Permission, what string) bool {
+// allowed refuses, with a note on the page, when the session lacks p
+// (POST-redirect-GET like every action), and returns false then; a page
+// (GET) shows the refusal in place.
+func (h *handler) allowed(w http.ResponseWriter, r *http.Request, s *session, l *lang, p accounts.Permission) bool {
 	if s.can(p) {
 		return true
 	}
 	var roles []string
-	for _, r := range accounts.RolesWith(p) {
-		roles = append(roles, string(r))
+	for _, ro := range accounts.RolesWith(p) {
+		roles = append(roles, l.T("role_"+string(ro)))
 	}
 	h.log.Warn().Str("permission", string(p)).Str("role", s.Role).Msg("web action refused by the role table")
-	h.render(w, http.StatusForbidden, "refused.html", refusal{
-		Title: "Not for your role",
-		Text:  "Your account (" + s.Role + ") may not " + what + ". It needs the role " + strings.Join(roles, " or ") + ": ask someone who has it to sign in on this page.",
-	})
+	text := l.T("err_not_your_role", "Roles", strings.Join(roles, " / "))
+	if r.Method == http.MethodPost {
+		h.done(w, r, s, note{Err: true, Text: text})
+		return false
+	}
+	h.render(w, l, http.StatusForbidden, "refused.html", refusal{Lang: l.Code, Title: l.T("refused_title"), Text: text})
 	return false
 }
 
@@ -94,49 +104,52 @@ func (h *handler) logAction(ctx context.Context, s *session, e inventory.Event) 
 	e.Kind, e.Actor, e.Via = inventory.ActionTaken, s.Name, inventory.ViaWeb
 	if err := h.acc.Log(ctx, e); err != nil {
 		h.log.Error().Err(err).Str("action", e.Action).Msg("a web action could not be recorded in the people log")
-		h.sessions.setFlash(s, "Done, but the people log could not record it: tell the technician.")
+		h.notes.put(s.id, note{Err: true, Text: h.langs[Languages[0]].T("err_people_log")})
 	}
 }
 
 func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, false)
+	s, l := h.post(w, r, false)
 	if s == nil {
 		return
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	secret := r.PostFormValue("secret")
-	if err := validName(name); err != nil {
-		h.showPage(w, r, s, http.StatusBadRequest, err.Error())
+	if id := validName(name); id != "" {
+		h.done(w, r, s, note{Err: true, Text: l.T(id)})
 		return
 	}
 	if secret == "" || len(secret) > maxSecretField {
-		h.showPage(w, r, s, http.StatusBadRequest, "write your password or PIN to sign in")
+		h.done(w, r, s, note{Err: true, Text: l.T("signin_err_no_secret")})
 		return
 	}
 	a, err := h.acc.SignIn(r.Context(), name, []byte(secret), inventory.ViaWeb)
 	if err != nil {
-		msg := "sign-in refused: wrong name or secret"
+		text := l.T("signin_err_refused")
 		var se *accounts.SignInError
-		if errors.As(err, &se) {
-			msg = se.Error()
-		} else {
+		if !errors.As(err, &se) {
 			h.log.Error().Err(err).Msg("sign-in could not be checked")
-			msg = "sign-in could not be checked now; try again, and tell the technician if it goes on"
+			text = l.T("signin_err_unchecked")
+		} else if se.Reason == accounts.FailLocked || se.Reason == accounts.FailNowLock {
+			text = l.T("signin_err_locked")
+		} else if se.Reason == accounts.FailDisabled {
+			text = l.T("signin_err_disabled")
 		}
-		h.showPage(w, r, s, http.StatusUnauthorized, msg)
+		h.done(w, r, s, note{Err: true, Text: text})
 		return
 	}
 	ns := h.sessions.signIn(w, r, s, a)
 	h.log.Info().Str("role", ns.Role).Msg("staff signed in")
-	h.sessions.setFlash(ns, "Signed in as "+ns.Name+" ("+ns.Role+").")
+	h.notes.put(ns.id, note{Text: l.T("signed_in_as", "Role", ns.Name)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (h *handler) signout(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, false)
+	s, _ := h.post(w, r, false)
 	if s == nil {
 		return
 	}
+	h.notes.drop(s.id)
 	h.sessions.signOut(w, r, s)
 	if s.Name != "" {
 		h.logOut(r.Context(), s.Name, "sign_out")
@@ -148,15 +161,19 @@ func (h *handler) signout(w http.ResponseWriter, r *http.Request) {
 // or an uncertain card confirmed or spoiled. It is a page of its own so
 // the live refreshes do not wipe what the person types.
 type actView struct {
+	Lang               string
 	Station, CSRF, Who string
 	Kind, ID, Action   string // batch|job, its id, the action
 	Title, Text        string
+	Button             string
 }
 
-var actTexts = map[string][2]string{
-	"batch cancel": {"Cancel batch %s", "The jobs still waiting are taken out; a card in a printer is finished and counted. Say why: the log keeps it."},
-	"job confirm":  {"Confirm the card of job %s", "Hold the finished card to the printer's encoder first: its chip is read back and compared with the job. Say why you confirm it: the log keeps it."},
-	"job spoil":    {"Spoil the card of job %s", "The card goes to the reject box and the job back to the queue. Say why: the log keeps it."},
+// actTexts are the reason pages' message ids (title, text, button) by
+// kind and action.
+var actTexts = map[string][3]string{
+	"batch cancel": {msg("act_title_batch_cancel"), msg("act_text_batch_cancel"), msg("act_button_batch_cancel")},
+	"job confirm":  {msg("act_title_job_confirm"), msg("act_text_job_confirm"), msg("act_button_job_confirm")},
+	"job spoil":    {msg("act_title_job_spoil"), msg("act_text_job_spoil"), msg("act_button_job_spoil")},
 }
 
 func (h *handler) act(w http.ResponseWriter, r *http.Request) {
@@ -173,19 +190,21 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 	}
 	t, ok := actTexts[kind+" "+action]
 	if !ok || !validID(id) {
-		h.showPage(w, r, s, http.StatusBadRequest, "use the buttons on the page")
+		h.notes.put(s.id, note{Err: true, Text: h.langOf(r, s).T("err_job_action")})
+		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	if !h.allowed(w, s, perm, action+" this") {
+	if !h.allowed(w, r, s, h.langOf(r, s), perm) {
 		return
 	}
-	h.render(w, http.StatusOK, "act.html", actView{Station: h.opts.Station, CSRF: s.CSRF, Who: s.Name, Kind: kind, ID: id, Action: action,
-		Title: fmt.Sprintf(t[0], id), Text: t[1]})
+	h.render(w, h.langOf(r, nil), http.StatusOK, "act.html", actView{Lang: h.langOf(r, s).Code, Station: h.opts.Station, CSRF: s.CSRF, Who: s.Name, Kind: kind, ID: id, Action: action,
+		Title: h.langOf(r, s).T(t[0], "ID", id), Text: h.langOf(r, s).T(t[1]), Button: h.langOf(r, s).T(t[2])})
 }
 
 // stockView is the dual-control page: destruction, adjustment and shift
 // close, each with a second sign-in box for the witness.
 type stockView struct {
+	Lang               string
 	Station, CSRF, Who string
 	Error, Flash       string
 	Printers           []string
@@ -198,29 +217,29 @@ func (h *handler) stockPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	if !h.allowed(w, s, accounts.StockControl, "destroy, adjust or count blanks") {
+	if !h.allowed(w, r, s, h.langOf(r, s), accounts.StockControl) {
 		return
 	}
 	h.showStock(w, r, s, http.StatusOK, "")
 }
 
 func (h *handler) showStock(w http.ResponseWriter, r *http.Request, s *session, code int, errMsg string) {
-	v := stockView{Station: h.opts.Station, CSRF: s.CSRF, Who: s.Name, Error: errMsg, Flash: h.sessions.takeFlash(s)}
+	v := stockView{Lang: h.langOf(r, s).Code, Station: h.opts.Station, CSRF: s.CSRF, Who: s.Name, Error: errMsg, Flash: h.sessions.takeFlash(s)}
 	for _, p := range h.st.Printers() {
 		v.Printers = append(v.Printers, p.Name)
 	}
 	v.Stock, _ = h.st.Stock(r.Context())
-	h.render(w, code, "stock.html", v)
+	h.render(w, h.langOf(r, nil), code, "stock.html", v)
 }
 
 // stock records a dual-control stock operation: the signed-in person is
 // the first, the witness signs in in the same form.
 func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, true)
+	s, _ := h.post(w, r, true)
 	if s == nil {
 		return
 	}
-	if !h.allowed(w, s, accounts.StockControl, "destroy, adjust or count blanks") {
+	if !h.allowed(w, r, s, h.langOf(r, s), accounts.StockControl) {
 		return
 	}
 	f := r.PostFormValue
@@ -286,6 +305,7 @@ func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
 
 // usersView is the admin's page of accounts.
 type usersView struct {
+	Lang               string
 	Station, CSRF, Who string
 	Error, Flash       string
 	Accounts           []accounts.Account
@@ -298,27 +318,27 @@ func (h *handler) usersPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	if !h.allowed(w, s, accounts.ManageUsers, "manage accounts") {
+	if !h.allowed(w, r, s, h.langOf(r, s), accounts.ManageUsers) {
 		return
 	}
 	h.showUsers(w, r, s, http.StatusOK, "")
 }
 
 func (h *handler) showUsers(w http.ResponseWriter, r *http.Request, s *session, code int, errMsg string) {
-	v := usersView{Station: h.opts.Station, CSRF: s.CSRF, Who: s.Name, Error: errMsg, Flash: h.sessions.takeFlash(s), Roles: accounts.AllRoles}
+	v := usersView{Lang: h.langOf(r, s).Code, Station: h.opts.Station, CSRF: s.CSRF, Who: s.Name, Error: errMsg, Flash: h.sessions.takeFlash(s), Roles: accounts.AllRoles}
 	var err error
 	if v.Accounts, err = h.acc.List(r.Context()); err != nil && v.Error == "" {
 		v.Error = "the accounts could not be read: " + err.Error()
 	}
-	h.render(w, code, "users.html", v)
+	h.render(w, h.langOf(r, nil), code, "users.html", v)
 }
 
 func (h *handler) users(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, true)
+	s, _ := h.post(w, r, true)
 	if s == nil {
 		return
 	}
-	if !h.allowed(w, s, accounts.ManageUsers, "manage accounts") {
+	if !h.allowed(w, r, s, h.langOf(r, s), accounts.ManageUsers) {
 		return
 	}
 	by := accounts.By{Name: s.Name, Via: inventory.ViaWeb}

@@ -107,7 +107,7 @@ func certHosts(c tls.Certificate) []string {
 // ForDaemon serves the print-room page of a running daemon as its config
 // says (loopback, or a LAN address over TLS) until ctx ends.
 func ForDaemon(ctx context.Context, d *station.Daemon, cfg *config.Config, addr string, log zerolog.Logger) error {
-	opts := Options{Station: cfg.StationID, Log: log, Accounts: d.Accounts(), Idle: time.Duration(cfg.Web.IdleMinutes) * time.Minute}
+	opts := Options{Station: cfg.StationID, Log: log, Accounts: d.Accounts(), Idle: time.Duration(cfg.Web.IdleMinutes) * time.Minute, Language: cfg.Web.Language}
 	var tc *tls.Config
 	if cfg.Web.TLS() {
 		host, _, _ := net.SplitHostPort(addr)

@@ -1,18 +1,22 @@
-// Package web is the local web page print-room staff use all day: the
-// printers, the batches with Start/Pause/Resume/Cancel, the jobs that wait
-// for a person, the stock and the central link, kept live over server-sent
-// events.
+// Package web is the local web page print-room staff use all day, in
+// Bahasa Indonesia first and English second: the printers with a big clear
+// state each, the jobs that wait for a person with what to do, the batches
+// with Start/Pause/Resume/Cancel, the stock and the central link, kept live
+// over server-sent events with a heartbeat (a lost station shows at once);
+// finding a citizen's job by NIK, job id or name, its whole story and face
+// preview; the queue of the day and a printable shift report.
 //
-// Staff sign in with their own account (name and password or PIN, checked
-// by package accounts); the session is bound to that account, which the
-// ledger records as the actor, and ends on sign-out, after idleness and
-// when the account is disabled. The role table (accounts.Table) decides
-// what each route allows, and the page shows only the buttons a role may
-// press. Dual-control actions take the witness's sign-in on the same form.
-// The page also guards against other web sites in the same browser (CSRF
-// token on every POST, Origin and Host checks, SameSite=Strict cookie) and
-// DNS rebinding (Host must be a loopback name, or one the TLS certificate
-// names when the page listens on the LAN).
+// The page listens on loopback only (Serve refuses anything else). What it
+// guards against is other web sites in the same browser (CSRF token on
+// every POST, Origin and Host checks, SameSite=Strict cookie) and DNS
+// rebinding (Host must be a loopback name). Every POST answers with a
+// redirect (POST-redirect-GET), so reloading a page never repeats an
+// action; the outcome shows once as a note.
+//
+// Words: every string a person reads is in the catalogs under locales/
+// (see i18n.go for how to add one). The engine hands over codes (printer
+// and waiting-job codes, states, spoil reasons), never sentences, and the
+// page words them; the CLI keeps the engine's English with its commands.
 package web
 
 import (
@@ -24,6 +28,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 	"unicode"
@@ -47,8 +52,13 @@ type Station interface {
 	ResumePrinter(name string) error
 	Stock(ctx context.Context) (*station.StockState, error)
 	Printers() []station.PrinterState
-	Central() string
+	CentralLink() station.CentralLink
 	Events() (chan station.Event, func())
+	FindJobs(ctx context.Context, text string) (string, []station.FoundJob, error)
+	Story(ctx context.Context, job string) (*station.JobStory, error)
+	Preview(ctx context.Context, job string) ([]byte, error)
+	Today(ctx context.Context, since time.Time) ([]station.FoundJob, error)
+	Shift(ctx context.Context, from, to time.Time) (*inventory.Period, error)
 	RecordStock(ctx context.Context, op station.StockOp) (inventory.Entry, error)
 }
 
@@ -61,6 +71,13 @@ type Options struct {
 	// engine event (the central link's state changes without one).
 	// Zero means 5 s.
 	Tick time.Duration
+	// Beat is the live stream's heartbeat: the page declares the station
+	// lost when none arrives for three beats. Zero means 2 s.
+	Beat time.Duration
+	// Language is the station's default ([web] language): "id" or "en".
+	Language string
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
 	// Accounts signs people in. Required: without it no one can sign in.
 	Accounts Accounts
 	// Idle ends a signed-in session after this long without a person's
@@ -75,14 +92,9 @@ type Options struct {
 //go:embed assets
 var assets embed.FS
 
-var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-	"pct": func(n, total int) int {
-		if total <= 0 {
-			return 0
-		}
-		return n * 100 / total
-	},
-}).ParseFS(assets, "assets/*.html"))
+// tmpl holds the parsed templates; each request clones them with its
+// language's functions (placeholders here).
+var tmpl = template.Must(template.New("").Funcs(funcsFor(newLang("id", nil))).ParseFS(assets, "assets/templates/*.html"))
 
 type handler struct {
 	st       Station
@@ -90,7 +102,13 @@ type handler struct {
 	opts     Options
 	log      zerolog.Logger
 	sessions *sessions
+	notes    *notes
+	queries  *queries
 	mux      *http.ServeMux
+	// One translator and one template set per language, made once: a
+	// page is drawn without cloning or parsing anything.
+	langs map[string]*lang
+	tmpls map[string]*template.Template
 }
 
 // New returns the page's handler.
@@ -98,18 +116,41 @@ func New(st Station, opts Options) http.Handler {
 	if opts.Tick <= 0 {
 		opts.Tick = 5 * time.Second
 	}
-	h := &handler{st: st, acc: opts.Accounts, opts: opts, log: opts.Log.With().Str("component", "web").Logger(), mux: http.NewServeMux()}
+	if opts.Beat <= 0 {
+		opts.Beat = 2 * time.Second
+	}
+	if !ok(opts.Language) {
+		opts.Language = Languages[0]
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	h := &handler{st: st, acc: opts.Accounts, opts: opts, log: opts.Log.With().Str("component", "web").Logger(), notes: newNotes(), queries: newQueries(), mux: http.NewServeMux(),
+		langs: map[string]*lang{}, tmpls: map[string]*template.Template{}}
 	if h.acc == nil {
 		h.acc = noAccounts{}
 	}
 	h.sessions = newSessions(opts.Idle, func(name, reason string) { h.logOut(context.Background(), name, reason) })
-	static, _ := fs.Sub(assets, "assets")
-	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	for _, code := range Languages {
+		l := newLang(code, func(id string, err error) {
+			h.log.Error().Str("message_id", id).Err(err).Msg("page message missing from the catalog")
+		})
+		h.langs[code] = l
+		h.tmpls[code] = template.Must(tmpl.Clone()).Funcs(funcsFor(l))
+	}
+	h.mux.HandleFunc("GET /static/{file}", h.static)
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.HandleFunc("GET /live", h.live)
 	h.mux.HandleFunc("GET /events", h.events)
+	h.mux.HandleFunc("GET /search", h.searchPage)
+	h.mux.HandleFunc("POST /search", h.search)
+	h.mux.HandleFunc("GET /job/{id}", h.jobPage)
+	h.mux.HandleFunc("GET /job/{id}/face.png", h.face)
+	h.mux.HandleFunc("GET /today", h.todayPage)
+	h.mux.HandleFunc("GET /report", h.reportPage)
 	h.mux.HandleFunc("POST /signin", h.signin)
 	h.mux.HandleFunc("POST /signout", h.signout)
+	h.mux.HandleFunc("POST /lang", h.setLang)
 	h.mux.HandleFunc("POST /batch", h.batch)
 	h.mux.HandleFunc("POST /attention", h.attention)
 	h.mux.HandleFunc("POST /printer", h.printer)
@@ -125,19 +166,22 @@ func New(st Station, opts Options) http.Handler {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	// Everything the page uses is its own: no inline script, no CDN.
-	hd.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
+	// no-store also keeps the face preview out of the browser's disk cache.
 	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "same-origin")
+	l := h.langOf(r, nil)
 	if !loopbackHost(r.Host) && !h.knownHost(r.Host) {
 		// A page reached under another name is DNS rebinding or a
 		// misconfigured proxy; neither may drive the printers.
-		http.Error(w, "this page answers only on this computer (127.0.0.1 or localhost)", http.StatusMisdirectedRequest)
+		http.Error(w, l.T("err_not_loopback"), http.StatusMisdirectedRequest)
 		return
 	}
 	if r.Method == http.MethodPost && !sameOrigin(r) {
 		h.log.Warn().Str("path", r.URL.Path).Msg("POST from another origin refused")
-		http.Error(w, "refused: this form was not sent from the print-room page itself", http.StatusForbidden)
+		http.Error(w, l.T("err_other_origin"), http.StatusForbidden)
 		return
 	}
 	defer func() {
@@ -148,10 +192,35 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			h.log.Error().Str("path", r.URL.Path).Str("panic", fmt.Sprint(v)).Msg("web handler failed")
-			http.Error(w, "the page failed; reload it, and tell the technician if it happens again", http.StatusInternalServerError)
+			http.Error(w, l.T("err_page_failed"), http.StatusInternalServerError)
 		}
 	}()
 	h.mux.ServeHTTP(w, r)
+}
+
+// static serves the page's own files, one by name: no directory listing
+// (the templates are not under /static/ at all).
+func (h *handler) static(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	if name == "" || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := fs.ReadFile(assets, path.Join("assets/static", name))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	switch path.Ext(name) {
+	case ".css":
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case ".js":
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	w.Write(b)
 }
 
 // loopbackHost says whether a Host header names this computer.
@@ -187,75 +256,23 @@ func sameOrigin(r *http.Request) bool {
 	return true
 }
 
-// view is what the templates show.
-type view struct {
-	Station string
-	S       *session
-	Flash   string
-	Error   string
-	Live    *liveView
+// langOf is the request's language (see pickLang). The session argument is
+// where a signed-in person's stored preference will come from once
+// accounts keep one; today the switch's cookie carries it.
+func (h *handler) langOf(r *http.Request, s *session) *lang {
+	return h.langs[pickLang(r, "", h.opts.Language)]
 }
 
-type liveView struct {
-	Role      string
-	Can       map[string]bool // permission → the session holds it
-	CSRF      string
-	Printers  []printerRow
-	Batches   []station.BatchState
-	Attention []station.Attention
-	Stock     *station.StockState
-	StockErr  string
-	LoadErr   string
-	Central   string
-	Updated   string
-}
-
-type printerRow struct {
-	station.PrinterState
-	CanResume bool
-	Desk      *deskRow // a desk-encoder printer's step (desk.go)
-}
-
-func (h *handler) loadLive(ctx context.Context, s *session) *liveView {
-	lv := &liveView{Role: s.Role, Can: s.canMap(), CSRF: s.CSRF, Central: h.st.Central(), Updated: time.Now().Format("15:04:05")}
-	stock, err := h.st.Stock(ctx)
-	if err != nil {
-		lv.StockErr = "stock could not be read: " + err.Error()
-	} else {
-		lv.Stock = stock
-	}
-	for _, p := range h.st.Printers() {
-		row := printerRow{PrinterState: p, Desk: h.deskRow(p.Name)}
-		if stock != nil {
-			row.Loaded = stock.Printers[p.Name]
-		}
-		// The states the engine's worker waits in until someone resumes
-		// it (offline also retries by itself).
-		switch p.State {
-		case "paused", "attention", "offline":
-			row.CanResume = true
-		}
-		lv.Printers = append(lv.Printers, row)
-	}
-	var errs []string
-	if lv.Batches, err = h.st.Batches(ctx); err != nil {
-		errs = append(errs, "batches could not be read: "+err.Error())
-	}
-	if lv.Attention, err = h.st.AttentionList(ctx); err != nil {
-		errs = append(errs, "jobs waiting for a person could not be read: "+err.Error())
-	}
-	lv.LoadErr = strings.Join(errs, "; ")
-	return lv
-}
-
-func (h *handler) render(w http.ResponseWriter, code int, name string, data any) {
+// render draws a template in l's language.
+func (h *handler) render(w http.ResponseWriter, l *lang, code int, name string, data any) {
 	var b strings.Builder
-	if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+	if err := h.tmpls[l.Code].ExecuteTemplate(&b, name, data); err != nil {
 		h.log.Error().Err(err).Str("template", name).Msg("rendering the page failed")
-		http.Error(w, "the page could not be drawn; reload it", http.StatusInternalServerError)
+		http.Error(w, l.T("err_page_draw"), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", l.Code)
 	w.WriteHeader(code)
 	fmt.Fprint(w, b.String())
 }
@@ -266,53 +283,54 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		s = h.sessions.create(w, r.TLS != nil, accounts.Account{})
 	}
-	h.showPage(w, r, s, http.StatusOK, "")
-}
-
-func (h *handler) showPage(w http.ResponseWriter, r *http.Request, s *session, code int, errMsg string) {
-	v := view{Station: h.opts.Station, S: s, Error: errMsg, Flash: h.sessions.takeFlash(s)}
+	l := h.langOf(r, s)
+	v := h.frame(r, l, s, "home")
 	if s.Name == "" {
-		h.render(w, code, "signin.html", v)
+		h.render(w, l, http.StatusOK, "signin.html", v)
 		return
 	}
-	v.Live = h.loadLive(r.Context(), s)
-	h.render(w, code, "page.html", v)
+	v.Live = h.loadLive(r.Context(), l, s)
+	h.render(w, l, http.StatusOK, "page.html", v)
 }
 
 // live is the live part of the page alone; the page's script fetches it
 // on every event.
 func (h *handler) live(w http.ResponseWriter, r *http.Request) {
 	s := h.current(r, false)
+	l := h.langOf(r, s)
 	if s == nil || s.Name == "" {
-		http.Error(w, "sign in first", http.StatusUnauthorized)
+		http.Error(w, l.T("err_sign_in_first"), http.StatusUnauthorized)
 		return
 	}
-	h.render(w, http.StatusOK, "live", h.loadLive(r.Context(), s))
+	h.render(w, l, http.StatusOK, "live", h.loadLive(r.Context(), l, s))
 }
 
-// events streams a short note for each engine event (type and ids only);
-// the page reloads its live part on each.
+// events streams a short note for each engine event (type only) and a
+// heartbeat; the page reloads its live part on each note and declares the
+// station lost when the heartbeat stops.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	s := h.current(r, false)
 	if s == nil || s.Name == "" {
-		http.Error(w, "sign in first", http.StatusUnauthorized)
+		http.Error(w, h.langOf(r, s).T("err_sign_in_first"), http.StatusUnauthorized)
 		return
 	}
 	fl, ok := w.(http.Flusher)
 	if !ok {
-		http.Error(w, "streaming not supported here; reload the page to see changes", http.StatusInternalServerError)
+		http.Error(w, h.langOf(r, s).T("err_no_stream"), http.StatusInternalServerError)
 		return
 	}
 	c, cancel := h.st.Events()
 	defer cancel()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 2000\n\n")
+	fmt.Fprintf(w, "retry: 2000\n\nevent: beat\ndata: %d\n\n", h.opts.Beat.Milliseconds())
 	fl.Flush()
 	tick := time.NewTicker(h.opts.Tick)
 	defer tick.Stop()
+	beat := time.NewTicker(h.opts.Beat)
+	defer beat.Stop()
 	for {
-		var typ string
+		var msg string
 		select {
 		case <-r.Context().Done():
 			return
@@ -320,16 +338,18 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			typ = ev.Type
+			msg = "event: change\ndata: " + sseSafe(ev.Type) + "\n\n"
 		case <-tick.C:
-			typ = "tick"
+			msg = "event: change\ndata: tick\n\n"
 			// The stream ends with its session (idle, disabled); the
 			// page's script then reloads and shows the sign-in form.
 			if h.current(r, false) == nil {
 				return
 			}
+		case <-beat.C:
+			msg = fmt.Sprintf("event: beat\ndata: %d\n\n", h.opts.Beat.Milliseconds())
 		}
-		if _, err := fmt.Fprintf(w, "event: change\ndata: %s\n\n", sseSafe(typ)); err != nil {
+		if _, err := fmt.Fprint(w, msg); err != nil {
 			return
 		}
 		fl.Flush()
@@ -348,44 +368,79 @@ func sseSafe(s string) string {
 
 // post checks the session and its CSRF token; it answers the request
 // itself and returns nil when the POST may not go on.
-func (h *handler) post(w http.ResponseWriter, r *http.Request, needName bool) *session {
+func (h *handler) post(w http.ResponseWriter, r *http.Request, needName bool) (*session, *lang) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	l := h.langOf(r, nil)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "the form could not be read; reload the page and try again", http.StatusBadRequest)
-		return nil
+		http.Error(w, l.T("err_form_unreadable"), http.StatusBadRequest)
+		return nil, l
 	}
 	s := h.current(r, true)
+	l = h.langOf(r, s)
 	if s == nil || !s.checkCSRF(r.PostFormValue("csrf")) {
+		// Answered in place, not redirected: there is no session to carry
+		// a note, and sending the same stale form again is refused again.
 		h.log.Warn().Str("path", r.URL.Path).Msg("POST without a valid session token refused")
-		h.render(w, http.StatusForbidden, "refused.html", refusal{Title: "Refused", Text: "This form is out of date or did not come from this page. Go back to the page, reload it, and try again."})
-		return nil
+		h.render(w, l, http.StatusForbidden, "refused.html", refusal{Lang: l.Code, Title: l.T("refused_title"), Text: l.T("refused_stale_form")})
+		return nil, l
 	}
 	if needName && s.Name == "" {
-		h.render(w, http.StatusForbidden, "refused.html", refusal{Title: "Sign in first", Text: "Sign in with your name before you press a button: the station records who did what."})
-		return nil
+		h.render(w, l, http.StatusForbidden, "refused.html", refusal{Lang: l.Code, Title: l.T("refused_sign_in_title"), Text: l.T("refused_sign_in_text")})
+		return nil, l
 	}
-	return s
+	return s, l
 }
 
 type refusal struct {
-	Title, Text string
+	Lang, Title, Text string
+}
+
+// done ends an action: the note for the next page view, then a redirect
+// to where the person was (POST-redirect-GET: F5 shows, never repeats).
+func (h *handler) done(w http.ResponseWriter, r *http.Request, s *session, n note) {
+	h.notes.put(s.id, n)
+	http.Redirect(w, r, backTo(r), http.StatusSeeOther)
+}
+
+// backTo is the page a form came from: a path on this site only.
+func backTo(r *http.Request) string {
+	b := r.PostFormValue("back")
+	if b == "" || !strings.HasPrefix(b, "/") || strings.HasPrefix(b, "//") || strings.ContainsAny(b, "\\\r\n") {
+		return "/"
+	}
+	return b
 }
 
 // validName: a staff name as the ledger records it — printable, one line,
-// not too long.
-func validName(name string) error {
+// not too long. It returns a message id.
+func validName(name string) string {
 	if name == "" {
-		return errors.New("write your name to sign in")
+		return msg("signin_err_no_name")
 	}
 	if len([]rune(name)) > 60 {
-		return errors.New("the name is too long (at most 60 letters)")
+		return msg("signin_err_long_name")
 	}
 	for _, r := range name {
 		if !unicode.IsPrint(r) {
-			return errors.New("the name has characters that cannot be recorded; use letters, spaces and dots")
+			return msg("signin_err_bad_name")
 		}
 	}
-	return nil
+	return ""
+}
+
+// setLang is the language switch: the choice is kept in a cookie for this
+// browser (a year), before and after signing in.
+func (h *handler) setLang(w http.ResponseWriter, r *http.Request) {
+	s, _ := h.post(w, r, false)
+	if s == nil {
+		return
+	}
+	code := r.PostFormValue("lang")
+	if !ok(code) {
+		code = h.opts.Language
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: code, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, backTo(r), http.StatusSeeOther)
 }
 
 // validID: batch and job ids and printer names are short tokens; anything
@@ -402,114 +457,113 @@ func validID(id string) bool {
 	return true
 }
 
-var batchActions = map[string]string{"start": "started", "pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+var batchActions = map[string]string{"start": msg("batch_started"), "pause": msg("batch_paused"), "resume": msg("batch_resumed"), "cancel": msg("batch_cancelled")}
 
 func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, true)
+	s, l := h.post(w, r, true)
 	if s == nil {
 		return
 	}
 	id, action := r.PostFormValue("batch"), r.PostFormValue("action")
-	done, ok := batchActions[action]
-	if !ok {
-		h.showPage(w, r, s, http.StatusBadRequest, "unknown batch action; use the Start, Pause, Resume or Cancel buttons")
+	doneID, known := batchActions[action]
+	switch {
+	case !known:
+		h.done(w, r, s, note{Err: true, Text: l.T("err_batch_action")})
 		return
-	}
-	if !validID(id) {
-		h.showPage(w, r, s, http.StatusBadRequest, "no batch chosen; use the buttons next to a batch")
+	case !validID(id):
+		h.done(w, r, s, note{Err: true, Text: l.T("err_no_batch_chosen")})
 		return
 	}
 	perm := accounts.BatchRun
 	if action == "cancel" {
 		perm = accounts.BatchCancel
 	}
-	if !h.allowed(w, s, perm, action+" a batch") {
+	if !h.allowed(w, r, s, l, perm) {
 		return
 	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
 	if err := station.CheckReason(action, reason); err != nil {
-		h.showPage(w, r, s, http.StatusBadRequest, "batch "+id+": "+err.Error())
+		h.done(w, r, s, note{Err: true, Text: l.T("err_reason_needed", "What", l.T("target_batch", "ID", id))})
 		return
 	}
 	if err := h.st.SetBatch(r.Context(), id, action, s.Name); err != nil {
-		h.failed(w, r, s, "batch "+id, action, err)
+		h.failed(w, r, s, l, l.T("target_batch", "ID", id), err)
 		return
 	}
 	h.logAction(r.Context(), s, inventory.Event{Action: "batch_" + action, Subject: id, Reason: reason})
+	h.logAction(r.Context(), s, inventory.Event{Action: "batch_" + action, Subject: id, Reason: reason})
 	h.log.Info().Str("batch", id).Str("action", action).Str("role", s.Role).Msg("batch action from the web page")
-	h.sessions.setFlash(s, "Batch "+id+" "+done+".")
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	h.done(w, r, s, note{Text: l.T(doneID, "ID", id)})
 }
 
 func (h *handler) attention(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, true)
+	s, l := h.post(w, r, true)
 	if s == nil {
 		return
 	}
 	job, action := r.PostFormValue("job"), r.PostFormValue("action")
-	if action != "confirm" && action != "spoil" && action != "retry" {
-		h.showPage(w, r, s, http.StatusBadRequest, "unknown action for a waiting job; use the Confirm, Spoil or Retry buttons")
+	switch {
+	case action != "confirm" && action != "spoil" && action != "retry":
+		h.done(w, r, s, note{Err: true, Text: l.T("err_job_action")})
 		return
-	}
-	if !validID(job) {
-		h.showPage(w, r, s, http.StatusBadRequest, "no job chosen; use the buttons next to a waiting job")
+	case !validID(job):
+		h.done(w, r, s, note{Err: true, Text: l.T("err_no_job_chosen")})
 		return
 	}
 	perm := accounts.JobRetry
 	if action != "retry" {
 		perm = accounts.JobDecide
 	}
-	if !h.allowed(w, s, perm, action+" a waiting job") {
+	if !h.allowed(w, r, s, l, perm) {
 		return
 	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
 	if err := station.CheckReason(action, reason); err != nil {
-		h.showPage(w, r, s, http.StatusBadRequest, "job "+job+": "+err.Error())
+		h.done(w, r, s, note{Err: true, Text: l.T("err_reason_needed", "What", l.T("target_job", "ID", job))})
 		return
 	}
 	var msg string
 	switch action {
 	case "confirm":
-		uid, err := h.st.Confirm(r.Context(), job, s.Name)
-		if err != nil {
-			h.failed(w, r, s, "job "+job, action, err)
+		if _, err := h.st.Confirm(r.Context(), job, s.Name); err != nil {
+			h.failed(w, r, s, l, l.T("target_job", "ID", job), err)
 			return
 		}
-		msg = "Job " + job + ": card confirmed (chip " + uid + ")."
+		msg = l.T("job_confirmed", "ID", job)
 	case "spoil":
 		if err := h.st.Spoil(r.Context(), job, s.Name); err != nil {
-			h.failed(w, r, s, "job "+job, action, err)
+			h.failed(w, r, s, l, l.T("target_job", "ID", job), err)
 			return
 		}
-		msg = "Job " + job + ": card spoiled; put it in the reject box. The job goes back to the queue."
+		msg = l.T("job_spoiled", "ID", job)
 	case "retry":
 		if err := h.st.Retry(r.Context(), job, s.Name); err != nil {
-			h.failed(w, r, s, "job "+job, action, err)
+			h.failed(w, r, s, l, l.T("target_job", "ID", job), err)
 			return
 		}
-		msg = "Job " + job + " is back in the queue."
+		msg = l.T("job_retried", "ID", job)
 	}
 	h.logAction(r.Context(), s, inventory.Event{Action: "job_" + action, Job: job, Reason: reason})
+	h.logAction(r.Context(), s, inventory.Event{Action: "job_" + action, Job: job, Reason: reason})
 	h.log.Info().Str("job", job).Str("action", action).Str("role", s.Role).Msg("job action from the web page")
-	h.sessions.setFlash(s, msg)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	h.done(w, r, s, note{Text: msg})
 }
 
 func (h *handler) printer(w http.ResponseWriter, r *http.Request) {
-	s := h.post(w, r, true)
+	s, l := h.post(w, r, true)
 	if s == nil {
 		return
 	}
 	name := r.PostFormValue("printer")
 	if r.PostFormValue("action") != "resume" {
-		h.showPage(w, r, s, http.StatusBadRequest, "unknown printer action; use the Resume button")
+		h.done(w, r, s, note{Err: true, Text: l.T("err_printer_action")})
 		return
 	}
 	if !validID(name) {
-		h.showPage(w, r, s, http.StatusBadRequest, "no printer chosen; use the Resume button next to a printer")
+		h.done(w, r, s, note{Err: true, Text: l.T("err_no_printer_chosen")})
 		return
 	}
-	if !h.allowed(w, s, accounts.PrinterResume, "resume a printer") {
+	if !h.allowed(w, r, s, l, accounts.PrinterResume) {
 		return
 	}
 	known := false
@@ -517,26 +571,42 @@ func (h *handler) printer(w http.ResponseWriter, r *http.Request) {
 		known = known || p.Name == name
 	}
 	if !known {
-		h.showPage(w, r, s, http.StatusNotFound, fmt.Sprintf("no printer named %q on this station; use the Resume button next to a printer", name))
+		h.done(w, r, s, note{Err: true, Text: l.T("err_no_such_printer", "Name", name)})
 		return
 	}
 	if err := h.st.ResumePrinter(name); err != nil {
-		h.failed(w, r, s, "printer "+name, "resume", err)
+		h.failed(w, r, s, l, l.T("target_printer", "Name", name), err)
 		return
 	}
 	h.logAction(r.Context(), s, inventory.Event{Action: "printer_resume", Printer: name})
 	h.log.Info().Str("printer", name).Str("role", s.Role).Msg("printer resumed from the web page")
-	h.sessions.setFlash(s, "Printer "+name+" resumed.")
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	h.done(w, r, s, note{Text: l.T("printer_resumed", "Name", name)})
 }
 
-// failed shows the engine's refusal on the page with a status that says
-// what kind it was; the engine's messages name the thing and what to do.
-func (h *handler) failed(w http.ResponseWriter, r *http.Request, s *session, what, action string, err error) {
-	code := http.StatusConflict
-	if errors.Is(err, station.ErrNoBatch) || errors.Is(err, jobqueue.ErrNotFound) {
-		code = http.StatusNotFound
+// failed shows the engine's refusal, worded from its typed error; an
+// error without a known kind is shown as "not done" with the engine's
+// text folded away for the technician.
+func (h *handler) failed(w http.ResponseWriter, r *http.Request, s *session, l *lang, what string, err error) {
+	h.log.Warn().Err(err).Str("target", what).Msg("web action refused")
+	n := note{Err: true}
+	switch {
+	case errors.Is(err, station.ErrNoBatch):
+		n.Text = l.T("err_no_such_batch", "What", what)
+	case errors.Is(err, jobqueue.ErrNotFound):
+		n.Text = l.T("err_no_such_job", "What", what)
+	case errors.Is(err, station.ErrBatchCancelled):
+		n.Text = l.T("err_batch_was_cancelled", "What", what)
+	case errors.Is(err, station.ErrNotWaiting):
+		n.Text = l.T("err_not_waiting", "What", what)
+	case errors.Is(err, station.ErrCardInside):
+		n.Text = l.T("err_card_inside", "What", what)
+	case errors.Is(err, station.ErrNoCardAtEncoder):
+		n.Text = l.T("err_no_card_at_encoder", "What", what)
+	case errors.Is(err, station.ErrChipMismatch):
+		n.Text = l.T("err_chip_mismatch", "What", what)
+	default:
+		n.Text = l.T("err_not_done", "What", what)
+		n.Detail = err.Error()
 	}
-	h.log.Warn().Err(err).Str("target", what).Str("action", action).Msg("web action refused")
-	h.showPage(w, r, s, code, fmt.Sprintf("%s: %s was not done: %v", what, action, err))
+	h.done(w, r, s, n)
 }

@@ -383,10 +383,7 @@ func (s *Server) IssueJobs(station string, n, batchSize int) ([]string, error) {
 			batch = fmt.Sprintf("B-%s-%s-%02d", reg.Code, now.Format("20060102"), st.batches)
 		}
 		st.nextJob++
-		seed := uint64(len(station))*1_000_003 + uint64(st.nextJob)
-		for _, c := range station {
-			seed = seed*31 + uint64(c)
-		}
+		seed := jobSeed(station, st.nextJob)
 		spec := JobSpec{
 			Station: station, JobID: fmt.Sprintf("J-%s-%06d", reg.Code, st.nextJob), Batch: batch,
 			Recorded: now.Add(-time.Duration(s.rng.IntN(14*24*60)) * time.Minute).Truncate(time.Minute),

@@ -23,7 +23,16 @@ type StockState struct {
 	Consumed        int64            `json:"consumed"`
 	SpoiledAwaiting int64            `json:"spoiled_awaiting_destruction"`
 	Low             bool             `json:"low"`
-	DaysLeft        float64          `json:"days_left,omitempty"`
+	// Available is storage plus printers; LowAt the level under which Low
+	// is set (0: no level configured).
+	Available int64 `json:"available"`
+	LowAt     int64 `json:"low_at,omitempty"`
+	// PerDay is the use (consumed, spoiled, test cards) per day over the
+	// last ForecastDays days; DaysLeft is Available at that pace, and only
+	// set when there was use to measure (a new station has no estimate).
+	PerDay       float64 `json:"per_day"`
+	ForecastDays int     `json:"forecast_days,omitempty"`
+	DaysLeft     float64 `json:"days_left,omitempty"`
 }
 
 // StockOp records a stock operation by a person (receive, load, unload).
@@ -51,12 +60,14 @@ type Attention struct {
 	State   string `json:"state"`
 	Printer string `json:"printer,omitempty"`
 	Reason  string `json:"reason"`
+	Code    string `json:"code,omitempty"` // what a person must do, for the web page (station/codes.go)
 }
 
 // PrinterState is one printer's line in the status report.
 type PrinterState struct {
 	Name    string `json:"name"`
 	State   string `json:"state"`
+	Code    string `json:"code,omitempty"` // what a person must do, for the web page (station/codes.go)
 	Message string `json:"message,omitempty"`
 	Job     string `json:"job,omitempty"`
 	Printed int    `json:"printed"`
