@@ -619,7 +619,7 @@ func (w *worker) printAndEject(ctx, cctx context.Context, p *prepared, intent in
 			if _, err := tx.ExecContext(cctx, `UPDATE station_intents SET spoil_reason=?, note=? WHERE id=?`, spoilAs, reason, intent); err != nil {
 				return err
 			}
-			return e.queue.SetStateDetail(cctx, tx, job.ID, jobqueue.Uncertain, jobqueue.Detail{Reason: reason, Printer: w.name, UID: uidText(uid)})
+			return e.queue.SetStateDetail(cctx, tx, job.ID, jobqueue.Uncertain, jobqueue.Detail{Reason: reason, Printer: w.name, UID: uidText(uid), Code: WaitStuckAtExit})
 		})
 		if terr != nil {
 			// The intent stays open: the counter check settles it.

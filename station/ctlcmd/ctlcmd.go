@@ -130,7 +130,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := c.help(rest); ok {
 		return code
 	}
-	if *userName != "" && needsDaemon(rest[0]) {
+	// diag printer goes through a running daemon, as the signed-in account.
+	viaDaemon := len(rest) > 1 && rest[0] == "diag" && rest[1] == "printer"
+	if *userName != "" && (needsDaemon(rest[0]) || viaDaemon) {
 		secret, err := c.in.read(fmt.Sprintf("secret for %s: ", *userName))
 		if err != nil {
 			fmt.Fprintln(stderr, "printstationctl:", err)
