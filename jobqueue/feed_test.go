@@ -194,7 +194,15 @@ func TestBadTemplateAmongGoodJobs(t *testing.T) {
 		return jobqueue.JobsPage{Jobs: pages[i], Cursor: fmt.Sprint(i + 1)}
 	}}
 	s := jobqueue.NewSyncer(f.q, fc, jobqueue.SyncOptions{Wait: time.Millisecond})
-	for range 4 {
+	if _, err := s.PullOnce(f.ctx); err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	// One wrong answer may be a transfer damaged on a bad link: the job
+	// waits and the template is asked again.
+	if m, err := f.q.Meta(f.ctx, "J-3201-000001"); err != nil || m.State == jobqueue.Refused {
+		t.Fatalf("bad-template job refused after one wrong answer (%v, %v); a damaged transfer must be tried again", m.State, err)
+	}
+	for range 7 {
 		if _, err := s.PullOnce(f.ctx); err != nil {
 			t.Fatalf("pull: %v", err)
 		}

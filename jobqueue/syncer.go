@@ -100,7 +100,19 @@ type Syncer struct {
 
 	mu     sync.Mutex
 	status SyncStatus
+
+	// templateFails counts, per template hash, the fetches whose bytes were
+	// wrong. A garbled answer on a bad link looks exactly like a centre that
+	// serves another version than it signed, so a template's jobs are refused
+	// for good only after templateAttempts wrong answers in a row; one bad
+	// transfer must not cost citizens their cards. Held in memory: a restart
+	// gives more tries, never fewer.
+	templateFails map[string]int
 }
+
+// templateAttempts is how many wrong answers for one template are taken as
+// the centre's word rather than a damaged transfer.
+const templateAttempts = 5
 
 // SyncStatus is what the web page shows about the link.
 type SyncStatus struct {
@@ -279,7 +291,17 @@ func (s *Syncer) fetchTemplates(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !templateGone(err) {
+		gone := templateGone(err)
+		if gone {
+			s.mu.Lock()
+			if s.templateFails == nil {
+				s.templateFails = map[string]int{}
+			}
+			s.templateFails[t.SHA256]++
+			gone = s.templateFails[t.SHA256] >= templateAttempts
+			s.mu.Unlock()
+		}
+		if !gone {
 			s.log.Warn().Err(err).Str("template", t.ID).Msg("sync: template not fetched; its jobs wait and it is tried again")
 			s.mu.Lock()
 			s.status.LastError = err.Error()
@@ -290,6 +312,9 @@ func (s *Syncer) fetchTemplates(ctx context.Context) error {
 		if rerr != nil {
 			return rerr
 		}
+		s.mu.Lock()
+		delete(s.templateFails, t.SHA256)
+		s.mu.Unlock()
 		s.log.Error().Err(err).Str("template", t.ID).Int("jobs_refused", n).Msg("sync: template unusable; the jobs naming it are refused and reported")
 	}
 	return nil
