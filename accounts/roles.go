@@ -62,6 +62,7 @@ const (
 	Witness       Permission = "witness"        // be the second person of a dual-control action
 	ManageUsers   Permission = "users.manage"   // add, disable, enable, unlock accounts, set secrets and uids
 	LedgerEnrol   Permission = "ledger.enrol"   // re-enrol the station with the centre after its database was lost
+	OfflineStart  Permission = "ledger.offline" // print after a restart while the centre cannot confirm the ledger (with a reason)
 )
 
 // Table says which roles hold each permission. Separation of duties: the
@@ -79,6 +80,7 @@ var Table = map[Permission][]Role{
 	Witness:       {Operator, Supervisor, Auditor},
 	ManageUsers:   {Admin},
 	LedgerEnrol:   {Admin},
+	OfflineStart:  {Supervisor},
 }
 
 // Permissions lists the table's permissions in a fixed order (for tests

@@ -79,7 +79,7 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 	}
 	mux.HandleFunc("GET /v1/events", view(e.hub.serveEvents))
 	mux.HandleFunc("GET /v1/outbox", view(e.serveOutbox))
-	e.witnessRoutes(mux) // checks the role table itself
+	e.witnessRoutes(mux, acc) // checks the role table itself
 	mux.HandleFunc("GET /v1/batches", view(func(w http.ResponseWriter, r *http.Request) {
 		bs, err := e.Batches(r.Context())
 		if err != nil {

@@ -106,6 +106,10 @@ func requestFor(p accounts.Permission, role accounts.Role) permRequest {
 		return permRequest{string(role), "POST", "/v1/stock", `{"op":"destroy","quantity":1,"record_ref":"M1"}`}
 	case accounts.ManageUsers:
 		return permRequest{"", "GET", "/v1/users", ""}
+	case accounts.OfflineStart:
+		// Allowed, it is refused by the station (no centre here, nothing
+		// waits for it), 409.
+		return permRequest{"", "POST", "/v1/witness/release", `{"reason":"test"}`}
 	case accounts.LedgerEnrol:
 		// Allowed, it is refused by the station (nothing to re-enrol), 409.
 		return permRequest{"", "POST", "/v1/enrolment", `{"reason":"test"}`}

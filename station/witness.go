@@ -29,9 +29,12 @@ import (
 // centre witnessed.
 type witnessGate struct {
 	mu     sync.Mutex
-	state  string // "", checking, waiting (centre unreachable), held (refused), ok
+	state  string // "", checking, waiting (centre unreachable), held (refused), offline (released by a person), ok
 	reason string
 	poke   chan struct{}
+	// released is a supervisor's recorded decision to print while the
+	// centre cannot be asked (who and why); "" while nobody decided.
+	released string
 }
 
 // WitnessState is what the local API and status show about the check.
@@ -59,6 +62,8 @@ func (e *Engine) witnessLine() string {
 	switch w.State {
 	case "held":
 		return "held: " + w.Reason
+	case "offline":
+		return "offline start: " + w.Reason
 	case "waiting", "checking":
 		return "waiting: " + w.Reason
 	}
@@ -92,6 +97,17 @@ func (e *Engine) AwaitWitness(ctx context.Context) error {
 			return ctx.Err()
 		}
 		var d time.Duration
+		if !errors.Is(err, errHeld) {
+			e.wit.mu.Lock()
+			released := e.wit.released
+			e.wit.mu.Unlock()
+			if released != "" {
+				e.wit.set("offline", released+"; the check runs again as soon as the centre answers")
+				e.log.Warn().Err(err).Msg("printing without the centre's confirmation of the ledger, released by a person; checked again when the centre answers")
+				go e.recheckWitness(ctx)
+				return nil
+			}
+		}
 		if errors.Is(err, errHeld) {
 			e.wit.set("held", err.Error())
 			e.log.Error().Err(err).Msg("printing held: the ledger does not extend what the centre witnessed")
@@ -307,8 +323,68 @@ func (e *Engine) Reenrol(ctx context.Context, actor, reason string) (jobqueue.En
 	if err != nil {
 		return ans, err
 	}
+	// The enrolment is witnessed: this database extends the centre's
+	// record now (also when it was held after an offline start, where no
+	// start-up check loops any more).
+	e.wit.set("ok", "")
 	e.pokeWitness()
 	return ans, nil
+}
+
+// ReleaseOffline is a supervisor's recorded decision to print while the
+// centre cannot be asked whether this database extends what it witnessed:
+// a station restarted in an outage (a power cut, the usual case) would
+// otherwise print nothing until the link is back, for a whole day. It is
+// refused unless the check is waiting for an unreachable centre: a
+// database the centre has refused stays held. The check runs again as soon
+// as the centre answers, and a database found not to extend the centre's
+// record then stops feeding blanks at once.
+func (e *Engine) ReleaseOffline(actor, reason string) error {
+	actor, reason = strings.TrimSpace(actor), strings.TrimSpace(reason)
+	if actor == "" || reason == "" {
+		return errors.New("printing without the centre needs the supervisor's name and a reason (--reason); both are recorded in the ledger")
+	}
+	e.wit.mu.Lock()
+	state := e.wit.state
+	if state == "waiting" || state == "checking" {
+		e.wit.released = fmt.Sprintf("released by %s without the centre: %s", actor, reason)
+	}
+	e.wit.mu.Unlock()
+	if state != "waiting" && state != "checking" {
+		return fmt.Errorf("printing is not waiting for the centre (the check is %q): nothing to release", state)
+	}
+	e.pokeWitness()
+	return nil
+}
+
+// recheckWitness runs the start-up check again after an offline release
+// until the centre answers: it either confirms the ledger (printing goes
+// on, checkpoints flow) or holds it (no further blank is fed; an admin
+// re-enrols).
+func (e *Engine) recheckWitness(ctx context.Context) {
+	wait := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if e.Witness().State != "offline" {
+			return
+		}
+		err := e.checkWitness(ctx)
+		switch {
+		case err == nil:
+			e.wit.set("ok", "")
+			e.log.Info().Msg("the centre answered: its last witnessed checkpoint is in this ledger")
+			return
+		case errors.Is(err, errHeld):
+			e.wit.set("held", err.Error())
+			e.log.Error().Err(err).Msg("printing held after an offline start: the ledger does not extend what the centre witnessed")
+			return
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 func (e *Engine) pokeWitness() {
@@ -334,12 +410,44 @@ func (e *Engine) checkpointByTime(ctx context.Context) {
 	}
 }
 
-func (e *Engine) witnessRoutes(mux *http.ServeMux) {
+func (e *Engine) witnessRoutes(mux *http.ServeMux, acc *accounts.Store) {
 	mux.HandleFunc("GET /v1/witness", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := allowed(w, r, accounts.View); !ok {
 			return
 		}
 		writeJSON(w, 200, e.Witness())
+	})
+	mux.HandleFunc("POST /v1/witness/release", func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			Actor  string `json:"actor"`
+			Reason string `json:"reason"`
+		}
+		c, ok := allowed(w, r, accounts.OfflineStart)
+		if !ok {
+			return
+		}
+		if err := readJSON(r, &b); err != nil {
+			writeErr(w, 400, err)
+			return
+		}
+		if err := sameActor(c, b.Actor); err != nil {
+			writeErr(w, 403, err)
+			return
+		}
+		if err := CheckReason("offline_start", b.Reason); err != nil {
+			writeErr(w, 400, err)
+			return
+		}
+		if err := e.ReleaseOffline(c.Name, b.Reason); err != nil {
+			writeErr(w, 409, err)
+			return
+		}
+		if err := logAction(r.Context(), acc, inventory.Event{Kind: inventory.ActionTaken, Actor: c.Name, Via: inventory.ViaSocket,
+			Action: "offline_start", Reason: strings.TrimSpace(b.Reason)}); err != nil {
+			writeErr(w, 500, err)
+			return
+		}
+		writeJSON(w, 200, map[string]string{"action": "offline_start", "by": c.Name})
 	})
 	mux.HandleFunc("POST /v1/enrolment", func(w http.ResponseWriter, r *http.Request) {
 		var b struct {

@@ -210,3 +210,106 @@ func TestStationCannotStartOverUnseen(t *testing.T) {
 		t.Errorf("epoch-1 copy after re-enrolment held for: %s", why)
 	}
 }
+
+// A station restarted while the centre is unreachable (a power cut in an
+// outage) waits; a supervisor's recorded decision lets it print. When the
+// centre answers again the check runs, and a database that does not
+// extend the centre's record (here: a restored backup) is held at once.
+func TestOfflineStartReleasedThenHeldWhenTheCentreAnswers(t *testing.T) {
+	r, srv, _ := witnessRig(t)
+	// The centre on a listener this test can cut and bring back.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	hs, err := srv.ServeTLS(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cfg.Central.URL = "https://" + addr
+	ctx := context.Background()
+	e := r.open()
+	if err := e.AwaitWitness(ctx); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(r.dir, "backup.db")
+	if _, err := e.db.Exec(`VACUUM INTO ?`, backup); err != nil {
+		t.Fatal(err)
+	}
+	r.stock("p1")
+	witnessed := func() int64 {
+		cps := srv.Export("ST-T").Checkpoints
+		if len(cps) == 0 {
+			return 0
+		}
+		return cps[len(cps)-1].Size
+	}
+	r.runUntil(func() bool {
+		e.ledger.CheckpointIfOlder(ctx, 0)
+		size, _ := e.ledger.Size(ctx)
+		return witnessed() == size
+	})
+
+	// The link goes down, the backup is restored, the station restarts.
+	hs.Close()
+	e = r.reopen(func(db string) {
+		os.Remove(db + "-wal")
+		os.Remove(db + "-shm")
+		b, err := os.ReadFile(backup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(db, b, 0o600)
+	})
+	if err := e.ReleaseOffline("sari", "power cut"); err == nil {
+		t.Error("released before the check even started")
+	}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.AwaitWitness(actx) }()
+	waitState := func(want string) WitnessState {
+		t.Helper()
+		end := time.Now().Add(25 * time.Second)
+		for time.Now().Before(end) {
+			if w := e.Witness(); w.State == want {
+				return w
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("witness state never %q: %+v", want, e.Witness())
+		return WitnessState{}
+	}
+	waitState("waiting")
+	select {
+	case err := <-done:
+		t.Fatalf("printing started without the centre and without a person: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := e.ReleaseOffline("", "power cut"); err == nil {
+		t.Error("a release without a name was accepted")
+	}
+	if err := e.ReleaseOffline("sari", "power cut; link down since 08:00"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("released, AwaitWitness: %v", err)
+	}
+	if w := waitState("offline"); !strings.Contains(w.Reason, "sari") || !strings.HasPrefix(e.StatusLine(), "offline start: ") {
+		t.Errorf("offline start not shown with who released it: %+v / %q", w, e.StatusLine())
+	}
+	// The centre answers again: this database is an old copy.
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("cannot listen on the centre's address again: %v", err)
+	}
+	hs2, err := srv.ServeTLS(ln2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs2.Close()
+	if w := waitState("held"); !strings.Contains(w.Reason, "does not extend") {
+		t.Errorf("held for: %s", w.Reason)
+	}
+}

@@ -456,6 +456,12 @@ func (w *worker) card(ctx context.Context, p *prepared) {
 // batchGoes re-reads the job's batch just before a blank is fed: a paused
 // batch gets its job back in the queue, a cancelled one ends it.
 func (w *worker) batchGoes(ctx context.Context, job jobqueue.JobMeta) bool {
+	// A station released to print without the centre stops feeding as
+	// soon as the centre says this database does not extend its record.
+	if wit := w.e.Witness(); wit.State == "held" {
+		w.giveBack(ctx, job, "printing held: the ledger does not extend what the centre witnessed")
+		return false
+	}
 	st, err := w.e.batchState(ctx, job.Batch)
 	if err != nil {
 		w.giveBack(ctx, job, "database error before feeding")

@@ -162,7 +162,7 @@ func TestPageRouteByRole(t *testing.T) {
 		}
 	}
 	for _, p := range accounts.Permissions() {
-		if !covered[p] && p != accounts.StockMove && p != accounts.LedgerEnrol { // receiving, loading, re-enrolling are the CLI's
+		if !covered[p] && p != accounts.StockMove && p != accounts.LedgerEnrol && p != accounts.OfflineStart { // receiving, loading, re-enrolling, an offline start are the CLI's
 			t.Errorf("permission %s has no page route in this test", p)
 		}
 	}

@@ -160,6 +160,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.tls(rest[1:])
 	case "enrol":
 		err = c.enrol(rest[1:])
+	case "offline-start":
+		err = c.offlineStart(rest[1:])
 	case "diag":
 		if len(rest) < 2 {
 			err = usageErr("diag printer|reader ...")
@@ -547,6 +549,25 @@ func (c *cli) enrol(args []string) error {
 			}
 			fmt.Fprintf(w, "the centre holds %d job(s) whose outcome it never received; it will not send them again until its operators decide: %s%s\n", len(res.JobsInQuestion), strings.Join(shown, ", "), more)
 		}
+	})
+}
+
+// offlineStart is a supervisor's recorded release of a station restarted
+// while the centre cannot be asked whether its database is the one it
+// witnessed.
+func (c *cli) offlineStart(args []string) error {
+	fs := flag.NewFlagSet("offline-start", flag.ContinueOnError)
+	fs.SetOutput(c.errw)
+	reason := fs.String("reason", "", "why printing cannot wait for the centre (recorded)")
+	if err := fs.Parse(args); err != nil || *reason == "" || fs.NArg() != 0 {
+		return usageErr(`offline-start --reason "why printing cannot wait for the centre"`)
+	}
+	var res map[string]string
+	if err := c.client.Do(c.ctx, "POST", "/v1/witness/release", map[string]string{"actor": c.actor, "reason": *reason}, &res); err != nil {
+		return err
+	}
+	return c.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "printing released without the centre by %s (recorded); the ledger is checked with the centre as soon as it answers, and held if it does not extend what the centre witnessed\n", res["by"])
 	})
 }
 

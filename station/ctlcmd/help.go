@@ -39,6 +39,7 @@ var commands = []command{
 	{"attention retry", "JOB", "Send a job that used up its attempts back to the queue.", true},
 	{"printer resume", "PRINTER", "Let a paused printer go on after fixing a jam, the cover, the ribbon...", true},
 	{"outbox", "[--limit N]", "What has not reached the centre yet: outcomes, checkpoints and stock reports, oldest first.", true},
+	{"offline-start", "--reason TEXT", "After a restart while the centre is unreachable, print without its confirmation of the ledger (supervisors; recorded; checked again when the centre answers).", true},
 	{"enrol", "--reason TEXT", "Re-enrol a station whose database does not extend what the centre witnessed (admins; recorded by the station and the centre).", true},
 	{"stock show", "", "Blanks in storage and in each printer, spoiled ones awaiting destruction, days left.", true},
 	{"stock receive", "--quantity N --ref DELIVERY [--serial-first S --serial-last S]", "Record a delivery of blanks into storage.", true},
