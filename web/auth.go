@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -201,14 +200,11 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 		Title: h.langOf(r, s).T(t[0], "ID", id), Text: h.langOf(r, s).T(t[1]), Button: h.langOf(r, s).T(t[2])})
 }
 
-// stockView is the dual-control page: destruction, adjustment and shift
-// close, each with a second sign-in box for the witness.
-type stockView struct {
-	Lang               string
-	Station, CSRF, Who string
-	Error, Flash       string
-	Printers           []string
-	Stock              *station.StockState
+// controlView is the dual-control page's part: destruction, adjustment
+// and shift close, each with a second sign-in box for the witness.
+type controlView struct {
+	Printers []string
+	Stock    *station.StockState
 }
 
 func (h *handler) stockPage(w http.ResponseWriter, r *http.Request) {
@@ -217,41 +213,62 @@ func (h *handler) stockPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	if !h.allowed(w, r, s, h.langOf(r, s), accounts.StockControl) {
+	l := h.langOf(r, s)
+	if !h.allowed(w, r, s, l, accounts.StockControl) {
 		return
 	}
-	h.showStock(w, r, s, http.StatusOK, "")
+	h.showStock(w, r, s, l, http.StatusOK, nil)
 }
 
-func (h *handler) showStock(w http.ResponseWriter, r *http.Request, s *session, code int, errMsg string) {
-	v := stockView{Lang: h.langOf(r, s).Code, Station: h.opts.Station, CSRF: s.CSRF, Who: s.Name, Error: errMsg, Flash: h.sessions.takeFlash(s)}
-	for _, p := range h.st.Printers() {
-		v.Printers = append(v.Printers, p.Name)
+// showStock draws the dual-control page; a refusal is shown in place (the
+// form's numbers are not kept, but the page says what to change).
+func (h *handler) showStock(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, refusal *note) {
+	v := h.frame(r, l, s, "stock")
+	v.Here = "/stock"
+	if refusal != nil {
+		refusal.Detail = scrubCommands(refusal.Detail)
+		v.Note = refusal
 	}
-	v.Stock, _ = h.st.Stock(r.Context())
-	h.render(w, h.langOf(r, nil), code, "stock.html", v)
+	cv := &controlView{}
+	for _, p := range h.st.Printers() {
+		cv.Printers = append(cv.Printers, p.Name)
+	}
+	cv.Stock, _ = h.st.Stock(r.Context())
+	v.Control = cv
+	h.render(w, l, code, "stock.html", v)
+}
+
+// controlDone are the outcome messages by stock operation.
+var controlDone = map[string]string{
+	"destroy":     msg("control_done_destroy"),
+	"adjust":      msg("control_done_adjust"),
+	"shift-close": msg("control_done_shift_close"),
 }
 
 // stock records a dual-control stock operation: the signed-in person is
 // the first, the witness signs in in the same form.
 func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
-	s, _ := h.post(w, r, true)
+	s, l := h.post(w, r, true)
 	if s == nil {
 		return
 	}
-	if !h.allowed(w, r, s, h.langOf(r, s), accounts.StockControl) {
+	if !h.allowed(w, r, s, l, accounts.StockControl) {
 		return
+	}
+	refuse := func(code int, text, detail string) {
+		h.showStock(w, r, s, l, code, &note{Err: true, Text: text, Detail: detail})
 	}
 	f := r.PostFormValue
 	op := station.StockOp{Op: f("op"), Actor: s.Name, RecordRef: strings.TrimSpace(f("record_ref")), Reason: strings.TrimSpace(f("reason")), Location: f("location")}
-	if station.StockPermission(op.Op) != accounts.StockControl {
-		h.showStock(w, r, s, http.StatusBadRequest, "unknown stock operation; use the forms on this page")
+	done, known := controlDone[op.Op]
+	if !known || station.StockPermission(op.Op) != accounts.StockControl {
+		refuse(http.StatusBadRequest, l.T("control_err_op"), "")
 		return
 	}
 	if q := f("quantity"); q != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(q), 10, 64)
 		if err != nil {
-			h.showStock(w, r, s, http.StatusBadRequest, fmt.Sprintf("quantity %q is not a whole number", q))
+			refuse(http.StatusBadRequest, l.T("control_err_quantity"), "")
 			return
 		}
 		op.Quantity = n
@@ -265,7 +282,7 @@ func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
 		for _, loc := range locs {
 			n, err := strconv.ParseInt(strings.TrimSpace(f("counted_"+loc)), 10, 64)
 			if err != nil || n < 0 {
-				h.showStock(w, r, s, http.StatusBadRequest, "write the number of blanks counted at "+loc+" (0 or more)")
+				refuse(http.StatusBadRequest, l.T("control_err_counted"), "")
 				return
 			}
 			op.Counted[loc] = n
@@ -273,43 +290,64 @@ func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
 	}
 	wname, wsecret := strings.TrimSpace(f("witness_name")), f("witness_secret")
 	if wname == "" || wsecret == "" || len(wsecret) > maxSecretField {
-		h.showStock(w, r, s, http.StatusBadRequest, "the witness signs in on this form: their name and their own password or PIN")
+		refuse(http.StatusBadRequest, l.T("control_err_no_witness"), "")
 		return
 	}
 	wit, err := h.acc.SignIn(r.Context(), wname, []byte(wsecret), inventory.ViaWeb)
 	if err != nil {
-		h.showStock(w, r, s, http.StatusUnauthorized, "witness: "+err.Error())
+		why := l.T("signin_err_refused")
+		var se *accounts.SignInError
+		if !errors.As(err, &se) {
+			h.log.Error().Err(err).Msg("the witness's sign-in could not be checked")
+			why = l.T("signin_err_unchecked")
+		} else if se.Reason == accounts.FailLocked || se.Reason == accounts.FailNowLock {
+			why = l.T("signin_err_locked")
+		} else if se.Reason == accounts.FailDisabled {
+			why = l.T("signin_err_disabled")
+		}
+		refuse(http.StatusUnauthorized, l.T("control_err_witness", "Why", why), "")
 		return
 	}
 	a, err := h.acc.Get(r.Context(), s.Name)
-	if err == nil {
-		err = accounts.Pair(a, wit, accounts.StockControl)
-	}
-	if err == nil {
-		err = station.DualControl(&op, wit.Name)
-	}
 	if err != nil {
-		code := http.StatusForbidden
-		h.showStock(w, r, s, code, "refused: "+err.Error())
+		h.log.Error().Err(err).Msg("the first person's account could not be read for a stock operation")
+		refuse(http.StatusServiceUnavailable, l.T("control_err_not_done"), err.Error())
+		return
+	}
+	if err := accounts.Pair(a, wit, accounts.StockControl); err != nil {
+		switch {
+		case errors.Is(err, accounts.ErrSamePerson):
+			refuse(http.StatusForbidden, l.T("control_err_same"), "")
+		case !accounts.Allows(wit.Roles, accounts.Witness):
+			var roles []string
+			for _, ro := range accounts.RolesWith(accounts.Witness) {
+				roles = append(roles, l.T("role_"+string(ro)))
+			}
+			refuse(http.StatusForbidden, l.T("control_err_witness_role", "Name", wit.Name, "Roles", strings.Join(roles, " / ")), "")
+		default:
+			refuse(http.StatusForbidden, l.T("control_err_not_done"), err.Error())
+		}
+		return
+	}
+	if err := station.DualControl(&op, wit.Name); err != nil {
+		refuse(http.StatusForbidden, l.T("control_err_refused"), err.Error())
 		return
 	}
 	en, err := h.st.RecordStock(r.Context(), op)
 	if err != nil {
-		h.showStock(w, r, s, http.StatusConflict, op.Op+" was not recorded: "+err.Error())
+		refuse(http.StatusConflict, l.T("control_err_refused"), err.Error())
 		return
 	}
 	h.log.Info().Str("op", op.Op).Int64("seq", en.Seq).Msg("dual-control stock operation from the web page")
-	h.sessions.setFlash(s, fmt.Sprintf("Recorded: %s by %s, witnessed by %s (ledger event %d).", op.Op, s.Name, wit.Name, en.Seq))
+	h.notes.put(s.id, note{Text: l.T(done, "Name", s.Name, "Witness", wit.Name, "Seq", l.Num(en.Seq))})
 	http.Redirect(w, r, "/stock", http.StatusSeeOther)
 }
 
 // usersView is the admin's page of accounts.
 type usersView struct {
-	Lang               string
-	Station, CSRF, Who string
-	Error, Flash       string
-	Accounts           []accounts.Account
-	Roles              []accounts.Role
+	Accounts []accounts.Account
+	Roles    []accounts.Role
+	Err      bool
 }
 
 func (h *handler) usersPage(w http.ResponseWriter, r *http.Request) {
@@ -318,44 +356,70 @@ func (h *handler) usersPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	if !h.allowed(w, r, s, h.langOf(r, s), accounts.ManageUsers) {
+	l := h.langOf(r, s)
+	if !h.allowed(w, r, s, l, accounts.ManageUsers) {
 		return
 	}
-	h.showUsers(w, r, s, http.StatusOK, "")
+	h.showUsers(w, r, s, l, http.StatusOK, nil)
 }
 
-func (h *handler) showUsers(w http.ResponseWriter, r *http.Request, s *session, code int, errMsg string) {
-	v := usersView{Lang: h.langOf(r, s).Code, Station: h.opts.Station, CSRF: s.CSRF, Who: s.Name, Error: errMsg, Flash: h.sessions.takeFlash(s), Roles: accounts.AllRoles}
-	var err error
-	if v.Accounts, err = h.acc.List(r.Context()); err != nil && v.Error == "" {
-		v.Error = "the accounts could not be read: " + err.Error()
+func (h *handler) showUsers(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, refusal *note) {
+	v := h.frame(r, l, s, "users")
+	v.Here = "/users"
+	if refusal != nil {
+		refusal.Detail = scrubCommands(refusal.Detail)
+		v.Note = refusal
 	}
-	h.render(w, h.langOf(r, nil), code, "users.html", v)
+	uv := &usersView{Roles: accounts.AllRoles}
+	var err error
+	if uv.Accounts, err = h.acc.List(r.Context()); err != nil {
+		h.log.Error().Err(err).Msg("the accounts could not be read for the page")
+		uv.Err = true
+	}
+	v.Users = uv
+	h.render(w, l, code, "users.html", v)
 }
+
+// usersDone are the outcome messages by account action.
+var usersDone = map[string]string{
+	"add":     msg("users_done_add"),
+	"disable": msg("users_done_disable"),
+	"enable":  msg("users_done_enable"),
+	"unlock":  msg("users_done_unlock"),
+}
+
+var errSecretsDiffer = errors.New("the two secrets differ")
 
 func (h *handler) users(w http.ResponseWriter, r *http.Request) {
-	s, _ := h.post(w, r, true)
+	s, l := h.post(w, r, true)
 	if s == nil {
 		return
 	}
-	if !h.allowed(w, r, s, h.langOf(r, s), accounts.ManageUsers) {
+	if !h.allowed(w, r, s, l, accounts.ManageUsers) {
 		return
 	}
 	by := accounts.By{Name: s.Name, Via: inventory.ViaWeb}
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	action := r.PostFormValue("action")
+	done, known := usersDone[action]
+	if !known {
+		h.showUsers(w, r, s, l, http.StatusBadRequest, &note{Err: true, Text: l.T("users_err_action")})
+		return
+	}
 	var err error
+	rolesOK := true
 	switch action {
 	case "add":
 		var roles []accounts.Role
 		roles, err = accounts.ParseRoles(strings.Join(r.PostForm["role"], ","))
+		rolesOK = err == nil
 		secret := r.PostFormValue("secret")
 		switch {
 		case err != nil:
 		case len(secret) > maxSecretField:
 			err = accounts.ErrWeakSecret
 		case secret != r.PostFormValue("secret2"):
-			err = errors.New("the two secrets differ")
+			err = errSecretsDiffer
 		default:
 			err = h.acc.Add(r.Context(), by, name, roles, []byte(secret))
 		}
@@ -365,14 +429,30 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request) {
 		err = h.acc.SetDisabled(r.Context(), by, name, action == "disable")
 	case "unlock":
 		err = h.acc.Unlock(r.Context(), by, name)
-	default:
-		err = errors.New("unknown account action; use the buttons on this page")
 	}
 	if err != nil {
-		h.showUsers(w, r, s, http.StatusBadRequest, fmt.Sprintf("account %s: %s was not done: %v", name, action, err))
+		n := &note{Err: true}
+		switch {
+		case !rolesOK:
+			n.Text = l.T("users_err_roles")
+		case errors.Is(err, errSecretsDiffer):
+			n.Text = l.T("users_err_secrets_differ")
+		case errors.Is(err, accounts.ErrWeakSecret):
+			n.Text = l.T("users_err_weak")
+		case errors.Is(err, accounts.ErrBadName):
+			n.Text = l.T("users_err_name")
+		case errors.Is(err, accounts.ErrExists):
+			n.Text = l.T("users_err_exists", "Name", name)
+		case errors.Is(err, accounts.ErrNoAccount):
+			n.Text = l.T("users_err_no_account", "Name", name)
+		default:
+			h.log.Warn().Err(err).Str("action", action).Msg("an account action from the web page was not done")
+			n.Text, n.Detail = l.T("users_err_not_done"), err.Error()
+		}
+		h.showUsers(w, r, s, l, http.StatusBadRequest, n)
 		return
 	}
-	h.sessions.setFlash(s, "Account "+name+": "+action+" done.")
+	h.notes.put(s.id, note{Text: l.T(done, "Name", name)})
 	http.Redirect(w, r, "/users", http.StatusSeeOther)
 }
 

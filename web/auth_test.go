@@ -314,3 +314,49 @@ func TestDualControlOnThePage(t *testing.T) {
 		t.Errorf("people log lacks the cancel with its reason:\n%s", log)
 	}
 }
+
+// The dual-control and accounts pages speak Indonesian, with the same
+// header, menu and language switch as the other pages, down to their
+// refusals and outcomes.
+func TestStockAndUsersPagesInIndonesian(t *testing.T) {
+	f := newFake()
+	c := signedIn(t, f, "ani", Supervisor)
+	c.acc.add("sari", Supervisor)
+	c.accept = "id"
+	check := func(what, body string, want, not []string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q", what, w)
+			}
+		}
+		for _, n := range not {
+			if strings.Contains(body, n) {
+				t.Errorf("%s still says %q", what, n)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("%s:\n%s", what, body)
+		}
+	}
+	frame := []string{`<html lang="id">`, `id="lang-en"`, `href="#main"`, `id="signout"`}
+	english := []string{"Destroy spoiled blanks", "Adjust the stock", "Close the shift", "Witness", "How many", "Record the destruction", "Back to the print room", "Counted in"}
+	check("/stock", c.get("/stock").Body.String(),
+		append(frame, "<h1>Stok: pemusnahan, penyesuaian, tutup shift</h1>", "Musnahkan blanko rusak", "Sesuaikan stok", "Saksi: orang kedua masuk di sini",
+			"Nomor berita acara pemusnahan", "Jumlah dihitung di printer p1", `id="stock-link" aria-current="page"`), english)
+	rec := c.post("/stock", url.Values{"op": {"destroy"}, "quantity": {"2"}, "record_ref": {"BA-7"}, "witness_name": {"ani"}, "witness_secret": {secretOf("ani")}})
+	check("a refused destruction", rec.Body.String(), append(frame, "Ditolak: saksi harus orang lain"), append(english, "someone else"))
+	page := c.next(c.post("/stock", url.Values{"op": {"destroy"}, "quantity": {"2"}, "record_ref": {"BA-7"}, "witness_name": {"sari"}, "witness_secret": {secretOf("sari")}}))
+	check("a recorded destruction", page, []string{"Dicatat: pemusnahan oleh ani, disaksikan sari"}, append(english, "Recorded"))
+
+	a := signedIn(t, f, "adi", "admin")
+	a.acc.add("budi", Operator)
+	a.accept = "id"
+	englishUsers := []string{"New account", "Add the account", "Roles", "Disable", "The same again", "Back to the print room", ">active<"}
+	check("/users", a.get("/users").Body.String(),
+		append(frame, "<h1>Akun</h1>", "Akun baru", "Tambahkan akun", "Nonaktifkan", "Peran", `id="users-link" aria-current="page"`, ">aktif<"), englishUsers)
+	rec = a.post("/users", url.Values{"action": {"add"}, "name": {"cici"}, "role": {"operator"}, "secret": {"rahasia-123"}, "secret2": {"rahasia-124"}})
+	check("secrets that differ", rec.Body.String(), []string{"Kedua kata sandi berbeda"}, append(englishUsers, "secrets differ"))
+	page = a.next(a.post("/users", url.Values{"action": {"disable"}, "name": {"budi"}}))
+	check("a disabled account", page, []string{"Akun budi dinonaktifkan", ">nonaktif<", "Aktifkan"}, append(englishUsers, "disable done"))
+}

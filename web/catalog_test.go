@@ -132,7 +132,7 @@ func TestCatalogRenders(t *testing.T) {
 			s := l.N(id, 2, "N", 2, "ID", "B-1", "Name", "p1", "Job", "J-1", "What", "x", "Printer", "p1", "Batch", "B-1",
 				"Printed", "1", "Total", "2", "Busy", 1, "Stopped", 0, "Days", "3", "PerDay", "1,5", "Window", 7, "Level", "10",
 				"Available", "5", "Clock", "10.00", "Role", "operator", "State", "queued", "Date", "d", "From", "a", "To", "b",
-				"Weekday", "w", "Roles", "supervisor", "Day", 1, "Month", "m", "Year", 2026, "Mon", "m", "H", "10", "M", "00", "S", "00")
+				"Weekday", "w", "Roles", "supervisor", "Witness", "w", "Seq", "7", "Why", "y", "Day", 1, "Month", "m", "Year", 2026, "Mon", "m", "H", "10", "M", "00", "S", "00")
 			if strings.Contains(s, "<no value>") {
 				bad = append(bad, id+": a placeholder the code does not fill: "+s)
 			}

@@ -32,7 +32,6 @@ type session struct {
 	Roles    []accounts.Role
 	Role     string // the roles as words, for the page's header
 	CSRF     string
-	flash    string
 	lastSeen time.Time
 }
 
@@ -179,24 +178,4 @@ func (ss *sessions) signOut(w http.ResponseWriter, r *http.Request, s *session) 
 	delete(ss.m, s.id)
 	ss.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-}
-
-func (ss *sessions) setFlash(s *session, msg string) {
-	ss.mu.Lock()
-	if cur := ss.m[s.id]; cur != nil {
-		cur.flash = msg
-	}
-	ss.mu.Unlock()
-}
-
-func (ss *sessions) takeFlash(s *session) string {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	cur := ss.m[s.id]
-	if cur == nil {
-		return ""
-	}
-	f := cur.flash
-	cur.flash = ""
-	return f
 }

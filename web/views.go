@@ -19,7 +19,7 @@ type view struct {
 	Station string
 	S       *session
 	Note    *note
-	Nav     string          // which page: home, search, today, report
+	Nav     string          // which page: home, search, today, report, stock, users
 	Can     map[string]bool // permission → the session holds it (accounts' role table)
 	Here    string          // this page's path, for forms to come back to
 	BeatMS  int64
@@ -28,6 +28,8 @@ type view struct {
 	Story   *storyView
 	Today   *todayView
 	Report  *reportView
+	Control *controlView
+	Users   *usersView
 }
 
 func (h *handler) frame(r *http.Request, l *lang, s *session, nav string) *view {
