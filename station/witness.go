@@ -410,6 +410,33 @@ func (e *Engine) checkpointByTime(ctx context.Context) {
 	}
 }
 
+// reasonedCall reads a person's decision on the ledger's witness (who and
+// why) once the role table allows it: the ledger records who signed in, so
+// a name in the body must be theirs.
+func reasonedCall(w http.ResponseWriter, r *http.Request, p accounts.Permission) (Caller, string, bool) {
+	var b struct {
+		Actor  string `json:"actor"`
+		Reason string `json:"reason"`
+	}
+	c, ok := allowed(w, r, p)
+	if !ok {
+		return c, "", false
+	}
+	if err := readJSON(r, &b); err != nil {
+		writeErr(w, 400, err)
+		return c, "", false
+	}
+	if err := sameActor(c, b.Actor); err != nil {
+		writeErr(w, 403, err)
+		return c, "", false
+	}
+	if err := CheckReason(string(p), b.Reason); err != nil {
+		writeErr(w, 400, err)
+		return c, "", false
+	}
+	return c, strings.TrimSpace(b.Reason), true
+}
+
 func (e *Engine) witnessRoutes(mux *http.ServeMux, acc *accounts.Store) {
 	mux.HandleFunc("GET /v1/witness", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := allowed(w, r, accounts.View); !ok {
@@ -418,56 +445,27 @@ func (e *Engine) witnessRoutes(mux *http.ServeMux, acc *accounts.Store) {
 		writeJSON(w, 200, e.Witness())
 	})
 	mux.HandleFunc("POST /v1/witness/release", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			Actor  string `json:"actor"`
-			Reason string `json:"reason"`
-		}
-		c, ok := allowed(w, r, accounts.OfflineStart)
+		c, reason, ok := reasonedCall(w, r, accounts.OfflineStart)
 		if !ok {
 			return
 		}
-		if err := readJSON(r, &b); err != nil {
-			writeErr(w, 400, err)
-			return
-		}
-		if err := sameActor(c, b.Actor); err != nil {
-			writeErr(w, 403, err)
-			return
-		}
-		if err := CheckReason("offline_start", b.Reason); err != nil {
-			writeErr(w, 400, err)
-			return
-		}
-		if err := e.ReleaseOffline(c.Name, b.Reason); err != nil {
+		if err := e.ReleaseOffline(c.Name, reason); err != nil {
 			writeErr(w, 409, err)
 			return
 		}
 		if err := logAction(r.Context(), acc, inventory.Event{Kind: inventory.ActionTaken, Actor: c.Name, Via: inventory.ViaSocket,
-			Action: "offline_start", Reason: strings.TrimSpace(b.Reason)}); err != nil {
+			Action: "offline_start", Reason: reason}); err != nil {
 			writeErr(w, 500, err)
 			return
 		}
 		writeJSON(w, 200, map[string]string{"action": "offline_start", "by": c.Name})
 	})
 	mux.HandleFunc("POST /v1/enrolment", func(w http.ResponseWriter, r *http.Request) {
-		var b struct {
-			Actor  string `json:"actor"`
-			Reason string `json:"reason"`
-		}
-		c, ok := allowed(w, r, accounts.LedgerEnrol)
+		c, reason, ok := reasonedCall(w, r, accounts.LedgerEnrol)
 		if !ok {
 			return
 		}
-		if err := readJSON(r, &b); err != nil {
-			writeErr(w, 400, err)
-			return
-		}
-		// The ledger records who signed in; a name in the body must be it.
-		if err := sameActor(c, b.Actor); err != nil {
-			writeErr(w, 403, err)
-			return
-		}
-		ans, err := e.Reenrol(r.Context(), c.Name, b.Reason)
+		ans, err := e.Reenrol(r.Context(), c.Name, reason)
 		if err != nil {
 			writeErr(w, 409, err)
 			return
