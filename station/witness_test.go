@@ -78,6 +78,40 @@ func awaitHeld(t *testing.T, e *Engine) string {
 	return ""
 }
 
+// witnessedSize is the size of the last checkpoint the centre cosigned
+// for the rig's station.
+func witnessedSize(srv *central.Server) int64 {
+	cps := srv.Export("ST-T").Checkpoints
+	if len(cps) == 0 {
+		return 0
+	}
+	return cps[len(cps)-1].Size
+}
+
+// backup copies the engine's database as it is now.
+func (r *rig) backup(e *Engine) string {
+	r.t.Helper()
+	path := filepath.Join(r.dir, "backup.db")
+	if _, err := e.db.Exec(`VACUUM INTO ?`, path); err != nil {
+		r.t.Fatal(err)
+	}
+	return path
+}
+
+// restore puts a backup in place of the database (for reopen), as an
+// insider restoring an old copy would.
+func restore(t *testing.T, backup string) func(db string) {
+	return func(db string) {
+		os.Remove(db + "-wal")
+		os.Remove(db + "-shm")
+		b, err := os.ReadFile(backup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(db, b, 0o600)
+	}
+}
+
 // reopen closes the engine's database, lets mutate change the files, and
 // opens a new engine on them, as a restart of the daemon would.
 func (r *rig) reopen(mutate func(db string)) *Engine {
@@ -106,18 +140,9 @@ func TestStationCannotStartOverUnseen(t *testing.T) {
 	if ens := srv.Enrolments("ST-T"); len(ens) != 1 || ens[0].Epoch != 1 {
 		t.Fatalf("first start did not enrol: %+v", ens)
 	}
-	backup := filepath.Join(r.dir, "backup.db")
-	if _, err := e.db.Exec(`VACUUM INTO ?`, backup); err != nil {
-		t.Fatal(err)
-	}
+	backup := r.backup(e)
 	r.stock("p1")
-	witnessed := func() int64 {
-		cps := srv.Export("ST-T").Checkpoints
-		if len(cps) == 0 {
-			return 0
-		}
-		return cps[len(cps)-1].Size
-	}
+	witnessed := func() int64 { return witnessedSize(srv) }
 	r.runUntil(func() bool {
 		bs, _ := e.queue.Batches(ctx)
 		for _, b := range bs {
@@ -141,15 +166,7 @@ func TestStationCannotStartOverUnseen(t *testing.T) {
 	size := witnessed()
 
 	// 1. A backup from before the cards were printed is restored.
-	e = r.reopen(func(db string) {
-		os.Remove(db + "-wal")
-		os.Remove(db + "-shm")
-		b, err := os.ReadFile(backup)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(db, b, 0o600)
-	})
+	e = r.reopen(restore(t, backup))
 	if why := awaitHeld(t, e); !strings.Contains(why, "does not extend") {
 		t.Errorf("restored backup held for: %s", why)
 	}
@@ -233,18 +250,9 @@ func TestOfflineStartReleasedThenHeldWhenTheCentreAnswers(t *testing.T) {
 	if err := e.AwaitWitness(ctx); err != nil {
 		t.Fatal(err)
 	}
-	backup := filepath.Join(r.dir, "backup.db")
-	if _, err := e.db.Exec(`VACUUM INTO ?`, backup); err != nil {
-		t.Fatal(err)
-	}
+	backup := r.backup(e)
 	r.stock("p1")
-	witnessed := func() int64 {
-		cps := srv.Export("ST-T").Checkpoints
-		if len(cps) == 0 {
-			return 0
-		}
-		return cps[len(cps)-1].Size
-	}
+	witnessed := func() int64 { return witnessedSize(srv) }
 	r.runUntil(func() bool {
 		e.ledger.CheckpointIfOlder(ctx, 0)
 		size, _ := e.ledger.Size(ctx)
@@ -253,15 +261,7 @@ func TestOfflineStartReleasedThenHeldWhenTheCentreAnswers(t *testing.T) {
 
 	// The link goes down, the backup is restored, the station restarts.
 	hs.Close()
-	e = r.reopen(func(db string) {
-		os.Remove(db + "-wal")
-		os.Remove(db + "-shm")
-		b, err := os.ReadFile(backup)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(db, b, 0o600)
-	})
+	e = r.reopen(restore(t, backup))
 	if err := e.ReleaseOffline("sari", "power cut"); err == nil {
 		t.Error("released before the check even started")
 	}
