@@ -23,6 +23,31 @@ type actionBody struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// reasonedCall reads a person's action once the role table allows p: the
+// ledger records who signed in, so a name in the body must be theirs, and
+// the reason (required where the action needs one) is one line the people
+// log keeps.
+func reasonedCall(w http.ResponseWriter, r *http.Request, p accounts.Permission, action string) (Caller, string, bool) {
+	c, ok := allowed(w, r, p)
+	if !ok {
+		return c, "", false
+	}
+	var b actionBody
+	if err := readJSON(r, &b); err != nil {
+		writeErr(w, 400, err)
+		return c, "", false
+	}
+	if err := sameActor(c, b.Actor); err != nil {
+		writeErr(w, 403, err)
+		return c, "", false
+	}
+	if err := CheckReason(action, b.Reason); err != nil {
+		writeErr(w, 400, err)
+		return c, "", false
+	}
+	return c, strings.TrimSpace(b.Reason), true
+}
+
 // batchPermission is the permission a batch action needs.
 func batchPermission(action string) accounts.Permission {
 	if action == "cancel" {
@@ -90,21 +115,8 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 	}))
 	mux.HandleFunc("POST /v1/batches/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		id, action := r.PathValue("id"), r.PathValue("action")
-		c, ok := allowed(w, r, batchPermission(action))
+		c, reason, ok := reasonedCall(w, r, batchPermission(action), action)
 		if !ok {
-			return
-		}
-		var b actionBody
-		if err := readJSON(r, &b); err != nil {
-			writeErr(w, 400, err)
-			return
-		}
-		if err := sameActor(c, b.Actor); err != nil {
-			writeErr(w, 403, err)
-			return
-		}
-		if err := CheckReason(action, b.Reason); err != nil {
-			writeErr(w, 400, err)
 			return
 		}
 		if err := e.SetBatch(r.Context(), id, action, c.Name); err != nil {
@@ -116,7 +128,7 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 			return
 		}
 		if err := logAction(r.Context(), acc, inventory.Event{Kind: inventory.ActionTaken, Actor: c.Name, Via: inventory.ViaSocket,
-			Action: "batch_" + action, Subject: id, Reason: strings.TrimSpace(b.Reason)}); err != nil {
+			Action: "batch_" + action, Subject: id, Reason: reason}); err != nil {
 			writeErr(w, 500, err)
 			return
 		}
@@ -132,21 +144,8 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 	}))
 	mux.HandleFunc("POST /v1/attention/{job}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		job, action := r.PathValue("job"), r.PathValue("action")
-		c, ok := allowed(w, r, jobPermission(action))
+		c, reason, ok := reasonedCall(w, r, jobPermission(action), action)
 		if !ok {
-			return
-		}
-		var b actionBody
-		if err := readJSON(r, &b); err != nil {
-			writeErr(w, 400, err)
-			return
-		}
-		if err := sameActor(c, b.Actor); err != nil {
-			writeErr(w, 403, err)
-			return
-		}
-		if err := CheckReason(action, b.Reason); err != nil {
-			writeErr(w, 400, err)
 			return
 		}
 		var err error
@@ -170,7 +169,7 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 			return
 		}
 		if err := logAction(r.Context(), acc, inventory.Event{Kind: inventory.ActionTaken, Actor: c.Name, Via: inventory.ViaSocket,
-			Action: "job_" + action, Job: job, Reason: strings.TrimSpace(b.Reason)}); err != nil {
+			Action: "job_" + action, Job: job, Reason: reason}); err != nil {
 			writeErr(w, 500, err)
 			return
 		}

@@ -410,33 +410,6 @@ func (e *Engine) checkpointByTime(ctx context.Context) {
 	}
 }
 
-// reasonedCall reads a person's decision on the ledger's witness (who and
-// why) once the role table allows it: the ledger records who signed in, so
-// a name in the body must be theirs.
-func reasonedCall(w http.ResponseWriter, r *http.Request, p accounts.Permission) (Caller, string, bool) {
-	var b struct {
-		Actor  string `json:"actor"`
-		Reason string `json:"reason"`
-	}
-	c, ok := allowed(w, r, p)
-	if !ok {
-		return c, "", false
-	}
-	if err := readJSON(r, &b); err != nil {
-		writeErr(w, 400, err)
-		return c, "", false
-	}
-	if err := sameActor(c, b.Actor); err != nil {
-		writeErr(w, 403, err)
-		return c, "", false
-	}
-	if err := CheckReason(string(p), b.Reason); err != nil {
-		writeErr(w, 400, err)
-		return c, "", false
-	}
-	return c, strings.TrimSpace(b.Reason), true
-}
-
 func (e *Engine) witnessRoutes(mux *http.ServeMux, acc *accounts.Store) {
 	mux.HandleFunc("GET /v1/witness", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := allowed(w, r, accounts.View); !ok {
@@ -445,7 +418,7 @@ func (e *Engine) witnessRoutes(mux *http.ServeMux, acc *accounts.Store) {
 		writeJSON(w, 200, e.Witness())
 	})
 	mux.HandleFunc("POST /v1/witness/release", func(w http.ResponseWriter, r *http.Request) {
-		c, reason, ok := reasonedCall(w, r, accounts.OfflineStart)
+		c, reason, ok := reasonedCall(w, r, accounts.OfflineStart, "offline_start")
 		if !ok {
 			return
 		}
@@ -461,7 +434,7 @@ func (e *Engine) witnessRoutes(mux *http.ServeMux, acc *accounts.Store) {
 		writeJSON(w, 200, map[string]string{"action": "offline_start", "by": c.Name})
 	})
 	mux.HandleFunc("POST /v1/enrolment", func(w http.ResponseWriter, r *http.Request) {
-		c, reason, ok := reasonedCall(w, r, accounts.LedgerEnrol)
+		c, reason, ok := reasonedCall(w, r, accounts.LedgerEnrol, "enrol")
 		if !ok {
 			return
 		}
