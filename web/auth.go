@@ -207,17 +207,21 @@ type controlView struct {
 	Stock    *station.StockState
 }
 
-func (h *handler) stockPage(w http.ResponseWriter, r *http.Request) {
-	s := h.current(r, true)
-	if s == nil || s.Name == "" {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
+// gatedPage serves a page that needs a signed-in person holding p; others
+// go to the sign-in, or are told their account may not do this.
+func (h *handler) gatedPage(p accounts.Permission, show func(http.ResponseWriter, *http.Request, *session, *lang, int, *note)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := h.current(r, true)
+		if s == nil || s.Name == "" {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		l := h.langOf(r, s)
+		if !h.allowed(w, r, s, l, p) {
+			return
+		}
+		show(w, r, s, l, http.StatusOK, nil)
 	}
-	l := h.langOf(r, s)
-	if !h.allowed(w, r, s, l, accounts.StockControl) {
-		return
-	}
-	h.showStock(w, r, s, l, http.StatusOK, nil)
 }
 
 // showStock draws the dual-control page; a refusal is shown in place (the
@@ -348,19 +352,6 @@ type usersView struct {
 	Accounts []accounts.Account
 	Roles    []accounts.Role
 	Err      bool
-}
-
-func (h *handler) usersPage(w http.ResponseWriter, r *http.Request) {
-	s := h.current(r, true)
-	if s == nil || s.Name == "" {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
-	l := h.langOf(r, s)
-	if !h.allowed(w, r, s, l, accounts.ManageUsers) {
-		return
-	}
-	h.showUsers(w, r, s, l, http.StatusOK, nil)
 }
 
 func (h *handler) showUsers(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, refusal *note) {

@@ -155,9 +155,9 @@ func New(st Station, opts Options) http.Handler {
 	h.mux.HandleFunc("POST /attention", h.attention)
 	h.mux.HandleFunc("POST /printer", h.printer)
 	h.mux.HandleFunc("GET /act", h.act)
-	h.mux.HandleFunc("GET /stock", h.stockPage)
+	h.mux.HandleFunc("GET /stock", h.gatedPage(accounts.StockControl, h.showStock))
 	h.mux.HandleFunc("POST /stock", h.stock)
-	h.mux.HandleFunc("GET /users", h.usersPage)
+	h.mux.HandleFunc("GET /users", h.gatedPage(accounts.ManageUsers, h.showUsers))
 	h.mux.HandleFunc("POST /users", h.users)
 	h.mux.HandleFunc("GET /desk/face", h.deskFace)
 	return h
