@@ -613,20 +613,7 @@ func (q *Queue) Jobs(ctx context.Context, batchID string, states ...State) ([]Jo
 		}
 	}
 	query += ` ORDER BY recorded, id`
-	rows, err := q.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("jobqueue: list jobs: %w", err)
-	}
-	defer rows.Close()
-	var out []JobMeta
-	for rows.Next() {
-		m, err := scanMeta(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return q.metas(ctx, query, args...)
 }
 
 // Batches lists the batches the station holds, oldest recording first.
