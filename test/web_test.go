@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -361,6 +362,43 @@ func TestWebPage(t *testing.T) {
 		t.Errorf("the note stays after F5")
 	}
 	poll("the printer's Spoiled count", `(document.querySelector('[data-printer="p1"] .spoiled') || {}).textContent === "1"`, 30*time.Second)
+
+	// Dual control on one screen: the supervisor destroys the spoiled card
+	// with a witness who signs in on the same form. Herself as her own
+	// witness is refused and records nothing; the operator as witness is
+	// recorded with both signed-in names.
+	destroyed := func() []inventory.ExportRecord {
+		var out []inventory.ExportRecord
+		for _, r := range s.ledger() {
+			if r.Kind == inventory.Destroyed {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	destroy := func(what, witness, wait string) {
+		t.Helper()
+		step(what, 60*time.Second,
+			chromedp.Navigate(base+"stock"),
+			chromedp.WaitVisible(chromedp.CSS("#destroy")),
+			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=quantity]`), "1"),
+			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=record_ref]`), "BA-2026-031"),
+			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=witness_name]`), witness),
+			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=witness_secret]`), secretOf(witness)),
+			chromedp.Click(chromedp.CSS("#destroy-button")),
+			chromedp.WaitVisible(chromedp.CSS(wait)),
+		)
+	}
+	destroy("destroy with herself as the witness", "sari", "#error")
+	if n := len(destroyed()); n != 0 {
+		t.Fatalf("a destruction with the same account as witness was recorded (%d events)", n)
+	}
+	check("05-stock-refused-en")
+	destroy("destroy with the operator as the witness", "ani", "#flash")
+	if ds := destroyed(); len(ds) != 1 || ds[0].Actor != "sari" || !slices.Contains(ds[0].Witnesses, "ani") || !slices.Contains(ds[0].Witnesses, "sari") {
+		t.Fatalf("destruction in the ledger: %+v, want one by sari witnessed by ani", ds)
+	}
+	step("back to the print room", 30*time.Second, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#live")))
 
 	// The batch finishes through live updates alone.
 	eval(`window.__notReloaded = true; "ok"`)
