@@ -36,8 +36,13 @@ func TestDiagIPPQueue(t *testing.T) {
 	f, _ := os.Create(front)
 	png.Encode(f, ipp.TestImage())
 	f.Close()
+	// The cover opens while this card prints (ippeveprinter raises the
+	// reason with the job): the driver may see it before the job ends
+	// (seen in CI under load) and then says so; it never reports the card
+	// printed without the fault.
 	eve.SetState("+cover-open")
-	if code, out, errs := run(t, "--printer", eve.URI, "print", front); code != 0 || !strings.Contains(out, "1 side(s) through the queue") {
+	if code, out, errs := run(t, "--printer", eve.URI, "print", front); !(code == 0 && strings.Contains(out, "1 side(s) through the queue")) &&
+		!(code == 1 && strings.Contains(errs, "cover open") && strings.Contains(errs, "close the printer cover")) {
 		t.Fatalf("print: %d %q %q", code, out, errs)
 	}
 	code, out, _ = run(t, "--printer", eve.URI, "status")
