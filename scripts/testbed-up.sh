@@ -8,7 +8,12 @@ set -euo pipefail
 # which would otherwise start them themselves.
 if command -v avahi-daemon >/dev/null 2>&1 && ! avahi-daemon --check 2>/dev/null; then
   mkdir -p /run/dbus
-  [ -S /run/dbus/system_bus_socket ] || dbus-daemon --system --fork || true
+  # A socket nobody listens on (and its pid file) are left from the image
+  # the machine was started from; dbus-daemon refuses to start over them.
+  if ! timeout 5 dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.GetId >/dev/null 2>&1; then
+    rm -f /run/dbus/system_bus_socket /run/dbus/pid
+    dbus-daemon --system --fork || true
+  fi
   avahi-daemon -D || echo "testbed-up: avahi-daemon did not start; the IPP tests will try again" >&2
 fi
 if [ -s /run/pcscd/pcscd.pid ] && kill -0 "$(tr -d '\000' < /run/pcscd/pcscd.pid)" 2>/dev/null; then
@@ -18,6 +23,8 @@ if pgrep -x pcscd >/dev/null 2>&1; then
   exit 0
 fi
 mkdir -p /run/pcscd
+# no pcscd runs: a socket or pid file left from the machine's image is stale
+rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid
 pcscd   # daemonizes
 # wait until it answers (its socket exists) and has written its pid file,
 # so `go test` and `make demo` right after find it and its readers
