@@ -63,6 +63,9 @@ const (
 	ManageUsers   Permission = "users.manage"   // add, disable, enable, unlock accounts, set secrets and uids
 	LedgerEnrol   Permission = "ledger.enrol"   // re-enrol the station with the centre after its database was lost
 	OfflineStart  Permission = "ledger.offline" // print after a restart while the centre cannot confirm the ledger (with a reason)
+	PrinterDiag   Permission = "printer.diag"   // run a printer's diagnostics: test card, cleaning, sensor adjust, reader test
+	AuditRead     Permission = "audit.read"     // verify and reconcile the ledger, export it, read the people log, the berita acara
+	StockRequest  Permission = "stock.request"  // ask the centre for more blanks; announce the day's stock
 )
 
 // Table says which roles hold each permission. Separation of duties: the
@@ -81,6 +84,9 @@ var Table = map[Permission][]Role{
 	ManageUsers:   {Admin},
 	LedgerEnrol:   {Admin},
 	OfflineStart:  {Supervisor},
+	PrinterDiag:   {Technician},
+	AuditRead:     {Supervisor, Auditor},
+	StockRequest:  {Supervisor},
 }
 
 // Permissions lists the table's permissions in a fixed order (for tests

@@ -65,29 +65,42 @@ func usedIDs(t *testing.T) map[string]bool {
 
 func catalogIDs(t *testing.T, lang string) map[string]bool {
 	t.Helper()
-	b, err := localeFS.ReadFile("locales/active." + lang + ".toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := toml.Unmarshal(b, &m); err != nil {
-		t.Fatalf("catalog %s: %v", lang, err)
-	}
 	ids := map[string]bool{}
-	for k, v := range m {
-		ids[k] = true
-		if tbl, ok := v.(map[string]any); ok {
-			if _, ok := tbl["other"]; !ok {
-				t.Errorf("catalog %s: %s has no \"other\" form", lang, k)
+	for _, f := range catalogFiles(lang) {
+		b, err := localeFS.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := toml.Unmarshal(b, &m); err != nil {
+			t.Fatalf("catalog %s: %v", f, err)
+		}
+		for k, v := range m {
+			if ids[k] {
+				// the bundle would keep one of the two silently
+				t.Errorf("catalog %s: %s is already in another %s file", f, k, lang)
 			}
-			if lang == "en" {
-				if _, ok := tbl["one"]; !ok {
-					t.Errorf("catalog en: %s has a number but no \"one\" form", k)
-				}
-			}
+			ids[k] = true
+			checkForms(t, lang, k, v)
 		}
 	}
 	return ids
+}
+
+func checkForms(t *testing.T, lang, k string, v any) {
+	t.Helper()
+	tbl, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	if _, ok := tbl["other"]; !ok {
+		t.Errorf("catalog %s: %s has no \"other\" form", lang, k)
+	}
+	if lang == "en" {
+		if _, ok := tbl["one"]; !ok {
+			t.Errorf("catalog en: %s has a number but no \"one\" form", k)
+		}
+	}
 }
 
 // Every message id the page uses exists in both languages, and every id

@@ -13,7 +13,8 @@ package web
 //     {{tn "my_id" .Count "Count" .Count}} when it has a plural, or the
 //     lang's T and N methods in Go (msg marks an id kept in a variable);
 //  2. add my_id to locales/active.id.toml (Indonesian, the first language)
-//     and locales/active.en.toml, with a description for the translator;
+//     and locales/active.en.toml (or the screen group's NAME.id.toml and
+//     NAME.en.toml), with a description for the translator;
 //  3. go test ./web -run Catalog: it fails on an id used but missing in a
 //     language, and on an id in a catalog that nothing uses.
 // Ids built at run time (codes from the engine, states, months) are listed
@@ -22,6 +23,7 @@ package web
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"sort"
@@ -51,12 +53,26 @@ var bundle = func() *i18n.Bundle {
 	b := i18n.NewBundle(language.Indonesian)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	for _, l := range Languages {
-		if _, err := b.LoadMessageFileFS(localeFS, "locales/active."+l+".toml"); err != nil {
-			panic(fmt.Sprintf("web: message catalog %s: %v", l, err))
+		for _, f := range catalogFiles(l) {
+			if _, err := b.LoadMessageFileFS(localeFS, f); err != nil {
+				panic(fmt.Sprintf("web: message catalog %s: %v", f, err))
+			}
 		}
 	}
 	return b
 }()
+
+// catalogFiles lists a language's catalog files: active.LANG.toml for the
+// pages every person uses and one file per group of screens
+// (tech.LANG.toml, audit.LANG.toml, ...), so that the screens of one
+// role are translated, reviewed and changed together.
+func catalogFiles(lang string) []string {
+	files, err := fs.Glob(localeFS, "locales/*."+lang+".toml")
+	if err != nil || len(files) == 0 {
+		panic(fmt.Sprintf("web: no message catalog for %s under locales/", lang))
+	}
+	return files
+}
 
 // lang is one request's language: the translator and the formats.
 type lang struct {

@@ -160,6 +160,9 @@ func New(st Station, opts Options) http.Handler {
 	h.mux.HandleFunc("GET /users", h.gatedPage(accounts.ManageUsers, h.showUsers))
 	h.mux.HandleFunc("POST /users", h.users)
 	h.mux.HandleFunc("GET /desk/face", h.deskFace)
+	h.techRoutes()  // tech.go: printer health and diagnostics
+	h.auditRoutes() // audit.go: the auditor's read-only screens
+	h.stockRoutes() // stockops.go: stock operations, announcement, requests for blanks
 	return h
 }
 
