@@ -117,6 +117,7 @@ var pageRoutes = []pageRoute{
 	// p1 of the fake prints, so every button is refused for it: probe on
 	// p2 (paused for a jam), which the guidance table allows.
 	{accounts.PrinterDiag, "POST", "/tech", func(accounts.Role) url.Values { return url.Values{"printer": {"p2"}, "op": {"probe"}} }},
+	{accounts.AuditRead, "GET", "/audit/spoiled", nil},
 	{accounts.ManageUsers, "GET", "/users", nil},
 	{accounts.ManageUsers, "POST", "/users", func(accounts.Role) url.Values {
 		return url.Values{"action": {"unlock"}, "name": {"wit"}}

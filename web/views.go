@@ -30,6 +30,7 @@ type view struct {
 	Report  *reportView
 	Control *controlView
 	Users   *usersView
+	Audit   *auditView
 }
 
 func (h *handler) frame(r *http.Request, l *lang, s *session, nav string) *view {
@@ -112,7 +113,7 @@ func (h *handler) loadLive(ctx context.Context, l *lang, s *session) *liveView {
 
 // funcsFor binds the templates' functions to a language.
 func funcsFor(l *lang) template.FuncMap {
-	return template.FuncMap{
+	m := template.FuncMap{
 		"t":  l.T,
 		"tn": l.N,
 		"num": func(v any) string {
@@ -233,6 +234,10 @@ func funcsFor(l *lang) template.FuncMap {
 		},
 		"now": time.Now,
 	}
+	for k, f := range auditFuncs(l) {
+		m[k] = f
+	}
+	return m
 }
 
 func toString(v any) string { return fmt.Sprint(v) }
