@@ -21,14 +21,13 @@ func (e *Engine) PrinterHealth(ctx context.Context, name string) (*PrinterHealth
 		return nil, fmt.Errorf("no printer named %q on this station", name)
 	}
 	var h *PrinterHealth
-	select {
-	case w.use <- struct{}{}:
+	if w.tryAcquire(healthWait(w)) {
 		h = e.readHealth(ctx, w)
 		w.release()
 		w.mu.Lock()
 		w.health = h
 		w.mu.Unlock()
-	default:
+	} else {
 		w.mu.Lock()
 		last := w.health
 		w.mu.Unlock()
@@ -93,4 +92,34 @@ func (e *Engine) readHealth(ctx context.Context, w *worker) *PrinterHealth {
 		}
 	}
 	return h
+}
+
+// healthWait: between cards the worker holds the printer only for its
+// short readiness check, so the page waits that out; with a card in
+// flight it does not wait.
+func healthWait(w *worker) time.Duration {
+	if w.busy.Load() {
+		return 0
+	}
+	return 3 * time.Second
+}
+
+// tryAcquire takes the printer if it is free within d (0: only if free now).
+func (w *worker) tryAcquire(d time.Duration) bool {
+	select {
+	case w.use <- struct{}{}:
+		return true
+	default:
+	}
+	if d <= 0 {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case w.use <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
 }
