@@ -10,6 +10,7 @@ package station
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,6 +58,29 @@ func (e *Engine) Witness() WitnessState {
 }
 
 // witnessLine is the status line while printing is held ("" otherwise).
+// ErrNoCentre: the station has no central server configured.
+var ErrNoCentre = errors.New("no central server is configured (central.url)")
+
+// CentreRecord asks the centre for its witness record of this station:
+// every enrolment and cosigned checkpoint (inventory.VerifyOptions.Centre).
+func (e *Engine) CentreRecord(ctx context.Context) (*inventory.CentreExport, error) {
+	if e.central == nil {
+		return nil, ErrNoCentre
+	}
+	b, err := e.central.WitnessRecord(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var exp inventory.CentreExport
+	if err := json.Unmarshal(b, &exp); err != nil {
+		return nil, fmt.Errorf("the centre's witness record is not readable JSON: %w", err)
+	}
+	if exp.Station != e.cfg.StationID {
+		return nil, fmt.Errorf("the centre answered with the record of station %q, this is %q", exp.Station, e.cfg.StationID)
+	}
+	return &exp, nil
+}
+
 func (e *Engine) witnessLine() string {
 	w := e.Witness()
 	switch w.State {
