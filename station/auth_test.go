@@ -108,6 +108,9 @@ func requestFor(p accounts.Permission, role accounts.Role) permRequest {
 		return permRequest{"", "GET", "/v1/users", ""}
 	case accounts.AuditRead:
 		return permRequest{"", "GET", "/v1/audit/verify", ""}
+	case accounts.PrinterDiag:
+		// Allowed, it is refused by the station (no such printer), 409.
+		return permRequest{"", "POST", "/v1/printers/NOPE/diag/probe", ``}
 	case accounts.OfflineStart:
 		// Allowed, it is refused by the station (no centre here, nothing
 		// waits for it), 409.
