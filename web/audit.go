@@ -571,7 +571,7 @@ func auditFuncs(l *lang) map[string]any {
 		// spoiled for reason "test" (it is destroyed like any spoiled
 		// one); older ledgers may hold test_card events.
 		"testCards": func(p *inventory.Period) int64 { return p.TestCards + p.Spoiled[inventory.ReasonTest] },
-		"inc":  func(i int) int { return i + 1 },
+		"inc":       func(i int) int { return i + 1 },
 		"val": func(p *int64) int64 {
 			if p == nil {
 				return 0
