@@ -27,7 +27,14 @@ import (
 
 // stockRoutes registers the supervisor's stock screens (issue 15, part 3).
 // POST /stock itself is registered with GET /stock in web.New.
-func (h *handler) stockRoutes() {}
+func (h *handler) stockRoutes() {
+	// The announcement is for everyone who works at the station to read
+	// and print; sending it to the centre is a supervisor's.
+	h.mux.HandleFunc("GET /stock/announce", h.gatedPage(accounts.View, h.showAnnounce))
+	h.mux.HandleFunc("POST /stock/announce", h.announce)
+	h.mux.HandleFunc("GET /stock/request", h.gatedPage(accounts.StockRequest, h.showRequest))
+	h.mux.HandleFunc("POST /stock/request", h.request)
+}
 
 // MaxPageQuantity bounds a quantity typed on the page: no delivery, load
 // or count at one station comes near it, and the ledger's own bound is far

@@ -2,12 +2,15 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"printstation/accounts"
 	"printstation/inventory"
@@ -203,5 +206,183 @@ func TestDualControlRefusedForEveryOperation(t *testing.T) {
 	}
 	if s := byOp["shift-close"]; strings.Join(s.Witnesses, ",") != "sari" || s.Counted["storage"] != 40 || s.Counted["printer:p1"] != 17 || s.Counted["printer:p2"] != 3 {
 		t.Errorf("shift close: %+v", s)
+	}
+}
+
+func init() {
+	pageRoutes = append(pageRoutes,
+		pageRoute{accounts.View, "GET", "/stock/announce", nil},
+		pageRoute{accounts.StockRequest, "POST", "/stock/announce", func(accounts.Role) url.Values { return url.Values{} }},
+		pageRoute{accounts.StockRequest, "GET", "/stock/request", nil},
+		pageRoute{accounts.StockRequest, "POST", "/stock/request", func(accounts.Role) url.Values {
+			return url.Values{"quantity": {"500"}, "request_id": {"web-route-test-1"}}
+		}})
+}
+
+// The fake's day: storage opened with 100, received 500, loaded 120 into
+// p1 and 30 into p2; p1 printed 40 and spoiled 3; 2 destroyed.
+func fakeDay() *inventory.StockReport {
+	p := &inventory.Period{Received: 500, Consumed: 40, Destroyed: 2, Spoiled: map[string]int64{"jam": 3}, SpoiledClosing: 1,
+		Storage: inventory.StoragePeriod{Opening: 100, Received: 500, Loaded: 150, Spoiled: map[string]int64{}, Closing: 450},
+		Printers: []inventory.PrinterPeriod{
+			{Printer: "p1", Opening: 0, Loaded: 120, Consumed: 40, Spoiled: map[string]int64{"jam": 3}, Closing: 77},
+			{Printer: "p2", Opening: 5, Loaded: 30, Spoiled: map[string]int64{}, Closing: 35},
+		},
+		Closing: inventory.Stock{Storage: 450, Printers: map[string]int64{"p1": 77, "p2": 35}, Available: 562},
+	}
+	return &inventory.StockReport{Station: "ST-TEST-01", Day: "2026-11-30", Period: p}
+}
+
+func (f *fakeStation) StockDay(context.Context, time.Time) (*inventory.StockReport, error) {
+	return fakeDay(), nil
+}
+
+func (f *fakeStation) Announce(_ context.Context, actor string) (station.CentreReport, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "announce "+actor)
+	r := station.CentreReport{Kind: "stock", Key: "announce/ST-TEST-01/2026-11-30/9", State: "waiting", Day: "2026-11-30", By: actor}
+	fresh := len(f.sent) == 0
+	if fresh {
+		f.sent = append(f.sent, r)
+	}
+	return r, fresh, f.err
+}
+
+func (f *fakeStation) Announcements(context.Context, int) ([]station.CentreReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]station.CentreReport(nil), f.sent...), nil
+}
+
+func (f *fakeStation) BlankForecast(context.Context) (station.Forecast, error) {
+	return station.Forecast{Available: 562, WindowDays: 7, Used: 301, PerDay: 43, DaysLeft: 13.1}, nil
+}
+
+func (f *fakeStation) RequestBlanks(_ context.Context, req station.BlankRequest) (station.CentreReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("request %s %d %s %q", req.ID, req.Quantity, req.Actor, req.Note))
+	for _, r := range f.requests {
+		if r.Request.ID == req.ID {
+			return r, nil
+		}
+	}
+	r := station.CentreReport{Kind: "blank_request", Key: "blanks/ST-TEST-01/" + req.ID, State: "waiting", Request: &req}
+	f.requests = append([]station.CentreReport{r}, f.requests...)
+	return r, f.err
+}
+
+func (f *fakeStation) BlankRequests(context.Context, int) ([]station.CentreReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]station.CentreReport(nil), f.requests...), nil
+}
+
+// The announcement shows the ledger's figures of the day, per place and in
+// all, on a printable page; a supervisor sends it to the centre once.
+func TestAnnouncementPage(t *testing.T) {
+	f := newFake()
+	c := signedIn(t, f, "sari", Supervisor)
+	body := c.get("/stock/announce").Body.String()
+	for _, want := range []string{
+		`<dd id="ann-received">500</dd>`, `<dd id="ann-loaded">150</dd>`, `<dd id="ann-used">40</dd>`, `<dd id="ann-spoiled">3</dd>`,
+		`<dd id="ann-destroyed">2</dd>`, `<dd id="ann-on-hand">562</dd>`, `<dd id="ann-awaiting">1</dd>`,
+		`/static/stockops.css`, `data-print`, `id="announce-button"`, "No announcement sent to the centre today yet.",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the announcement lacks %s", want)
+		}
+	}
+	row := func(place string) string {
+		i := strings.Index(body, `<tr data-place="`+place+`">`)
+		if i < 0 {
+			t.Fatalf("no row for %s:\n%s", place, body)
+		}
+		return body[i : i+strings.Index(body[i:], "</tr>")]
+	}
+	for place, want := range map[string][]string{
+		"storage":    {`class="opening">100<`, `class="received">500<`, `class="loaded">150<`, `class="closing">450<`},
+		"printer:p1": {`class="loaded">120<`, `class="used">40<`, `class="spoiled">3<`, `class="closing">77<`},
+		"printer:p2": {`class="opening">5<`, `class="loaded">30<`, `class="closing">35<`},
+	} {
+		r := row(place)
+		for _, w := range want {
+			if !strings.Contains(r, w) {
+				t.Errorf("row %s lacks %s: %s", place, w, r)
+			}
+		}
+	}
+	if !t.Failed() {
+		page := c.next(c.post("/stock/announce", url.Values{}))
+		if !strings.Contains(page, "Today&#39;s stock announcement is saved and sent to the centre") || !strings.Contains(page, "Waiting for the centre") {
+			t.Errorf("after announcing:\n%s", page)
+		}
+		if page := c.next(c.post("/stock/announce", url.Values{})); !strings.Contains(page, "nothing is sent twice") {
+			t.Errorf("announcing the same figures again:\n%s", page)
+		}
+		if log := strings.Join(c.acc.people(), "\n"); strings.Count(log, "stock_announce") != 1 {
+			t.Errorf("people log: want one stock_announce:\n%s", log)
+		}
+	}
+	// In Indonesian, with the A4 print page's words.
+	c.accept = "id"
+	body = c.get("/stock/announce").Body.String()
+	for _, want := range []string{"<h1>Pengumuman stok harian · ST-TEST-01</h1>", "Dimuat ke printer", "Dimusnahkan", "Stok akhir", "Menunggu pusat"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the Indonesian announcement lacks %q", want)
+		}
+	}
+	// An operator reads and prints it but does not send it.
+	o := signedIn(t, f, "ani", Operator)
+	if body := o.get("/stock/announce").Body.String(); strings.Contains(body, `id="announce-button"`) || !strings.Contains(body, `id="ann-on-hand"`) {
+		t.Errorf("the operator's announcement page:\n%s", body)
+	}
+}
+
+// The request page states the forecast and how it is worked out; a
+// request is sent with the form's id, so the same form posted twice is
+// one request, and it shows as waiting until the centre answers.
+func TestRequestForBlanksPage(t *testing.T) {
+	f := newFake()
+	c := signedIn(t, f, "sari", Supervisor)
+	body := c.get("/stock/request").Body.String()
+	for _, want := range []string{`<dd id="fc-available">562</dd>`, `<dd id="fc-used">301</dd>`, `<dd id="fc-per-day">43</dd>`, `<dd id="fc-days-left">13.1</dd>`,
+		"in the last 7 days ÷ 7", `id="link-down"`, "No request for blanks yet."} {
+		if !strings.Contains(html.UnescapeString(body), html.UnescapeString(want)) {
+			t.Errorf("the request page lacks %s", want)
+		}
+	}
+	id := regexp.MustCompile(`name="request_id" value="([^"]+)"`).FindStringSubmatch(body)
+	if id == nil {
+		t.Fatalf("the form carries no request id:\n%s", body)
+	}
+	if rec := c.post("/stock/request", url.Values{"request_id": {id[1]}, "quantity": {"lima ratus"}}); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "Number of blanks: write a whole number, 1 or more") {
+		t.Errorf("a quantity in words: %d\n%s", rec.Code, errorNote(rec.Body.String()))
+	}
+	if rec := c.post("/stock/request", url.Values{"request_id": {"x"}, "quantity": {"500"}}); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "reload the page") {
+		t.Errorf("a damaged request id: %d\n%s", rec.Code, errorNote(rec.Body.String()))
+	}
+	for i := 0; i < 2; i++ { // a double click
+		page := c.next(c.post("/stock/request", url.Values{"request_id": {id[1]}, "quantity": {"500"}, "note": {"stok menipis"}}))
+		if !strings.Contains(page, "The request for 500 blanks is saved") {
+			t.Fatalf("after the request:\n%s", page)
+		}
+	}
+	page := c.get("/stock/request").Body.String()
+	if n := strings.Count(page, `data-state="waiting" data-id="`+id[1]+`"`); n != 1 {
+		t.Errorf("the request shows %d times as waiting, want once:\n%s", n, page)
+	}
+	// The centre's answer, as the page shows it.
+	f.mu.Lock()
+	f.requests[0].State, f.requests[0].Ref = "acknowledged", "PB-ST-TEST-01-0001"
+	f.mu.Unlock()
+	c.accept = "id"
+	page = c.get("/stock/request").Body.String()
+	if !strings.Contains(page, "Diterima pusat, nomor PB-ST-TEST-01-0001") || !strings.Contains(page, "<h1>Permintaan blangko</h1>") || !strings.Contains(page, "Cara menghitung") {
+		t.Errorf("the acknowledged request in Indonesian:\n%s", page)
+	}
+	if log := strings.Join(c.acc.people(), "\n"); !strings.Contains(log, "action sari stock_request "+id[1]) {
+		t.Errorf("people log lacks the request:\n%s", log)
 	}
 }

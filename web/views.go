@@ -30,6 +30,9 @@ type view struct {
 	Report  *reportView
 	Control *controlView
 	Users   *usersView
+	// StockOps is the daily stock announcement's or the request for
+	// blanks' part (stockops.go).
+	StockOps *stockOpsView
 }
 
 func (h *handler) frame(r *http.Request, l *lang, s *session, nav string) *view {
