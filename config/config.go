@@ -79,6 +79,10 @@ type Web struct {
 	// Language is the page's language when neither the signed-in person
 	// nor the browser chose one: "id" (Bahasa Indonesia) or "en".
 	Language string `toml:"language"`
+	// Office names the office and place of the station ("Dinas
+	// Kependudukan dan Pencatatan Sipil Kabupaten Sleman"), written as
+	// the place on the printed destruction record; empty: the station id.
+	Office string `toml:"office"`
 }
 
 // TLS says whether the page is served over TLS.

@@ -99,6 +99,9 @@ func (c *Config) validate(idx lineIndex) Problems {
 		bad("web.idle_minutes", "web.idle_minutes = %d: expected 0 (15) to 1440", c.Web.IdleMinutes)
 	}
 
+	if len(c.Web.Office) > 200 || strings.ContainsAny(c.Web.Office, "\n\r") {
+		bad("web.office", "web.office: expected the office's name on one line of at most 200 characters")
+	}
 	if c.Web.Language != "id" && c.Web.Language != "en" {
 		bad("web.language", "web.language %q: expected \"id\" (Bahasa Indonesia) or \"en\" (English)", c.Web.Language)
 	}

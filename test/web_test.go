@@ -2,20 +2,16 @@ package test
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"printstation/inventory"
@@ -60,18 +56,7 @@ func screenshotDir(t *testing.T) string {
 //     zero WCAG 2 A/AA violations; the main screens fit a 400 px window;
 //   - the NIK is nowhere in the station's database file in the clear.
 func TestWebPage(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("no %s here; make test installs it (scripts/deps.sh)", chromiumPath)
-		}
-		t.Fatalf("CI needs Chromium at %s: %v", chromiumPath, err)
-	}
-	axeJS, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
-	if err != nil {
-		t.Fatalf("axe-core is vendored in test/testdata/axe: %v", err)
-	}
-	shots := screenshotDir(t)
-	t.Logf("screenshots in %s", shots)
+	needChromium(t)
 	// The second card's eject answers late: the daemon is killed while
 	// it waits, with the card's blank fed, so the restart finds an
 	// uncertain card for a person. The jobs carry no chip data: the page
@@ -100,135 +85,9 @@ func TestWebPage(t *testing.T) {
 		return err == nil && resp.StatusCode == 200
 	}, "the web page answering on "+base)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.WindowSize(1280, 900),
-		// A regency office's computer: the browser asks for Indonesian.
-		chromedp.Flag("lang", "id-ID"),
-		chromedp.Flag("accept-lang", "id-ID,id"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	var (
-		jsMu     sync.Mutex
-		jsErrors []string
-	)
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {
-			jsMu.Lock()
-			jsErrors = append(jsErrors, fmt.Sprintf("%s (%s:%d)", e.ExceptionDetails.Text, e.ExceptionDetails.URL, e.ExceptionDetails.LineNumber))
-			jsMu.Unlock()
-		}
-	}))
-	defer cancelBrowser()
-	// The first Run starts the browser and must not carry a deadline; each
-	// step below gets its own.
-	if err := chromedp.Do(bctx, chromedp.Navigate(base)); err != nil {
-		t.Fatalf("Chromium could not open %s: %v", base, err)
-	}
-	step := func(what string, within time.Duration, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(bctx, within)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			html, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-			t.Fatalf("%s: %v\npage:\n%s\ndaemon log tail:\n%s", what, err, html, tail(s.daemon.stderr.String(), 3000))
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("evaluating %.80s: %v", expr, err)
-		}
-		return v
-	}
-	poll := func(what, cond string, within time.Duration) {
-		t.Helper()
-		step(what, within+5*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](cond, chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(within))(ctx, tg)
-			return err
-		}))
-	}
-	// until waits (bounded) for cond through page loads: a navigation
-	// during one evaluation is retried, not a failure.
-	until := func(what, cond string, within time.Duration) {
-		t.Helper()
-		end := time.Now().Add(within)
-		for {
-			ctx, cancel := context.WithTimeout(bctx, 5*time.Second)
-			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
-			cancel()
-			if err == nil && ok {
-				return
-			}
-			if time.Now().After(end) {
-				html, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-				t.Fatalf("%s: not within %s (%v)\npage:\n%s", what, within, err, html)
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("reading %s: %v", sel, err)
-		}
-		return v
-	}
-	// check takes the screen's screenshot and runs axe-core on it.
-	check := func(name string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-		defer cancel()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if eval(`typeof axe`) != "object" {
-			eval(string(axeJS) + `; "loaded"`)
-		}
-		out := eval(`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}, resultTypes: ["violations"]})
-			.then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-				nodes: v.nodes.slice(0, 4).map(n => n.target.join(" ") + " — " + n.failureSummary)}))))`)
-		var vs []struct {
-			ID, Impact, Help string
-			Nodes            []string
-		}
-		if err := json.Unmarshal([]byte(out), &vs); err != nil {
-			t.Fatalf("axe on %s: %v: %s", name, err, out)
-		}
-		for _, v := range vs {
-			t.Errorf("%s: axe %s (%s): %s\n  %s", name, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n  "))
-		}
-	}
-	lang := func(code string) {
-		t.Helper()
-		step("switch the page to "+code, 30*time.Second,
-			chromedp.Click(chromedp.CSS("#lang-"+code)),
-			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`html[lang=%q] #lang-%s[aria-pressed=true]`, code, code))),
-		)
-	}
-	signIn := func(name, role string) {
-		t.Helper()
-		step("sign in as "+role, 30*time.Second,
-			chromedp.WaitVisible(chromedp.CSS("#signin")),
-			chromedp.SendKeys(chromedp.CSS("#name"), name),
-			chromedp.SendKeys(chromedp.CSS("#secret"), secretOf(name)),
-			chromedp.Click(chromedp.CSS("#signin-button")),
-			chromedp.WaitVisible(chromedp.CSS("#live")),
-		)
-	}
+	// A regency office's computer: the browser asks for Indonesian.
+	br := newBrowser(t, s, "id-ID,id")
+	step, eval, poll, until, text, check, lang, signIn := br.step, br.eval, br.poll, br.until, br.text, br.check, br.lang, br.signIn
 	row := fmt.Sprintf(`tr[data-batch=%q]`, batch)
 
 	// --- The operator, in Indonesian (the page's first language).
@@ -525,10 +384,8 @@ func TestWebPage(t *testing.T) {
 			t.Errorf("the database holds job %d's NIK or name in the clear", i)
 		}
 	}
-	jsMu.Lock()
-	defer jsMu.Unlock()
-	if len(jsErrors) > 0 {
-		t.Errorf("JavaScript errors on the page: %q", jsErrors)
+	if errs := br.errors(); len(errs) > 0 {
+		t.Errorf("JavaScript errors on the page: %q", errs)
 	}
 }
 

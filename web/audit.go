@@ -1,4 +1,562 @@
 package web
 
+// The auditor's screens (issue 15, part 2), for the people holding
+// audit.read (supervisor, auditor). They only read: the station database
+// is handed to them opened read-only (Options.AuditDB; the daemon opens
+// its own file with mode=ro, so SQLite itself refuses a write), and every
+// figure comes from the same inventory functions as `printstationctl
+// audit` (Verify, Summarize, ExportLog) or from inventory's readers for
+// these screens (Checkpoints, SpoiledAndDestroyed, Events). Chip UIDs are
+// shown to the auditor, as the destruction record needs them, and never
+// written to the daemon's log.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	sumnote "golang.org/x/mod/sumdb/note"
+
+	"printstation/accounts"
+	"printstation/inventory"
+)
+
 // auditRoutes registers the auditor's screens (issue 15, part 2).
-func (h *handler) auditRoutes() {}
+func (h *handler) auditRoutes() {
+	h.mux.HandleFunc("GET /audit", h.gatedPage(accounts.AuditRead, h.showVerify))
+	h.mux.HandleFunc("GET /audit/reconcile", h.gatedPage(accounts.AuditRead, h.showReconcile))
+	h.mux.HandleFunc("GET /audit/spoiled", h.gatedPage(accounts.AuditRead, h.showSpoiled))
+	h.mux.HandleFunc("GET /audit/export", h.gatedPage(accounts.AuditRead, h.showExport))
+	h.mux.HandleFunc("GET /audit/download", h.gatedPage(accounts.AuditRead, h.download))
+	h.mux.HandleFunc("GET /audit/people", h.gatedPage(accounts.AuditRead, h.showPeople))
+	h.mux.HandleFunc("GET /audit/berita-acara/{seq}", h.gatedPage(accounts.AuditRead, h.showBeritaAcara))
+	h.mux.HandleFunc("GET /audit/monthly", h.gatedPage(accounts.AuditRead, h.showMonthly))
+}
+
+// auditTimeout bounds one audit screen's reading (verify of a million
+// events takes seconds; anything longer is a stuck database).
+const auditTimeout = 2 * time.Minute
+
+// auditTabs are the auditor's screens, in the order of their menu.
+var auditTabs = []struct{ ID, Path, Label string }{
+	{"verify", "/audit", msg("audit_tab_verify")},
+	{"reconcile", "/audit/reconcile", msg("audit_tab_reconcile")},
+	{"spoiled", "/audit/spoiled", msg("audit_tab_spoiled")},
+	{"export", "/audit/export", msg("audit_tab_export")},
+	{"people", "/audit/people", msg("audit_tab_people")},
+	{"monthly", "/audit/monthly", msg("audit_tab_monthly")},
+}
+
+type auditTab struct {
+	Path, Label string
+	Current     bool
+}
+
+// auditView is what the auditor's templates get besides the frame.
+type auditView struct {
+	Tabs []auditTab
+	Err  string // the screen could not be read: what to do
+	From string // the period's first day, YYYY-MM-DD (forms keep it)
+	To   string // its last day, included
+	// Asked says the form was sent (the screen shows results only then).
+	Asked bool
+
+	Verify      *inventory.VerifyReport
+	Checkpoints []inventory.CheckpointRow
+	CPTotal     int
+	CentreKey   bool // the centre's key was configured: cosignatures verified
+
+	Period   *inventory.Period
+	Physical []physicalInput
+
+	Spoilage *inventory.Spoilage
+	Old      map[int64]bool // awaiting cards spoiled more than a day ago, by seq
+	OldCount int
+	Extra    int64 // listed cards beyond the ledger's count (destroyed by count alone)
+
+	People []inventory.ExportRecord
+	More   bool
+
+	Destruction *inventory.Destruction
+	Place       string
+	Others      []string // the witnesses besides the person who destroyed
+
+	Month string // YYYY-MM
+	Now   time.Time
+}
+
+// physicalInput is one location's physical count on the reconcile form.
+type physicalInput struct {
+	Loc, Label, Value string
+}
+
+func (h *handler) auditFrame(r *http.Request, l *lang, s *session, tab string) (*view, *auditView) {
+	v := h.frame(r, l, s, "audit")
+	av := &auditView{Now: h.opts.Now()}
+	for _, t := range auditTabs {
+		av.Tabs = append(av.Tabs, auditTab{Path: t.Path, Label: l.T(t.Label), Current: t.ID == tab})
+	}
+	v.Audit = av
+	return v, av
+}
+
+// auditDB is the read-only database, or the reason the screens cannot read.
+func (h *handler) auditDB(l *lang) (*sql.DB, string) {
+	if h.opts.AuditDB == nil {
+		return nil, l.T("audit_err_no_db")
+	}
+	return h.opts.AuditDB, ""
+}
+
+// snapshot reads in one read-only transaction, as `audit reconcile` does:
+// one consistent state while the engine appends.
+func (h *handler) snapshot(ctx context.Context, db *sql.DB, read func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("audit: read the ledger: %w", err)
+	}
+	defer tx.Rollback()
+	return read(tx)
+}
+
+func (h *handler) auditFailed(l *lang, what string, err error) string {
+	h.log.Error().Err(err).Str("screen", what).Msg("an audit screen could not read the ledger")
+	return l.T("audit_err_read")
+}
+
+// centreKey is the centre's cosigning key from the configuration, or nil.
+func (h *handler) centreKey() sumnote.Verifier {
+	if h.opts.WitnessKey == "" {
+		return nil
+	}
+	v, err := sumnote.NewVerifier(h.opts.WitnessKey)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// MaxCheckpointRows bounds the checkpoints listed on the page.
+const MaxCheckpointRows = 200
+
+func (h *handler) showVerify(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
+	v, av := h.auditFrame(r, l, s, "verify")
+	av.Asked = r.URL.Query().Get("run") == "1"
+	db, why := h.auditDB(l)
+	if why != "" {
+		av.Err = why
+	} else if av.Asked {
+		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
+		defer cancel()
+		ck := h.centreKey()
+		av.CentreKey = ck != nil
+		rep, err := inventory.Verify(ctx, db, inventory.VerifyOptions{CentreKey: ck})
+		if err == nil {
+			err = h.snapshot(ctx, db, func(tx *sql.Tx) error {
+				var err error
+				av.Checkpoints, av.CPTotal, err = inventory.Checkpoints(ctx, tx, ck, MaxCheckpointRows)
+				return err
+			})
+		}
+		if err != nil {
+			av.Err = h.auditFailed(l, "verify", err)
+		} else {
+			av.Verify = rep
+			h.log.Info().Bool("pass", rep.OK()).Int64("events", rep.Events).Int("problems", len(rep.Problems)+rep.MoreProblems).Msg("ledger verified from the web page")
+		}
+	}
+	h.render(w, l, code, "audit_verify.html", v)
+}
+
+// dayRE is a date as the forms send it.
+var dayRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+
+// period reads from/to (days, both included, in the station's time zone)
+// from the query; an empty form is today. It returns a message id when
+// the dates are not usable.
+func (h *handler) period(r *http.Request, av *auditView) (from, to time.Time, bad string) {
+	q := r.URL.Query()
+	today := h.opts.Now().In(time.Local).Format("2006-01-02")
+	av.From, av.To = strings.TrimSpace(q.Get("from")), strings.TrimSpace(q.Get("to"))
+	av.Asked = av.From != "" || av.To != ""
+	if av.From == "" {
+		av.From = today
+	}
+	if av.To == "" {
+		av.To = today
+	}
+	if !dayRE.MatchString(av.From) || !dayRE.MatchString(av.To) {
+		return time.Time{}, time.Time{}, msg("audit_err_date")
+	}
+	f, err1 := time.ParseInLocation("2006-01-02", av.From, time.Local)
+	t, err2 := time.ParseInLocation("2006-01-02", av.To, time.Local)
+	if err1 != nil || err2 != nil {
+		return time.Time{}, time.Time{}, msg("audit_err_date")
+	}
+	t = t.AddDate(0, 0, 1) // the last day is included, as in audit reconcile
+	if !f.Before(t) {
+		return time.Time{}, time.Time{}, msg("audit_err_order")
+	}
+	return f, t, ""
+}
+
+// maxCount bounds a physical count typed on the reconcile form.
+const maxCount = inventory.MaxQuantity
+
+func (h *handler) showReconcile(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
+	v, av := h.auditFrame(r, l, s, "reconcile")
+	from, to, bad := h.period(r, av)
+	q := r.URL.Query()
+	physical := map[string]int64{}
+	locs := []physicalInput{{Loc: inventory.Storage, Label: l.T("stock_storage")}}
+	for _, p := range h.st.Printers() {
+		locs = append(locs, physicalInput{Loc: p.Name, Label: l.T("stock_in_printer", "Name", p.Name)})
+	}
+	for i := range locs {
+		val := strings.TrimSpace(q.Get("physical_" + locs[i].Loc))
+		locs[i].Value = val
+		if val == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || n < 0 || n > maxCount {
+			bad = msg("audit_err_count")
+			continue
+		}
+		physical[locs[i].Loc] = n
+	}
+	av.Physical = locs
+	db, why := h.auditDB(l)
+	switch {
+	case why != "":
+		av.Err = why
+	case bad != "":
+		av.Err, code = l.T(bad), http.StatusBadRequest
+	case av.Asked:
+		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
+		defer cancel()
+		err := h.snapshot(ctx, db, func(tx *sql.Tx) error {
+			p, err := inventory.Summarize(ctx, tx, from, to)
+			if err != nil {
+				return err
+			}
+			// The physical counts typed are compared with the period's
+			// closing figures; the hardware counters are the readings
+			// the ledger holds (Summarize compares consecutive ones).
+			p.CheckCounts(physical, nil)
+			av.Period = p
+			return nil
+		})
+		if err != nil {
+			av.Err = h.auditFailed(l, "reconcile", err)
+		}
+	}
+	h.render(w, l, code, "audit_reconcile.html", v)
+}
+
+// oldAfter is how long a spoiled card may wait for its destruction: the
+// Dukcapil circular asks for destruction every day.
+const oldAfter = 24 * time.Hour
+
+func (h *handler) spoilage(ctx context.Context, l *lang, av *auditView) {
+	db, why := h.auditDB(l)
+	if why != "" {
+		av.Err = why
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
+	defer cancel()
+	err := h.snapshot(ctx, db, func(tx *sql.Tx) error {
+		var err error
+		av.Spoilage, err = inventory.SpoiledAndDestroyed(ctx, tx)
+		return err
+	})
+	if err != nil {
+		av.Err = h.auditFailed(l, "spoiled", err)
+	}
+}
+
+func (h *handler) showSpoiled(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
+	v, av := h.auditFrame(r, l, s, "spoiled")
+	h.spoilage(r.Context(), l, av)
+	if sp := av.Spoilage; sp != nil {
+		av.Old = map[int64]bool{}
+		now := h.opts.Now()
+		for _, c := range sp.Awaiting {
+			if now.Sub(c.At) > oldAfter {
+				av.Old[c.Seq] = true
+				av.OldCount++
+			}
+		}
+		av.Extra = int64(len(sp.Awaiting)) - sp.Count
+		// Newest destruction first: the one the auditor came to print.
+		for i, j := 0, len(sp.Destructions)-1; i < j; i, j = i+1, j-1 {
+			sp.Destructions[i], sp.Destructions[j] = sp.Destructions[j], sp.Destructions[i]
+		}
+	}
+	h.render(w, l, code, "audit_spoiled.html", v)
+}
+
+func (h *handler) showExport(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
+	v, av := h.auditFrame(r, l, s, "export")
+	if _, bad := h.periodOrAll(r, av); bad != "" {
+		av.Err, code = l.T(bad), http.StatusBadRequest
+	}
+	h.render(w, l, code, "audit_export.html", v)
+}
+
+// periodOrAll is period, except that an export with no dates is the whole
+// ledger (as `audit export` without --from/--to).
+func (h *handler) periodOrAll(r *http.Request, av *auditView) ([2]time.Time, string) {
+	q := r.URL.Query()
+	if strings.TrimSpace(q.Get("from")) == "" && strings.TrimSpace(q.Get("to")) == "" {
+		return [2]time.Time{}, ""
+	}
+	f, t, bad := h.period(r, av)
+	return [2]time.Time{f, t}, bad
+}
+
+// countingWriter knows whether anything was written yet: until then a
+// failure can still be answered with a page.
+type countingWriter struct {
+	w http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// download sends an export as a file: the bytes of `audit export` for
+// the same log, format and period.
+func (h *handler) download(w http.ResponseWriter, r *http.Request, s *session, l *lang, _ int, _ *note) {
+	q := r.URL.Query()
+	format, log := q.Get("format"), q.Get("log")
+	if log == "" {
+		log = inventory.LogBlanks
+	}
+	av := &auditView{}
+	span, bad := h.periodOrAll(r, av)
+	if (format != "csv" && format != "json") || (log != inventory.LogBlanks && log != inventory.LogPeople) {
+		bad = msg("audit_err_export_kind")
+	}
+	db, why := h.auditDB(l)
+	if bad != "" || why != "" {
+		text := why
+		if bad != "" {
+			text = l.T(bad)
+		}
+		http.Error(w, text, http.StatusBadRequest)
+		return
+	}
+	name := "ledger-" + safeFile(h.opts.Station) + "-" + log
+	if !span[0].IsZero() {
+		name += "-" + av.From + "-" + av.To
+	}
+	name += "." + format
+	ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
+	defer cancel()
+	ctype := "text/csv; charset=utf-8"
+	if format == "json" {
+		ctype = "application/json"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	cw := &countingWriter{w: w}
+	err := h.snapshot(ctx, db, func(tx *sql.Tx) error {
+		return inventory.ExportLog(ctx, tx, cw, format, log, span[0], span[1])
+	})
+	if err != nil {
+		h.log.Error().Err(err).Str("log", log).Str("format", format).Msg("an export from the web page failed")
+		if cw.n == 0 {
+			w.Header().Del("Content-Disposition")
+			http.Error(w, l.T("audit_err_read"), http.StatusInternalServerError)
+			return
+		}
+		// Half a file is worse than none: the connection is cut so the
+		// browser reports a failed download rather than saving it.
+		panic(http.ErrAbortHandler)
+	}
+	h.log.Info().Str("log", log).Str("format", format).Int64("bytes", cw.n).Msg("ledger exported from the web page")
+}
+
+// safeFile keeps a station id usable in a file name.
+func safeFile(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// MaxPeopleRows bounds the people log shown on one page; the export has
+// every row.
+const MaxPeopleRows = 500
+
+func (h *handler) showPeople(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
+	v, av := h.auditFrame(r, l, s, "people")
+	from, to, bad := h.period(r, av)
+	db, why := h.auditDB(l)
+	switch {
+	case why != "":
+		av.Err = why
+	case bad != "":
+		av.Err, code = l.T(bad), http.StatusBadRequest
+	default:
+		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
+		defer cancel()
+		err := h.snapshot(ctx, db, func(tx *sql.Tx) error {
+			var err error
+			av.People, av.More, err = inventory.Events(ctx, tx, inventory.LogPeople, from, to, MaxPeopleRows)
+			return err
+		})
+		if err != nil {
+			av.Err = h.auditFailed(l, "people", err)
+		}
+	}
+	h.render(w, l, code, "audit_people.html", v)
+}
+
+// peopleKinds words the people log's kinds.
+var peopleKinds = map[inventory.Kind]string{
+	inventory.SignedIn:       msg("audit_kind_signed_in"),
+	inventory.SignInFailed:   msg("audit_kind_sign_in_failed"),
+	inventory.SignedOut:      msg("audit_kind_signed_out"),
+	inventory.AccountChanged: msg("audit_kind_account_changed"),
+	inventory.ConfigReloaded: msg("audit_kind_config_reloaded"),
+	inventory.ActionTaken:    msg("audit_kind_action"),
+}
+
+func (h *handler) showBeritaAcara(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
+	v, av := h.auditFrame(r, l, s, "spoiled")
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq < 0 {
+		av.Err, code = l.T("audit_err_no_destruction"), http.StatusNotFound
+	} else {
+		h.spoilage(r.Context(), l, av)
+		if av.Spoilage != nil {
+			for i := range av.Spoilage.Destructions {
+				if d := &av.Spoilage.Destructions[i]; d.Seq == seq {
+					av.Destruction = d
+				}
+			}
+			if av.Destruction == nil {
+				av.Err, code = l.T("audit_err_no_destruction"), http.StatusNotFound
+			}
+		}
+	}
+	av.Place = h.opts.Office
+	if av.Place == "" {
+		av.Place = l.T("audit_ba_station_place", "Name", h.opts.Station)
+	}
+	if d := av.Destruction; d != nil {
+		for _, w := range d.Witnesses {
+			if !strings.EqualFold(w, d.Actor) {
+				av.Others = append(av.Others, w)
+			}
+		}
+	}
+	h.render(w, l, code, "audit_berita_acara.html", v)
+}
+
+var monthRE = regexp.MustCompile(`^\d{4}-\d{2}$`)
+
+func (h *handler) showMonthly(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
+	v, av := h.auditFrame(r, l, s, "monthly")
+	av.Month = strings.TrimSpace(r.URL.Query().Get("month"))
+	if av.Month == "" {
+		av.Month = h.opts.Now().In(time.Local).Format("2006-01")
+	}
+	from, err := time.ParseInLocation("2006-01", av.Month, time.Local)
+	db, why := h.auditDB(l)
+	switch {
+	case why != "":
+		av.Err = why
+	case err != nil || !monthRE.MatchString(av.Month):
+		av.Err, code = l.T("audit_err_month"), http.StatusBadRequest
+	default:
+		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
+		defer cancel()
+		err := h.snapshot(ctx, db, func(tx *sql.Tx) error {
+			var err error
+			av.Period, err = inventory.Summarize(ctx, tx, from, from.AddDate(0, 1, 0))
+			return err
+		})
+		if err != nil {
+			av.Err = h.auditFailed(l, "monthly", err)
+		}
+	}
+	h.render(w, l, code, "audit_monthly.html", v)
+}
+
+// auditFuncs are the auditor's templates' functions.
+func auditFuncs(l *lang) map[string]any {
+	return map[string]any{
+		// short writes a root hash as the first 12 characters of its base64.
+		"short": func(s string) string {
+			if len(s) > 12 {
+				return s[:12] + "…"
+			}
+			return s
+		},
+		"peopleKind": func(k inventory.Kind) string {
+			if id, ok := peopleKinds[k]; ok {
+				return l.T(id)
+			}
+			return string(k)
+		},
+		"age": func(t time.Time, now time.Time) string {
+			d := now.Sub(t)
+			if d < time.Hour {
+				return l.T("audit_age_minutes", "N", l.Num(int64(d/time.Minute)))
+			}
+			if d < 48*time.Hour {
+				return l.T("audit_age_hours", "N", l.Num(int64(d/time.Hour)))
+			}
+			return l.T("audit_age_days", "N", l.Num(int64(d/(24*time.Hour))))
+		},
+		"reasonsOf": func(m map[string]int64) []reasonCount {
+			var out []reasonCount
+			for _, r := range inventory.SpoilReasons {
+				if m[r] > 0 {
+					out = append(out, reasonCount{r, m[r]})
+				}
+			}
+			return out
+		},
+		"join": strings.Join,
+		"inc":  func(i int) int { return i + 1 },
+		"val": func(p *int64) int64 {
+			if p == nil {
+				return 0
+			}
+			return *p
+		},
+		"monthName": func(ym string) string {
+			t, err := time.Parse("2006-01", ym)
+			if err != nil {
+				return ym
+			}
+			return l.T(monthID(t.Month())) + " " + strconv.Itoa(t.Year())
+		},
+		"locName": func(loc string) string {
+			if loc == inventory.Storage {
+				return l.T("stock_storage")
+			}
+			return l.T("stock_in_printer", "Name", strings.TrimPrefix(loc, "printer:"))
+		},
+	}
+}
+
+type reasonCount struct {
+	Reason string
+	N      int64
+}

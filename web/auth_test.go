@@ -113,6 +113,7 @@ var pageRoutes = []pageRoute{
 	{accounts.Witness, "POST", "/stock", func(r accounts.Role) url.Values {
 		return url.Values{"op": {"destroy"}, "quantity": {"1"}, "record_ref": {"M-1"}, "witness_name": {string(r)}, "witness_secret": {secretOf(string(r))}}
 	}},
+	{accounts.AuditRead, "GET", "/audit/spoiled", nil},
 	{accounts.ManageUsers, "GET", "/users", nil},
 	{accounts.ManageUsers, "POST", "/users", func(accounts.Role) url.Values {
 		return url.Values{"action": {"unlock"}, "name": {"wit"}}

@@ -23,6 +23,7 @@ import (
 
 	"printstation/config"
 	"printstation/station"
+	"printstation/storage"
 )
 
 // Self-signed certificate files the station makes in its storage
@@ -107,7 +108,16 @@ func certHosts(c tls.Certificate) []string {
 // ForDaemon serves the print-room page of a running daemon as its config
 // says (loopback, or a LAN address over TLS) until ctx ends.
 func ForDaemon(ctx context.Context, d *station.Daemon, cfg *config.Config, addr string, log zerolog.Logger) error {
-	opts := Options{Station: cfg.StationID, Log: log, Accounts: d.Accounts(), Idle: time.Duration(cfg.Web.IdleMinutes) * time.Minute, Language: cfg.Web.Language}
+	opts := Options{Station: cfg.StationID, Log: log, Accounts: d.Accounts(), Idle: time.Duration(cfg.Web.IdleMinutes) * time.Minute, Language: cfg.Web.Language,
+		Office: cfg.Web.Office, WitnessKey: cfg.Central.WitnessKey}
+	// The auditor's screens read the database through a handle of their
+	// own opened read-only: SQLite refuses any write through it.
+	if ro, err := storage.OpenReadOnly(ctx, filepath.Join(cfg.StorageDir, "station.db")); err != nil {
+		log.Error().Err(err).Msg("the auditor's screens cannot open the station database read-only; they will say so")
+	} else {
+		defer ro.Close()
+		opts.AuditDB = ro
+	}
 	var tc *tls.Config
 	if cfg.Web.TLS() {
 		host, _, _ := net.SplitHostPort(addr)

@@ -30,6 +30,7 @@ type view struct {
 	Report  *reportView
 	Control *controlView
 	Users   *usersView
+	Audit   *auditView
 	// StockOps is the daily stock announcement's or the request for
 	// blanks' part (stockops.go).
 	StockOps *stockOpsView
@@ -115,7 +116,7 @@ func (h *handler) loadLive(ctx context.Context, l *lang, s *session) *liveView {
 
 // funcsFor binds the templates' functions to a language.
 func funcsFor(l *lang) template.FuncMap {
-	return template.FuncMap{
+	m := template.FuncMap{
 		"t":  l.T,
 		"tn": l.N,
 		"num": func(v any) string {
@@ -236,6 +237,10 @@ func funcsFor(l *lang) template.FuncMap {
 		},
 		"now": time.Now,
 	}
+	for k, f := range auditFuncs(l) {
+		m[k] = f
+	}
+	return m
 }
 
 func toString(v any) string { return fmt.Sprint(v) }

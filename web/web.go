@@ -21,6 +21,7 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -87,6 +88,15 @@ type Options struct {
 	// the LAN address and the certificate's names when it listens on the
 	// network with TLS.
 	Hosts []string
+	// AuditDB is the station database opened read-only for the auditor's
+	// screens (/audit...); nil: those screens say they cannot read it.
+	AuditDB *sql.DB
+	// Office is the office's name and place for the destruction record
+	// ([web] office); empty: the station id.
+	Office string
+	// WitnessKey is the centre's cosigning key (central.witness_key):
+	// with it the page verifies the centre's cosignatures.
+	WitnessKey string
 }
 
 //go:embed assets
