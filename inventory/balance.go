@@ -145,3 +145,49 @@ func describe(bucket string) string {
 	}
 	return bucket
 }
+
+// move applies, without apply's map of changes and full check, the events
+// that move blanks between two places counted on the invariant's right side
+// (a card fed, a load, an unload, a spoil) or move none: when the source
+// holds enough, the invariant that held before still holds. It reports
+// false and changes nothing for any other event or when the source is
+// short; apply then decides and says why (test: TestMoveIsApply). keys
+// caches InPrinter(p), so that a million replayed events do not build a
+// million location names.
+func (b balances) move(e *Event, keys map[string]string) bool {
+	printer := func() string {
+		k, ok := keys[e.Printer]
+		if !ok {
+			k = InPrinter(e.Printer)
+			keys[e.Printer] = k
+		}
+		return k
+	}
+	var from, to string
+	n := int64(1)
+	switch e.Kind {
+	case Consumed:
+		from, to = printer(), bConsumed
+	case TestCard:
+		from, to = printer(), bTest
+	case Spoiled:
+		from, to = Storage, bSpoiled
+		if e.Printer != "" {
+			from = printer()
+		}
+	case Loaded:
+		from, to, n = Storage, printer(), e.Quantity
+	case Unloaded:
+		from, to, n = printer(), Storage, e.Quantity
+	case ShiftClosed, CounterReading, Enrolled:
+		return true
+	default:
+		return false
+	}
+	if n <= 0 || b[from] < n || from == to {
+		return false
+	}
+	b[from] -= n
+	b[to] += n
+	return true
+}

@@ -35,7 +35,8 @@ const usage = `usage: printstationctl audit COMMAND [flags]
 
 Commands (each works on a copy of station.db; no daemon needed):
   verify     --db FILE [--key VKEYFILE] [--centre-key VKEYFILE]
-             [--centre URL|FILE [--centre-ca F --centre-cert F --centre-client-key F]] [--json]
+             [--centre URL|FILE [--centre-ca F --centre-cert F --centre-client-key F]]
+             [--all-hashes] [--json]
              Rebuild the ledger's Merkle tree from its rows and check it
              against every stored hash and signed checkpoint, replay the
              stock invariant event by event, and tie every consumed or
@@ -48,6 +49,9 @@ Commands (each works on a copy of station.db; no daemon needed):
              file, or the URL of GET /v1/stations/ID/checkpoints): any
              cosigned root the database cannot reproduce fails, naming the
              checkpoint; so does a database of an older enrolment.
+             Stored tree hashes are compared where no checkpoint the
+             events reproduce vouches for them (and where the next
+             appends build on them); --all-hashes compares every one.
   reconcile  --db FILE --from DATE --to DATE [--physical storage=N,p1=N]
              [--counters p1=N,...] [--tz ZONE] [--json]
              Per station and printer from DATE to DATE (both days
@@ -145,10 +149,11 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ca := fs.String("centre-ca", "", "with an https --centre: CA file of the centre's server certificate")
 	cert := fs.String("centre-cert", "", "with an https --centre: client certificate (PEM)")
 	ckey := fs.String("centre-client-key", "", "with an https --centre: client certificate's key (PEM)")
+	allHashes := fs.Bool("all-hashes", false, "compare every stored tree hash, also those under a checkpoint the events reproduce (slower; finds edits of the ledger's working copy that change no event)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	var opt inventory.VerifyOptions
+	opt := inventory.VerifyOptions{AllStoredHashes: *allHashes}
 	if *centre != "" {
 		exp, err := loadCentre(ctx, *centre, *ca, *cert, *ckey)
 		if err != nil {
