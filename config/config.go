@@ -145,6 +145,14 @@ type Engine struct {
 	// CheckpointMinutes signs a checkpoint when events waited this long
 	// unsigned, so the tail the centre has not witnessed stays short.
 	CheckpointMinutes int `toml:"checkpoint_minutes"`
+	// CleanWarnCards and CleanStopCards are the cleaning policy, in cards
+	// fed since the last cleaning the station recorded: at CleanWarnCards
+	// the technician's page and the journal warn; at CleanStopCards the
+	// engine feeds no blank until a cleaning is recorded (a dirty head
+	// spoils blanks and, for some makers, the warranty). 0 for both
+	// switches the policy off.
+	CleanWarnCards int `toml:"clean_warn_cards"`
+	CleanStopCards int `toml:"clean_stop_cards"`
 }
 
 // Printer is one card printer and the encoder inside it.
@@ -205,6 +213,8 @@ func Defaults() Config {
 			DeskWaitSeconds:      300,
 			MaxStock:             100000,
 			CheckpointMinutes:    5,
+			CleanWarnCards:       1000,
+			CleanStopCards:       2000,
 		},
 	}
 }

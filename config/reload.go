@@ -33,6 +33,8 @@ func Diff(old, nu *Config) Changes {
 	live("queue.retention_hours", old.Queue.RetentionHours, nu.Queue.RetentionHours, func() { out.Queue.RetentionHours = nu.Queue.RetentionHours })
 	live("engine.max_attempts", old.Engine.MaxAttempts, nu.Engine.MaxAttempts, func() { out.Engine.MaxAttempts = nu.Engine.MaxAttempts })
 	live("engine.breaker_failures", old.Engine.BreakerFailures, nu.Engine.BreakerFailures, func() { out.Engine.BreakerFailures = nu.Engine.BreakerFailures })
+	live("engine.clean_warn_cards", old.Engine.CleanWarnCards, nu.Engine.CleanWarnCards, func() { out.Engine.CleanWarnCards = nu.Engine.CleanWarnCards })
+	live("engine.clean_stop_cards", old.Engine.CleanStopCards, nu.Engine.CleanStopCards, func() { out.Engine.CleanStopCards = nu.Engine.CleanStopCards })
 	live("engine.low_stock", old.Engine.LowStock, nu.Engine.LowStock, func() { out.Engine.LowStock = nu.Engine.LowStock })
 	live("central.poll_seconds", old.Central.PollSeconds, nu.Central.PollSeconds, func() { out.Central.PollSeconds = nu.Central.PollSeconds })
 

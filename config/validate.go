@@ -171,6 +171,14 @@ func (c *Config) validate(idx lineIndex) Problems {
 	if e.BreakerFailures < 1 || e.BreakerFailures > 20 {
 		bad("engine.breaker_failures", "engine.breaker_failures = %d: expected 1 to 20 failed blanks in a row before a printer stops", e.BreakerFailures)
 	}
+	switch {
+	case e.CleanWarnCards < 0 || e.CleanStopCards < 0 || e.CleanStopCards > 1_000_000:
+		bad("engine.clean_stop_cards", "engine.clean_warn_cards = %d, clean_stop_cards = %d: expected cards since the last cleaning, 1 to 1000000 (0 for both switches the cleaning policy off)", e.CleanWarnCards, e.CleanStopCards)
+	case e.CleanStopCards == 0 && e.CleanWarnCards != 0:
+		bad("engine.clean_warn_cards", "engine.clean_warn_cards = %d with clean_stop_cards = 0: set clean_stop_cards too (the card count at which the printer stops for a cleaning), or 0 for both", e.CleanWarnCards)
+	case e.CleanStopCards > 0 && (e.CleanWarnCards < 1 || e.CleanWarnCards >= e.CleanStopCards):
+		bad("engine.clean_warn_cards", "engine.clean_warn_cards = %d: expected 1 to %d, below clean_stop_cards = %d, so the warning comes before the stop", e.CleanWarnCards, e.CleanStopCards-1, e.CleanStopCards)
+	}
 	if e.LowStock < 0 {
 		bad("engine.low_stock", "engine.low_stock = %d: expected 0 or more", e.LowStock)
 	}

@@ -29,6 +29,16 @@ const (
 	KindCancelled // the print job was cancelled outside the station (at the queue or the printer)
 )
 
+// Kinds lists every Kind a driver may report, for tables that must have
+// a row for each (the station's guidance table, its fault table).
+func Kinds() []Kind {
+	out := make([]Kind, 0, len(kindInfo))
+	for k := KindOther; k <= KindCancelled; k++ {
+		out = append(out, k)
+	}
+	return out
+}
+
 // Sentinels for errors.Is. A *Error of a kind matches its sentinel.
 var (
 	ErrJam            = errors.New("card jam")
@@ -71,6 +81,9 @@ var kindInfo = map[Kind]struct {
 	KindCancelled:      {ErrCancelled, "ask who cancelled it; the card was not finished: count it as spoiled if it came out"},
 	KindOther:          {nil, "check the printer's display"},
 }
+
+// Sentinel is the kind's error for errors.Is (nil for KindOther).
+func (k Kind) Sentinel() error { return kindInfo[k].sentinel }
 
 func (k Kind) String() string {
 	if i, ok := kindInfo[k]; ok && i.sentinel != nil {

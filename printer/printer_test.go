@@ -109,3 +109,21 @@ func TestRegistryDial(t *testing.T) {
 		t.Errorf("Open with Dial override: %v, addr %+v", err, gotAddr)
 	}
 }
+
+// Kinds lists every kind with its own words, and the kind after the last
+// one listed has none: a kind added to the constants and to the advice
+// table but not to Kinds fails here.
+func TestKindsListsEveryKind(t *testing.T) {
+	ks := printer.Kinds()
+	seen := map[string]bool{}
+	for _, k := range ks[1:] {
+		s := k.String()
+		if s == "printer error" || seen[s] {
+			t.Errorf("kind %d has no words of its own: %q", k, s)
+		}
+		seen[s] = true
+	}
+	if next := ks[len(ks)-1] + 1; next.String() != "printer error" {
+		t.Errorf("kind %d (%s) is not in Kinds", next, next)
+	}
+}

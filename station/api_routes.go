@@ -195,12 +195,13 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 	mux.HandleFunc("POST /v1/printers/{name}/diag/{op}", func(w http.ResponseWriter, r *http.Request) {
 		// A technician's operation on a printer the daemon drives: it
 		// holds the printer like a card; a test card's blank is a ledger
-		// event.
-		c, ok := allowed(w, r, accounts.PrinterResume)
+		// event. Reads need only view; the actions (guidance.go) are the
+		// technician's (printer.diag).
+		name, op := r.PathValue("name"), r.PathValue("op")
+		c, ok := allowed(w, r, DiagPermission(op))
 		if !ok {
 			return
 		}
-		name, op := r.PathValue("name"), r.PathValue("op")
 		res, err := e.PrinterDiag(r.Context(), name, op, c.Name)
 		if err != nil {
 			writeErr(w, 409, err)
@@ -213,6 +214,14 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 		}
 		writeJSON(w, 200, res)
 	})
+	mux.HandleFunc("GET /v1/printers/{name}/health", view(func(w http.ResponseWriter, r *http.Request) {
+		h, err := e.PrinterHealth(r.Context(), r.PathValue("name"))
+		if err != nil {
+			writeErr(w, 404, err)
+			return
+		}
+		writeJSON(w, 200, h)
+	}))
 	mux.HandleFunc("GET /v1/stock", view(func(w http.ResponseWriter, r *http.Request) {
 		s, err := e.Stock(r.Context())
 		if err != nil {

@@ -1,11 +1,5 @@
 package station
 
-import (
-	"errors"
-
-	"printstation/printer"
-)
-
 // Codes say what a person has to do, for the web page to translate; the
 // English Message/Reason texts stay for the CLI and the journal. A code is
 // stable: the page's message catalogs (web/locales) key on it, and a new
@@ -41,6 +35,7 @@ const (
 	PrinterDeskCardLeft     = "desk_card_left"  // a written card stayed on the desk reader: spoiled
 	PrinterDeskNotTapped    = "desk_not_tapped" // the printed card was not tapped back
 	PrinterRibbonConfig     = "ribbon_config"   // the configured ribbon has no panel layout
+	PrinterCleaningDue      = "cleaning_due"    // the cleaning policy: clean_stop_cards fed since the last cleaning
 )
 
 // PrinterCodes lists every printer code (the catalog test checks each has
@@ -48,7 +43,7 @@ const (
 var PrinterCodes = []string{PrinterJam, PrinterFeederEmpty, PrinterRibbonOut, PrinterRibbonMismatch, PrinterCoverOpen,
 	PrinterRejectFull, PrinterOutputFull, PrinterNeedsCleaning, PrinterBusy, PrinterHead, PrinterFault, PrinterNotAnswering,
 	PrinterCardInside, PrinterNotReady, PrinterEncoderDown, PrinterNoBlanks, PrinterRecordFailed, PrinterUncertainRestart, PrinterStopping,
-	PrinterQueueStopped, PrinterJobCancelled, PrinterDeskSetup, PrinterDeskCounted, PrinterDeskWaited, PrinterDeskCardLeft, PrinterDeskNotTapped, PrinterRibbonConfig}
+	PrinterQueueStopped, PrinterJobCancelled, PrinterDeskSetup, PrinterDeskCounted, PrinterDeskWaited, PrinterDeskCardLeft, PrinterDeskNotTapped, PrinterRibbonConfig, PrinterCleaningDue}
 
 // Attention codes (Attention.Code, stored as the job's code).
 const (
@@ -76,22 +71,3 @@ const (
 // AttentionCodes lists every attention code.
 var AttentionCodes = []string{WaitStuckAtExit, WaitFedBeforeRestart, WaitFeedUnknown, WaitAttemptsExhausted, WaitPrepareFailed, WaitNoEncoder,
 	WaitDeskSetup, WaitDeskNotTapped}
-
-// printerErrCode maps the driver's typed errors to a code.
-func printerErrCode(err error) string {
-	for _, m := range []struct {
-		err  error
-		code string
-	}{
-		{printer.ErrJam, PrinterJam}, {printer.ErrFeederEmpty, PrinterFeederEmpty}, {printer.ErrRibbonOut, PrinterRibbonOut},
-		{printer.ErrRibbonMismatch, PrinterRibbonMismatch}, {printer.ErrCoverOpen, PrinterCoverOpen}, {printer.ErrRejectFull, PrinterRejectFull},
-		{printer.ErrOutputFull, PrinterOutputFull}, {printer.ErrNeedsCleaning, PrinterNeedsCleaning}, {printer.ErrBusy, PrinterBusy},
-		{printer.ErrHead, PrinterHead}, {printer.ErrDisconnected, PrinterNotAnswering}, {printer.ErrTimeout, PrinterNotAnswering},
-		{printer.ErrStopped, PrinterQueueStopped}, {printer.ErrCancelled, PrinterJobCancelled},
-	} {
-		if errors.Is(err, m.err) {
-			return m.code
-		}
-	}
-	return PrinterFault
-}

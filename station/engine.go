@@ -108,7 +108,7 @@ func NewEngine(ctx context.Context, ec EngineConfig) (*Engine, error) {
 		ec.Status = func(string) {}
 	}
 	e := &Engine{ec: ec, log: ec.Log, db: ec.DB, cfg: cfg, byName: map[string]*worker{}, wake: make(chan struct{}, 1), timing: newTiming()}
-	if _, err := ec.DB.ExecContext(ctx, engineSchema+deskSchema); err != nil {
+	if _, err := ec.DB.ExecContext(ctx, engineSchema+deskSchema+cleaningSchema); err != nil {
 		return nil, fmt.Errorf("engine tables: %w", err)
 	}
 	if err := addColumns(ctx, ec.DB, "station_intents", "note TEXT", "spoil_reason TEXT"); err != nil {

@@ -72,18 +72,8 @@ func (l *lazyPrinter) Reject(ctx context.Context) error {
 	return l.do(ctx, func(d printer.Driver) error { return d.Reject(ctx) })
 }
 
-// technician is the driver's maintenance side, when it has one.
-func (l *lazyPrinter) technician(ctx context.Context) (printer.Technician, error) {
-	d, err := l.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, ok := d.(printer.Technician)
-	if !ok {
-		return nil, errNoTechnician
-	}
-	return t, nil
-}
+// driver is the opened driver (its maintenance side, its identity).
+func (l *lazyPrinter) driver(ctx context.Context) (printer.Driver, error) { return l.get(ctx) }
 
 func (l *lazyPrinter) Close() error {
 	l.mu.Lock()

@@ -410,7 +410,7 @@ func TestTestCardThroughDaemonIsInTheLedger(t *testing.T) {
 		if taken != 1 || st.SpoiledAwaiting != 1 || st.Printers["p1"] != 99 {
 			t.Fatalf("printer took %d blanks; ledger: %+v", taken, st)
 		}
-		if _, err := r.eng.PrinterDiag(ctx, "p1", "clean", "tech"); err == nil {
+		if _, err := r.eng.PrinterDiag(ctx, "p1", "reset", "tech"); err == nil {
 			t.Fatal("an operation the daemon does not run was accepted")
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"printstation/chip"
 	"printstation/inventory"
 	"printstation/jobqueue"
+	"printstation/station/localapi"
 	"printstation/version"
 )
 
@@ -63,37 +64,63 @@ func (e *Engine) timed(p Printer, enc Encoder, desk bool) (Printer, Encoder) {
 		return p, enc
 	}
 	if enc != nil {
-		enc = timedEncoder{enc, e.timing}
+		enc = &timedEncoder{Encoder: enc, t: e.timing}
 	}
 	return &timedPrinter{Printer: p, t: e.timing}, enc
 }
 
-// timedEncoder measures Personalize. It keeps the optional methods the
-// engine looks for on an encoder.
+// timedEncoder measures Personalize and keeps the last one for the
+// technician's page (EncoderUse: the card's ATR, the APDUs and the time,
+// never the chip's UID). It keeps the optional methods the engine looks
+// for on an encoder.
 type timedEncoder struct {
 	Encoder
-	t *timing
+	t    *timing
+	mu   sync.Mutex
+	last *EncoderUse
 }
 
-func (te timedEncoder) Personalize(ctx context.Context, p chip.Personalization) (chip.Result, error) {
+// EncoderUse is the encoder's last chip write (localapi).
+type EncoderUse = localapi.EncoderUse
+
+func (te *timedEncoder) Personalize(ctx context.Context, p chip.Personalization) (chip.Result, error) {
 	start := time.Now()
 	r, err := te.Encoder.Personalize(ctx, p)
+	took := time.Since(start)
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
 	}
-	te.t.chip.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	te.t.chip.WithLabelValues(outcome).Observe(took.Seconds())
+	u := &EncoderUse{At: start.UTC(), Millis: float64(took.Microseconds()) / 1000, APDUs: r.APDUs, ATR: fmt.Sprintf("%X", r.ATR), OK: err == nil}
+	if err != nil {
+		u.Error = err.Error()
+	}
+	te.mu.Lock()
+	te.last = u
+	te.mu.Unlock()
 	return r, err
 }
 
-func (te timedEncoder) Ready(ctx context.Context) error {
+// lastUse is the last chip write, nil before the first.
+func (te *timedEncoder) lastUse() *EncoderUse {
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	if te.last == nil {
+		return nil
+	}
+	u := *te.last
+	return &u
+}
+
+func (te *timedEncoder) Ready(ctx context.Context) error {
 	if r, ok := te.Encoder.(interface{ Ready(context.Context) error }); ok {
 		return r.Ready(ctx)
 	}
 	return nil
 }
 
-func (te timedEncoder) Close() error {
+func (te *timedEncoder) Close() error {
 	if c, ok := te.Encoder.(interface{ Close() error }); ok {
 		return c.Close()
 	}

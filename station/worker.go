@@ -50,7 +50,12 @@ type worker struct {
 	// noStock: paused only because the ledger has no blanks in it, so a
 	// recorded load may resume it (and nothing else a person must see).
 	noStock bool
-	desk    *deskState // encoder = "desk": the operator's step (desk.go)
+	// cleanStop: stopped by the cleaning policy and no cleaning recorded
+	// since (cleaning.go); cleanWarned: the warning was published.
+	cleanStop   bool
+	cleanWarned bool
+	desk        *deskState     // encoder = "desk": the operator's step (desk.go)
+	health      *PrinterHealth // the last readings for the technician's page (diag.go)
 }
 
 type pendingPrep struct {
@@ -276,6 +281,19 @@ func (w *worker) ready(ctx context.Context) bool {
 		w.withCode(PrinterUncertainRestart)
 		return false
 	}
+	// Stopped for cleaning: only a recorded cleaning (or the printer's own
+	// cleaning counter going up) lets it go on, not a Resume.
+	if w.cleaningStopped() {
+		ctr, err := w.p.Counters(sctx)
+		if err != nil {
+			w.offline(fmt.Sprintf("printer %s does not answer: %v — check its cable and power; it is retried every few seconds", w.name, err))
+			w.withCode(PrinterNotAnswering)
+			return false
+		}
+		if w.cleaningStops(ctx, ctr) {
+			return false
+		}
+	}
 	if st.Card != printer.PositionNone && st.Card != 0 {
 		w.pause(wAttention, w.e.cardInsideMessage(ctx, w.name, st.Card))
 		w.withCode(PrinterCardInside)
@@ -500,6 +518,12 @@ func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
 	if err != nil {
 		w.giveBack(ctx, job, "printer "+w.name+" did not answer before the feed")
 		w.printerFault(err)
+		return false
+	}
+	// The cleaning policy, on the counter just read: no blank once the
+	// head went clean_stop_cards cards without a cleaning.
+	if w.cleaningStops(cctx, ctr) {
+		w.giveBack(ctx, job, "printer "+w.name+" stopped for cleaning before the next blank")
 		return false
 	}
 	// The crash rule: the intent is durable before the blank moves.

@@ -108,7 +108,16 @@ func TestCrashPoints(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "never driven behind its back") {
 		t.Errorf("direct diag print while the daemon runs: exit %d\n%s", code, out)
 	}
-	s.ctl("diag", "printer", "--printer", p.name, "test-card")
+	// A test card is the technician's (printer.diag).
+	if out, code := ctlIn(t, s.sock, secretOf("tek")+"\n"+secretOf("tek")+"\n", "user", "add", "--role", "technician", "tek"); code != 0 && !strings.Contains(out, "exists") {
+		t.Fatalf("user add tek (exit %d):\n%s", code, out)
+	}
+	if out, code := s.ctlAs("tek", "", "diag", "printer", "--printer", p.name, "test-card"); code != 0 {
+		t.Fatalf("test card through the daemon as a technician: exit %d\n%s", code, out)
+	}
+	if out, code := s.ctlAs("tester", "", "diag", "printer", "--printer", p.name, "test-card"); code == 0 || !strings.Contains(out, "technician") {
+		t.Errorf("a test card by an operator/supervisor: exit %d\n%s", code, out)
+	}
 	s.stopDaemon()
 	s.checkAgreement(printed)
 	var tests int

@@ -113,6 +113,10 @@ var pageRoutes = []pageRoute{
 	{accounts.Witness, "POST", "/stock", func(r accounts.Role) url.Values {
 		return url.Values{"op": {"destroy"}, "quantity": {"1"}, "record_ref": {"M-1"}, "witness_name": {string(r)}, "witness_secret": {secretOf(string(r))}}
 	}},
+	{accounts.View, "GET", "/tech", nil},
+	// p1 of the fake prints, so every button is refused for it: probe on
+	// p2 (paused for a jam), which the guidance table allows.
+	{accounts.PrinterDiag, "POST", "/tech", func(accounts.Role) url.Values { return url.Values{"printer": {"p2"}, "op": {"probe"}} }},
 	{accounts.AuditRead, "GET", "/audit/spoiled", nil},
 	{accounts.ManageUsers, "GET", "/users", nil},
 	{accounts.ManageUsers, "POST", "/users", func(accounts.Role) url.Values {

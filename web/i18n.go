@@ -252,6 +252,7 @@ func dynamicIDs() []string {
 	for _, k := range storyKinds() {
 		ids = append(ids, storyKindID(k))
 	}
+	ids = append(ids, techDynamicIDs()...) // tech.go
 	sort.Strings(ids)
 	return ids
 }

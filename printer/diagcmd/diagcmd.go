@@ -252,7 +252,7 @@ func run(ctx context.Context, cmd string, cargs []string, driver, addr string, a
 		}
 		res, err = tech.Sensors(ctx)
 	case "probe":
-		res = probe(ctx, d, driver, addr)
+		res = Probe(ctx, d, driver, addr)
 	case "set-ribbon":
 		rs, ok := d.(ribbonSetter)
 		if !ok {
@@ -450,8 +450,8 @@ func (o *output) show(v any) {
 		}
 	case done:
 		fmt.Fprintf(tw, "%s: done\n", strings.TrimSpace(v.Done))
-	case probeReport:
-		v.text(tw)
+	case ProbeReport:
+		v.Text(tw)
 	default:
 		fmt.Fprintf(tw, "%v\n", v)
 	}

@@ -34,8 +34,8 @@ type probeRead struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// probeReport is everything a technician sends back from a printer.
-type probeReport struct {
+// ProbeReport is everything a technician sends back from a printer.
+type ProbeReport struct {
 	Driver   string            `json:"driver"`
 	Addr     string            `json:"addr"`
 	Reads    []probeRead       `json:"reads,omitempty"`
@@ -47,10 +47,10 @@ type probeReport struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
-// probe runs every read and the driver's own readings; a failure is
+// Probe runs every read and the driver's own readings; a failure is
 // written into the report, never the end of it.
-func probe(ctx context.Context, d printer.Driver, driver, addr string) probeReport {
-	rep := probeReport{Driver: driver, Addr: addr}
+func Probe(ctx context.Context, d printer.Driver, driver, addr string) ProbeReport {
+	rep := ProbeReport{Driver: driver, Addr: addr}
 	fail := func(step string, err error) { rep.Errors = append(rep.Errors, step+": "+err.Error()) }
 	if rr, ok := d.(rawReader); ok {
 		for _, c := range probeReads {
@@ -94,7 +94,7 @@ func probe(ctx context.Context, d printer.Driver, driver, addr string) probeRepo
 	return rep
 }
 
-func (r probeReport) text(w io.Writer) {
+func (r ProbeReport) Text(w io.Writer) {
 	fmt.Fprintf(w, "printer\t%s (driver %s)\n\ncommand\treply\terror\n", r.Addr, r.Driver)
 	for _, pr := range r.Reads {
 		fmt.Fprintf(w, "%s\t%q\t%s\n", pr.Command, pr.Reply, pr.Error)

@@ -22,6 +22,7 @@ import (
 	"printstation/inventory/auditcmd"
 	"printstation/jobqueue"
 	printerdiag "printstation/printer/diagcmd"
+	"printstation/station/guide"
 	"printstation/station/localapi"
 	"printstation/version"
 )
@@ -38,6 +39,10 @@ operators (talk to the running printstationd):
   attention retry JOB
   attention confirm|spoil JOB --reason TEXT supervisor; the log keeps the reason
   printer resume PRINTER                    after fixing a jam, cover, ribbon...
+  printer health PRINTER [--lang id|en]     model, ribbon, counters, cleaning, sensors,
+                                            encoder; what to do and the buttons allowed
+  printer guide [--lang id|en] [KEY]        every printer state and code: what a person
+                                            sees and may do (the page's table)
   stock show
   stock receive --quantity N --ref DELIVERY [--serial-first S --serial-last S]
   stock load|unload --printer P --quantity N
@@ -70,7 +75,9 @@ admins:
 
 technicians (with the daemon stopped; while it runs, diag printer goes through it):
   diag printer --printer ADDR [--json] info|status|counters|sensors|clean|test-card|reset|print FRONT.png [BACK.png]
-  diag printer --printer NAME status|counters|test-card    through the running daemon (a test card is in the ledger)
+  diag printer --printer NAME status|counters|sensors|test-card|clean|record-cleaning|self-adjust|reader-test|probe
+                                            through the running daemon (technicians; a test card is in the
+                                            ledger, a cleaning is recorded; refused while a card prints)
   diag reader [--reader PATTERN] [--write-test] [--json]
 
 card templates:
@@ -389,6 +396,15 @@ func printStatus(w io.Writer, st localapi.StatusReport, clear bool) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Name, p.State, dash(p.Job), p.Printed, p.Spoiled, p.Loaded, p.Message)
 	}
 	tw.Flush()
+	// What a person does about a stopped printer, in the page's words
+	// (the guidance table, station/guide), and the buttons allowed.
+	for _, p := range st.Printers {
+		if p.State == guide.StateIdle || p.State == guide.StatePrinting {
+			continue
+		}
+		g := guide.For(p.State, p.Code)
+		fmt.Fprintf(w, "\n  %s: %s\n      allowed: %s\n", p.Name, guideWords(cliLang(""), g), allowedText(g))
+	}
 	for _, p := range st.Printers {
 		if p.Desk != nil && p.Desk.Step != "" {
 			// The operator at a desk printer reads this from across the room.
@@ -575,8 +591,14 @@ func (c *cli) offlineStart(args []string) error {
 }
 
 func (c *cli) printer(args []string) error {
+	if len(args) > 0 && args[0] == "guide" {
+		return c.printerGuide(args[1:])
+	}
+	if len(args) > 0 && args[0] == "health" {
+		return c.printerHealth(args[1:])
+	}
 	if len(args) != 2 || args[0] != "resume" {
-		return usageErr("printer resume PRINTER")
+		return usageErr("printer resume|health PRINTER, printer guide [KEY]")
 	}
 	var res map[string]string
 	if err := c.client.Do(c.ctx, "POST", "/v1/printers/"+args[1]+"/resume", map[string]string{}, &res); err != nil {
@@ -706,13 +728,13 @@ func (c *cli) diagThroughDaemon(args []string) (bool, int) {
 		names = append(names, p.Name)
 		known = known || p.Name == name
 	}
-	allowed := false
-	for _, o := range []string{"status", "counters", "test-card"} {
-		allowed = allowed || o == op
+	allowed := op == "status" || op == "counters" || op == "sensors"
+	for _, a := range guide.TechActions {
+		allowed = allowed || string(a) == op
 	}
 	if !known || !allowed {
 		fmt.Fprintf(c.errw, "printstationctl diag printer: printstationd is running and drives this station's printers (%s); a printer it drives is never driven behind its back.\n"+
-			"  through the daemon: printstationctl diag printer --printer NAME status|counters|test-card (NAME as in printstationctl status)\n"+
+			"  through the daemon: printstationctl diag printer --printer NAME status|counters|sensors|test-card|clean|record-cleaning|self-adjust|reader-test|probe (NAME as in printstationctl status)\n"+
 			"  for %q and the other operations: stop the daemon first (systemctl stop printstationd)\n", strings.Join(names, ", "), op)
 		return true, 1
 	}

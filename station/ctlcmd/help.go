@@ -38,6 +38,8 @@ var commands = []command{
 	{"attention spoil", "JOB --reason TEXT", "Record an uncertain card as spoiled (a supervisor); the job goes back to the queue.", true},
 	{"attention retry", "JOB", "Send a job that used up its attempts back to the queue.", true},
 	{"printer resume", "PRINTER", "Let a paused printer go on after fixing a jam, the cover, the ribbon...", true},
+	{"printer health", "[--lang id|en] PRINTER", "A printer's model, ribbon, counters, cleaning against the station's policy, sensors and encoder; what to do now and the buttons allowed.", true},
+	{"printer guide", "[--lang id|en] [KEY]", "The guidance table the page shares: for every printer state and code, what a person sees and which actions are allowed.", true},
 	{"outbox", "[--limit N]", "What has not reached the centre yet: outcomes, checkpoints and stock reports, oldest first.", true},
 	{"offline-start", "--reason TEXT", "After a restart while the centre is unreachable, print without its confirmation of the ledger (supervisors; recorded; checked again when the centre answers).", true},
 	{"enrol", "--reason TEXT", "Re-enrol a station whose database does not extend what the centre witnessed (admins; recorded by the station and the centre).", true},
