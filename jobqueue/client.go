@@ -322,6 +322,19 @@ func (c *Client) LatestCheckpoint(ctx context.Context) (Witnessed, error) {
 	return w, nil
 }
 
+// WitnessRecord fetches the centre's witness record for this station
+// (every enrolment and every checkpoint it cosigned), as JSON: what
+// `audit verify --centre` and the page's verification compare the ledger
+// with. The answer is bounded like every answer of the centre.
+func (c *Client) WitnessRecord(ctx context.Context) ([]byte, error) {
+	b, err := c.do(ctx, "witness record", http.MethodGet, "v1/stations/"+url.PathEscape(c.station)+"/checkpoints", nil, "", nil, time.Minute)
+	var he *HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("central witness record: %w", ErrNotEnrolled)
+	}
+	return b, err
+}
+
 // Enrolment opens an enrolment epoch at the centre.
 type Enrolment struct {
 	Epoch      int64  `json:"epoch"`
@@ -378,23 +391,54 @@ func (c *Client) PostCheckpoint(ctx context.Context, idemKey string, cp Checkpoi
 	return r.Cosigned, nil
 }
 
-// PostStock sends a stock report (JSON made by the inventory).
-func (c *Client) PostStock(ctx context.Context, idemKey string, report []byte) error {
+// PostStock sends a stock report (JSON made by the inventory) and returns
+// the centre's reference for it ("" from a centre that gives none).
+func (c *Client) PostStock(ctx context.Context, idemKey string, report []byte) (string, error) {
 	if !json.Valid(report) {
-		return errors.New("central stock: report is not JSON")
+		return "", errors.New("central stock: report is not JSON")
 	}
 	b, err := c.do(ctx, "stock", http.MethodPost, "v1/stations/"+url.PathEscape(c.station)+"/stock", nil, idemKey, report, time.Minute)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var r struct {
-		OK bool `json:"ok"`
+		OK  bool   `json:"ok"`
+		Ref string `json:"ref"`
 	}
 	if err := decodeJSON("stock", b, &r); err != nil {
-		return err
+		return "", err
 	}
 	if !r.OK {
-		return fmt.Errorf("central stock: %w: ok is false", ErrBadResponse)
+		return "", fmt.Errorf("central stock: %w: ok is false", ErrBadResponse)
 	}
-	return nil
+	if !printable(r.Ref) || len(r.Ref) > MaxCentreRef {
+		return "", fmt.Errorf("central stock: %w: reference is not a short printable text", ErrBadResponse)
+	}
+	return r.Ref, nil
+}
+
+// MaxCentreRef bounds a reference the centre gives a report.
+const MaxCentreRef = 100
+
+// PostBlankRequest sends a request for more blanks (JSON made by the
+// station) and returns the centre's reference for it. idemKey is the
+// request's own id: a retry is the same request, never a second one.
+func (c *Client) PostBlankRequest(ctx context.Context, idemKey string, request []byte) (string, error) {
+	if !json.Valid(request) {
+		return "", errors.New("central blank request: request is not JSON")
+	}
+	b, err := c.do(ctx, "blank request", http.MethodPost, "v1/stations/"+url.PathEscape(c.station)+"/blank-requests", nil, idemKey, request, time.Minute)
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Ref string `json:"ref"`
+	}
+	if err := decodeJSON("blank request", b, &r); err != nil {
+		return "", err
+	}
+	if r.Ref == "" || !printable(r.Ref) || len(r.Ref) > MaxCentreRef {
+		return "", fmt.Errorf("central blank request: %w: no reference, or not a short printable text", ErrBadResponse)
+	}
+	return r.Ref, nil
 }

@@ -141,7 +141,12 @@ func (c *fakeCentre) PostCheckpoint(ctx context.Context, key string, cp jobqueue
 	return "", errors.New("not witnessed here")
 }
 
-func (c *fakeCentre) PostStock(ctx context.Context, key string, report []byte) error { return nil }
+func (c *fakeCentre) PostStock(ctx context.Context, key string, report []byte) (string, error) {
+	return "", nil
+}
+func (c *fakeCentre) PostBlankRequest(ctx context.Context, key string, req []byte) (string, error) {
+	return "R-" + key, nil
+}
 
 // A hostile centre answering a page of 200 with 100,000 entries: the
 // station takes what it asked for and ignores the rest.

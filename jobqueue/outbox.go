@@ -17,6 +17,9 @@ const (
 	KindOutcome    = "outcome"
 	KindCheckpoint = "checkpoint"
 	KindStock      = "stock"
+	// KindBlankRequest is a request for more blanks; the centre answers
+	// with its reference.
+	KindBlankRequest = "blank_request"
 )
 
 // OutcomeItem is one job outcome as the centre receives it.
@@ -44,9 +47,9 @@ type Outbox struct {
 // ignored (the item was already enqueued).
 func (o *Outbox) Enqueue(ctx context.Context, ex storage.Execer, kind, key string, body []byte) error {
 	switch kind {
-	case KindOutcome, KindCheckpoint, KindStock:
+	case KindOutcome, KindCheckpoint, KindStock, KindBlankRequest:
 	default:
-		return fmt.Errorf("outbox: unknown kind %q (want outcome, checkpoint or stock)", kind)
+		return fmt.Errorf("outbox: unknown kind %q (want outcome, checkpoint, stock or blank_request)", kind)
 	}
 	if key == "" {
 		return errors.New("outbox: empty idempotency key")
@@ -167,6 +170,26 @@ func (o *Outbox) ack(ctx context.Context, keys []string) error {
 	_, err := o.db.ExecContext(ctx, `UPDATE outbox_items SET acked_at = ? WHERE acked_at IS NULL AND key IN (`+strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",")+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("outbox: mark acknowledged: %w", err)
+	}
+	return nil
+}
+
+// answered marks an item acknowledged together with the centre's answer:
+// its reference, or (refused non-empty) its reason for refusing the item
+// for good. Both in one transaction: an acknowledged item always has its
+// answer.
+func (o *Outbox) answered(ctx context.Context, key, ref, refused string) error {
+	err := storage.InTx(ctx, o.db, func(tx *sql.Tx) error {
+		now := ts(o.now())
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_answers(key, ref, refused, at) VALUES(?,?,?,?)
+			ON CONFLICT(key) DO UPDATE SET ref = excluded.ref, refused = excluded.refused, at = excluded.at`, key, ref, refused, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE outbox_items SET acked_at = ? WHERE acked_at IS NULL AND key = ?`, now, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: record the centre's answer to %s: %w", key, err)
 	}
 	return nil
 }

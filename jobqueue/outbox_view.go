@@ -3,6 +3,7 @@ package jobqueue
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -64,4 +65,60 @@ func (o *Outbox) LastAcked(ctx context.Context, kind string) (time.Time, error) 
 		}
 	}
 	return last, rows.Err()
+}
+
+// Report is one report of a kind that the centre answers (stock reports,
+// requests for blanks) and what became of it.
+type Report struct {
+	Kind      string
+	Key       string
+	Body      []byte
+	CreatedAt time.Time
+	Attempts  int
+	LastError string // the last failed try's transport or status error
+	// AckedAt is when the centre acknowledged it (zero: not yet); Ref is
+	// the centre's reference, Refused its reason when it refused the
+	// report for good.
+	AckedAt time.Time
+	Ref     string
+	Refused string
+}
+
+// Reports lists the newest reports of kind, newest first, at most limit,
+// acknowledged or not.
+func (o *Outbox) Reports(ctx context.Context, kind string, limit int) ([]Report, error) {
+	rows, err := o.db.QueryContext(ctx, `SELECT i.kind, i.key, i.body, i.created_at, i.attempts, i.last_error, i.acked_at, coalesce(a.ref, ''), coalesce(a.refused, '')
+		FROM outbox_items i LEFT JOIN outbox_answers a ON a.key = i.key WHERE i.kind = ? ORDER BY i.seq DESC LIMIT ?`, kind, limit)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: list %s reports: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []Report
+	for rows.Next() {
+		var r Report
+		var created, acked sql.NullString
+		if err := rows.Scan(&r.Kind, &r.Key, &r.Body, &created, &r.Attempts, &r.LastError, &acked, &r.Ref, &r.Refused); err != nil {
+			return nil, fmt.Errorf("outbox: list %s reports: %w", kind, err)
+		}
+		r.CreatedAt, r.AckedAt = parseTS(created), parseTS(acked)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Report returns the report with key, and false when there is none.
+func (o *Outbox) Report(ctx context.Context, key string) (Report, bool, error) {
+	var r Report
+	var created, acked sql.NullString
+	err := o.db.QueryRowContext(ctx, `SELECT i.kind, i.key, i.body, i.created_at, i.attempts, i.last_error, i.acked_at, coalesce(a.ref, ''), coalesce(a.refused, '')
+		FROM outbox_items i LEFT JOIN outbox_answers a ON a.key = i.key WHERE i.key = ?`, key).
+		Scan(&r.Kind, &r.Key, &r.Body, &created, &r.Attempts, &r.LastError, &acked, &r.Ref, &r.Refused)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Report{}, false, nil
+	}
+	if err != nil {
+		return Report{}, false, fmt.Errorf("outbox: report %s: %w", key, err)
+	}
+	r.CreatedAt, r.AckedAt = parseTS(created), parseTS(acked)
+	return r, true, nil
 }

@@ -240,6 +240,11 @@ func (c *fakeCentral) PostOutcomes(ctx context.Context, key string, items []jobq
 func (c *fakeCentral) PostCheckpoint(ctx context.Context, key string, cp jobqueue.CheckpointPost) (string, error) {
 	return cp.Checkpoint + "— centre sig\n", c.fail
 }
-func (c *fakeCentral) PostStock(ctx context.Context, key string, report []byte) error { return c.fail }
+func (c *fakeCentral) PostStock(ctx context.Context, key string, report []byte) (string, error) {
+	return "", c.fail
+}
+func (c *fakeCentral) PostBlankRequest(ctx context.Context, key string, req []byte) (string, error) {
+	return "", c.fail
+}
 
 var _ = sql.ErrNoRows

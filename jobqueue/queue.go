@@ -146,6 +146,15 @@ CREATE TABLE IF NOT EXISTS outbox_items(
 	acked_at TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_items_pending ON outbox_items(acked_at, kind, seq);
+-- The centre's answer to a report that has one (its reference for a stock
+-- report or a request for blanks), or its reason when it refused the
+-- report for good; written with the item's acknowledgement.
+CREATE TABLE IF NOT EXISTS outbox_answers(
+	key TEXT PRIMARY KEY,
+	ref TEXT NOT NULL DEFAULT '',
+	refused TEXT NOT NULL DEFAULT '',
+	at TEXT NOT NULL
+);
 `
 
 // Open creates the queue's tables if needed and returns the queue.

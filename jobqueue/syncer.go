@@ -19,7 +19,8 @@ type Central interface {
 	FetchTemplate(ctx context.Context, id string) ([]byte, error)
 	PostOutcomes(ctx context.Context, idemKey string, items []OutcomeItem) (OutcomesAnswer, error)
 	PostCheckpoint(ctx context.Context, idemKey string, cp CheckpointPost) (string, error)
-	PostStock(ctx context.Context, idemKey string, report []byte) error
+	PostStock(ctx context.Context, idemKey string, report []byte) (ref string, err error)
+	PostBlankRequest(ctx context.Context, idemKey string, request []byte) (ref string, err error)
 }
 
 // SyncOptions tune the syncer; zero values take the defaults in brackets.
@@ -480,18 +481,44 @@ func (s *Syncer) PushOnce(ctx context.Context) (did bool, err error) {
 		}
 		return true, o.ack(ctx, []string{it.Key})
 	}
-	if it, err := o.next(ctx, KindStock); err != nil {
-		return false, err
-	} else if it != nil {
-		if err := s.c.PostStock(ctx, it.Key, it.Body); err != nil {
+	for _, k := range []struct {
+		kind string
+		post func(ctx context.Context, key string, body []byte) (string, error)
+	}{{KindStock, s.c.PostStock}, {KindBlankRequest, s.c.PostBlankRequest}} {
+		it, err := o.next(ctx, k.kind)
+		if err != nil {
+			return false, err
+		}
+		if it == nil {
+			continue
+		}
+		ref, err := k.post(ctx, it.Key, it.Body)
+		var he *HTTPError
+		if errors.As(err, &he) && refusedForGood(he) {
+			// The centre's word on this report: sending it again cannot
+			// help, and it must not hold back the reports behind it. It
+			// is kept with the centre's reason, which the page shows to a
+			// person (a request for blanks then asks for a new one).
+			s.log.Error().Err(err).Str("kind", k.kind).Str("key", it.Key).Msg("sync: the centre refused a report for good; a person must look at it")
 			o.failed(ctx, []string{it.Key}, err)
-			var he *HTTPError
-			if errors.As(err, &he) && !he.Temporary() {
-				s.log.Error().Err(err).Str("key", it.Key).Msg("sync: centre rejected a stock report; will retry")
-			}
+			return true, o.answered(ctx, it.Key, "", he.Body)
+		}
+		if err != nil {
+			o.failed(ctx, []string{it.Key}, err)
 			return true, err
 		}
-		return true, o.ack(ctx, []string{it.Key})
+		return true, o.answered(ctx, it.Key, ref, "")
 	}
 	return false, nil
+}
+
+// refusedForGood: the centre read the report and will not take it (a bad
+// or forbidden report); other failures (outage, a centre that does not
+// know the route yet) are tried again.
+func refusedForGood(he *HTTPError) bool {
+	switch he.Status {
+	case 400, 403, 409, 422:
+		return true
+	}
+	return false
 }

@@ -286,6 +286,7 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 		}
 		writeJSON(w, 200, map[string]any{"seq": en.Seq, "op": op.Op, "by": c.Name})
 	})
+	e.stockReportRoutes(mux, acc)
 	userRoutes(mux, acc)
 }
 

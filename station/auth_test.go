@@ -106,6 +106,8 @@ func requestFor(p accounts.Permission, role accounts.Role) permRequest {
 		return permRequest{string(role), "POST", "/v1/stock", `{"op":"destroy","quantity":1,"record_ref":"M1"}`}
 	case accounts.ManageUsers:
 		return permRequest{"", "GET", "/v1/users", ""}
+	case accounts.AuditRead:
+		return permRequest{"", "GET", "/v1/audit/verify", ""}
 	case accounts.PrinterDiag:
 		// Allowed, it is refused by the station (no such printer), 409.
 		return permRequest{"", "POST", "/v1/printers/NOPE/diag/probe", ``}
@@ -113,6 +115,10 @@ func requestFor(p accounts.Permission, role accounts.Role) permRequest {
 		// Allowed, it is refused by the station (no centre here, nothing
 		// waits for it), 409.
 		return permRequest{"", "POST", "/v1/witness/release", `{"reason":"test"}`}
+	case accounts.StockRequest:
+		// Allowed, it is queued for the centre; the same id each time is
+		// the one request.
+		return permRequest{"", "POST", "/v1/stock/requests", `{"id":"api-route-test","quantity":1}`}
 	case accounts.LedgerEnrol:
 		// Allowed, it is refused by the station (nothing to re-enrol), 409.
 		return permRequest{"", "POST", "/v1/enrolment", `{"reason":"test"}`}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"printstation/accounts"
@@ -240,111 +239,6 @@ func (h *handler) showStock(w http.ResponseWriter, r *http.Request, s *session, 
 	cv.Stock, _ = h.st.Stock(r.Context())
 	v.Control = cv
 	h.render(w, l, code, "stock.html", v)
-}
-
-// controlDone are the outcome messages by stock operation.
-var controlDone = map[string]string{
-	"destroy":     msg("control_done_destroy"),
-	"adjust":      msg("control_done_adjust"),
-	"shift-close": msg("control_done_shift_close"),
-}
-
-// stock records a dual-control stock operation: the signed-in person is
-// the first, the witness signs in in the same form.
-func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
-	s, l := h.post(w, r, true)
-	if s == nil {
-		return
-	}
-	if !h.allowed(w, r, s, l, accounts.StockControl) {
-		return
-	}
-	refuse := func(code int, text, detail string) {
-		h.showStock(w, r, s, l, code, &note{Err: true, Text: text, Detail: detail})
-	}
-	f := r.PostFormValue
-	op := station.StockOp{Op: f("op"), Actor: s.Name, RecordRef: strings.TrimSpace(f("record_ref")), Reason: strings.TrimSpace(f("reason")), Location: f("location")}
-	done, known := controlDone[op.Op]
-	if !known || station.StockPermission(op.Op) != accounts.StockControl {
-		refuse(http.StatusBadRequest, l.T("control_err_op"), "")
-		return
-	}
-	if q := f("quantity"); q != "" {
-		n, err := strconv.ParseInt(strings.TrimSpace(q), 10, 64)
-		if err != nil {
-			refuse(http.StatusBadRequest, l.T("control_err_quantity"), "")
-			return
-		}
-		op.Quantity = n
-	}
-	if op.Op == "shift-close" {
-		op.Counted = map[string]int64{}
-		locs := []string{inventory.Storage}
-		for _, p := range h.st.Printers() {
-			locs = append(locs, inventory.InPrinter(p.Name))
-		}
-		for _, loc := range locs {
-			n, err := strconv.ParseInt(strings.TrimSpace(f("counted_"+loc)), 10, 64)
-			if err != nil || n < 0 {
-				refuse(http.StatusBadRequest, l.T("control_err_counted"), "")
-				return
-			}
-			op.Counted[loc] = n
-		}
-	}
-	wname, wsecret := strings.TrimSpace(f("witness_name")), f("witness_secret")
-	if wname == "" || wsecret == "" || len(wsecret) > maxSecretField {
-		refuse(http.StatusBadRequest, l.T("control_err_no_witness"), "")
-		return
-	}
-	wit, err := h.acc.SignIn(r.Context(), wname, []byte(wsecret), inventory.ViaWeb)
-	if err != nil {
-		why := l.T("signin_err_refused")
-		var se *accounts.SignInError
-		if !errors.As(err, &se) {
-			h.log.Error().Err(err).Msg("the witness's sign-in could not be checked")
-			why = l.T("signin_err_unchecked")
-		} else if se.Reason == accounts.FailLocked || se.Reason == accounts.FailNowLock {
-			why = l.T("signin_err_locked")
-		} else if se.Reason == accounts.FailDisabled {
-			why = l.T("signin_err_disabled")
-		}
-		refuse(http.StatusUnauthorized, l.T("control_err_witness", "Why", why), "")
-		return
-	}
-	a, err := h.acc.Get(r.Context(), s.Name)
-	if err != nil {
-		h.log.Error().Err(err).Msg("the first person's account could not be read for a stock operation")
-		refuse(http.StatusServiceUnavailable, l.T("control_err_not_done"), err.Error())
-		return
-	}
-	if err := accounts.Pair(a, wit, accounts.StockControl); err != nil {
-		switch {
-		case errors.Is(err, accounts.ErrSamePerson):
-			refuse(http.StatusForbidden, l.T("control_err_same"), "")
-		case !accounts.Allows(wit.Roles, accounts.Witness):
-			var roles []string
-			for _, ro := range accounts.RolesWith(accounts.Witness) {
-				roles = append(roles, l.T("role_"+string(ro)))
-			}
-			refuse(http.StatusForbidden, l.T("control_err_witness_role", "Name", wit.Name, "Roles", strings.Join(roles, " / ")), "")
-		default:
-			refuse(http.StatusForbidden, l.T("control_err_not_done"), err.Error())
-		}
-		return
-	}
-	if err := station.DualControl(&op, wit.Name); err != nil {
-		refuse(http.StatusForbidden, l.T("control_err_refused"), err.Error())
-		return
-	}
-	en, err := h.st.RecordStock(r.Context(), op)
-	if err != nil {
-		refuse(http.StatusConflict, l.T("control_err_refused"), err.Error())
-		return
-	}
-	h.log.Info().Str("op", op.Op).Int64("seq", en.Seq).Msg("dual-control stock operation from the web page")
-	h.notes.put(s.id, note{Text: l.T(done, "Name", s.Name, "Witness", wit.Name, "Seq", l.Num(en.Seq))})
-	http.Redirect(w, r, "/stock", http.StatusSeeOther)
 }
 
 // usersView is the admin's page of accounts.

@@ -1,4 +1,293 @@
 package web
 
+// The supervisor's and storekeeper's stock screens (issue 15, part 3):
+// every stock operation on /stock through one form handler, the daily
+// stock announcement (/stock/announce) and the request for more blanks to
+// the centre (/stock/request).
+//
+// One handler for every operation: the operation's permission comes from
+// station.StockPermission, the same function the local API (and so
+// printstationctl stock) uses; an operation that needs stock.control is
+// dual control, and its witness signs in on the same form and is paired
+// with accounts.Pair, then named by station.DualControl, as on the API.
+// The page never builds a ledger event itself: it hands station.RecordStock
+// the same StockOp the CLI sends.
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"printstation/accounts"
+	"printstation/inventory"
+	"printstation/station"
+)
+
 // stockRoutes registers the supervisor's stock screens (issue 15, part 3).
-func (h *handler) stockRoutes() {}
+// POST /stock itself is registered with GET /stock in web.New.
+func (h *handler) stockRoutes() {
+	// The announcement is for everyone who works at the station to read
+	// and print; sending it to the centre is a supervisor's.
+	h.mux.HandleFunc("GET /stock/announce", h.gatedPage(accounts.View, h.showAnnounce))
+	h.mux.HandleFunc("POST /stock/announce", h.announce)
+	h.mux.HandleFunc("GET /stock/request", h.gatedPage(accounts.StockRequest, h.showRequest))
+	h.mux.HandleFunc("POST /stock/request", h.request)
+}
+
+// MaxPageQuantity bounds a quantity typed on the page: no delivery, load
+// or count at one station comes near it, and the ledger's own bound is far
+// higher.
+const MaxPageQuantity = 1_000_000
+
+// stockForm is one operation's part of the form handler: how its fields
+// are read and the outcome's words.
+type stockForm struct {
+	done string // outcome message id
+	read func(f *form, op *station.StockOp)
+}
+
+// stockForms are the operations the page records.
+var stockForms = map[string]stockForm{
+	"receive": {done: msg("stockops_done_receive"), read: func(f *form, op *station.StockOp) {
+		op.Quantity = f.whole("quantity", f.l.T("stockops_quantity_received"), 1)
+		op.DeliveryRef = f.text("delivery_ref", f.l.T("stockops_delivery_ref"), true, 100)
+		op.SerialFirst = f.text("serial_first", f.l.T("stockops_serial_first"), false, 60)
+		op.SerialLast = f.text("serial_last", f.l.T("stockops_serial_last"), false, 60)
+		if (op.SerialFirst == "") != (op.SerialLast == "") {
+			label := f.l.T("stockops_serial_last")
+			if op.SerialFirst == "" {
+				label = f.l.T("stockops_serial_first")
+			}
+			f.fail(label, msg("stockops_bad_serials"))
+		}
+	}},
+	"load": {done: msg("stockops_done_load"), read: func(f *form, op *station.StockOp) {
+		op.Printer = f.printer("printer", f.l.T("stockops_printer"))
+		op.Quantity = f.whole("quantity", f.l.T("stockops_quantity_load"), 1)
+	}},
+	"unload": {done: msg("stockops_done_unload"), read: func(f *form, op *station.StockOp) {
+		op.Printer = f.printer("printer", f.l.T("stockops_printer"))
+		op.Quantity = f.whole("quantity", f.l.T("stockops_quantity_unload"), 1)
+	}},
+	"destroy": {done: msg("control_done_destroy"), read: func(f *form, op *station.StockOp) {
+		op.Quantity = f.whole("quantity", f.l.T("control_quantity"), 1)
+		op.RecordRef = f.text("record_ref", f.l.T("control_record_ref"), true, 100)
+	}},
+	"adjust": {done: msg("control_done_adjust"), read: func(f *form, op *station.StockOp) {
+		op.Location = f.location("location", f.l.T("control_location"))
+		op.Quantity = f.change("quantity", f.l.T("control_change"))
+		op.Reason = f.text("reason", f.l.T("control_reason"), true, 200)
+	}},
+	"shift-close": {done: msg("control_done_shift_close"), read: func(f *form, op *station.StockOp) {
+		op.Counted = map[string]int64{}
+		op.Counted[inventory.Storage] = f.whole("counted_"+inventory.Storage, f.l.T("control_counted_storage"), 0)
+		for _, p := range f.printers {
+			loc := inventory.InPrinter(p)
+			op.Counted[loc] = f.whole("counted_"+loc, f.l.T("control_counted_printer", "Name", p), 0)
+		}
+	}},
+}
+
+// form reads a posted form's fields; the first bad one is kept, named by
+// its label as the page shows it, in the person's language.
+type form struct {
+	r        *http.Request
+	l        *lang
+	printers []string
+	bad      string
+}
+
+func (f *form) fail(label, problem string, kv ...any) {
+	if f.bad == "" {
+		f.bad = f.l.T("stockops_err_field", "What", label, "Why", f.l.T(problem, kv...))
+	}
+}
+
+// text reads a line of text of at most max characters.
+func (f *form) text(name, label string, required bool, max int) string {
+	v := strings.TrimSpace(f.r.PostFormValue(name))
+	switch {
+	case required && v == "":
+		f.fail(label, msg("stockops_bad_empty"))
+	case !utf8.ValidString(v) || strings.ContainsAny(v, "\x00\r\n"):
+		f.fail(label, msg("stockops_bad_text"))
+	case utf8.RuneCountInString(v) > max:
+		f.fail(label, msg("stockops_bad_too_long"), "N", f.l.Num(max))
+	}
+	return v
+}
+
+// number reads a whole number; ok is false (and the refusal kept) when the
+// field is empty or not a whole number within MaxPageQuantity.
+func (f *form) number(name, label, problem string, kv ...any) (int64, bool) {
+	v := strings.TrimSpace(f.r.PostFormValue(name))
+	v = strings.Replace(v, "−", "-", 1) // the minus sign a phone keyboard may give
+	if v == "" {
+		f.fail(label, msg("stockops_bad_empty"))
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		f.fail(label, problem, kv...)
+		return 0, false
+	}
+	if n > MaxPageQuantity || n < -MaxPageQuantity {
+		f.fail(label, msg("stockops_bad_too_big"), "N", f.l.Num(MaxPageQuantity))
+		return 0, false
+	}
+	return n, true
+}
+
+// whole reads a whole number of at least min.
+func (f *form) whole(name, label string, min int64) int64 {
+	n, ok := f.number(name, label, msg("stockops_bad_whole_min"), "N", f.l.Num(min))
+	if ok && n < min {
+		f.fail(label, msg("stockops_bad_whole_min"), "N", f.l.Num(min))
+	}
+	return n
+}
+
+// change reads an adjustment: a whole number other than zero.
+func (f *form) change(name, label string) int64 {
+	n, ok := f.number(name, label, msg("stockops_bad_change"))
+	if ok && n == 0 {
+		f.fail(label, msg("stockops_bad_change"))
+	}
+	return n
+}
+
+// printer reads one of this station's printers.
+func (f *form) printer(name, label string) string {
+	v := f.r.PostFormValue(name)
+	for _, p := range f.printers {
+		if v == p {
+			return v
+		}
+	}
+	f.fail(label, msg("stockops_bad_choice"))
+	return ""
+}
+
+// location reads the storage or one of this station's printers.
+func (f *form) location(name, label string) string {
+	v := f.r.PostFormValue(name)
+	if v == inventory.Storage {
+		return v
+	}
+	for _, p := range f.printers {
+		if v == inventory.InPrinter(p) {
+			return v
+		}
+	}
+	f.fail(label, msg("stockops_bad_choice"))
+	return ""
+}
+
+// stock records a stock operation from the page. The signed-in person is
+// the first; for dual control the witness signs in in the same form.
+func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
+	s, l := h.post(w, r, true)
+	if s == nil {
+		return
+	}
+	refuse := func(code int, text, detail string) {
+		h.showStock(w, r, s, l, code, &note{Err: true, Text: text, Detail: detail})
+	}
+	opName := r.PostFormValue("op")
+	sf, known := stockForms[opName]
+	if !known {
+		if !h.allowed(w, r, s, l, accounts.StockMove) {
+			return
+		}
+		refuse(http.StatusBadRequest, l.T("control_err_op"), "")
+		return
+	}
+	perm := station.StockPermission(opName)
+	if !h.allowed(w, r, s, l, perm) {
+		return
+	}
+	op := station.StockOp{Op: opName, Actor: s.Name}
+	f := &form{r: r, l: l}
+	for _, p := range h.st.Printers() {
+		f.printers = append(f.printers, p.Name)
+	}
+	sf.read(f, &op)
+	if f.bad != "" {
+		refuse(http.StatusBadRequest, f.bad, "")
+		return
+	}
+	witness := ""
+	if perm == accounts.StockControl {
+		wit, ok := h.witness(w, r, s, l, perm, refuse)
+		if !ok {
+			return
+		}
+		if err := station.DualControl(&op, wit); err != nil {
+			refuse(http.StatusForbidden, l.T("control_err_refused"), err.Error())
+			return
+		}
+		witness = wit
+	}
+	en, err := h.st.RecordStock(r.Context(), op)
+	if err != nil {
+		refuse(http.StatusConflict, l.T("control_err_refused"), err.Error())
+		return
+	}
+	h.log.Info().Str("op", op.Op).Int64("seq", en.Seq).Bool("dual_control", witness != "").Msg("stock operation from the web page")
+	h.notes.put(s.id, note{Text: l.T(sf.done, "Name", s.Name, "Witness", witness, "Seq", l.Num(en.Seq),
+		"N", l.Num(op.Quantity), "Printer", op.Printer)})
+	http.Redirect(w, r, "/stock", http.StatusSeeOther)
+}
+
+// witness signs the second person of a dual-control action in from the
+// form's witness_name and witness_secret and pairs them with the signed-in
+// person for perm (accounts.Pair: two different people, the second holding
+// the witness permission). It answers the refusal itself and returns false
+// when they may not act together.
+func (h *handler) witness(w http.ResponseWriter, r *http.Request, s *session, l *lang, perm accounts.Permission, refuse func(code int, text, detail string)) (string, bool) {
+	f := r.PostFormValue
+	wname, wsecret := strings.TrimSpace(f("witness_name")), f("witness_secret")
+	if wname == "" || wsecret == "" || len(wsecret) > maxSecretField {
+		refuse(http.StatusBadRequest, l.T("control_err_no_witness"), "")
+		return "", false
+	}
+	wit, err := h.acc.SignIn(r.Context(), wname, []byte(wsecret), inventory.ViaWeb)
+	if err != nil {
+		why := l.T("signin_err_refused")
+		var se *accounts.SignInError
+		if !errors.As(err, &se) {
+			h.log.Error().Err(err).Msg("the witness's sign-in could not be checked")
+			why = l.T("signin_err_unchecked")
+		} else if se.Reason == accounts.FailLocked || se.Reason == accounts.FailNowLock {
+			why = l.T("signin_err_locked")
+		} else if se.Reason == accounts.FailDisabled {
+			why = l.T("signin_err_disabled")
+		}
+		refuse(http.StatusUnauthorized, l.T("control_err_witness", "Why", why), "")
+		return "", false
+	}
+	a, err := h.acc.Get(r.Context(), s.Name)
+	if err != nil {
+		h.log.Error().Err(err).Msg("the first person's account could not be read for a dual-control action")
+		refuse(http.StatusServiceUnavailable, l.T("control_err_not_done"), err.Error())
+		return "", false
+	}
+	if err := accounts.Pair(a, wit, perm); err != nil {
+		switch {
+		case errors.Is(err, accounts.ErrSamePerson):
+			refuse(http.StatusForbidden, l.T("control_err_same"), "")
+		case !accounts.Allows(wit.Roles, accounts.Witness):
+			var roles []string
+			for _, ro := range accounts.RolesWith(accounts.Witness) {
+				roles = append(roles, l.T("role_"+string(ro)))
+			}
+			refuse(http.StatusForbidden, l.T("control_err_witness_role", "Name", wit.Name, "Roles", strings.Join(roles, " / ")), "")
+		default:
+			refuse(http.StatusForbidden, l.T("control_err_not_done"), err.Error())
+		}
+		return "", false
+	}
+	return wit.Name, true
+}

@@ -31,6 +31,9 @@ type view struct {
 	Control *controlView
 	Users   *usersView
 	Audit   *auditView
+	// StockOps is the daily stock announcement's or the request for
+	// blanks' part (stockops.go).
+	StockOps *stockOpsView
 }
 
 func (h *handler) frame(r *http.Request, l *lang, s *session, nav string) *view {

@@ -37,6 +37,8 @@ type fakeStation struct {
 	found     []station.FoundJob
 	story     *station.JobStory
 	err       error // returned by the next action
+	// Reports to the centre (stockops_test.go).
+	sent, requests []station.CentreReport
 }
 
 func newFake() *fakeStation {

@@ -98,6 +98,10 @@ type Server struct {
 	outcomes   map[string]*OutcomeRecord
 	outcomeSeq []string
 	stock      map[string][][]byte
+	// Requests for blanks (stock.go): per station in arrival order, and
+	// how many times each idempotency key was posted.
+	blankReqs  map[string][]*BlankRequest
+	blankPosts map[string]int
 	// The witness (witness.go): per station the pinned key, epoch and
 	// last cosigned tree; every cosigned checkpoint and enrolment; the
 	// jobs closed by an outcome and the jobs held after a re-enrolment.
@@ -157,6 +161,8 @@ func New(opts Options) (*Server, error) {
 		idem:       map[string][]byte{},
 		outcomes:   map[string]*OutcomeRecord{},
 		stock:      map[string][][]byte{},
+		blankReqs:  map[string][]*BlankRequest{},
+		blankPosts: map[string]int{},
 		witnessed:  map[string]*witnessState{},
 		cosigned:   map[string][]inventory.CentreCheckpoint{},
 		enrolments: map[string][]inventory.CentreEnrolment{},
@@ -543,6 +549,9 @@ type logRec struct {
 	Cosigned  *inventory.CentreCheckpoint `json:"cosigned,omitempty"`
 	Enrolment *inventory.CentreEnrolment  `json:"enrolment,omitempty"`
 	Served    int                         `json:"served,omitempty"`
+	// Stock reports and requests for blanks (stock.go).
+	StockReport  json.RawMessage `json:"stock_report,omitempty"`
+	BlankRequest *BlankRequest   `json:"blank_request,omitempty"`
 }
 
 func (s *Server) replay() error {
@@ -592,6 +601,10 @@ func (s *Server) replay() error {
 					}
 				}
 				s.cosigned[r.Station] = append(s.cosigned[r.Station], c)
+			case r.StockReport != nil:
+				s.stock[r.Station] = append(s.stock[r.Station], []byte(r.StockReport))
+			case r.BlankRequest != nil:
+				s.replayBlankRequestLocked(r.Station, r.BlankRequest)
 			case r.Served > 0:
 				if st := s.station(r.Station); r.Served > st.served {
 					st.served = r.Served
@@ -634,6 +647,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/stations/{station}/enrolment", s.idempotent("enrolment", s.handleEnrolment))
 	mux.HandleFunc("GET /admin/export", s.handleExport)
 	mux.HandleFunc("POST /v1/stations/{station}/stock", s.idempotent("stock", s.handleStock))
+	mux.HandleFunc("POST /v1/stations/{station}/blank-requests", s.countPosts(s.idempotentKeyed("blank-requests", s.handleBlankRequest)))
+	mux.HandleFunc("GET /admin/blank-requests", s.handleListBlankRequests)
+	mux.HandleFunc("GET /admin/stock-reports", s.handleListStockReports)
 	mux.HandleFunc("GET /admin/faults", s.handleGetFaults)
 	mux.HandleFunc("POST /admin/faults", s.handleSetFaults)
 	mux.HandleFunc("POST /admin/issue", s.handleIssue)
@@ -854,6 +870,11 @@ func (s *Server) handleTemplate(w http.ResponseWriter, r *http.Request) {
 // idempotent answers a repeated Idempotency-Key with the first answer and
 // changes nothing.
 func (s *Server) idempotent(op string, h func(station string, body []byte) (any, int, error)) http.HandlerFunc {
+	return s.idempotentKeyed(op, func(station, _ string, body []byte) (any, int, error) { return h(station, body) })
+}
+
+// idempotentKeyed is idempotent for a handler that also keeps the key.
+func (s *Server) idempotentKeyed(op string, h func(station, key string, body []byte) (any, int, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		station := r.PathValue("station")
 		key := r.Header.Get("Idempotency-Key")
@@ -885,7 +906,7 @@ func (s *Server) idempotent(op string, h func(station string, body []byte) (any,
 			return
 		}
 		s.mu.Unlock()
-		v, code, err := h(station, body)
+		v, code, err := h(station, key, body)
 		var c *conflict
 		if errors.As(err, &c) {
 			writeConflict(w, c)
@@ -960,16 +981,6 @@ func (s *Server) handleOutcomes(station string, body []byte) (any, int, error) {
 		accepted = append(accepted, it.Key)
 	}
 	return map[string]any{"accepted": accepted, "rejected": rejected}, 0, nil
-}
-
-func (s *Server) handleStock(station string, body []byte) (any, int, error) {
-	if !json.Valid(body) {
-		return nil, http.StatusBadRequest, errors.New("stock report is not JSON")
-	}
-	s.mu.Lock()
-	s.stock[station] = append(s.stock[station], body)
-	s.mu.Unlock()
-	return map[string]bool{"ok": true}, 0, nil
 }
 
 func (s *Server) handleGetFaults(w http.ResponseWriter, r *http.Request) { writeJSON(w, s.Faults()) }

@@ -50,6 +50,9 @@ operators (talk to the running printstationd):
   stock destroy --quantity N [--uids U1,U2] --witness W --ref MINUTES
   stock adjust --location storage|printer:P --quantity ±N --witness W --reason TEXT
   stock shift-close --counted storage=N,printer:p1=N --witness W
+  stock announce                            supervisor: today's stock to the centre
+  stock request --quantity N [--note TEXT]  supervisor: ask the centre for blanks
+  stock requests                            the requests, acknowledged or waiting
       dual control: the witness W is a second person, who types their own
       secret when asked (or as the next line of stdin), in the same command
 
@@ -605,6 +608,9 @@ func (c *cli) printer(args []string) error {
 }
 
 func (c *cli) stock(args []string) error {
+	if done, err := c.stockReport(args); done {
+		return err
+	}
 	if len(args) == 0 || args[0] == "show" {
 		var s localapi.StockState
 		if err := c.client.Do(c.ctx, "GET", "/v1/stock", nil, &s); err != nil {

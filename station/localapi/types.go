@@ -121,3 +121,52 @@ type OutboxReport struct {
 	Items          []OutboxItem `json:"items"`   // the oldest, up to the limit asked
 	LastOutcomeAck time.Time    `json:"last_outcome_ack,omitzero"`
 }
+
+// Forecast is how long the blanks ready to use last at the recent pace,
+// and how that was worked out.
+type Forecast struct {
+	Available  int64 `json:"available"`   // in storage and in the printers
+	WindowDays int   `json:"window_days"` // days of use measured
+	// Used is the blanks used (printed, spoiled, test cards) in the last
+	// WindowDays days; PerDay is Used / WindowDays.
+	Used   int64   `json:"used"`
+	PerDay float64 `json:"per_day"`
+	// DaysLeft is Available / PerDay, one decimal; -1 when nothing was
+	// used in the window (no estimate).
+	DaysLeft float64 `json:"days_left"`
+}
+
+// BlankRequest is a supervisor's request to the centre for more blanks,
+// with the forecast it was made on. ID is the request's own id and its
+// idempotency key: the same ID is the same request, however often sent.
+type BlankRequest struct {
+	ID       string    `json:"id"`
+	Station  string    `json:"station"`
+	Quantity int64     `json:"quantity"`
+	Note     string    `json:"note,omitempty"`
+	Actor    string    `json:"actor"`
+	At       time.Time `json:"at"`
+	Forecast Forecast  `json:"forecast"`
+}
+
+// CentreReport is a report for the centre (a stock announcement or a
+// request for blanks) and what became of it.
+type CentreReport struct {
+	Kind      string    `json:"kind"` // "stock" or "blank_request"
+	Key       string    `json:"key"`  // its idempotency key
+	CreatedAt time.Time `json:"created_at"`
+	// State is "waiting" (not acknowledged yet: the link is down or the
+	// centre did not answer), "acknowledged" (Ref is the centre's
+	// reference) or "refused" (Refused is the centre's reason).
+	State     string     `json:"state"`
+	Ref       string     `json:"ref,omitempty"`
+	AckedAt   *time.Time `json:"acked_at,omitempty"`
+	Refused   string     `json:"refused,omitempty"`
+	Attempts  int        `json:"attempts"`
+	LastError string     `json:"last_error,omitempty"`
+	// Request is the request for blanks; Day and By the announcement's
+	// day and person.
+	Request *BlankRequest `json:"request,omitempty"`
+	Day     string        `json:"day,omitempty"`
+	By      string        `json:"by,omitempty"`
+}
