@@ -144,7 +144,7 @@ func (w *worker) cleaningStops(ctx context.Context, ctr printer.Counters) bool {
 		w.stopForCleaning(fmt.Sprintf("printer %s stopped: its card counter (%d) is below the one at its last cleaning (%d), so the cards since that cleaning are unknown (another printer under this name, or its counter was reset): clean it and record the cleaning (printstationctl diag printer --printer %s clean, or record-cleaning); it goes on by itself once the cleaning is recorded", w.name, ctr.CardsInserted, cs.Last.CardsInserted, w.name))
 		return true
 	case cs.Due:
-		w.stopForCleaning(fmt.Sprintf("printer %s stopped for cleaning: %d cards since its last cleaning, the station's limit is %d (engine.clean_stop_cards): load a cleaning card and run the cleaning (printstationctl diag printer --printer %s clean, or the technician's page), or clean it by hand and record it (record-cleaning); it goes on by itself once the cleaning is recorded", w.name, cs.Since, cs.StopAt, w.name))
+		w.stopForCleaning(fmt.Sprintf("printer %s stopped for cleaning: %d cards since its last cleaning, the station's limit is %d (engine.clean_stop_cards): take the ribbon out, load a cleaning card and run the cleaning (printstationctl diag printer --printer %s clean, or the technician's page), or clean it by hand and record it (record-cleaning); it goes on by itself once the cleaning is recorded", w.name, cs.Since, cs.StopAt, w.name))
 		return true
 	case cs.Soon:
 		w.mu.Lock()
