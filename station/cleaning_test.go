@@ -214,7 +214,7 @@ func TestCleaningByThePrintersCounterIsRecorded(t *testing.T) {
 			t.Fatal(err)
 		}
 		run.until("the batch printed", r.allIn(ids, jobqueue.Printed))
-		_, n, err := e.lastCleaning(context.Background(), "p1")
+		_, n, err := e.lastCleaning(context.Background(), w)
 		if err != nil || n != 1 {
 			t.Fatalf("recorded cleanings %d (%v), want the printer's one", n, err)
 		}
@@ -245,5 +245,36 @@ func TestDiagRefusedWhilePrinting(t *testing.T) {
 		if _, err := r.eng.PrinterDiag(context.Background(), "p1", string(guide.ActSelfAdjust), "tech"); err != nil {
 			t.Fatalf("self-adjust on an idle printer: %v", err)
 		}
+	})
+}
+
+// The technician's page shows the encoder's last chip write (ATR, APDUs,
+// time; no UID), and the reader write test reports a missing test card as
+// a failed test, not a success.
+func TestHealthShowsTheEncodersLastWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		e, ids := r.batch(1)
+		run := r.running(t)
+		run.until("the card printed", r.allIn(ids, jobqueue.Printed))
+		h, err := e.PrinterHealth(context.Background(), "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := h.EncoderLast
+		if u == nil || !u.OK || u.APDUs < 3 || u.ATR == "" || u.At.IsZero() {
+			t.Fatalf("encoder's last write: %+v", u)
+		}
+		if h.Info == nil || h.Info.Serial != "FAKE-p1" || h.Counters == nil || h.Counters.CardsInserted != 1 || h.Stale {
+			t.Fatalf("health: %+v", h)
+		}
+		res, err := e.PrinterDiag(context.Background(), "p1", string(guide.ActReaderTest), "tech")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rt := res.(*ReaderTest); rt.OK || !strings.Contains(rt.Error, "test card at the encoder") {
+			t.Fatalf("reader test with no card at the encoder: %+v", rt)
+		}
+		run.stop()
 	})
 }
