@@ -71,6 +71,7 @@ func TestWebAuditor(t *testing.T) {
 	// UID, with a witness who signs in on the same form.
 	b.signIn("sari", "supervisor")
 	b.step("open the stock page", 30*time.Second, chromedp.Navigate(b.base+"stock"), chromedp.WaitVisible(chromedp.CSS("#destroy-cards")))
+	b.check("00-stock-destroy-by-uid-id")
 	for _, u := range uids {
 		b.step("tick "+u, 10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#destroy input[name=uid][value=%q]`, u))))
 	}
