@@ -669,3 +669,21 @@ func TestDestroyByUIDOnTheStockPage(t *testing.T) {
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+// A destruction by count alone (a chip never read): the berita acara says
+// how many cards it names without UIDs, and the waiting list says it is
+// longer than the ledger's count, and why.
+func TestDestructionByCountIsSaidSo(t *testing.T) {
+	b := newAuditBed(t)
+	b.story()
+	d := b.record(inventory.Event{Kind: inventory.Destroyed, Actor: "sari", Quantity: 1, Witnesses: []string{"sari", "ani"}, RecordRef: "BA-2026-100"})
+	c := b.client("rudi", "en")
+	ba := textOf(section(t, c.get("/audit/berita-acara/"+itoa(int(d.Seq))).Body.String(), "berita-acara", "article"))
+	if !strings.Contains(ba, "1 more card was destroyed by count; its UID was not recorded") || strings.Contains(ba, uidOld) || strings.Contains(ba, uidFresh) {
+		t.Errorf("a destruction by count:\n%s", ba)
+	}
+	page := c.get("/audit/spoiled").Body.String()
+	if got := textOf(section(t, page, "awaiting-by-count", "div")); !strings.Contains(got, "This list holds 3 cards, the ledger counts 2") {
+		t.Errorf("the waiting list after a destruction by count: %q", got)
+	}
+}
