@@ -202,6 +202,14 @@ func auditorPath(t *testing.T, s *e2e, b *browser, lang string, destroyed invent
 	if got := b.text(`#reconcile-table tr[data-place="p1"] .spoiled`); got != fmt.Sprint(spoiled) {
 		t.Errorf("reconcile: p1 spoiled %s, the ledger %d", got, spoiled)
 	}
+	// The printer's counter, read now between cards, is what the ledger
+	// expects: no difference anywhere.
+	if got := b.text(`#reconcile-table tr[data-place="p1"] .live-counter`); !strings.HasPrefix(got, strings.Split(word("audit_counter_now"), ":")[0]+":") {
+		t.Errorf("reconcile: p1's counter was not read now: %q", got)
+	}
+	if cls := b.eval(`document.getElementById("reconcile-result").className`); cls != "verdict pass" {
+		t.Errorf("reconcile today: %s", b.text("main"))
+	}
 	b.check(name("03-reconcile"))
 
 	// Download an export: the bytes of `audit export`.
