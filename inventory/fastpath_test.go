@@ -207,7 +207,7 @@ func TestTreeIsTlogStoredHashes(t *testing.T) {
 		}
 		want = append(want, hs...)
 		got = appendTree(got, n, tlog.RecordHash(leaf))
-		if !reflect.DeepEqual(got, want) {
+		if len(got) != len(want) || !reflect.DeepEqual(got[len(got)-len(hs):], hs) {
 			t.Fatalf("after leaf %d the trees differ", n)
 		}
 	}

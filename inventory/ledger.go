@@ -95,6 +95,11 @@ var schema = []string{
 	// The one table that changes: current quantity per bucket, so that an
 	// append need not replay history. Verify recomputes it from the events.
 	`CREATE TABLE IF NOT EXISTS ledger_balance(bucket TEXT PRIMARY KEY, qty INTEGER NOT NULL)`,
+	// Running totals at the end of each UTC day (days.go), so that a
+	// period's summary needs no replay of the whole ledger. A working copy
+	// like ledger_balance: verify recomputes it from the events.
+	`CREATE TABLE IF NOT EXISTS ledger_days(first_seq INTEGER PRIMARY KEY, day TEXT NOT NULL, last_seq INTEGER NOT NULL,
+		state BLOB NOT NULL, found BLOB NOT NULL)`,
 }
 
 // appendOnly lists the tables whose rows may never change or disappear.
@@ -164,6 +169,20 @@ func Open(ctx context.Context, db *sql.DB, opt Options) (*Ledger, error) {
 			return fmt.Errorf("inventory: read station id: %w", err)
 		case station != opt.StationID:
 			return fmt.Errorf("inventory: this database's ledger belongs to station %q, not %q (wrong database file or wrong configuration)", station, opt.StationID)
+		}
+		// A database from before ledger_days, or last written by a program
+		// that did not keep it: rebuild it from the events. A ledger that
+		// does not replay keeps an empty table (reconcile then replays and
+		// says why; verify names the event) and still opens.
+		if cur, err := daysCurrent(ctx, tx); err != nil {
+			return err
+		} else if !cur {
+			if err := rebuildDays(ctx, tx); err != nil {
+				l.log.Warn().Err(err).Msg("ledger day totals not rebuilt: audit reconcile will replay every event")
+				if _, err := tx.ExecContext(ctx, `DELETE FROM ledger_days`); err != nil {
+					return fmt.Errorf("inventory: clear the day totals: %w", err)
+				}
+			}
 		}
 		if vkey != "" {
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger_keys(vkey, added_at) VALUES(?, ?)`, vkey, formatTime(opt.Now())); err != nil {
@@ -252,6 +271,9 @@ func (l *Ledger) Append(ctx context.Context, tx *sql.Tx, e Event) (Entry, error)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_hashes(idx, hash) VALUES(?, ?)`, base+int64(i), h[:]); err != nil {
 			return Entry{}, fmt.Errorf("inventory: write tree hash for event %d: %w", seq, err)
 		}
+	}
+	if err := recordDay(ctx, tx, seq, formatTime(ent.At), &e); err != nil {
+		return Entry{}, err
 	}
 	for _, k := range sortedKeys(d) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_balance(bucket, qty) VALUES(?, ?)

@@ -192,6 +192,7 @@ func Verify(ctx context.Context, sqlDB *sql.DB, opt VerifyOptions) (*VerifyRepor
 	}
 	var pos int64
 	printerKeys := map[string]string{}
+	days := newDayBuilder()
 	for b := range ordered {
 		<-b.done
 		for i := range b.rows {
@@ -236,6 +237,8 @@ func Verify(ctx context.Context, sqlDB *sql.DB, opt VerifyOptions) (*VerifyRepor
 					continue
 				}
 			}
+			// The day totals replay the same events, from the same state.
+			days.add(seq, r.at, &e.Event)
 			if e.Kind == Enrolled && e.Epoch > rep.Epoch {
 				rep.Epoch = e.Epoch
 			}
@@ -284,12 +287,64 @@ func Verify(ctx context.Context, sqlDB *sql.DB, opt VerifyOptions) (*VerifyRepor
 	if err != nil {
 		return nil, err
 	}
+	if err := verifyDays(ctx, db, rep, max, days); err != nil {
+		return nil, err
+	}
 	for _, k := range sortedKeys(union(stored, bal)) {
 		if stored[k] != bal[k] {
 			rep.add(max, -1, "the stock table says %s holds %d, the events add up to %d", describe(k), stored[k], bal[k])
 		}
 	}
 	return rep, nil
+}
+
+// verifyDays compares ledger_days with the day totals the replay built.
+func verifyDays(ctx context.Context, db storage.Execer, rep *VerifyReport, max int, days *dayBuilder) error {
+	want, err := days.finish()
+	if err != nil {
+		return fmt.Errorf("inventory: verify: %w", err)
+	}
+	var name string
+	err = db.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type='table' AND name='ledger_days'`).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		rep.Warnings = append(rep.Warnings, "no day totals (ledger_days): a database from an older version; the station rebuilds them when it next starts, reconcile replays every event meanwhile")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inventory: verify: look for the day totals: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT first_seq, day, last_seq, state, found FROM ledger_days ORDER BY first_seq`)
+	if err != nil {
+		return fmt.Errorf("inventory: verify: read the day totals: %w", err)
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		var got dayRow
+		if err := rows.Scan(&got.FirstSeq, &got.Day, &got.LastSeq, &got.State, &got.Found); err != nil {
+			return fmt.Errorf("inventory: verify: read the day totals: %w", err)
+		}
+		for i < len(want) && want[i].FirstSeq < got.FirstSeq {
+			rep.add(max, want[i].FirstSeq, "no day totals stored for %s (events %d to %d): reconcile would miss them", want[i].Day, want[i].FirstSeq, want[i].LastSeq)
+			i++
+		}
+		if i == len(want) || want[i].FirstSeq != got.FirstSeq {
+			rep.add(max, got.FirstSeq, "day totals stored for events %d to %d (%s), which the events do not make: the table was changed", got.FirstSeq, got.LastSeq, got.Day)
+			continue
+		}
+		w := want[i]
+		i++
+		if got.Day != w.Day || got.LastSeq != w.LastSeq || string(got.State) != string(w.State) || string(got.Found) != string(w.Found) {
+			rep.add(max, w.FirstSeq, "the day totals stored for %s (events %d to %d) differ from what the events add up to: reconcile would report wrong figures (the table was changed)", w.Day, w.FirstSeq, w.LastSeq)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("inventory: verify: read the day totals: %w", err)
+	}
+	for ; i < len(want); i++ {
+		rep.add(max, want[i].FirstSeq, "no day totals stored for %s (events %d to %d): reconcile would miss them", want[i].Day, want[i].FirstSeq, want[i].LastSeq)
+	}
+	return nil
 }
 
 func refusalReason(err error) string {
@@ -334,6 +389,7 @@ type rowCheck struct {
 	seq  int64
 	cols []byte // at, kind, printer, job joined by NUL bytes
 	data []byte
+	at   string // the event's time as written in its bytes
 
 	leaf         tlog.Hash
 	entry        Entry
@@ -354,13 +410,15 @@ func (r *rowCheck) check(st *fastState) {
 	defer func() { st.scratch = scratch }()
 	if ok {
 		r.entry = Entry{Seq: fe.Seq, Station: fe.Station, Event: fe.Event}
+		r.at = fe.At
 		scratch = appendCols(scratch[:0], fe.At, &fe.Event)
 	} else {
 		r.entry, r.parseErr = ParseEntry(r.data)
 		if r.parseErr != nil {
 			return
 		}
-		scratch = appendCols(scratch[:0], formatTime(r.entry.At), &r.entry.Event)
+		r.at = formatTime(r.entry.At)
+		scratch = appendCols(scratch[:0], r.at, &r.entry.Event)
 	}
 	r.columnsMatch = string(r.cols) == string(scratch)
 	n, err := normalize(r.entry.Event)

@@ -322,6 +322,19 @@ func (c *Client) LatestCheckpoint(ctx context.Context) (Witnessed, error) {
 	return w, nil
 }
 
+// WitnessRecord fetches the centre's witness record for this station
+// (every enrolment and every checkpoint it cosigned), as JSON: what
+// `audit verify --centre` and the page's verification compare the ledger
+// with. The answer is bounded like every answer of the centre.
+func (c *Client) WitnessRecord(ctx context.Context) ([]byte, error) {
+	b, err := c.do(ctx, "witness record", http.MethodGet, "v1/stations/"+url.PathEscape(c.station)+"/checkpoints", nil, "", nil, time.Minute)
+	var he *HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("central witness record: %w", ErrNotEnrolled)
+	}
+	return b, err
+}
+
 // Enrolment opens an enrolment epoch at the centre.
 type Enrolment struct {
 	Epoch      int64  `json:"epoch"`

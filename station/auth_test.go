@@ -106,6 +106,8 @@ func requestFor(p accounts.Permission, role accounts.Role) permRequest {
 		return permRequest{string(role), "POST", "/v1/stock", `{"op":"destroy","quantity":1,"record_ref":"M1"}`}
 	case accounts.ManageUsers:
 		return permRequest{"", "GET", "/v1/users", ""}
+	case accounts.AuditRead:
+		return permRequest{"", "GET", "/v1/audit/verify", ""}
 	case accounts.PrinterDiag:
 		// Allowed, it is refused by the station (no such printer), 409.
 		return permRequest{"", "POST", "/v1/printers/NOPE/diag/probe", ``}

@@ -10,6 +10,7 @@ package station
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,6 +58,29 @@ func (e *Engine) Witness() WitnessState {
 }
 
 // witnessLine is the status line while printing is held ("" otherwise).
+// ErrNoCentre: the station has no central server configured.
+var ErrNoCentre = errors.New("no central server is configured (central.url)")
+
+// CentreRecord asks the centre for its witness record of this station:
+// every enrolment and cosigned checkpoint (inventory.VerifyOptions.Centre).
+func (e *Engine) CentreRecord(ctx context.Context) (*inventory.CentreExport, error) {
+	if e.central == nil {
+		return nil, ErrNoCentre
+	}
+	b, err := e.central.WitnessRecord(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var exp inventory.CentreExport
+	if err := json.Unmarshal(b, &exp); err != nil {
+		return nil, fmt.Errorf("the centre's witness record is not readable JSON: %w", err)
+	}
+	if exp.Station != e.cfg.StationID {
+		return nil, fmt.Errorf("the centre answered with the record of station %q, this is %q", exp.Station, e.cfg.StationID)
+	}
+	return &exp, nil
+}
+
 func (e *Engine) witnessLine() string {
 	w := e.Witness()
 	switch w.State {
@@ -410,7 +434,40 @@ func (e *Engine) checkpointByTime(ctx context.Context) {
 	}
 }
 
+// VerifyLive runs audit verify on the station's own database, with the
+// centre's key and, when the centre answers, its witness record: what the
+// auditor's page shows, for tools on the socket. centreErr says why the
+// centre's record was not compared (nil when it was).
+func (e *Engine) VerifyLive(ctx context.Context) (rep *inventory.VerifyReport, centreErr error, err error) {
+	var opt inventory.VerifyOptions
+	if k := e.config().Central.WitnessKey; k != "" {
+		if opt.CentreKey, err = note.NewVerifier(k); err != nil {
+			return nil, nil, fmt.Errorf("central.witness_key: %w", err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	opt.Centre, centreErr = e.CentreRecord(cctx)
+	cancel()
+	rep, err = inventory.Verify(ctx, e.db, opt)
+	return rep, centreErr, err
+}
+
 func (e *Engine) witnessRoutes(mux *http.ServeMux, acc *accounts.Store) {
+	mux.HandleFunc("GET /v1/audit/verify", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := allowed(w, r, accounts.AuditRead); !ok {
+			return
+		}
+		rep, centreErr, err := e.VerifyLive(r.Context())
+		if err != nil {
+			writeErr(w, 500, err)
+			return
+		}
+		out := map[string]any{"pass": rep.OK(), "report": rep, "centre_compared": centreErr == nil}
+		if centreErr != nil {
+			out["centre_error"] = centreErr.Error()
+		}
+		writeJSON(w, 200, out)
+	})
 	mux.HandleFunc("GET /v1/witness", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := allowed(w, r, accounts.View); !ok {
 			return

@@ -161,6 +161,10 @@ func auditorPath(t *testing.T, s *e2e, b *browser, lang string, destroyed invent
 	if got := b.text("#verify-checkpoints"); got != fmt.Sprint(before) && before == cliCheckpoints(t, s) {
 		t.Errorf("the page counts %s checkpoints, audit verify %d", got, before)
 	}
+	// The real centre's record was fetched and compared.
+	if got, want := b.text("#centre-compared"), strings.Split(word("audit_centre_compared"), ":")[0]; !strings.HasPrefix(got, want) {
+		t.Errorf("the verification did not compare the centre's record: %q", got)
+	}
 	if n, c := b.eval(`String(document.querySelectorAll("#checkpoints tr[data-size]").length)`), b.text("#verify-checkpoints"); n != c || n == "0" {
 		t.Errorf("%s checkpoint rows, the page counts %s", n, c)
 	}

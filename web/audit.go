@@ -13,6 +13,7 @@ package web
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -24,6 +25,7 @@ import (
 
 	"printstation/accounts"
 	"printstation/inventory"
+	"printstation/station"
 )
 
 // auditRoutes registers the auditor's screens (issue 15, part 2).
@@ -37,6 +39,18 @@ func (h *handler) auditRoutes() {
 	h.mux.HandleFunc("GET /audit/berita-acara/{seq}", h.gatedPage(accounts.AuditRead, h.showBeritaAcara))
 	h.mux.HandleFunc("GET /audit/monthly", h.gatedPage(accounts.AuditRead, h.showMonthly))
 }
+
+// centreRecorder is what the verification needs of the engine to compare
+// the ledger with the centre's own record of what it cosigned
+// (*station.Engine has it). Without it, or while the centre cannot be
+// reached, the page verifies against the cosignatures stored here and
+// says that the centre's record was not compared.
+type centreRecorder interface {
+	CentreRecord(ctx context.Context) (*inventory.CentreExport, error)
+}
+
+// centreTimeout bounds the wait for the centre's record.
+const centreTimeout = 20 * time.Second
 
 // auditTimeout bounds one audit screen's reading (verify of a million
 // events takes seconds; anything longer is a stuck database).
@@ -70,6 +84,10 @@ type auditView struct {
 	Checkpoints []inventory.CheckpointRow
 	CPTotal     int
 	CentreKey   bool // the centre's key was configured: cosignatures verified
+	// Centre says whether the centre's own record was compared: "ok",
+	// "unreachable" (tried, no answer) or "none" (no centre configured).
+	Centre      string
+	CentreEpoch int64
 
 	Period   *inventory.Period
 	Physical []physicalInput
@@ -155,7 +173,22 @@ func (h *handler) showVerify(w http.ResponseWriter, r *http.Request, s *session,
 		defer cancel()
 		ck := h.centreKey()
 		av.CentreKey = ck != nil
-		rep, err := inventory.Verify(ctx, db, inventory.VerifyOptions{CentreKey: ck})
+		opt := inventory.VerifyOptions{CentreKey: ck}
+		av.Centre = "none"
+		if cr, ok := h.st.(centreRecorder); ok {
+			cctx, ccancel := context.WithTimeout(ctx, centreTimeout)
+			exp, err := cr.CentreRecord(cctx)
+			ccancel()
+			switch {
+			case err == nil:
+				opt.Centre, av.Centre = exp, "ok"
+			case errors.Is(err, station.ErrNoCentre):
+			default:
+				av.Centre = "unreachable"
+				h.log.Warn().Err(err).Msg("the centre's witness record could not be fetched for the verification on the page")
+			}
+		}
+		rep, err := inventory.Verify(ctx, db, opt)
 		if err == nil {
 			err = h.snapshot(ctx, db, func(tx *sql.Tx) error {
 				var err error
@@ -167,6 +200,7 @@ func (h *handler) showVerify(w http.ResponseWriter, r *http.Request, s *session,
 			av.Err = h.auditFailed(l, "verify", err)
 		} else {
 			av.Verify = rep
+			av.CentreEpoch = max(rep.Epoch, 1) // a ledger from before enrolments were recorded is epoch 1, as verify takes it
 			h.log.Info().Bool("pass", rep.OK()).Int64("events", rep.Events).Int("problems", len(rep.Problems)+rep.MoreProblems).Msg("ledger verified from the web page")
 		}
 	}
@@ -533,7 +567,11 @@ func auditFuncs(l *lang) map[string]any {
 			return out
 		},
 		"join": strings.Join,
-		"inc":  func(i int) int { return i + 1 },
+		// testCards: the engine records a printer's test card as a blank
+		// spoiled for reason "test" (it is destroyed like any spoiled
+		// one); older ledgers may hold test_card events.
+		"testCards": func(p *inventory.Period) int64 { return p.TestCards + p.Spoiled[inventory.ReasonTest] },
+		"inc":       func(i int) int { return i + 1 },
 		"val": func(p *int64) int64 {
 			if p == nil {
 				return 0

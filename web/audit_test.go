@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"html"
 	"net/http"
 	"path/filepath"
@@ -16,9 +17,11 @@ import (
 
 	"github.com/rs/zerolog"
 	sumnote "golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"printstation/accounts"
 	"printstation/inventory"
+	"printstation/station"
 	"printstation/storage"
 )
 
@@ -33,9 +36,11 @@ type auditBed struct {
 	now    time.Time
 	mu     sync.Mutex
 	logBuf *bytes.Buffer
+	st     *centreFake
 	h      http.Handler
 	centre sumnote.Signer
 	cv     sumnote.Verifier
+	signer sumnote.Signer
 }
 
 // The UIDs of the fixture's cards: a destroyed one, one waiting for two
@@ -56,7 +61,7 @@ func newAuditBed(t *testing.T) *auditBed {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	b := &auditBed{t: t, db: db, now: time.Now().Add(-3 * 24 * time.Hour), logBuf: &bytes.Buffer{}}
+	b := &auditBed{t: t, st: &centreFake{fakeStation: newFake()}, db: db, now: time.Now().Add(-3 * 24 * time.Hour), logBuf: &bytes.Buffer{}}
 	clock := func() time.Time {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -76,6 +81,7 @@ func newAuditBed(t *testing.T) *auditBed {
 	if b.cv, err = sumnote.NewVerifier(vkey); err != nil {
 		t.Fatal(err)
 	}
+	b.signer = signer
 	b.ledger, err = inventory.Open(ctx, db, inventory.Options{StationID: "w1", Signer: signer, CheckpointEvery: 5, Now: clock, CentreVerifier: b.cv})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +102,7 @@ func newAuditBed(t *testing.T) *auditBed {
 	}
 	t.Cleanup(func() { b.ro.Close() })
 	log := zerolog.New(zerolog.SyncWriter(b.logBuf))
-	b.h = New(newFake(), Options{Station: "ST-TEST-01", Log: log, Accounts: b.acc, AuditDB: b.ro, Office: "Dinas Dukcapil Kabupaten Contoh",
+	b.h = New(b.st, Options{Station: "ST-TEST-01", Log: log, Accounts: b.acc, AuditDB: b.ro, Office: "Dinas Dukcapil Kabupaten Contoh",
 		WitnessKey: vkey, Now: func() time.Time { return time.Now() }})
 	return b
 }
@@ -138,6 +144,8 @@ func (b *auditBed) story() (destroyed inventory.Entry) {
 	// The counter moved 7 while the ledger fed 6 (2 consumed, 3 spoiled, 1 test).
 	b.record(inventory.Event{Kind: inventory.CounterReading, Actor: "engine", Printer: "p1", CardsInserted: 1007})
 	b.at(0)
+	// A test card from the technician's page: a blank spoiled for "test".
+	b.record(inventory.Event{Kind: inventory.Spoiled, Actor: "tono", Printer: "p1", Reason: inventory.ReasonTest, UID: "04777777777777"})
 	return destroyed
 }
 
@@ -308,7 +316,7 @@ func TestAuditReconcileMatchesTheLedger(t *testing.T) {
 	pr := tbl[strings.Index(tbl, `data-place="p1"`):]
 	pr = pr[:strings.Index(pr, "</tr>")]
 	x := p.Printers[0]
-	for _, want := range []string{`class="consumed">` + itoa(int(x.Consumed)) + `<`, `class="spoiled">` + itoa(int(x.Spoiled[inventory.ReasonChipWrite]+x.Spoiled[inventory.ReasonPrint]+x.Spoiled[inventory.ReasonJam])) + `<`} {
+	for _, want := range []string{`class="consumed">` + itoa(int(x.Consumed)) + `<`, `class="spoiled">` + itoa(int(sumOf(x.Spoiled))) + `<`} {
 		if !strings.Contains(pr, want) {
 			t.Errorf("printer row lacks %s:\n%s", want, pr)
 		}
@@ -357,7 +365,7 @@ func TestAuditSpoiledAwaitingAndOld(t *testing.T) {
 	if strings.Contains(fresh, `class="old"`) || !strings.Contains(textOf(fresh), newLang("en", nil).T(spoilReasonID(inventory.ReasonJam))) {
 		t.Errorf("the card spoiled an hour ago: %s", textOf(fresh))
 	}
-	if got := textOf(section(t, body, "awaiting-count", "p")); !strings.Contains(got, "2 spoiled cards await") {
+	if got := textOf(section(t, body, "awaiting-count", "p")); !strings.Contains(got, "3 spoiled cards await") {
 		t.Errorf("awaiting count: %q", got)
 	}
 	if got := textOf(section(t, body, "awaiting-old", "div")); !strings.Contains(got, "1 card has waited more than a day") {
@@ -472,7 +480,7 @@ func TestAuditMonthlyByCause(t *testing.T) {
 	}
 	body := c.get("/audit/monthly?month=" + month).Body.String()
 	cell := func(id string) string { return textOf(section(t, body, id, "td"))[len(id)+6:] }
-	for id, want := range map[string]int64{"m-consumed": p.Consumed, "m-destroyed": p.Destroyed, "m-test": p.TestCards, "m-received": p.Received} {
+	for id, want := range map[string]int64{"m-consumed": p.Consumed, "m-destroyed": p.Destroyed, "m-test": p.TestCards + p.Spoiled[inventory.ReasonTest], "m-received": p.Received} {
 		if got := strings.TrimSpace(cell(id)); got != l10n("id", want) {
 			t.Errorf("%s: %q, the ledger says %d", id, got, want)
 		}
@@ -531,4 +539,83 @@ func TestAuditWithoutDatabase(t *testing.T) {
 			t.Errorf("%s without a database: %d", p, rec.Code)
 		}
 	}
+}
+
+// centreFake is the engine with the centre's witness record.
+type centreFake struct {
+	*fakeStation
+	mu  sync.Mutex
+	exp *inventory.CentreExport
+	err error
+}
+
+func (c *centreFake) CentreRecord(context.Context) (*inventory.CentreExport, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.exp == nil && c.err == nil {
+		return nil, station.ErrNoCentre
+	}
+	return c.exp, c.err
+}
+
+// The verification compares the ledger with the centre's own record when
+// the centre answers: a record the database cannot reproduce fails it;
+// an unreachable centre is said, never taken for a pass of that check.
+func TestAuditVerifyAgainstTheCentresRecord(t *testing.T) {
+	b := newAuditBed(t)
+	b.story()
+	var msg []byte
+	if err := b.db.QueryRow(`SELECT note FROM ledger_checkpoints WHERE size = 10`).Scan(&msg); err != nil {
+		t.Fatal(err)
+	}
+	n, err := sumnote.Open(msg, sumnote.VerifierList(b.ledger.Verifier()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cos, err := sumnote.Sign(n, b.centre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := &inventory.CentreExport{Station: "w1", Enrolments: []inventory.CentreEnrolment{{Epoch: 1, VKey: b.ledger.VerifierKey()}},
+		Checkpoints: []inventory.CentreCheckpoint{{Epoch: 1, Size: 10, Checkpoint: string(cos)}}}
+	c := b.client("rudi", "en")
+	b.st.mu.Lock()
+	b.st.exp = good
+	b.st.mu.Unlock()
+	body := c.get("/audit?run=1").Body.String()
+	if !strings.Contains(body, `class="verdict pass"`) || !strings.Contains(textOf(section(t, body, "centre-compared", "p")), "1 checkpoints the centre cosigned in enrolment epoch 1") {
+		t.Fatalf("verified against the centre's record:\n%s", textOf(body))
+	}
+
+	// The centre witnessed 40 events; this database holds fewer: the
+	// tail was cut (or the file is an older copy).
+	lost, err := sumnote.Sign(&sumnote.Note{Text: string(inventory.FormatCheckpoint(inventory.Origin("w1"), tlog.Tree{N: 40}))}, b.signer, b.centre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := *good
+	bad.Checkpoints = append(append([]inventory.CentreCheckpoint(nil), good.Checkpoints...), inventory.CentreCheckpoint{Epoch: 1, Size: 40, Checkpoint: string(lost)})
+	b.st.mu.Lock()
+	b.st.exp = &bad
+	b.st.mu.Unlock()
+	body = c.get("/audit?run=1").Body.String()
+	res := textOf(section(t, body, "verify-result", "div"))
+	if !strings.Contains(res, "FAIL") || !strings.Contains(res, "were deleted") {
+		t.Errorf("a database shorter than the centre's record: %s", res)
+	}
+
+	b.st.mu.Lock()
+	b.st.exp, b.st.err = nil, errors.New("dial tcp: connection refused")
+	b.st.mu.Unlock()
+	body = c.get("/audit?run=1").Body.String()
+	if got := textOf(section(t, body, "centre-compared", "div")); !strings.Contains(got, "cannot be fetched now") {
+		t.Errorf("an unreachable centre: %q", got)
+	}
+}
+
+func sumOf(m map[string]int64) (n int64) {
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

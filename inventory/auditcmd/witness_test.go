@@ -173,6 +173,9 @@ func TestVerifyAgainstCentreCatchesTailDelete(t *testing.T) {
 		fmt.Sprintf(`DELETE FROM ledger_cosigned WHERE size > %d`, first),
 		`UPDATE ledger_balance SET qty = qty + 2 WHERE bucket = 'printer:p1'`,
 		`UPDATE ledger_balance SET qty = qty - 2 WHERE bucket = 'consumed'`,
+		// The day totals would give the deletion away; without the table
+		// the file reads as one from before it existed (a warning only).
+		`DROP TABLE ledger_days`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
