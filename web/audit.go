@@ -159,6 +159,12 @@ func (h *handler) centreKey() sumnote.Verifier {
 	return v
 }
 
+// verifySlot lets one verification run at a time: it reads every event
+// and uses every core for seconds on a large ledger, and the printers
+// must go on meanwhile. A second person's request waits for the slot
+// (bounded by its own timeout).
+var verifySlot = make(chan struct{}, 1)
+
 // MaxCheckpointRows bounds the checkpoints listed on the page.
 const MaxCheckpointRows = 200
 
@@ -171,6 +177,14 @@ func (h *handler) showVerify(w http.ResponseWriter, r *http.Request, s *session,
 	} else if av.Asked {
 		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
 		defer cancel()
+		select {
+		case verifySlot <- struct{}{}:
+			defer func() { <-verifySlot }()
+		case <-ctx.Done():
+			av.Err = l.T("audit_err_busy")
+			h.render(w, l, http.StatusServiceUnavailable, "audit_verify.html", v)
+			return
+		}
 		ck := h.centreKey()
 		av.CentreKey = ck != nil
 		opt := inventory.VerifyOptions{CentreKey: ck}
@@ -291,6 +305,33 @@ func (h *handler) showReconcile(w http.ResponseWriter, r *http.Request, s *sessi
 		}
 	}
 	h.render(w, l, code, "audit_reconcile.html", v)
+}
+
+// awaitingCards lists the spoiled cards with a known chip UID that no
+// destruction named yet, oldest first; nil when the ledger cannot be read
+// here (the destruction form then takes a count, as before).
+func (h *handler) awaitingCards(ctx context.Context) []inventory.SpoiledCard {
+	if h.opts.AuditDB == nil {
+		return nil
+	}
+	var out []inventory.SpoiledCard
+	err := h.snapshot(ctx, h.opts.AuditDB, func(tx *sql.Tx) error {
+		sp, err := inventory.SpoiledAndDestroyed(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, c := range sp.Awaiting {
+			if c.UID != inventory.UIDUnknown {
+				out = append(out, c)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		h.log.Warn().Err(err).Msg("the spoiled cards could not be listed on the destruction form")
+		return nil
+	}
+	return out
 }
 
 // oldAfter is how long a spoiled card may wait for its destruction: the

@@ -544,9 +544,10 @@ func TestAuditWithoutDatabase(t *testing.T) {
 // centreFake is the engine with the centre's witness record.
 type centreFake struct {
 	*fakeStation
-	mu  sync.Mutex
-	exp *inventory.CentreExport
-	err error
+	ledger *inventory.Ledger // set: destructions go to the real ledger
+	mu     sync.Mutex
+	exp    *inventory.CentreExport
+	err    error
 }
 
 func (c *centreFake) CentreRecord(context.Context) (*inventory.CentreExport, error) {
@@ -619,3 +620,52 @@ func sumOf(m map[string]int64) (n int64) {
 	}
 	return n
 }
+
+// RecordStock of the test engine writes destructions to the real ledger,
+// as the engine does.
+func (c *centreFake) RecordStock(ctx context.Context, op station.StockOp) (inventory.Entry, error) {
+	if op.Op != "destroy" || c.ledger == nil {
+		return c.fakeStation.RecordStock(ctx, op)
+	}
+	return c.ledger.Record(ctx, inventory.Event{Kind: inventory.Destroyed, Actor: op.Actor, Quantity: op.Quantity, UIDs: op.UIDs, Witnesses: op.Witnesses, RecordRef: op.RecordRef})
+}
+
+// On /stock the supervisor ticks the waiting cards by chip UID; the
+// destruction names them, and the auditor's berita acara lists them.
+func TestDestroyByUIDOnTheStockPage(t *testing.T) {
+	b := newAuditBed(t)
+	b.st.ledger = b.ledger
+	b.story()
+	sup := b.client("sari", "en")
+	page := sup.get("/stock").Body.String()
+	cards := section(t, page, "destroy-cards", "fieldset")
+	for _, u := range []string{uidOld, uidFresh} {
+		if !strings.Contains(cards, `name="uid" value="`+u+`"`) {
+			t.Errorf("the destruction form does not offer %s:\n%s", u, cards)
+		}
+	}
+	if strings.Contains(cards, uidDestroyed) {
+		t.Errorf("the destruction form offers a card already destroyed")
+	}
+	if rec := sup.post("/stock", map[string][]string{"op": {"destroy"}, "uid": {"04ZZ"}, "record_ref": {"BA-9"}, "witness_name": {"ani"}, "witness_secret": {secretOf("ani")}}); rec.Code != http.StatusBadRequest {
+		t.Errorf("a forged UID: %d", rec.Code)
+	}
+	rec := sup.post("/stock", map[string][]string{"op": {"destroy"}, "uid": {uidOld}, "record_ref": {"BA-2026-099"}, "witness_name": {"ani"}, "witness_secret": {secretOf("ani")}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("destroy by UID: %d\n%s", rec.Code, textOf(rec.Body.String()))
+	}
+	sp, err := inventory.SpoiledAndDestroyed(context.Background(), b.ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := sp.Destructions[len(sp.Destructions)-1]
+	if last.RecordRef != "BA-2026-099" || len(last.Cards) != 1 || last.Cards[0].UID != uidOld || last.Quantity != 1 || !slicesEqual(last.Witnesses, []string{"sari", "ani"}) {
+		t.Fatalf("the destruction in the ledger: %+v", last)
+	}
+	ba := textOf(section(t, b.client("rudi", "en").get("/audit/berita-acara/"+itoa(int(last.Seq))).Body.String(), "berita-acara", "article"))
+	if !strings.Contains(ba, uidOld) || !strings.Contains(ba, newLang("en", nil).T(spoilReasonID(inventory.ReasonPrint))) || strings.Contains(ba, uidFresh) {
+		t.Errorf("the berita acara of the page's destruction:\n%s", ba)
+	}
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }

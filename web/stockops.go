@@ -72,7 +72,13 @@ var stockForms = map[string]stockForm{
 		op.Quantity = f.whole("quantity", f.l.T("stockops_quantity_unload"), 1)
 	}},
 	"destroy": {done: msg("control_done_destroy"), read: func(f *form, op *station.StockOp) {
-		op.Quantity = f.whole("quantity", f.l.T("control_quantity"), 1)
+		// The cards ticked by their chip UID (audit.go lists them) go in
+		// the ledger with the destruction, so its berita acara names
+		// them; a count alone is for cards whose chip was never read.
+		op.UIDs = f.uids("uid", f.l.T("control_destroy_cards"))
+		if len(op.UIDs) == 0 || strings.TrimSpace(f.r.PostFormValue("quantity")) != "" {
+			op.Quantity = f.whole("quantity", f.l.T("control_quantity"), 1)
+		}
 		op.RecordRef = f.text("record_ref", f.l.T("control_record_ref"), true, 100)
 	}},
 	"adjust": {done: msg("control_done_adjust"), read: func(f *form, op *station.StockOp) {
@@ -147,6 +153,25 @@ func (f *form) whole(name, label string, min int64) int64 {
 		f.fail(label, msg("stockops_bad_whole_min"), "N", f.l.Num(min))
 	}
 	return n
+}
+
+// maxDestroyUIDs bounds the cards ticked in one destruction.
+const maxDestroyUIDs = 1000
+
+// uids reads the chip UIDs ticked on the form: hex, as the ledger keeps them.
+func (f *form) uids(name, label string) []string {
+	vs := f.r.PostForm[name]
+	if len(vs) > maxDestroyUIDs {
+		f.fail(label, msg("control_bad_uids"))
+		return nil
+	}
+	for _, v := range vs {
+		if len(v) < 8 || len(v) > 40 || strings.Trim(v, "0123456789ABCDEFabcdef") != "" {
+			f.fail(label, msg("control_bad_uids"))
+			return nil
+		}
+	}
+	return vs
 }
 
 // change reads an adjustment: a whole number other than zero.
