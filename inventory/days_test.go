@@ -244,3 +244,44 @@ func TestVerifyChecksDays(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDayTotalsPerEvent is what keeping ledger_days adds to an
+// append, without the SQL: decode the day's totals, apply the event,
+// encode them again (four printers, every spoil reason seen).
+func BenchmarkDayTotalsPerEvent(b *testing.B) {
+	t := newTotals()
+	keys := map[string]string{}
+	seq := int64(0)
+	add := func(e Event) {
+		if _, err := t.apply(seq, "2026-03-02T08:00:00.000000000Z", &e, keys); err != nil {
+			b.Fatal(err)
+		}
+		seq++
+	}
+	add(Event{Kind: Received, Actor: "ani", Quantity: 100000, DeliveryRef: "D"})
+	for _, p := range []string{"p1", "p2", "p3", "p4"} {
+		add(Event{Kind: Loaded, Actor: "ani", Printer: p, Quantity: 500})
+		for _, r := range SpoilReasons[:8] {
+			add(Event{Kind: Spoiled, Actor: "engine", Printer: p, Job: "J", Reason: r, UID: "04A1B2C3"})
+		}
+		add(Event{Kind: CounterReading, Actor: "engine", Printer: p, CardsInserted: 10})
+	}
+	row, err := encodeDay(0, t, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := Event{Kind: Consumed, Actor: "engine", Printer: "p2", Job: "JOB-1", UID: "04A1B2C3D4"}
+	b.ReportMetric(float64(len(row.State)), "state-bytes")
+	for b.Loop() {
+		t, err := decodeTotals(row.State)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := t.apply(t.LastSeq+1, "2026-03-02T08:00:01.000000000Z", &e, nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := encodeDay(0, t, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -276,6 +276,8 @@ func TestVerifyFastPathIsGeneralPath(t *testing.T) {
 		{"cut the tail, hashes kept", `DELETE FROM ledger_events WHERE seq >= 31`, "tree hashes exist for events seq 31 to 36, but the rows are gone"},
 		{"change the unsigned tail", `UPDATE ledger_events SET data = CAST(replace(CAST(data AS TEXT), '"record_ref":"BA-1"', '"record_ref":"BA-2"') AS BLOB) WHERE seq = 36`,
 			"event seq 36: the event bytes do not match"},
+		{"a NUL byte in the event bytes", `UPDATE ledger_events SET data = CAST(replace(CAST(data AS TEXT), '"job":"J07"', '"job":"J0' || char(0) || '7"') AS BLOB) WHERE seq = 9`,
+			"event seq 9: the event bytes do not match"},
 		{"change the printer column", `UPDATE ledger_events SET printer = 'p2' WHERE seq = 8`, "event seq 8: the query columns"},
 		{"change the job column", `UPDATE ledger_events SET job = 'J77' WHERE seq = 8`, "event seq 8: the query columns"},
 		{"change the at column", `UPDATE ledger_events SET at = '2030-01-01T00:00:00.000000000Z' WHERE seq = 8`, "event seq 8: the query columns"},

@@ -54,23 +54,35 @@ type (
 
 var errNoCleaning = errors.New("no cleaning recorded")
 
-// lastCleaning reads the printer's last mark; errNoCleaning when none.
-func (e *Engine) lastCleaning(ctx context.Context, name string) (CleaningMark, int64, error) {
+// lastCleaning is the printer's last mark and the cleanings recorded;
+// errNoCleaning when none. The engine is the only writer of the table, so
+// the worker keeps them after the first read (no query per card).
+func (e *Engine) lastCleaning(ctx context.Context, w *worker) (CleaningMark, int64, error) {
+	w.mu.Lock()
+	if w.cleanMark != nil {
+		m, n := *w.cleanMark, w.cleanCount
+		w.mu.Unlock()
+		return m, n, nil
+	}
+	w.mu.Unlock()
 	var m CleaningMark
 	var at string
-	err := e.db.QueryRowContext(ctx, `SELECT at, actor, how, cards_inserted, cleanings FROM station_cleanings WHERE printer = ? ORDER BY id DESC LIMIT 1`, name).
+	err := e.db.QueryRowContext(ctx, `SELECT at, actor, how, cards_inserted, cleanings FROM station_cleanings WHERE printer = ? ORDER BY id DESC LIMIT 1`, w.name).
 		Scan(&at, &m.Actor, &m.How, &m.CardsInserted, &m.Cleanings)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, 0, errNoCleaning
 	}
 	if err != nil {
-		return m, 0, fmt.Errorf("printer %s: reading its cleanings: %w", name, err)
+		return m, 0, fmt.Errorf("printer %s: reading its cleanings: %w", w.name, err)
 	}
 	m.At, _ = time.Parse(time.RFC3339Nano, at)
 	var n int64
-	if err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_cleanings WHERE printer = ? AND how <> ?`, name, CleanFirstSeen).Scan(&n); err != nil {
-		return m, 0, fmt.Errorf("printer %s: counting its cleanings: %w", name, err)
+	if err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM station_cleanings WHERE printer = ? AND how <> ?`, w.name, CleanFirstSeen).Scan(&n); err != nil {
+		return m, 0, fmt.Errorf("printer %s: counting its cleanings: %w", w.name, err)
 	}
+	w.mu.Lock()
+	w.cleanMark, w.cleanCount = &m, n
+	w.mu.Unlock()
 	return m, n, nil
 }
 
@@ -81,6 +93,13 @@ func (e *Engine) noteCleaning(ctx context.Context, w *worker, actor, how string,
 		w.name, m.At.Format(time.RFC3339Nano), actor, how, m.CardsInserted, m.Cleanings); err != nil {
 		return m, fmt.Errorf("printer %s: recording the cleaning: %w", w.name, err)
 	}
+	w.mu.Lock()
+	if w.cleanMark != nil && how != CleanFirstSeen {
+		w.cleanCount++
+	}
+	mc := m
+	w.cleanMark = &mc
+	w.mu.Unlock()
 	if how == CleanFirstSeen {
 		return m, nil
 	}
@@ -104,7 +123,7 @@ func (e *Engine) noteCleaning(ctx context.Context, w *worker, actor, how string,
 func (e *Engine) cleaning(ctx context.Context, w *worker, ctr printer.Counters) (CleaningState, error) {
 	pol := e.config().Engine
 	cs := CleaningState{WarnAt: pol.CleanWarnCards, StopAt: pol.CleanStopCards, Since: -1}
-	m, n, err := e.lastCleaning(ctx, w.name)
+	m, n, err := e.lastCleaning(ctx, w)
 	switch {
 	case errors.Is(err, errNoCleaning):
 		if m, err = e.noteCleaning(ctx, w, e.ec.Actor, CleanFirstSeen, ctr); err != nil {
@@ -116,7 +135,7 @@ func (e *Engine) cleaning(ctx context.Context, w *worker, ctr printer.Counters) 
 		if m, err = e.noteCleaning(ctx, w, "printer "+w.name, CleanCounter, ctr); err != nil {
 			return cs, err
 		}
-		n++
+		_, n, _ = e.lastCleaning(ctx, w)
 	}
 	cs.Last, cs.Recorded = &m, n
 	cs.Since = ctr.CardsInserted - m.CardsInserted
@@ -144,7 +163,7 @@ func (w *worker) cleaningStops(ctx context.Context, ctr printer.Counters) bool {
 		w.stopForCleaning(fmt.Sprintf("printer %s stopped: its card counter (%d) is below the one at its last cleaning (%d), so the cards since that cleaning are unknown (another printer under this name, or its counter was reset): clean it and record the cleaning (printstationctl diag printer --printer %s clean, or record-cleaning); it goes on by itself once the cleaning is recorded", w.name, ctr.CardsInserted, cs.Last.CardsInserted, w.name))
 		return true
 	case cs.Due:
-		w.stopForCleaning(fmt.Sprintf("printer %s stopped for cleaning: %d cards since its last cleaning, the station's limit is %d (engine.clean_stop_cards): load a cleaning card and run the cleaning (printstationctl diag printer --printer %s clean, or the technician's page), or clean it by hand and record it (record-cleaning); it goes on by itself once the cleaning is recorded", w.name, cs.Since, cs.StopAt, w.name))
+		w.stopForCleaning(fmt.Sprintf("printer %s stopped for cleaning: %d cards since its last cleaning, the station's limit is %d (engine.clean_stop_cards): take the ribbon out, load a cleaning card and run the cleaning (printstationctl diag printer --printer %s clean, or the technician's page), or clean it by hand and record it (record-cleaning); it goes on by itself once the cleaning is recorded", w.name, cs.Since, cs.StopAt, w.name))
 		return true
 	case cs.Soon:
 		w.mu.Lock()

@@ -25,6 +25,21 @@ func (r *rig) simTech(t *testing.T, sim *simprinter.Sim) printer.Technician {
 	return d.(printer.Technician)
 }
 
+// ribbon is the technician's hands: cover open, ribbon out or in, cover
+// closed.
+func ribbon(t *testing.T, sim *simprinter.Sim, in bool) {
+	t.Helper()
+	sim.OpenCover()
+	defer sim.CloseCover()
+	f := sim.RemoveRibbon
+	if in {
+		f = sim.InstallRibbon
+	}
+	if err := f(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func blanksTaken(sim *simprinter.Sim) int {
 	n := 0
 	for _, ev := range sim.Events() {
@@ -106,8 +121,18 @@ func TestCleaningPolicyStopsAtMAndResumesAfterACleaning(t *testing.T) {
 			t.Fatalf("test card while stopped for cleaning: %v", err)
 		}
 
-		// The cleaning cycle through the daemon records the cleaning; the
+		// The cleaning cycle does not run with the ribbon in (guide Scp):
+		// refused, nothing recorded, still stopped.
+		if _, err := e.PrinterDiag(context.Background(), "p1", string(guide.ActClean), "tech"); err == nil || !strings.Contains(err.Error(), "ribbon taken out") {
+			t.Fatalf("a cleaning cycle with the ribbon in: %v", err)
+		}
+		if !cleaningDue() {
+			t.Fatal("a failed cleaning cycle let the printer go on")
+		}
+		// The technician takes the ribbon out: the cleaning cycle through
+		// the daemon records the cleaning; with the ribbon back the
 		// printer goes on by itself and finishes the batch.
+		ribbon(t, sim, false)
 		res, err := e.PrinterDiag(context.Background(), "p1", string(guide.ActClean), "tech")
 		if err != nil {
 			t.Fatal(err)
@@ -115,6 +140,7 @@ func TestCleaningPolicyStopsAtMAndResumesAfterACleaning(t *testing.T) {
 		if cr := res.(*CleanResult); cr.Mark.How != CleanCycle || cr.Mark.Actor != "tech" || cr.Mark.Cleanings != 1 {
 			t.Fatalf("cleaning recorded as %+v", cr.Mark)
 		}
+		ribbon(t, sim, true)
 		run.until("the batch printed after the cleaning", r.allIn(ids, jobqueue.Printed))
 		if n := blanksTaken(sim); n != 5 {
 			t.Fatalf("%d blanks for 5 jobs", n)
@@ -179,14 +205,16 @@ func TestCleaningByThePrintersCounterIsRecorded(t *testing.T) {
 		// The technician runs the cleaning at the printer, not through the
 		// station: the printer counts it.
 		tech := r.simTech(t, sim)
+		ribbon(t, sim, false)
 		if err := tech.Clean(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		ribbon(t, sim, true)
 		if err := e.ResumePrinter("p1"); err != nil {
 			t.Fatal(err)
 		}
 		run.until("the batch printed", r.allIn(ids, jobqueue.Printed))
-		_, n, err := e.lastCleaning(context.Background(), "p1")
+		_, n, err := e.lastCleaning(context.Background(), w)
 		if err != nil || n != 1 {
 			t.Fatalf("recorded cleanings %d (%v), want the printer's one", n, err)
 		}
@@ -217,5 +245,36 @@ func TestDiagRefusedWhilePrinting(t *testing.T) {
 		if _, err := r.eng.PrinterDiag(context.Background(), "p1", string(guide.ActSelfAdjust), "tech"); err != nil {
 			t.Fatalf("self-adjust on an idle printer: %v", err)
 		}
+	})
+}
+
+// The technician's page shows the encoder's last chip write (ATR, APDUs,
+// time; no UID), and the reader write test reports a missing test card as
+// a failed test, not a success.
+func TestHealthShowsTheEncodersLastWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		e, ids := r.batch(1)
+		run := r.running(t)
+		run.until("the card printed", r.allIn(ids, jobqueue.Printed))
+		h, err := e.PrinterHealth(context.Background(), "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := h.EncoderLast
+		if u == nil || !u.OK || u.APDUs < 3 || u.ATR == "" || u.At.IsZero() {
+			t.Fatalf("encoder's last write: %+v", u)
+		}
+		if h.Info == nil || h.Info.Serial != "FAKE-p1" || h.Counters == nil || h.Counters.CardsInserted != 1 || h.Stale {
+			t.Fatalf("health: %+v", h)
+		}
+		res, err := e.PrinterDiag(context.Background(), "p1", string(guide.ActReaderTest), "tech")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rt := res.(*ReaderTest); rt.OK || !strings.Contains(rt.Error, "test card at the encoder") {
+			t.Fatalf("reader test with no card at the encoder: %+v", rt)
+		}
+		run.stop()
 	})
 }

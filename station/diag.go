@@ -168,7 +168,7 @@ func (e *Engine) clean(ctx context.Context, w *worker, actor string, act guide.A
 			return nil, err
 		}
 		if err := tech.Clean(ctx); err != nil {
-			return nil, fmt.Errorf("printer %s: cleaning cycle: %w (nothing was recorded)", w.name, err)
+			return nil, fmt.Errorf("printer %s: cleaning cycle: %w — the cycle runs with no card inside and the ribbon taken out, with a cleaning card loaded (nothing was recorded)", w.name, err)
 		}
 	}
 	ctr, err := w.p.Counters(ctx)

@@ -54,6 +54,8 @@ type worker struct {
 	// since (cleaning.go); cleanWarned: the warning was published.
 	cleanStop   bool
 	cleanWarned bool
+	cleanMark   *CleaningMark  // the last cleaning (or first reading); nil: not read yet
+	cleanCount  int64          // cleanings recorded (not first_seen), with cleanMark
 	desk        *deskState     // encoder = "desk": the operator's step (desk.go)
 	health      *PrinterHealth // the last readings for the technician's page (diag.go)
 }

@@ -54,7 +54,7 @@ func TestTechnicianPage(t *testing.T) {
 	f.printers = append(f.printers, station.PrinterState{Name: "p3", State: "idle"})
 	c := signedIn(t, f, "tek", "technician")
 	page := c.get("/tech").Body.String()
-	for _, want := range []string{"Primacy Sim", "SIM-p3", "ymcko", "188", "1,100", "Station rule: a warning at 1,000 cards", `id="tech-p3-test-card"`, "A card is stuck"} {
+	for _, want := range []string{"Primacy Sim", "SIM-p3", "ymcko", "188", "1,100", "Station rule: a warning at 1,000 cards", "1,100 cards since the cleaning; the printer stops at 2,000 cards. Plan a cleaning.", `id="tech-p3-test-card"`, "A card is stuck"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the technician's page lacks %q", want)
 		}

@@ -18,6 +18,7 @@ import (
 //	POST /cover/open   POST /cover/close
 //	POST /take                       → {"card": N}
 //	POST /put?card=N&at=print|contactless
+//	POST /ribbon/remove  POST /ribbon/install   (the cover open; a cleaning cycle runs without a ribbon)
 //	GET  /state                      → the simulator's snapshot
 func serveAdmin(l net.Listener, sim *simprinter.Sim) error {
 	mux := http.NewServeMux()
@@ -64,6 +65,20 @@ func serveAdmin(l net.Listener, sim *simprinter.Sim) error {
 			return
 		}
 		reply(w, 200, map[string]any{"card": n, "at": at})
+	})
+	mux.HandleFunc("POST /ribbon/remove", func(w http.ResponseWriter, r *http.Request) {
+		if err := sim.RemoveRibbon(); err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, 200, map[string]bool{"ribbon_removed": true})
+	})
+	mux.HandleFunc("POST /ribbon/install", func(w http.ResponseWriter, r *http.Request) {
+		if err := sim.InstallRibbon(); err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, 200, map[string]bool{"ribbon_removed": false})
 	})
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, sim.Snapshot())

@@ -52,7 +52,7 @@ CMD:
                           makes of them: one report to send back (use with --record)
   set-ribbon RIBBON       tell the printer which ribbon is in (ymcko, ko, k, …) after
                           looking at it, when it reports another
-  clean                   cleaning cycle (load a cleaning card first)
+  clean                   cleaning cycle (take the ribbon out, load a cleaning card first)
   test-card               the printer's test card (takes a blank: record it as a test card)
   self-adjust             sensor self-adjustment
   reset                   software reset (forgets a stuck sequence)

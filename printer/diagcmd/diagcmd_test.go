@@ -75,7 +75,21 @@ func TestReadCommands(t *testing.T) {
 
 func TestMaintenance(t *testing.T) {
 	sim, addr := startSim(t, simprinter.Config{Feeder: 2})
-	for _, cmd := range []string{"clean", "test-card", "self-adjust", "reset"} {
+	// The cleaning cycle runs without a ribbon (guide Scp): with one in,
+	// the printer says so and nothing is cleaned.
+	if code, _, errs := run(t, "--printer", addr, "clean"); code != 1 || !strings.Contains(errs, "RIBBON PRESENT") {
+		t.Errorf("clean with the ribbon in: exit %d %q", code, errs)
+	}
+	sim.OpenCover()
+	sim.RemoveRibbon()
+	sim.CloseCover()
+	if code, out, errs := run(t, "--printer", addr, "clean"); code != 0 || !strings.Contains(out, "done") {
+		t.Errorf("clean: exit %d %q %q", code, out, errs)
+	}
+	sim.OpenCover()
+	sim.InstallRibbon()
+	sim.CloseCover()
+	for _, cmd := range []string{"test-card", "self-adjust", "reset"} {
 		if code, out, errs := run(t, "--printer", addr, cmd); code != 0 || !strings.Contains(out, "done") {
 			t.Errorf("%s: exit %d %q %q", cmd, code, out, errs)
 		}

@@ -76,3 +76,22 @@ func (s *Sim) PutBack(n int, pos string) error {
 	}
 	return nil
 }
+
+// RemoveRibbon takes the ribbon out of the open printer (before a cleaning
+// cycle, which runs only without one); nothing prints until it is back.
+func (s *Sim) RemoveRibbon() error { return s.setRibbonRemoved(true, "ribbon_removed") }
+
+// InstallRibbon puts the ribbon back into the open printer.
+func (s *Sim) InstallRibbon() error { return s.setRibbonRemoved(false, "ribbon_installed") }
+
+func (s *Sim) setRibbonRemoved(removed bool, event string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.cover {
+		return ErrCoverClosed
+	}
+	s.st.RibbonRemoved = removed
+	s.record(event, "")
+	s.saveLocked()
+	return nil
+}

@@ -6,5 +6,6 @@ func (s *Sim) ReplaceRibbon() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.RibbonLeft = s.cfg.RibbonPrints
+	s.st.RibbonRemoved = false
 	s.saveLocked()
 }

@@ -91,7 +91,10 @@ type State struct {
 	LastCard      int   `json:"last_card"`
 	Feeder        int   `json:"feeder"`
 	RibbonLeft    int   `json:"ribbon_left"`
-	RejectCount   int   `json:"reject_count"`
+	// RibbonRemoved: a person took the ribbon out (for a cleaning cycle,
+	// which a printer runs only without one: guide Scp page 41).
+	RibbonRemoved bool `json:"ribbon_removed,omitempty"`
+	RejectCount   int  `json:"reject_count"`
 	// Misprints counts panels printed twice on one card (an Sp after a
 	// download that the next download prints again).
 	Misprints  int   `json:"misprints,omitempty"`
@@ -700,7 +703,7 @@ func (s *Sim) run(c *command) reply {
 			}
 		}
 		if s.card != nil {
-			if !s.card.anyPrint[side] && s.card.queued == nil && s.st.RibbonLeft <= 0 {
+			if !s.card.anyPrint[side] && s.card.queued == nil && s.noRibbon() {
 				return reply{text: "ERROR RIBBON"}
 			}
 			if s.card.pos != "print" {
@@ -780,7 +783,7 @@ func (s *Sim) run(c *command) reply {
 		}
 		return reply{text: strconv.FormatInt(v, 10)}
 	case "Rcr":
-		if s.st.RibbonLeft <= 0 {
+		if s.noRibbon() {
 			return reply{text: "ERROR RIBBON"}
 		}
 		return reply{text: "OK"}
@@ -826,6 +829,17 @@ func (s *Sim) run(c *command) reply {
 		}
 		return reply{text: "ERROR PARAMETRES"}
 	case "Scp":
+		// The cleaning cycle "checks if there is no ribbon in printer",
+		// then takes the cleaning card in (guide Scp page 41): a card
+		// inside, or a ribbon in, and it does not run. The reply words are
+		// ours (not verified); the driver reports any of them as the
+		// printer's own.
+		if s.card != nil {
+			return reply{text: "ERR CARD"}
+		}
+		if !s.st.RibbonRemoved {
+			return reply{text: "ERROR RIBBON PRESENT"}
+		}
 		s.st.Cleanings++
 		s.saveLocked()
 		return reply{text: "OK", wait: s.pace(cleanTime)}
@@ -836,6 +850,9 @@ func (s *Sim) run(c *command) reply {
 		if s.st.Feeder <= 0 {
 			return reply{text: "FEEDER EMPTY"}
 		}
+		if s.noRibbon() {
+			return reply{text: "ERROR RIBBON"}
+		}
 		s.takeBlank("print")
 		s.st.PanelsPrinted += 5
 		if s.st.RibbonLeft > 0 {
@@ -845,6 +862,11 @@ func (s *Sim) run(c *command) reply {
 		s.finish("card_out")
 		return reply{text: "OK", wait: s.pace(testTime)}
 	case "Sa":
+		// Self-adjustment positions a card of its own first (guide Sa page
+		// 40, "Card Positioning"): not with a card inside (our model).
+		if s.card != nil {
+			return reply{text: "ERR CARD"}
+		}
 		return reply{text: "OK", wait: s.pace(adjustTime)}
 	case "Srs":
 		s.inSeq = false
@@ -859,6 +881,9 @@ func (s *Sim) run(c *command) reply {
 	}
 	return reply{text: "ERROR CDE"}
 }
+
+// noRibbon: the ribbon ran out or was taken out (s.mu held).
+func (s *Sim) noRibbon() bool { return s.st.RibbonLeft <= 0 || s.st.RibbonRemoved }
 
 // takeBlank takes a card from the feeder (s.mu held).
 func (s *Sim) takeBlank(pos string) {
@@ -945,7 +970,7 @@ func (s *Sim) printQueued() reply {
 
 // printOne puts one panel on the card (s.mu held).
 func (s *Sim) printOne(side int, p *raster.Panel) reply {
-	if !s.card.anyPrint[side] && s.st.RibbonLeft <= 0 {
+	if !s.card.anyPrint[side] && s.noRibbon() {
 		return reply{text: "ERROR RIBBON"}
 	}
 	if !s.card.anyPrint[side] {
@@ -1016,7 +1041,11 @@ func writePNG(path string, ps *raster.Panels) error {
 // record appends a journal event and syncs it (s.mu held).
 func (s *Sim) record(event, side string) {
 	s.st.JournalSeq++
-	ev := Event{Seq: s.st.JournalSeq, Card: s.card.n, Event: event, Counter: s.st.CardsInserted, Side: side, Time: s.cfg.Now().UTC()}
+	n := 0 // a hand action with no card inside (the ribbon taken out)
+	if s.card != nil {
+		n = s.card.n
+	}
+	ev := Event{Seq: s.st.JournalSeq, Card: n, Event: event, Counter: s.st.CardsInserted, Side: side, Time: s.cfg.Now().UTC()}
 	s.events = append(s.events, ev)
 	s.cfg.Log.Info().Int("card", ev.Card).Str("event", event).Int64("counter", ev.Counter).Msg("printer sim")
 	if s.journal == nil {

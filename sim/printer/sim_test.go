@@ -384,3 +384,49 @@ func FuzzCommands(f *testing.F) {
 		}
 	})
 }
+
+// The cleaning cycle runs only with no card inside and the ribbon taken
+// out (guide Scp page 41); the self-adjustment not with a card inside;
+// with the ribbon out nothing prints, not even the test card.
+func TestMaintenanceAsStrictAsAPrinter(t *testing.T) {
+	s, _ := Open(Config{})
+	defer s.Close()
+	c := dialPipe(t, s)
+	if r := c.do("Scp"); r != "ERROR RIBBON PRESENT" {
+		t.Errorf("Scp with the ribbon in: %q", r)
+	}
+	if err := s.RemoveRibbon(); err != ErrCoverClosed {
+		t.Errorf("ribbon taken out through a closed cover: %v", err)
+	}
+	s.OpenCover()
+	if err := s.RemoveRibbon(); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseCover()
+	if r := c.do("Rcr"); r != "ERROR RIBBON" {
+		t.Errorf("Rcr with the ribbon out: %q", r)
+	}
+	if r := c.do("St"); r != "ERROR RIBBON" {
+		t.Errorf("test card with the ribbon out: %q", r)
+	}
+	if r := c.do("Scp"); r != "OK" {
+		t.Fatalf("Scp with the ribbon out: %q", r)
+	}
+	if r := c.do("Rco;n"); r != "1" {
+		t.Errorf("cleanings after one cycle: %q", r)
+	}
+	s.OpenCover()
+	s.InstallRibbon()
+	s.CloseCover()
+	if r := c.do("Si"); r != "OK" {
+		t.Fatalf("Si: %q", r)
+	}
+	for _, cmd := range []string{"Scp", "Sa", "St"} {
+		if r := c.do(cmd); r != "ERR CARD" {
+			t.Errorf("%s with a card inside: %q", cmd, r)
+		}
+	}
+	if r := c.do("Rco;n"); r != "1" {
+		t.Errorf("cleanings after a refused cycle: %q", r)
+	}
+}
