@@ -109,6 +109,8 @@ type Syncer struct {
 	// transfer must not cost citizens their cards. Held in memory: a restart
 	// gives more tries, never fewer.
 	templateFails map[string]int
+
+	nudge chan struct{} // Nudge: try the reports now
 }
 
 // templateAttempts is how many wrong answers for one template are taken as
@@ -127,7 +129,18 @@ type SyncStatus struct {
 // NewSyncer ties a queue to the centre.
 func NewSyncer(q *Queue, c Central, opts SyncOptions) *Syncer {
 	opts = opts.withDefaults()
-	return &Syncer{q: q, c: c, opts: opts, log: opts.Logger.With().Str("component", "sync").Logger()}
+	return &Syncer{q: q, c: c, opts: opts, log: opts.Logger.With().Str("component", "sync").Logger(), nudge: make(chan struct{}, 1)}
+}
+
+// Nudge makes the reports go out now, even while the syncer waits out its
+// back-off after a failure: a person who just asked for something (a
+// request for blanks, an announcement) should not wait minutes for the
+// next try because the link was down a while ago.
+func (s *Syncer) Nudge() {
+	select {
+	case s.nudge <- struct{}{}:
+	default:
+	}
 }
 
 // Status returns the link's state.
@@ -402,7 +415,7 @@ func (s *Syncer) pushLoop(ctx context.Context) {
 		if err != nil {
 			d := b.next()
 			s.log.Warn().Err(err).Dur("retry_in", d).Msg("sync: sending reports failed")
-			sleep(ctx, d, nil)
+			sleep(ctx, d, s.nudge)
 			continue
 		}
 		b.reset()
@@ -461,30 +474,12 @@ func (s *Syncer) PushOnce(ctx context.Context) (did bool, err error) {
 		}
 		return true, nil
 	}
-	if it, err := o.next(ctx, KindCheckpoint); err != nil {
-		return false, err
-	} else if it != nil {
-		cos, err := s.postCheckpoint(ctx, it.Body)
-		var he *HTTPError
-		if errors.As(err, &he) && he.Status == 409 && he.superseded {
-			s.log.Warn().Str("key", it.Key).Int64("centre_size", he.LatestSize).Msg("sync: the centre already witnessed a later checkpoint; this older one is dropped")
-			return true, o.ack(ctx, []string{it.Key})
-		}
-		if err != nil {
-			o.failed(ctx, []string{it.Key}, err)
-			return true, err
-		}
-		if s.opts.OnCheckpoint != nil {
-			if err := s.opts.OnCheckpoint(ctx, it.Key, cos); err != nil {
-				return true, err
-			}
-		}
-		return true, o.ack(ctx, []string{it.Key})
-	}
+	// A person's reports (a request for blanks, then the day's stock) go
+	// before the checkpoints: someone waits for them, and they are small.
 	for _, k := range []struct {
 		kind string
 		post func(ctx context.Context, key string, body []byte) (string, error)
-	}{{KindStock, s.c.PostStock}, {KindBlankRequest, s.c.PostBlankRequest}} {
+	}{{KindBlankRequest, s.c.PostBlankRequest}, {KindStock, s.c.PostStock}} {
 		it, err := o.next(ctx, k.kind)
 		if err != nil {
 			return false, err
@@ -508,6 +503,26 @@ func (s *Syncer) PushOnce(ctx context.Context) (did bool, err error) {
 			return true, err
 		}
 		return true, o.answered(ctx, it.Key, ref, "")
+	}
+	if it, err := o.next(ctx, KindCheckpoint); err != nil {
+		return false, err
+	} else if it != nil {
+		cos, err := s.postCheckpoint(ctx, it.Body)
+		var he *HTTPError
+		if errors.As(err, &he) && he.Status == 409 && he.superseded {
+			s.log.Warn().Str("key", it.Key).Int64("centre_size", he.LatestSize).Msg("sync: the centre already witnessed a later checkpoint; this older one is dropped")
+			return true, o.ack(ctx, []string{it.Key})
+		}
+		if err != nil {
+			o.failed(ctx, []string{it.Key}, err)
+			return true, err
+		}
+		if s.opts.OnCheckpoint != nil {
+			if err := s.opts.OnCheckpoint(ctx, it.Key, cos); err != nil {
+				return true, err
+			}
+		}
+		return true, o.ack(ctx, []string{it.Key})
 	}
 	return false, nil
 }

@@ -10,6 +10,8 @@ package station
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,16 +72,27 @@ type announcement struct {
 }
 
 // Announce queues today's stock, as the ledger has it now, for the centre.
-// Its key names the day and the number of the day's events, so announcing
-// again without a change in between is the same announcement (fresh is
-// false), and a later one with more events is a new one.
+// Its key names the day and its figures, so announcing again without a
+// change in between is the same announcement (fresh is false), and a later
+// one with other figures is a new one.
 func (e *Engine) Announce(ctx context.Context, actor string) (rep CentreReport, fresh bool, err error) {
 	now := time.Now()
 	day, err := e.StockDay(ctx, now)
 	if err != nil {
 		return CentreReport{}, false, err
 	}
-	key := fmt.Sprintf("announce/%s/%s/%d", e.cfg.StationID, day.Day, day.Period.Events)
+	// The key is the figures' own: people signing in or out (the people
+	// log is in the ledger too) change no figure and make no new
+	// announcement.
+	figures := *day.Period
+	figures.Events, figures.Closing.Events = 0, 0
+	fb, err := json.Marshal(figures)
+	if err != nil {
+		return CentreReport{}, false, err
+	}
+	sum := sha256.Sum256(fb)
+	key := fmt.Sprintf("announce/%s/%s/%s", e.cfg.StationID, day.Day, hex.EncodeToString(sum[:8]))
+	defer e.nudgeSync()
 	if r, ok, err := e.outbox.Report(ctx, key); err != nil {
 		return CentreReport{}, false, err
 	} else if ok {
@@ -143,43 +156,45 @@ func ValidRequestID(id string) bool {
 // req.ID is the request's identity: a second call with the same ID (a
 // double click, a form sent again, the CLI run twice with --id) returns
 // the first request and queues nothing.
-func (e *Engine) RequestBlanks(ctx context.Context, req BlankRequest) (CentreReport, error) {
+func (e *Engine) RequestBlanks(ctx context.Context, req BlankRequest) (rep CentreReport, fresh bool, err error) {
 	req.Note = strings.TrimSpace(req.Note)
 	switch {
 	case !ValidRequestID(req.ID):
-		return CentreReport{}, ErrRequestID
+		return CentreReport{}, false, ErrRequestID
 	case req.Quantity < 1 || req.Quantity > MaxBlankRequest:
-		return CentreReport{}, ErrRequestQuantity
+		return CentreReport{}, false, ErrRequestQuantity
 	case utf8.RuneCountInString(req.Note) > 200 || !utf8.ValidString(req.Note) || strings.ContainsAny(req.Note, "\x00\r\n"):
-		return CentreReport{}, ErrRequestNote
+		return CentreReport{}, false, ErrRequestNote
 	case strings.TrimSpace(req.Actor) == "":
-		return CentreReport{}, errors.New("request for blanks: no actor")
+		return CentreReport{}, false, errors.New("request for blanks: no actor")
 	}
 	key := "blanks/" + e.cfg.StationID + "/" + req.ID
+	// Asking (again) sends now: a person waits for the answer.
+	defer e.nudgeSync()
 	if r, ok, err := e.outbox.Report(ctx, key); err != nil {
-		return CentreReport{}, err
+		return CentreReport{}, false, err
 	} else if ok {
-		return centreReport(r), nil
+		return centreReport(r), false, nil
 	}
 	f, err := e.BlankForecast(ctx)
 	if err != nil {
-		return CentreReport{}, fmt.Errorf("request for blanks: forecast: %w", err)
+		return CentreReport{}, false, fmt.Errorf("request for blanks: forecast: %w", err)
 	}
 	req.Station, req.At, req.Forecast = e.cfg.StationID, time.Now().UTC(), f
 	body, err := json.Marshal(req)
 	if err != nil {
-		return CentreReport{}, err
+		return CentreReport{}, false, err
 	}
 	if err := e.outbox.Enqueue(ctx, e.db, jobqueue.KindBlankRequest, key, body); err != nil {
-		return CentreReport{}, err
+		return CentreReport{}, false, err
 	}
 	r, _, err := e.outbox.Report(ctx, key)
 	if err != nil {
-		return CentreReport{}, err
+		return CentreReport{}, false, err
 	}
 	e.log.Info().Str("key", key).Int64("quantity", req.Quantity).Msg("request for blanks queued for the centre")
 	e.publish(Event{Type: "blanks_requested"})
-	return centreReport(r), nil
+	return centreReport(r), true, nil
 }
 
 // BlankRequests lists the latest requests for blanks, newest first.
@@ -193,6 +208,13 @@ func (e *Engine) BlankRequests(ctx context.Context, limit int) ([]CentreReport, 
 		out = append(out, centreReport(r))
 	}
 	return out, nil
+}
+
+// nudgeSync makes the syncer try the reports now, past its back-off.
+func (e *Engine) nudgeSync() {
+	if e.syncer != nil {
+		e.syncer.Nudge()
+	}
 }
 
 func centreReport(r jobqueue.Report) CentreReport {
@@ -253,7 +275,7 @@ func (e *Engine) stockReportRoutes(mux *http.ServeMux, acc *accounts.Store) {
 			return
 		}
 		req.Actor = c.Name
-		rep, err := e.RequestBlanks(r.Context(), req)
+		rep, fresh, err := e.RequestBlanks(r.Context(), req)
 		if err != nil {
 			code := 500
 			if errors.Is(err, ErrRequestID) || errors.Is(err, ErrRequestQuantity) || errors.Is(err, ErrRequestNote) {
@@ -262,10 +284,12 @@ func (e *Engine) stockReportRoutes(mux *http.ServeMux, acc *accounts.Store) {
 			writeErr(w, code, err)
 			return
 		}
-		if err := logAction(r.Context(), acc, inventory.Event{Kind: inventory.ActionTaken, Actor: c.Name, Via: inventory.ViaSocket,
-			Action: "stock_request", Subject: req.ID}); err != nil {
-			writeErr(w, 500, err)
-			return
+		if fresh {
+			if err := logAction(r.Context(), acc, inventory.Event{Kind: inventory.ActionTaken, Actor: c.Name, Via: inventory.ViaSocket,
+				Action: "stock_request", Subject: req.ID}); err != nil {
+				writeErr(w, 500, err)
+				return
+			}
 		}
 		writeJSON(w, 200, rep)
 	})

@@ -114,6 +114,10 @@ func TestAnnouncementEqualsTheLedger(t *testing.T) {
 	if string(a) != string(b) || !sent.Announcement || sent.By != "sari" {
 		t.Errorf("the centre gets other figures than the page shows:\n%s\n%s", a, b)
 	}
+	// Someone signs in (the people log is in the ledger): no figure moves.
+	if _, err := e.ledger.Record(ctx, inventory.Event{Kind: inventory.ActionTaken, Actor: "ani", Via: inventory.ViaWeb, Action: "stock_announce", Subject: day.Day}); err != nil {
+		t.Fatal(err)
+	}
 	if again, fresh, err := e.Announce(ctx, "sari"); err != nil || fresh || again.Key != rep.Key {
 		t.Errorf("the same figures again: %+v fresh=%v %v", again, fresh, err)
 	}
@@ -140,8 +144,8 @@ func TestRequestForBlanksForecast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.RequestBlanks(ctx, BlankRequest{ID: "web-forecast-0001", Quantity: 600, Note: "stok menipis", Actor: "sari"})
-	if err != nil {
+	rep, fresh, err := e.RequestBlanks(ctx, BlankRequest{ID: "web-forecast-0001", Quantity: 600, Note: "stok menipis", Actor: "sari"})
+	if err != nil || !fresh {
 		t.Fatal(err)
 	}
 	f := rep.Request.Forecast
@@ -156,8 +160,8 @@ func TestRequestForBlanksForecast(t *testing.T) {
 	if rep.State != "waiting" || rep.Request.Quantity != 600 || rep.Request.Station != "ST-T" || rep.Request.Actor != "sari" {
 		t.Errorf("request %+v", rep)
 	}
-	if again, err := e.RequestBlanks(ctx, BlankRequest{ID: "web-forecast-0001", Quantity: 700, Actor: "sari"}); err != nil || again.Key != rep.Key || again.Request.Quantity != 600 {
-		t.Errorf("the same id again: %+v %v", again, err)
+	if again, fresh, err := e.RequestBlanks(ctx, BlankRequest{ID: "web-forecast-0001", Quantity: 700, Actor: "sari"}); err != nil || fresh || again.Key != rep.Key || again.Request.Quantity != 600 {
+		t.Errorf("the same id again: %+v fresh=%v %v", again, fresh, err)
 	}
 	if rs, err := e.BlankRequests(ctx, 10); err != nil || len(rs) != 1 {
 		t.Errorf("requests: %d %v, want the one", len(rs), err)
@@ -172,7 +176,7 @@ func TestRequestForBlanksForecast(t *testing.T) {
 		{BlankRequest{ID: "web-forecast-0003", Quantity: MaxBlankRequest + 1, Actor: "sari"}, ErrRequestQuantity},
 		{BlankRequest{ID: "web-forecast-0004", Quantity: 5, Note: "a\nb", Actor: "sari"}, ErrRequestNote},
 	} {
-		if _, err := e.RequestBlanks(ctx, c.req); !errors.Is(err, c.want) {
+		if _, _, err := e.RequestBlanks(ctx, c.req); !errors.Is(err, c.want) {
 			t.Errorf("%+v: %v, want %v", c.req, err, c.want)
 		}
 	}

@@ -71,6 +71,7 @@ func TestWebAuditor(t *testing.T) {
 	// UID, with a witness who signs in on the same form.
 	b.signIn("sari", "supervisor")
 	b.step("open the stock page", 30*time.Second, chromedp.Navigate(b.base+"stock"), chromedp.WaitVisible(chromedp.CSS("#destroy-cards")))
+	b.check("00-stock-destroy-by-uid-id")
 	for _, u := range uids {
 		b.step("tick "+u, 10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#destroy input[name=uid][value=%q]`, u))))
 	}
@@ -200,6 +201,14 @@ func auditorPath(t *testing.T, s *e2e, b *browser, lang string, destroyed invent
 	}
 	if got := b.text(`#reconcile-table tr[data-place="p1"] .spoiled`); got != fmt.Sprint(spoiled) {
 		t.Errorf("reconcile: p1 spoiled %s, the ledger %d", got, spoiled)
+	}
+	// The printer's counter, read now between cards, is what the ledger
+	// expects: no difference anywhere.
+	if got := b.text(`#reconcile-table tr[data-place="p1"] .live-counter`); !strings.HasPrefix(got, strings.Split(word("audit_counter_now"), ":")[0]+":") {
+		t.Errorf("reconcile: p1's counter was not read now: %q", got)
+	}
+	if cls := b.eval(`document.getElementById("reconcile-result").className`); cls != "verdict pass" {
+		t.Errorf("reconcile today: %s", b.text("main"))
 	}
 	b.check(name("03-reconcile"))
 

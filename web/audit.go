@@ -91,6 +91,9 @@ type auditView struct {
 
 	Period   *inventory.Period
 	Physical []physicalInput
+	// Live are the printers' counters read now, for a period that ends
+	// today or later (compared with the ledger's expectation).
+	Live map[string]liveCounter
 
 	Spoilage *inventory.Spoilage
 	Old      map[int64]bool // awaiting cards spoiled more than a day ago, by seq
@@ -253,6 +256,41 @@ func (h *handler) period(r *http.Request, av *auditView) (from, to time.Time, ba
 	return f, t, ""
 }
 
+// counterReader reads a printer's hardware counters between cards
+// (*station.Engine has it; the technician's screens use the same call).
+type counterReader interface {
+	PrinterHealth(ctx context.Context, name string) (*station.PrinterHealth, error)
+}
+
+// liveCounter is a printer's "cards inserted" counter read for the
+// reconciliation, or why it was not.
+type liveCounter struct {
+	Value int64
+	At    time.Time
+	Not   bool // not read now: the printer was busy with a card or did not answer
+}
+
+// readCounters reads every printer's counter now. A reading taken while
+// a card was in flight (stale) is not used: the ledger and the counter
+// would disagree by that card.
+func (h *handler) readCounters(ctx context.Context) (map[string]int64, map[string]liveCounter) {
+	cr, ok := h.st.(counterReader)
+	if !ok {
+		return nil, nil
+	}
+	counters, live := map[string]int64{}, map[string]liveCounter{}
+	for _, p := range h.st.Printers() {
+		ph, err := cr.PrinterHealth(ctx, p.Name)
+		if err != nil || ph == nil || ph.Stale || ph.Counters == nil {
+			live[p.Name] = liveCounter{Not: true}
+			continue
+		}
+		counters[p.Name] = ph.Counters.CardsInserted
+		live[p.Name] = liveCounter{Value: ph.Counters.CardsInserted, At: ph.Read}
+	}
+	return counters, live
+}
+
 // maxCount bounds a physical count typed on the reconcile form.
 const maxCount = inventory.MaxQuantity
 
@@ -288,15 +326,23 @@ func (h *handler) showReconcile(w http.ResponseWriter, r *http.Request, s *sessi
 	case av.Asked:
 		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
 		defer cancel()
+		// A period that reaches now is also compared with the printers'
+		// counters read now, before the ledger is read: a card fed in
+		// between shows in the ledger and not in the counter, never the
+		// other way round.
+		var counters map[string]int64
+		if to.After(h.opts.Now()) {
+			counters, av.Live = h.readCounters(ctx)
+		}
 		err := h.snapshot(ctx, db, func(tx *sql.Tx) error {
 			p, err := inventory.Summarize(ctx, tx, from, to)
 			if err != nil {
 				return err
 			}
-			// The physical counts typed are compared with the period's
-			// closing figures; the hardware counters are the readings
-			// the ledger holds (Summarize compares consecutive ones).
-			p.CheckCounts(physical, nil)
+			// The physical counts typed and the counters read now are
+			// compared with the period's closing figures; Summarize
+			// compared the counter readings the ledger holds.
+			p.CheckCounts(physical, counters)
 			av.Period = p
 			return nil
 		})
@@ -626,6 +672,9 @@ func auditFuncs(l *lang) map[string]any {
 			}
 			return l.T(monthID(t.Month())) + " " + strconv.Itoa(t.Year())
 		},
+		// isCounter: a discrepancy of a printer's counter read now (the
+		// physical counts name a place without the printer: prefix).
+		"isCounter": func(loc string) bool { return strings.HasPrefix(loc, "printer:") },
 		"locName": func(loc string) string {
 			if loc == inventory.Storage {
 				return l.T("stock_storage")

@@ -21,6 +21,7 @@ import (
 
 	"printstation/accounts"
 	"printstation/inventory"
+	"printstation/printer"
 	"printstation/station"
 	"printstation/storage"
 )
@@ -309,13 +310,16 @@ func TestAuditReconcileMatchesTheLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.CheckCounts(map[string]int64{inventory.Storage: 29}, nil)
+	// The printer's counter now is what the ledger expects: the last
+	// reading plus the blanks fed since.
+	x := p.Printers[0]
+	b.st.counter = *x.CounterAtClose + x.FedSinceReading
+	p.CheckCounts(map[string]int64{inventory.Storage: 29}, map[string]int64{"p1": b.st.counter})
 	c := b.client("rudi", "en")
 	body := c.get("/audit/reconcile?from=" + from + "&to=" + to + "&physical_storage=29").Body.String()
 	tbl := section(t, body, "reconcile-table", "table")
 	pr := tbl[strings.Index(tbl, `data-place="p1"`):]
 	pr = pr[:strings.Index(pr, "</tr>")]
-	x := p.Printers[0]
 	for _, want := range []string{`class="consumed">` + itoa(int(x.Consumed)) + `<`, `class="spoiled">` + itoa(int(sumOf(x.Spoiled))) + `<`} {
 		if !strings.Contains(pr, want) {
 			t.Errorf("printer row lacks %s:\n%s", want, pr)
@@ -332,6 +336,26 @@ func TestAuditReconcileMatchesTheLedger(t *testing.T) {
 	}
 	if !strings.Contains(textOf(body), "3 differences found") {
 		t.Errorf("no verdict on the reconciliation")
+	}
+	if got := textOf(pr); !strings.Contains(got, "Now: "+l10n("en", b.st.counter)) {
+		t.Errorf("p1's counter now is not shown: %s", got)
+	}
+	// One card more in the counter than in the ledger: a difference.
+	b.st.mu.Lock()
+	b.st.counter++
+	b.st.mu.Unlock()
+	body = c.get("/audit/reconcile?from=" + from + "&to=" + to).Body.String()
+	if disc := section(t, body, "discrepancies", "table"); !strings.Contains(disc, "<mark>"+l10n("en", b.st.counter)+"</mark>") || strings.Count(disc, `class="diff"`) != 3 || !strings.Contains(textOf(disc), "Counter now In printer p1") {
+		t.Errorf("a counter one ahead of the ledger:\n%s", disc)
+	}
+	// Busy with a card: the last reading is not compared, and the page
+	// says the counter was not read now.
+	b.st.mu.Lock()
+	b.st.counter = 0
+	b.st.mu.Unlock()
+	body = c.get("/audit/reconcile?from=" + from + "&to=" + to).Body.String()
+	if !strings.Contains(textOf(body), "Not read now") || strings.Count(section(t, body, "discrepancies", "table"), `class="diff"`) != 2 {
+		t.Errorf("a printer busy with a card:\n%s", textOf(body))
 	}
 	if rec := c.get("/audit/reconcile?from=2026-13-01&to=" + to); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "cannot be read") {
 		t.Errorf("a bad date: %d", rec.Code)
@@ -548,6 +572,18 @@ type centreFake struct {
 	mu     sync.Mutex
 	exp    *inventory.CentreExport
 	err    error
+	// counter is printer p1's hardware counter now (0: not read).
+	counter int64
+}
+
+// PrinterHealth answers p1's counter as set; p2 is busy with a card.
+func (c *centreFake) PrinterHealth(_ context.Context, name string) (*station.PrinterHealth, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if name != "p1" || c.counter == 0 {
+		return &station.PrinterHealth{Name: name, Stale: true, Counters: &printer.Counters{CardsInserted: 99}}, nil
+	}
+	return &station.PrinterHealth{Name: name, Read: time.Now(), Counters: &printer.Counters{CardsInserted: c.counter}}, nil
 }
 
 func (c *centreFake) CentreRecord(context.Context) (*inventory.CentreExport, error) {
@@ -669,3 +705,21 @@ func TestDestroyByUIDOnTheStockPage(t *testing.T) {
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+// A destruction by count alone (a chip never read): the berita acara says
+// how many cards it names without UIDs, and the waiting list says it is
+// longer than the ledger's count, and why.
+func TestDestructionByCountIsSaidSo(t *testing.T) {
+	b := newAuditBed(t)
+	b.story()
+	d := b.record(inventory.Event{Kind: inventory.Destroyed, Actor: "sari", Quantity: 1, Witnesses: []string{"sari", "ani"}, RecordRef: "BA-2026-100"})
+	c := b.client("rudi", "en")
+	ba := textOf(section(t, c.get("/audit/berita-acara/"+itoa(int(d.Seq))).Body.String(), "berita-acara", "article"))
+	if !strings.Contains(ba, "1 more card was destroyed by count; its UID was not recorded") || strings.Contains(ba, uidOld) || strings.Contains(ba, uidFresh) {
+		t.Errorf("a destruction by count:\n%s", ba)
+	}
+	page := c.get("/audit/spoiled").Body.String()
+	if got := textOf(section(t, page, "awaiting-by-count", "div")); !strings.Contains(got, "This list holds 3 cards, the ledger counts 2") {
+		t.Errorf("the waiting list after a destruction by count: %q", got)
+	}
+}

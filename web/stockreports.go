@@ -27,7 +27,7 @@ type StockReports interface {
 	Announce(ctx context.Context, actor string) (station.CentreReport, bool, error)
 	Announcements(ctx context.Context, limit int) ([]station.CentreReport, error)
 	BlankForecast(ctx context.Context) (station.Forecast, error)
-	RequestBlanks(ctx context.Context, req station.BlankRequest) (station.CentreReport, error)
+	RequestBlanks(ctx context.Context, req station.BlankRequest) (station.CentreReport, bool, error)
 	BlankRequests(ctx context.Context, limit int) ([]station.CentreReport, error)
 }
 
@@ -195,7 +195,7 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, l.T("stockops_err_request_form"), "")
 		return
 	}
-	rep, err := sr.RequestBlanks(r.Context(), req)
+	rep, fresh, err := sr.RequestBlanks(r.Context(), req)
 	if err != nil {
 		h.log.Warn().Err(err).Msg("the request for blanks could not be queued")
 		code := http.StatusInternalServerError
@@ -205,7 +205,9 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 		refuse(code, l.T("stockops_err_request"), err.Error())
 		return
 	}
-	h.logAction(r.Context(), s, inventory.Event{Action: "stock_request", Subject: req.ID})
+	if fresh {
+		h.logAction(r.Context(), s, inventory.Event{Action: "stock_request", Subject: req.ID})
+	}
 	h.log.Info().Str("key", rep.Key).Int64("quantity", req.Quantity).Msg("request for blanks from the web page")
 	h.notes.put(s.id, note{Text: l.T("stockops_requested", "N", l.Num(req.Quantity))})
 	http.Redirect(w, r, "/stock/request", http.StatusSeeOther)
