@@ -10,6 +10,7 @@ import (
 
 	"printstation/jobqueue"
 	"printstation/printer"
+	printerdiag "printstation/printer/diagcmd"
 	simprinter "printstation/sim/printer"
 	"printstation/station/guide"
 )
@@ -244,6 +245,19 @@ func TestDiagRefusedWhilePrinting(t *testing.T) {
 		w.set(wIdle, "", "")
 		if _, err := r.eng.PrinterDiag(context.Background(), "p1", string(guide.ActSelfAdjust), "tech"); err != nil {
 			t.Fatalf("self-adjust on an idle printer: %v", err)
+		}
+		// The probe report and the sensors through the daemon, as
+		// printstationctl diag printer reads them from a printer directly.
+		res, err := r.eng.PrinterDiag(context.Background(), "p1", string(guide.ActProbe), "tech")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep := res.(printerdiag.ProbeReport); len(rep.Reads) < 20 || rep.Info == nil || rep.Info.Model == "" || len(rep.Sensors) == 0 || len(rep.Errors) != 0 {
+			t.Fatalf("probe through the daemon: %+v", rep)
+		}
+		res, err = r.eng.PrinterDiag(context.Background(), "p1", "sensors", "tech")
+		if ss, _ := res.([]printer.Sensor); err != nil || len(ss) < 5 {
+			t.Fatalf("sensors through the daemon: %v %v", res, err)
 		}
 	})
 }
