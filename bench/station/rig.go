@@ -37,6 +37,9 @@ type rig struct {
 	cfg, sock         string
 	notify            *net.UnixConn
 	notifyPath        string
+	// startCPU is the daemon's CPU for the last runBatch's batch start
+	// commands: signed-in calls, each a password hash (argon2id).
+	startCPU time.Duration
 }
 
 type centralFiles struct {
