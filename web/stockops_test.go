@@ -220,12 +220,13 @@ func init() {
 }
 
 // The fake's day: storage opened with 100, received 500, loaded 120 into
-// p1 and 30 into p2; p1 printed 40 and spoiled 3; 2 destroyed.
+// p1 and 30 into p2; p1 printed 38 cards and 2 test cards and spoiled 3;
+// 2 destroyed.
 func fakeDay() *inventory.StockReport {
-	p := &inventory.Period{Received: 500, Consumed: 40, Destroyed: 2, Spoiled: map[string]int64{"jam": 3}, SpoiledClosing: 1,
+	p := &inventory.Period{Received: 500, Consumed: 38, TestCards: 2, Destroyed: 2, Spoiled: map[string]int64{"jam": 3}, SpoiledClosing: 1,
 		Storage: inventory.StoragePeriod{Opening: 100, Received: 500, Loaded: 150, Spoiled: map[string]int64{}, Closing: 450},
 		Printers: []inventory.PrinterPeriod{
-			{Printer: "p1", Opening: 0, Loaded: 120, Consumed: 40, Spoiled: map[string]int64{"jam": 3}, Closing: 77},
+			{Printer: "p1", Opening: 0, Loaded: 120, Consumed: 38, TestCards: 2, Spoiled: map[string]int64{"jam": 3}, Closing: 77},
 			{Printer: "p2", Opening: 5, Loaded: 30, Spoiled: map[string]int64{}, Closing: 35},
 		},
 		Closing: inventory.Stock{Storage: 450, Printers: map[string]int64{"p1": 77, "p2": 35}, Available: 562},

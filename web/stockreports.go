@@ -37,6 +37,7 @@ type stockOpsView struct {
 	Day     *inventory.StockReport
 	Rows    []announceRow
 	Spoiled int64 // every blank spoiled today
+	Used    int64 // every blank printed today: cards and test cards
 	Sent    []station.CentreReport
 	// The request page.
 	Forecast  *station.Forecast
@@ -89,6 +90,7 @@ func (h *handler) showAnnounce(w http.ResponseWriter, r *http.Request, s *sessio
 				Unloaded: pp.Unloaded, Used: pp.Consumed + pp.TestCards, Spoiled: sum(pp.Spoiled), Adjusted: pp.Adjusted, Closing: pp.Closing})
 		}
 		sv.Spoiled = sum(p.Spoiled)
+		sv.Used = p.Consumed + p.TestCards
 	}
 	if sv.Sent, err = sr.Announcements(r.Context(), 5); err != nil {
 		h.log.Warn().Err(err).Msg("the announcements sent could not be read")
