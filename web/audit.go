@@ -6,9 +6,12 @@ package web
 // its own file with mode=ro, so SQLite itself refuses a write), and every
 // figure comes from the same inventory functions as `printstationctl
 // audit` (Verify, Summarize, ExportLog) or from inventory's readers for
-// these screens (Checkpoints, SpoiledAndDestroyed, Events). Chip UIDs are
-// shown to the auditor, as the destruction record needs them, and never
-// written to the daemon's log.
+// these screens (Checkpoints, SpoiledAndDestroyed, Events). Besides the
+// database they read the centre's witness record (verification) and, for
+// a reconciliation that reaches now, each printer's counters between
+// cards (the technician's PrinterHealth). Chip UIDs are shown to the
+// auditor, as the destruction record needs them, and never written to
+// the daemon's log.
 
 import (
 	"context"
