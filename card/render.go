@@ -11,6 +11,7 @@ import (
 	_ "image/png"  // job photos and signatures
 	"math"
 	"strings"
+	"sync"
 
 	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
@@ -373,6 +374,39 @@ func drawText(dst draw.Image, el *element, lay *textLayout) {
 	}
 }
 
+// photoScaler returns x/image's Catmull-Rom scaler for these sizes, made
+// once: CatmullRom.Scale computes the kernel weights and allocates its
+// float buffer (≈ 2 MB for a photo) on every call, a scaler from
+// NewScaler keeps the weights and pools the buffer. Every photo of a
+// template has the same size and box, so one scaler serves every card;
+// the pixels are those of CatmullRom.Scale (the same code runs;
+// TestPhotoScalerIsCatmullRom).
+func photoScaler(dw, dh, sw, sh int) xdraw.Scaler {
+	if !cacheScalers {
+		return xdraw.CatmullRom
+	}
+	k := [4]int{dw, dh, sw, sh}
+	scalers.Lock()
+	defer scalers.Unlock()
+	if z, ok := scalers.m[k]; ok {
+		return z
+	}
+	if scalers.m == nil || len(scalers.m) >= 16 {
+		scalers.m = map[[4]int]xdraw.Scaler{} // sizes vary only with templates and photo sizes
+	}
+	z := xdraw.CatmullRom.NewScaler(dw, dh, sw, sh)
+	scalers.m[k] = z
+	return z
+}
+
+var scalers struct {
+	sync.Mutex
+	m map[[4]int]xdraw.Scaler
+}
+
+// cacheScalers is switched off by tests and benchmarks to compare.
+var cacheScalers = true
+
 // drawImage scales img to fit the element's box, keeping its aspect ratio,
 // centred. On the K panel the image's darkness becomes resin.
 func drawImage(dst draw.Image, el *element, img image.Image) {
@@ -393,7 +427,7 @@ func drawImage(dst draw.Image, el *element, img image.Image) {
 			// dark: resin adds ink, it never removes any.
 			tmp := image.NewRGBA(image.Rect(0, 0, tw, th))
 			draw.Draw(tmp, tmp.Bounds(), image.White, image.Point{}, draw.Src)
-			xdraw.CatmullRom.Scale(tmp, tmp.Bounds(), img, sb, draw.Over, nil)
+			photoScaler(tw, th, sb.Dx(), sb.Dy()).Scale(tmp, tmp.Bounds(), img, sb, draw.Over, nil)
 			for y := range th {
 				for x := range tw {
 					p := tmp.Pix[y*tmp.Stride+x*4:]
@@ -403,7 +437,7 @@ func drawImage(dst draw.Image, el *element, img image.Image) {
 				}
 			}
 		} else {
-			xdraw.CatmullRom.Scale(dst, target, img, sb, draw.Over, nil)
+			photoScaler(tw, th, sb.Dx(), sb.Dy()).Scale(dst, target, img, sb, draw.Over, nil)
 		}
 	}
 	if el.hasStr && el.strokeWidth > 0 {

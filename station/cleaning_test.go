@@ -98,6 +98,9 @@ func TestCleaningPolicyStopsAtMAndResumesAfterACleaning(t *testing.T) {
 		if !warned {
 			t.Error("no warning at clean_warn_cards")
 		}
+		if !w.snapshot().CleaningSoon {
+			t.Error("the printer's state does not say its cleaning is due soon")
+		}
 		h, err := e.PrinterHealth(context.Background(), "p1")
 		if err != nil {
 			t.Fatal(err)
@@ -145,6 +148,9 @@ func TestCleaningPolicyStopsAtMAndResumesAfterACleaning(t *testing.T) {
 		run.until("the batch printed after the cleaning", r.allIn(ids, jobqueue.Printed))
 		if n := blanksTaken(sim); n != 5 {
 			t.Fatalf("%d blanks for 5 jobs", n)
+		}
+		if w.snapshot().CleaningSoon {
+			t.Error("still 'cleaning soon' right after a cleaning")
 		}
 		h, _ = e.PrinterHealth(context.Background(), "p1")
 		if c := h.Cleaning; c == nil || c.Since != 2 || c.Recorded != 1 || c.Due {

@@ -77,7 +77,7 @@ func newWorker(e *Engine, name string, p Printer, enc Encoder) *worker {
 func (w *worker) snapshot() PrinterState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ps := PrinterState{Name: w.name, State: string(w.state), Code: w.code, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled}
+	ps := PrinterState{Name: w.name, State: string(w.state), Code: w.code, Message: w.message, Job: w.job, Printed: w.printed, Spoiled: w.spoiled, CleaningSoon: w.cleanWarned}
 	if w.desk != nil {
 		v := w.desk.get()
 		ps.Desk = &localapi.DeskStep{Step: v.Step, Job: v.Job, Message: v.Message}

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -106,7 +107,14 @@ func TestWebStock(t *testing.T) {
 	}
 	b.step("announce to the centre", 30*time.Second, chromedp.Click(chromedp.CSS("#announce-button")), chromedp.WaitVisible(chromedp.CSS("#flash")))
 	b.check("03-announce-id")
-	pdf := b.printPDF("the announcement")
+	// Printed on the browser's Letter default: the page's own print CSS
+	// makes it A4.
+	pctx, pcancel := context.WithTimeout(b.ctx, 60*time.Second)
+	pdf, err := chromedp.Run(pctx, chromedp.PrintToPDF(chromedp.PDFPaper(chromedp.PaperLetter), chromedp.PDFPreferCSSPageSize()))
+	pcancel()
+	if err != nil {
+		t.Fatalf("printing the announcement: %v", err)
+	}
 	if m := regexp.MustCompile(`/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]`).FindSubmatch(pdf); m == nil {
 		t.Errorf("the announcement's PDF has no page size")
 	} else if w, _ := strconv.ParseFloat(string(m[1]), 64); w < 594 || w > 596 {

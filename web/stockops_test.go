@@ -383,6 +383,10 @@ func TestRequestForBlanksPage(t *testing.T) {
 	if !strings.Contains(page, "Diterima pusat, nomor PB-ST-TEST-01-0001") || !strings.Contains(page, "<h1>Permintaan blangko</h1>") || !strings.Contains(page, "Cara menghitung") {
 		t.Errorf("the acknowledged request in Indonesian:\n%s", page)
 	}
+	f.central = station.CentralLink{State: "off"}
+	if page := c.get("/stock/request").Body.String(); !strings.Contains(page, "[central] url kosong") {
+		t.Errorf("a station without a centre does not say so:\n%s", page)
+	}
 	if log := strings.Join(c.acc.people(), "\n"); strings.Count(log, "action sari stock_request "+id[1]) != 1 {
 		t.Errorf("people log lacks the request:\n%s", log)
 	}

@@ -89,6 +89,13 @@ func TestTechnicianPage(t *testing.T) {
 			t.Errorf("the Indonesian page lacks %q", want)
 		}
 	}
+	// The print room's tile says a cleaning is due soon, and links the
+	// technician to the printer's screen.
+	f.printers[2].CleaningSoon = true
+	home := c.get("/").Body.String()
+	if !strings.Contains(home, `class="warn cleaning-soon"`) || !strings.Contains(home, `href="/tech/p3"`) {
+		t.Errorf("the home page lacks the cleaning warning or the link to the printer's screen")
+	}
 	// An auditor reads, presses nothing.
 	a := signedIn(t, f, "aud", "auditor")
 	page = a.get("/tech").Body.String()

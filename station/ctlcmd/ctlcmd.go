@@ -399,6 +399,9 @@ func printStatus(w io.Writer, st localapi.StatusReport, clear bool) {
 	// What a person does about a stopped printer, in the page's words
 	// (the guidance table, station/guide), and the buttons allowed.
 	for _, p := range st.Printers {
+		if p.CleaningSoon && p.Code != "cleaning_due" {
+			fmt.Fprintf(w, "\n  %s: cleaning due soon (engine.clean_warn_cards reached): plan one before it stops by itself\n", p.Name)
+		}
 		if p.State == guide.StateIdle || p.State == guide.StatePrinting {
 			continue
 		}

@@ -73,6 +73,9 @@ type PrinterState struct {
 	Printed int    `json:"printed"`
 	Spoiled int    `json:"spoiled"`
 	Loaded  int64  `json:"loaded"` // blanks the ledger has in this printer
+	// CleaningSoon: the printer went engine.clean_warn_cards cards since
+	// its last cleaning; it stops at clean_stop_cards (code cleaning_due).
+	CleaningSoon bool `json:"cleaning_soon,omitempty"`
 	// Desk is the operator's step at a desk-encoder printer (encoder =
 	// "desk"), nil for others. It carries no personal data.
 	Desk *DeskStep `json:"desk,omitempty"`
