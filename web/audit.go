@@ -365,24 +365,27 @@ const MaxAwaitingShown = 300
 // awaitingCards lists the spoiled cards with a known chip UID that no
 // destruction named yet, oldest first; nil when the ledger cannot be read
 // here (the destruction form then takes a count, as before).
-func (h *handler) awaitingCards(ctx context.Context) []inventory.SpoiledCard {
+func (h *handler) awaitingCards(ctx context.Context) (cards []inventory.SpoiledCard, more int) {
 	if h.opts.AuditDB == nil {
-		return nil
+		return nil, 0
 	}
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 	defer cancel()
 	sp, err := h.currentSpoilage(ctx, h.opts.AuditDB)
 	if err != nil {
 		h.log.Warn().Err(err).Msg("the spoiled cards could not be listed on the destruction form")
-		return nil
+		return nil, 0
 	}
-	var out []inventory.SpoiledCard
 	for _, c := range sp.Awaiting {
-		if c.UID != inventory.UIDUnknown && len(out) < MaxAwaitingShown {
-			out = append(out, c)
+		switch {
+		case c.UID == inventory.UIDUnknown:
+		case len(cards) < MaxAwaitingShown:
+			cards = append(cards, c)
+		default:
+			more++
 		}
 	}
-	return out
+	return cards, more
 }
 
 // oldAfter is how long a spoiled card may wait for its destruction: the

@@ -744,4 +744,7 @@ func TestAwaitingListBounded(t *testing.T) {
 	if n := strings.Count(section(t, stock, "destroy-cards", "fieldset"), `name="uid"`); n != MaxAwaitingShown {
 		t.Errorf("the destruction form offers %d cards, want at most %d", n, MaxAwaitingShown)
 	}
+	if got := textOf(section(t, stock, "destroy-cards-more", "p")); !strings.Contains(got, "5 more cards wait") {
+		t.Errorf("the destruction form does not say more cards wait: %q", got)
+	}
 }
