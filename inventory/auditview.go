@@ -8,6 +8,7 @@ package inventory
 // export decide stays in Verify, Summarize and ExportLog.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -190,7 +191,9 @@ type Destruction struct {
 }
 
 // Spoilage is the spoiled cards' story: the ones still waiting for
-// destruction and every destruction.
+// destruction and every destruction. Update carries it on from where it
+// stopped, so a screen that shows it on every view reads only the events
+// added since (the first replay reads every event).
 type Spoilage struct {
 	// Awaiting are the spoiled cards no destruction named by UID, oldest
 	// first. Destructions by count alone (ByCount) took some of them, the
@@ -201,36 +204,75 @@ type Spoilage struct {
 	Count        int64         `json:"count"`
 	ByCount      int64         `json:"destroyed_by_count"`
 	Destructions []Destruction `json:"destructions"`
+
+	next     int64  // the seq after the last event read
+	lastLeaf []byte // the bytes of event next-1, to notice a replaced database
 }
 
 // SpoiledAndDestroyed replays the spoiled and destroyed events.
 func SpoiledAndDestroyed(ctx context.Context, ex storage.Execer) (*Spoilage, error) {
-	rows, err := ex.QueryContext(ctx, `SELECT seq, data FROM ledger_events WHERE kind IN (?, ?) ORDER BY seq`, string(Spoiled), string(Destroyed))
+	sp := &Spoilage{}
+	if err := sp.Update(ctx, ex); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+// Update reads the events added since the last call (all of them the
+// first time). A database whose events before that point differ from
+// what was read (restored, replaced) is replayed from the start.
+func (sp *Spoilage) Update(ctx context.Context, ex storage.Execer) error {
+	if sp.next > 0 {
+		var data []byte
+		err := ex.QueryRowContext(ctx, `SELECT data FROM ledger_events WHERE seq = ?`, sp.next-1).Scan(&data)
+		if err != nil || !bytes.Equal(data, sp.lastLeaf) {
+			*sp = Spoilage{}
+		}
+	}
+	if sp.Awaiting == nil {
+		sp.Awaiting, sp.Destructions = []SpoiledCard{}, []Destruction{}
+	}
+	var last int64 = -1
+	if err := ex.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), -1) FROM ledger_events`).Scan(&last); err != nil {
+		return fmt.Errorf("inventory: spoiled cards: %w", err)
+	}
+	if last < sp.next {
+		return nil
+	}
+	rows, err := ex.QueryContext(ctx, `SELECT seq, kind, data FROM ledger_events WHERE seq >= ? AND seq <= ? AND kind IN (?, ?) ORDER BY seq`,
+		sp.next, last, string(Spoiled), string(Destroyed))
 	if err != nil {
-		return nil, fmt.Errorf("inventory: spoiled cards: read events: %w", err)
+		return fmt.Errorf("inventory: spoiled cards: read events: %w", err)
 	}
 	defer rows.Close()
-	sp := &Spoilage{Awaiting: []SpoiledCard{}, Destructions: []Destruction{}}
-	var waiting []*SpoiledCard // in seq order; nil once destroyed by UID
+	// The cards still waiting, in seq order; nil once destroyed by UID.
+	waiting := make([]*SpoiledCard, 0, len(sp.Awaiting))
 	byUID := map[string][]int{}
+	add := func(c SpoiledCard) {
+		byUID[c.UID] = append(byUID[c.UID], len(waiting))
+		waiting = append(waiting, &c)
+	}
+	for _, c := range sp.Awaiting {
+		add(c)
+	}
 	for rows.Next() {
 		var seq int64
+		var kind string
 		var data []byte
-		if err := rows.Scan(&seq, &data); err != nil {
-			return nil, fmt.Errorf("inventory: spoiled cards: read event: %w", err)
+		if err := rows.Scan(&seq, &kind, &data); err != nil {
+			return fmt.Errorf("inventory: spoiled cards: read event: %w", err)
 		}
 		e, err := parseEntry(data, false)
 		if err != nil {
-			return nil, fmt.Errorf("inventory: spoiled cards: event seq %d: %w (run audit verify)", seq, err)
+			return fmt.Errorf("inventory: spoiled cards: event seq %d: %w (run audit verify)", seq, err)
 		}
 		switch e.Kind {
 		case Spoiled:
-			c := &SpoiledCard{Seq: seq, At: e.At, UID: e.UID, Reason: e.Reason, Printer: e.Printer, Job: e.Job, Actor: e.Actor}
+			c := SpoiledCard{Seq: seq, At: e.At, UID: e.UID, Reason: e.Reason, Printer: e.Printer, Job: e.Job, Actor: e.Actor}
 			if c.UID == "" {
 				c.UID = UIDUnknown
 			}
-			byUID[c.UID] = append(byUID[c.UID], len(waiting))
-			waiting = append(waiting, c)
+			add(c)
 			sp.Count++
 		case Destroyed:
 			d := Destruction{Seq: seq, At: e.At, Actor: e.Actor, Witnesses: e.Witnesses, RecordRef: e.RecordRef, Quantity: e.Quantity, Cards: []SpoiledCard{}}
@@ -254,14 +296,27 @@ func SpoiledAndDestroyed(ctx context.Context, ex storage.Execer) (*Spoilage, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("inventory: spoiled cards: read events: %w", err)
+		return fmt.Errorf("inventory: spoiled cards: read events: %w", err)
 	}
+	sp.Awaiting = sp.Awaiting[:0]
 	for _, c := range waiting {
 		if c != nil {
 			sp.Awaiting = append(sp.Awaiting, *c)
 		}
 	}
-	return sp, nil
+	if err := ex.QueryRowContext(ctx, `SELECT data FROM ledger_events WHERE seq = ?`, last).Scan(&sp.lastLeaf); err != nil {
+		return fmt.Errorf("inventory: spoiled cards: %w", err)
+	}
+	sp.next = last + 1
+	return nil
+}
+
+// Clone copies the story, for a reader that changes what it got (the
+// carried-on state stays with the original).
+func (sp *Spoilage) Clone() *Spoilage {
+	c := &Spoilage{Count: sp.Count, ByCount: sp.ByCount,
+		Awaiting: append([]SpoiledCard{}, sp.Awaiting...), Destructions: append([]Destruction{}, sp.Destructions...)}
+	return c
 }
 
 // MaxEventsPage bounds one page of Events.

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -73,5 +74,40 @@ func TestCheckpointsAndEvents(t *testing.T) {
 	}
 	if _, _, err := Events(ctx, f.db, "other", f.clock.Now(), f.clock.Now(), 5); err == nil {
 		t.Errorf("an unknown log was read")
+	}
+}
+
+// Update carries the story on with the events added since, and starts
+// over on a database that is not the one it read.
+func TestSpoilageUpdate(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.record(t, Event{Kind: Received, Actor: "ani", Quantity: 10, DeliveryRef: "D1"})
+	f.record(t, Event{Kind: Spoiled, Actor: "ani", Reason: ReasonDamaged, UID: "04AAAAAAAA"})
+	sp, err := SpoiledAndDestroyed(ctx, f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.record(t, Event{Kind: Spoiled, Actor: "ani", Reason: ReasonDamaged, UID: "04BBBBBBBB"})
+	f.record(t, Event{Kind: Destroyed, Actor: "sari", UIDs: []string{"04AAAAAAAA"}, Witnesses: []string{"sari", "budi"}, RecordRef: "BA-1"})
+	if err := sp.Update(ctx, f.db); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := SpoiledAndDestroyed(ctx, f.db)
+	if fmt.Sprint(sp.Clone()) != fmt.Sprint(fresh.Clone()) || len(sp.Awaiting) != 1 || sp.Awaiting[0].UID != "04BBBBBBBB" || len(sp.Destructions) != 1 {
+		t.Errorf("carried on:\n%+v\nfresh:\n%+v", sp.Clone(), fresh.Clone())
+	}
+	// Another database (a restored copy) with as many events or more.
+	g := newFixture(t, nil)
+	g.record(t, Event{Kind: Received, Actor: "ani", Quantity: 10, DeliveryRef: "D2"})
+	for i := 0; i < 4; i++ {
+		g.record(t, Event{Kind: Spoiled, Actor: "ani", Reason: ReasonDamaged, UID: fmt.Sprintf("04CCCCCC%02d", i)})
+	}
+	if err := sp.Update(ctx, g.db); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := SpoiledAndDestroyed(ctx, g.db)
+	if fmt.Sprint(sp.Clone()) != fmt.Sprint(other.Clone()) || len(sp.Awaiting) != 4 || len(sp.Destructions) != 0 {
+		t.Errorf("after a replaced database:\n%+v\nwant:\n%+v", sp.Clone(), other.Clone())
 	}
 }

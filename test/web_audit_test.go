@@ -104,6 +104,15 @@ func TestWebAuditor(t *testing.T) {
 		}
 		auditorPath(t, s, b, lang, destroyed, spoiledCause)
 	}
+	// A 400 px window (a phone, a narrow desk screen): nothing wider.
+	for _, p := range []string{"audit?run=1", "audit/reconcile?from=" + time.Now().Format("2006-01-02") + "&to=" + time.Now().Format("2006-01-02"), "audit/spoiled",
+		fmt.Sprintf("audit/berita-acara/%d", destroyed.Seq), "audit/people", "audit/monthly"} {
+		b.step("400 px "+p, 60*time.Second, chromedp.EmulateViewport(400, 900), chromedp.Navigate(b.base+p), chromedp.WaitVisible(chromedp.CSS("main")))
+		if w := b.eval(`String(document.documentElement.scrollWidth)`); w != "400" {
+			t.Errorf("at 400 px /%s is %s px wide", p, w)
+		}
+	}
+	b.check("09-spoiled-400px-en")
 	if errs := b.errors(); len(errs) > 0 {
 		t.Errorf("JavaScript errors on the auditor's screens: %q", errs)
 	}

@@ -6,9 +6,12 @@ package web
 // its own file with mode=ro, so SQLite itself refuses a write), and every
 // figure comes from the same inventory functions as `printstationctl
 // audit` (Verify, Summarize, ExportLog) or from inventory's readers for
-// these screens (Checkpoints, SpoiledAndDestroyed, Events). Chip UIDs are
-// shown to the auditor, as the destruction record needs them, and never
-// written to the daemon's log.
+// these screens (Checkpoints, SpoiledAndDestroyed, Events). Besides the
+// database they read the centre's witness record (verification) and, for
+// a reconciliation that reaches now, each printer's counters between
+// cards (the technician's PrinterHealth). Chip UIDs are shown to the
+// auditor, as the destruction record needs them, and never written to
+// the daemon's log.
 
 import (
 	"context"
@@ -19,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sumnote "golang.org/x/mod/sumdb/note"
@@ -99,6 +103,7 @@ type auditView struct {
 	Old      map[int64]bool // awaiting cards spoiled more than a day ago, by seq
 	OldCount int
 	Extra    int64 // listed cards beyond the ledger's count (destroyed by count alone)
+	Hidden   int   // waiting cards beyond MaxAwaitingShown, not listed
 
 	People []inventory.ExportRecord
 	More   bool
@@ -353,36 +358,64 @@ func (h *handler) showReconcile(w http.ResponseWriter, r *http.Request, s *sessi
 	h.render(w, l, code, "audit_reconcile.html", v)
 }
 
+// MaxAwaitingShown bounds the waiting cards listed on one page (the
+// oldest, to be destroyed first); the count says how many more wait.
+const MaxAwaitingShown = 300
+
 // awaitingCards lists the spoiled cards with a known chip UID that no
 // destruction named yet, oldest first; nil when the ledger cannot be read
 // here (the destruction form then takes a count, as before).
-func (h *handler) awaitingCards(ctx context.Context) []inventory.SpoiledCard {
+func (h *handler) awaitingCards(ctx context.Context) (cards []inventory.SpoiledCard, more int) {
 	if h.opts.AuditDB == nil {
-		return nil
+		return nil, 0
 	}
-	var out []inventory.SpoiledCard
-	err := h.snapshot(ctx, h.opts.AuditDB, func(tx *sql.Tx) error {
-		sp, err := inventory.SpoiledAndDestroyed(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for _, c := range sp.Awaiting {
-			if c.UID != inventory.UIDUnknown {
-				out = append(out, c)
-			}
-		}
-		return nil
-	})
+	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
+	defer cancel()
+	sp, err := h.currentSpoilage(ctx, h.opts.AuditDB)
 	if err != nil {
 		h.log.Warn().Err(err).Msg("the spoiled cards could not be listed on the destruction form")
-		return nil
+		return nil, 0
 	}
-	return out
+	for _, c := range sp.Awaiting {
+		switch {
+		case c.UID == inventory.UIDUnknown:
+		case len(cards) < MaxAwaitingShown:
+			cards = append(cards, c)
+		default:
+			more++
+		}
+	}
+	return cards, more
 }
 
 // oldAfter is how long a spoiled card may wait for its destruction: the
 // Dukcapil circular asks for destruction every day.
 const oldAfter = 24 * time.Hour
+
+// spoilCache keeps the spoiled cards' replay between views: each view
+// reads only the events added since (the screens and the destruction form
+// show it on every view, and a full replay of a large ledger takes
+// seconds).
+type spoilCache struct {
+	mu sync.Mutex
+	sp *inventory.Spoilage
+}
+
+// currentSpoilage brings the replay up to date and returns a copy to show.
+func (h *handler) currentSpoilage(ctx context.Context, db *sql.DB) (*inventory.Spoilage, error) {
+	c := &h.spoiled
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sp == nil {
+		c.sp = &inventory.Spoilage{}
+	}
+	err := h.snapshot(ctx, db, func(tx *sql.Tx) error { return c.sp.Update(ctx, tx) })
+	if err != nil {
+		c.sp = nil // start over next time
+		return nil, err
+	}
+	return c.sp.Clone(), nil
+}
 
 func (h *handler) spoilage(ctx context.Context, l *lang, av *auditView) {
 	db, why := h.auditDB(l)
@@ -392,14 +425,12 @@ func (h *handler) spoilage(ctx context.Context, l *lang, av *auditView) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 	defer cancel()
-	err := h.snapshot(ctx, db, func(tx *sql.Tx) error {
-		var err error
-		av.Spoilage, err = inventory.SpoiledAndDestroyed(ctx, tx)
-		return err
-	})
+	sp, err := h.currentSpoilage(ctx, db)
 	if err != nil {
 		av.Err = h.auditFailed(l, "spoiled", err)
+		return
 	}
+	av.Spoilage = sp
 }
 
 func (h *handler) showSpoiled(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
@@ -415,6 +446,10 @@ func (h *handler) showSpoiled(w http.ResponseWriter, r *http.Request, s *session
 			}
 		}
 		av.Extra = int64(len(sp.Awaiting)) - sp.Count
+		if len(sp.Awaiting) > MaxAwaitingShown {
+			av.Hidden = len(sp.Awaiting) - MaxAwaitingShown
+			sp.Awaiting = sp.Awaiting[:MaxAwaitingShown]
+		}
 		// Newest destruction first: the one the auditor came to print.
 		for i, j := 0, len(sp.Destructions)-1; i < j; i, j = i+1, j-1 {
 			sp.Destructions[i], sp.Destructions[j] = sp.Destructions[j], sp.Destructions[i]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"html"
 	"net/http"
 	"path/filepath"
@@ -721,5 +722,29 @@ func TestDestructionByCountIsSaidSo(t *testing.T) {
 	page := c.get("/audit/spoiled").Body.String()
 	if got := textOf(section(t, page, "awaiting-by-count", "div")); !strings.Contains(got, "This list holds 3 cards, the ledger counts 2") {
 		t.Errorf("the waiting list after a destruction by count: %q", got)
+	}
+}
+
+// A station that destroyed nothing for long: the page lists the oldest
+// MaxAwaitingShown waiting cards and says how many more wait.
+func TestAwaitingListBounded(t *testing.T) {
+	b := newAuditBed(t)
+	b.record(inventory.Event{Kind: inventory.Received, Actor: "sari", Quantity: 1000, DeliveryRef: "DO-1"})
+	for i := 0; i < MaxAwaitingShown+5; i++ {
+		b.record(inventory.Event{Kind: inventory.Spoiled, Actor: "sari", Reason: inventory.ReasonDamaged, UID: fmt.Sprintf("04%012X", i)})
+	}
+	body := b.client("rudi", "en").get("/audit/spoiled").Body.String()
+	if n := strings.Count(section(t, body, "awaiting", "table"), "<tr data-seq="); n != MaxAwaitingShown {
+		t.Errorf("%d waiting cards listed, want %d", n, MaxAwaitingShown)
+	}
+	if got := textOf(section(t, body, "awaiting-hidden", "p")); !strings.Contains(got, "5 more cards wait") || !strings.Contains(body, "04000000000000") {
+		t.Errorf("the hidden cards: %q", got)
+	}
+	stock := b.client("sari", "en").get("/stock").Body.String()
+	if n := strings.Count(section(t, stock, "destroy-cards", "fieldset"), `name="uid"`); n != MaxAwaitingShown {
+		t.Errorf("the destruction form offers %d cards, want at most %d", n, MaxAwaitingShown)
+	}
+	if got := textOf(section(t, stock, "destroy-cards-more", "p")); !strings.Contains(got, "5 more cards wait") {
+		t.Errorf("the destruction form does not say more cards wait: %q", got)
 	}
 }

@@ -206,7 +206,8 @@ type controlView struct {
 	Stock    *station.StockState
 	// Awaiting are the spoiled cards with a known chip UID that wait for
 	// destruction (audit.go), to tick on the destruction form.
-	Awaiting []inventory.SpoiledCard
+	Awaiting     []inventory.SpoiledCard
+	AwaitingMore int // more such cards wait than the form lists
 }
 
 // gatedPage serves a page that needs a signed-in person holding p; others
@@ -240,7 +241,7 @@ func (h *handler) showStock(w http.ResponseWriter, r *http.Request, s *session, 
 		cv.Printers = append(cv.Printers, p.Name)
 	}
 	cv.Stock, _ = h.st.Stock(r.Context())
-	cv.Awaiting = h.awaitingCards(r.Context())
+	cv.Awaiting, cv.AwaitingMore = h.awaitingCards(r.Context())
 	v.Control = cv
 	h.render(w, l, code, "stock.html", v)
 }

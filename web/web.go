@@ -119,6 +119,8 @@ type handler struct {
 	// page is drawn without cloning or parsing anything.
 	langs map[string]*lang
 	tmpls map[string]*template.Template
+	// spoiled carries the spoiled cards' replay on between views (audit.go).
+	spoiled spoilCache
 }
 
 // New returns the page's handler.
