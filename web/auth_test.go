@@ -347,7 +347,7 @@ func TestStockAndUsersPagesInIndonesian(t *testing.T) {
 	frame := []string{`<html lang="id">`, `id="lang-en"`, `href="#main"`, `id="signout"`}
 	english := []string{"Destroy spoiled blanks", "Adjust the stock", "Close the shift", "Witness", "How many", "Record the destruction", "Back to the print room", "Counted in"}
 	check("/stock", c.get("/stock").Body.String(),
-		append(frame, "<h1>Stok blangko</h1>", `<h2 id="h-control">Stok: pemusnahan, penyesuaian, tutup shift</h2>`, "Terima", "Muat", "Keluarkan", "Musnahkan blanko rusak", "Sesuaikan stok", "Saksi: orang kedua masuk di sini",
+		append(frame, "<h1>Stok blangko</h1>", `<h2 id="h-control">Stok: pemusnahan, penyesuaian, tutup shift</h2>`, "Terima", "Muat", "Keluarkan", "Musnahkan blangko rusak", "Sesuaikan stok", "Saksi: orang kedua masuk di sini",
 			"Nomor berita acara pemusnahan", "Jumlah dihitung di printer p1", `id="stock-link" aria-current="page"`), english)
 	rec := c.post("/stock", url.Values{"op": {"destroy"}, "quantity": {"2"}, "record_ref": {"BA-7"}, "witness_name": {"ani"}, "witness_secret": {secretOf("ani")}})
 	check("a refused destruction", rec.Body.String(), append(frame, "Ditolak: saksi harus orang lain"), append(english, "someone else"))
