@@ -23,6 +23,7 @@ package web
 import (
 	"embed"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"math"
 	"net/http"
@@ -228,6 +229,12 @@ func dynamicIDs() []string {
 	for _, c := range station.PrinterCodes {
 		ids = append(ids, printerCodeID(c))
 	}
+	for _, c := range sensorCodes {
+		ids = append(ids, sensorNameID(c))
+	}
+	for _, r := range sensorReadings {
+		ids = append(ids, sensorReadingID(r))
+	}
 	for _, c := range station.AttentionCodes {
 		ids = append(ids, waitCodeID(c))
 	}
@@ -259,6 +266,18 @@ func dynamicIDs() []string {
 
 // Known reports whether id has a message (used for codes from the engine
 // that may be newer than the catalogs: the page then says so plainly).
+// orEnglish is id's text when the catalog has it, else the outside
+// words (a driver's) as they came, marked as English for screen readers.
+func (l *lang) orEnglish(id, outside string) template.HTML {
+	if outside == "" {
+		return ""
+	}
+	if l.Known(id) {
+		return template.HTML(template.HTMLEscapeString(l.T(id)))
+	}
+	return template.HTML(`<span lang="en">` + template.HTMLEscapeString(outside) + `</span>`)
+}
+
 func (l *lang) Known(id string) bool {
 	_, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id})
 	return err == nil

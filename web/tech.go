@@ -211,3 +211,18 @@ func (h *handler) techAction(w http.ResponseWriter, r *http.Request) {
 	}
 	h.done(w, r, s, n)
 }
+
+// The sensors the drivers name (the Evolis guide's Rse letters, page 37,
+// and f, the input feeder) and what their readings say, in the page's
+// words; a sensor or reading a driver adds later shows in the driver's
+// English, marked as English, until it has a translation.
+var (
+	sensorCodes    = []string{"c", "f", "m", "o", "p", "r"}
+	sensorReadings = []string{"open", "closed", "empty", "cards present", "no card", "card"}
+)
+
+func sensorNameID(code string) string { return "tech_sensor_" + code }
+
+func sensorReadingID(r string) string {
+	return "tech_reading_" + strings.ReplaceAll(r, " ", "_")
+}

@@ -3,11 +3,13 @@ package web
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"printstation/printer"
+	"printstation/printer/evolis"
 	"printstation/station"
 	"printstation/station/guide"
 )
@@ -84,7 +86,7 @@ func TestTechnicianPage(t *testing.T) {
 	c.lang = nil
 	c.accept = "id-ID,id"
 	page = c.get("/tech/p3").Body.String()
-	for _, want := range []string{"Kartu uji", "Pembersihan", "Pita", "Sisa cetak", "Printer siap."} {
+	for _, want := range []string{"Kartu uji", "Pembersihan", "Pita", "Sisa cetak", "Printer siap.", "penutup (o)", ">tertutup<"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the Indonesian page lacks %q", want)
 		}
@@ -101,5 +103,22 @@ func TestTechnicianPage(t *testing.T) {
 	page = a.get("/tech").Body.String()
 	if !strings.Contains(page, `id="tech-read-only"`) || !strings.Contains(page, `id="tech-p3-test-card" disabled`) {
 		t.Errorf("an auditor's page offers the buttons")
+	}
+}
+
+// Every sensor the Evolis driver reads has its name in both languages: a
+// technician reading Indonesian never meets the driver's English.
+func TestSensorNamesTranslated(t *testing.T) {
+	for _, code := range evolis.SensorCodes {
+		if !slices.Contains(sensorCodes, code) {
+			t.Errorf("the Evolis driver reads sensor %q, which the page has no words for", code)
+		}
+	}
+	id := newLang("id", nil)
+	if got := id.orEnglish(sensorNameID("o"), "cover"); got != "penutup" {
+		t.Errorf("sensor o in Indonesian: %q", got)
+	}
+	if got := id.orEnglish(sensorNameID("z"), "new <sensor>"); got != `<span lang="en">new &lt;sensor&gt;</span>` {
+		t.Errorf("a sensor without words: %q", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"printstation/printer"
 	"printstation/station"
 )
 
@@ -138,6 +139,12 @@ func funcsFor(l *lang) template.FuncMap {
 				return l.T(id)
 			}
 			return l.T("state_unknown", "State", s)
+		},
+		"sensorName": func(s printer.Sensor) template.HTML {
+			return l.orEnglish(sensorNameID(s.Code), s.Name)
+		},
+		"sensorReading": func(r string) template.HTML {
+			return l.orEnglish(sensorReadingID(r), r)
 		},
 		"printerCode": func(c string) string {
 			if c == "" {
