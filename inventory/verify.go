@@ -72,11 +72,29 @@ type VerifyReport struct {
 	Stock              Stock     `json:"stock"`
 	Problems           []Problem `json:"problems"`
 	// Warnings do not fail verify: facts an auditor should weigh.
-	Warnings     []string `json:"warnings,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	// WarningCodes names each warning's kind (WarnTail, ...), index for
+	// index, so that a page can say it in its reader's language from the
+	// report's own figures.
+	WarningCodes []string `json:"warning_codes,omitempty"`
 	MoreProblems int      `json:"more_problems,omitempty"`
 }
 
 // OK reports whether nothing was found wrong.
+// Kinds of warning (VerifyReport.WarningCodes).
+const (
+	WarnNoDayTotals   = "no_day_totals"   // ledger_days missing: an older database
+	WarnNoCheckpoint  = "no_checkpoint"   // no signed checkpoint covers any event (Events says how many)
+	WarnTail          = "tail"            // UncheckpointedTail events after LastCheckpoint wait for a checkpoint
+	WarnKeyFromRecord = "key_from_record" // the centre's key was taken from its own record
+	WarnReenrolled    = "reenrolled"      // the station was re-enrolled (the text has the details)
+)
+
+func (r *VerifyReport) warn(code, text string) {
+	r.Warnings = append(r.Warnings, text)
+	r.WarningCodes = append(r.WarningCodes, code)
+}
+
 func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 && r.MoreProblems == 0 }
 
 func (r *VerifyReport) add(max int, seq int64, format string, args ...any) {
@@ -289,6 +307,7 @@ func Verify(ctx context.Context, sqlDB *sql.DB, opt VerifyOptions) (*VerifyRepor
 	rep.Checkpoints, rep.Cosigned, rep.KeySource = cpRep.Checkpoints, cpRep.Cosigned, cpRep.KeySource
 	rep.LastCheckpoint, rep.UncheckpointedTail = cpRep.LastCheckpoint, cpRep.UncheckpointedTail
 	rep.Warnings = append(rep.Warnings, cpRep.Warnings...)
+	rep.WarningCodes = append(rep.WarningCodes, cpRep.WarningCodes...)
 	for _, p := range cpRep.Problems {
 		rep.add(max, p.Seq, "%s", p.What)
 	}
@@ -321,7 +340,7 @@ func verifyDays(ctx context.Context, db storage.Execer, rep *VerifyReport, max i
 	var name string
 	err = db.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type='table' AND name='ledger_days'`).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
-		rep.Warnings = append(rep.Warnings, "no day totals (ledger_days): a database from an older version; the station rebuilds them when it next starts, reconcile replays every event meanwhile")
+		rep.warn(WarnNoDayTotals, "no day totals (ledger_days): a database from an older version; the station rebuilds them when it next starts, reconcile replays every event meanwhile")
 		return nil
 	}
 	if err != nil {
@@ -773,9 +792,9 @@ func verifyCheckpoints(ctx context.Context, db storage.Execer, rep *VerifyReport
 	// all is either brand new or had its checkpoints removed. Which, only
 	// the centre's cosigned copies can tell, so this is a warning.
 	if size > 0 && len(cps) == 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no signed checkpoint covers any of the %d events: nothing vouches for this history (checkpoints deleted, or a new station that has not signed yet); compare with the checkpoints the centre cosigned", size))
+		rep.warn(WarnNoCheckpoint, fmt.Sprintf("no signed checkpoint covers any of the %d events: nothing vouches for this history (checkpoints deleted, or a new station that has not signed yet); compare with the checkpoints the centre cosigned", size))
 	} else if rep.UncheckpointedTail > 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the last %d events (seq %d on) are not covered by a signed checkpoint yet: they are consistent with the stored tree, but only a later checkpoint will vouch for them", rep.UncheckpointedTail, rep.LastCheckpoint))
+		rep.warn(WarnTail, fmt.Sprintf("the last %d events (seq %d on) are not covered by a signed checkpoint yet: they are consistent with the stored tree, but only a later checkpoint will vouch for them", rep.UncheckpointedTail, rep.LastCheckpoint))
 	}
 	return vouched, nil
 }
@@ -851,7 +870,7 @@ func verifyAgainstCentre(rep *VerifyReport, opt VerifyOptions, max int, r tlog.H
 			return
 		}
 		centreKey = v
-		rep.Warnings = append(rep.Warnings, "the centre's signatures were checked with the key in its own record; pass --centre-key with the centre's published key to prove the record came from the centre")
+		rep.warn(WarnKeyFromRecord, "the centre's signatures were checked with the key in its own record; pass --centre-key with the centre's published key to prove the record came from the centre")
 	}
 	if centreKey == nil {
 		rep.add(max, -1, "no centre key to check the centre's signatures with: pass --centre-key")
@@ -865,7 +884,7 @@ func verifyAgainstCentre(rep *VerifyReport, opt VerifyOptions, max int, r tlog.H
 	for _, en := range c.Enrolments {
 		latest = max64(latest, en.Epoch)
 		if en.Epoch > 1 {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the station was re-enrolled (epoch %d) on %s by %q: %q; the centre had witnessed %d events before, and %d job(s) were in question", en.Epoch, en.At.Format(time.RFC3339), en.Actor, en.Reason, en.PrevSize, len(en.JobsInQuestion)))
+			rep.warn(WarnReenrolled, fmt.Sprintf("the station was re-enrolled (epoch %d) on %s by %q: %q; the centre had witnessed %d events before, and %d job(s) were in question", en.Epoch, en.At.Format(time.RFC3339), en.Actor, en.Reason, en.PrevSize, len(en.JobsInQuestion)))
 		}
 	}
 	for _, cp := range c.Checkpoints {

@@ -18,6 +18,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -85,6 +86,7 @@ type auditView struct {
 	Asked bool
 
 	Verify      *inventory.VerifyReport
+	Warnings    []template.HTML // Verify's warnings in the page's language
 	Checkpoints []inventory.CheckpointRow
 	CPTotal     int
 	CentreKey   bool // the centre's key was configured: cosignatures verified
@@ -222,12 +224,37 @@ func (h *handler) showVerify(w http.ResponseWriter, r *http.Request, s *session,
 			av.Err = h.auditFailed(l, "verify", err)
 		} else {
 			av.Verify = rep
+			av.Warnings = verifyWarnings(l, rep)
 			av.CentreEpoch = max(rep.Epoch, 1) // a ledger from before enrolments were recorded is epoch 1, as verify takes it
 			h.log.Info().Bool("pass", rep.OK()).Int64("events", rep.Events).Int("problems", len(rep.Problems)+rep.MoreProblems).Msg("ledger verified from the web page")
 		}
 	}
 	h.render(w, l, code, "audit_verify.html", v)
 }
+
+// verifyWarnings says verify's warnings in the reader's language from the
+// report's own figures; a kind without words here (or without a code, from
+// an older report) stays in verify's English, marked as such.
+func verifyWarnings(l *lang, rep *inventory.VerifyReport) []template.HTML {
+	out := make([]template.HTML, 0, len(rep.Warnings))
+	for i, w := range rep.Warnings {
+		code := ""
+		if i < len(rep.WarningCodes) {
+			code = rep.WarningCodes[i]
+		}
+		var kv []any
+		switch code {
+		case inventory.WarnTail:
+			kv = []any{"N", l.Num(rep.UncheckpointedTail), "Seq", l.Num(rep.LastCheckpoint)}
+		case inventory.WarnNoCheckpoint:
+			kv = []any{"N", l.Num(rep.Events)}
+		}
+		out = append(out, l.orEnglish(verifyWarningID(code), w, kv...))
+	}
+	return out
+}
+
+func verifyWarningID(code string) string { return "audit_warn_" + code }
 
 // dayRE is a date as the forms send it.
 var dayRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)

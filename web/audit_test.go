@@ -271,6 +271,18 @@ func TestAuditVerifyShowsCheckpointsAndCosignatures(t *testing.T) {
 	if !strings.Contains(body, "checked with the centre key") {
 		t.Errorf("the page does not say the cosignatures were verified with the configured key")
 	}
+	// verify's warning about the events after the last checkpoint, in the
+	// reader's language with the report's figures.
+	if rep.UncheckpointedTail == 0 || len(rep.WarningCodes) != len(rep.Warnings) {
+		t.Fatalf("the story leaves no events after the last checkpoint, or warnings without codes: %+v", rep)
+	}
+	idBody := b.client("rudi", "id").get("/audit?run=1").Body.String()
+	warn := textOf(section(t, idBody, "verify-warnings", "div"))
+	// (signing in adds events, so the tail has grown since rep)
+	wantTail := " peristiwa terakhir (mulai nomor " + l10n("id", rep.LastCheckpoint) + ")"
+	if !strings.Contains(warn, wantTail) || strings.Contains(warn, "not covered") {
+		t.Errorf("the warning in Indonesian: %q, want %q", warn, wantTail)
+	}
 
 	// A rewritten event: verification fails loudly, says what it means and
 	// what to do, and lists the problem.

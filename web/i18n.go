@@ -229,6 +229,9 @@ func dynamicIDs() []string {
 	for _, c := range station.PrinterCodes {
 		ids = append(ids, printerCodeID(c))
 	}
+	for _, c := range []string{inventory.WarnNoDayTotals, inventory.WarnNoCheckpoint, inventory.WarnTail, inventory.WarnKeyFromRecord} {
+		ids = append(ids, verifyWarningID(c))
+	}
 	for _, c := range sensorCodes {
 		ids = append(ids, sensorNameID(c))
 	}
@@ -268,12 +271,12 @@ func dynamicIDs() []string {
 // that may be newer than the catalogs: the page then says so plainly).
 // orEnglish is id's text when the catalog has it, else the outside
 // words (a driver's) as they came, marked as English for screen readers.
-func (l *lang) orEnglish(id, outside string) template.HTML {
+func (l *lang) orEnglish(id, outside string, kv ...any) template.HTML {
 	if outside == "" {
 		return ""
 	}
 	if l.Known(id) {
-		return template.HTML(template.HTMLEscapeString(l.T(id)))
+		return template.HTML(template.HTMLEscapeString(l.T(id, kv...)))
 	}
 	return template.HTML(`<span lang="en">` + template.HTMLEscapeString(outside) + `</span>`)
 }
