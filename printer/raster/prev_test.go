@@ -5,6 +5,9 @@ import (
 	"image"
 	"math/rand/v2"
 	"testing"
+
+	"printstation/card"
+	"printstation/card/sample"
 )
 
 // convertFastPrev is convertFast as it was before the packers were
@@ -212,5 +215,37 @@ func BenchmarkConvertCardNow(b *testing.B) {
 			clear(p.Data)
 		}
 		convertFast(img, k, opt, ps)
+	}
+}
+
+// demoCard is the demo e-KTP card as card.Render draws it: the realistic
+// input (smooth areas, text edges on K), where noisy() is the worst case.
+func demoCard(b *testing.B) (*image.RGBA, *image.Gray) {
+	c, k, err := card.Render(card.DemoTemplate(), sample.Fields(), sample.Photo(1), sample.Signature(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, k
+}
+
+// BenchmarkConvertDemo: the current path against the previous one on the
+// demo card, same run (sub-benchmarks prev and now).
+func BenchmarkConvertDemo(b *testing.B) {
+	img, k := demoCard(b)
+	opt := Options{Levels: 32, Ribbon: "ymcko", NoVarnish: []image.Rectangle{image.Rect(60, 200, 180, 300)}}
+	ps, _ := Convert(img, k, opt)
+	for _, prev := range []bool{true, false} {
+		b.Run(map[bool]string{true: "prev", false: "now"}[prev], func(b *testing.B) {
+			for b.Loop() {
+				for _, p := range ps.List() {
+					clear(p.Data)
+				}
+				if prev {
+					convertFastPrev(img, k, opt, ps)
+				} else {
+					convertFast(img, k, opt, ps)
+				}
+			}
+		})
 	}
 }
