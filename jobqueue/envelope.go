@@ -237,18 +237,23 @@ func (v *Verifier) verify(compact string) (vr verified, err error) {
 		return refuse(CodeMalformed, "envelope has %d signatures, want 1", len(jws.Signatures))
 	}
 	kid := jws.Signatures[0].Header.KeyID
-	vr.payload.JobID = peekJobID(compact)
+	// The unverified job id names the job only in the three refusals
+	// below; a verified payload brings its own. Peeking decodes the
+	// envelope once more, so it is done only when refusing.
 	key, ok := v.Keys[kid]
 	if !ok {
+		vr.payload.JobID = peekJobID(compact)
 		return refuse(CodeUnknownKey, "issuer key %q is not pinned on this station (update the issuer keys in the station config if the centre rotated keys)", kid)
 	}
 	raw, err := jws.Verify(key)
 	if err != nil {
+		vr.payload.JobID = peekJobID(compact)
 		return refuse(CodeBadSignature, "signature does not verify with issuer key %q", kid)
 	}
 	vr.raw = raw
 	var p Payload
 	if err := json.Unmarshal(raw, &p); err != nil {
+		vr.payload.JobID = peekJobID(compact)
 		return refuse(CodeMalformed, "payload is not the job JSON: %v", scrubJSONErr(err))
 	}
 	p.Recorded = p.Recorded.UTC()

@@ -40,20 +40,21 @@ func TestRefusals(t *testing.T) {
 		make   func(f *fixture) string
 		code   jobqueue.Code
 		before func(f *fixture)
+		jobID  string // the job the refusal names, when it must name one
 	}
 	other := seedKey(2)
 	cases := []tc{
 		{name: "garbage", code: jobqueue.CodeMalformed, make: func(f *fixture) string { return "not.a.jws" }},
 		{name: "too large", code: jobqueue.CodeTooLarge, make: func(f *fixture) string { return strings.Repeat("a", 600<<10) }},
-		{name: "unknown kid", code: jobqueue.CodeUnknownKey, make: func(f *fixture) string {
+		{name: "unknown kid", code: jobqueue.CodeUnknownKey, jobID: "J-3201-000001", make: func(f *fixture) string {
 			s, _ := central.Sign(other, "issuer-2030-1", f.spec(1).Payload())
 			return s
 		}},
-		{name: "wrong signature", code: jobqueue.CodeBadSignature, make: func(f *fixture) string {
+		{name: "wrong signature", code: jobqueue.CodeBadSignature, jobID: "J-3201-000001", make: func(f *fixture) string {
 			s, _ := central.Sign(other, f.kid, f.spec(1).Payload())
 			return s
 		}},
-		{name: "tampered payload", code: jobqueue.CodeBadSignature, make: func(f *fixture) string {
+		{name: "tampered payload", code: jobqueue.CodeBadSignature, jobID: "J-3201-000002", make: func(f *fixture) string {
 			var env map[string]string
 			if err := json.Unmarshal([]byte(f.sign(t, f.spec(1).Payload())), &env); err != nil {
 				t.Fatal(err)
@@ -63,7 +64,7 @@ func TestRefusals(t *testing.T) {
 			b, _ := json.Marshal(env)
 			return string(b)
 		}},
-		{name: "tampered compact payload", code: jobqueue.CodeBadSignature, make: func(f *fixture) string {
+		{name: "tampered compact payload", code: jobqueue.CodeBadSignature, jobID: "J-3201-000002", make: func(f *fixture) string {
 			raw, _ := json.Marshal(f.spec(1).Payload())
 			s, _ := central.SignCompact(f.key, f.kid, raw)
 			parts := strings.Split(s, ".")
@@ -166,6 +167,9 @@ func TestRefusals(t *testing.T) {
 			}
 			if ref.Reason == "" {
 				t.Error("refusal has no reason")
+			}
+			if c.jobID != "" && ref.JobID != c.jobID {
+				t.Errorf("refusal names job %q, want %q (read from the unverified payload)", ref.JobID, c.jobID)
 			}
 			// Never printable.
 			q, err := f.q.Jobs(f.ctx, "", jobqueue.Queued, jobqueue.Received)
