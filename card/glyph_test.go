@@ -111,3 +111,45 @@ func BenchmarkRenderGlyphs(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKText: only the demo card's K-layer texts (the job's fields)
+// drawn onto a K layer, glyphOverGray against font.Drawer.DrawString,
+// same run: the part of a render this change touches.
+func BenchmarkKText(b *testing.B) {
+	defer func() { fastGlyphs = true }()
+	tpl, f := DemoTemplate(), sample.Fields()
+	type item struct {
+		el  *element
+		lay *textLayout
+	}
+	var items []item
+	for i := range tpl.elements {
+		el := &tpl.elements[i]
+		if el.kind != kindText || el.layer != LayerK {
+			continue
+		}
+		s, err := resolveText(el, f)
+		if err != nil || s == "" {
+			continue
+		}
+		lay, err := layoutText(el, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		items = append(items, item{el, lay})
+	}
+	if len(items) == 0 {
+		b.Fatal("the demo template has no K-layer text")
+	}
+	g := image.NewGray(image.Rect(0, 0, Width, Height))
+	for _, fast := range []bool{false, true} {
+		b.Run(map[bool]string{false: "drawer", true: "glyphOverGray"}[fast], func(b *testing.B) {
+			fastGlyphs = fast
+			for b.Loop() {
+				for _, it := range items {
+					drawText(g, it.el, it.lay)
+				}
+			}
+		})
+	}
+}
