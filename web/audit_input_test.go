@@ -1,0 +1,39 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Dates far in the past or future would be compared with the ledger's
+// times as text (year 10000 sorts before 2026) and give a silently empty
+// or wrong period: every audit screen refuses them with the field named,
+// in both languages, as it does a count that is not a number.
+func TestAuditRefusesFarDatesNamingTheField(t *testing.T) {
+	b := newAuditBed(t)
+	b.story()
+	for _, c := range []struct {
+		lang, path, want string
+	}{
+		{"en", "/audit/reconcile?from=2026-01-01&to=9999-12-31", "To (included): choose a date between the years 2000 and 2099."},
+		{"id", "/audit/reconcile?from=2026-01-01&to=9999-12-31", "Sampai tanggal (termasuk): pilih tanggal antara tahun 2000 dan 2099."},
+		{"en", "/audit/people?from=0001-01-01&to=2026-01-01", "From: choose a date between the years 2000 and 2099."},
+		{"id", "/audit/export?from=0001-01-01&to=2026-01-01", "Dari tanggal: pilih tanggal antara tahun 2000 dan 2099."},
+		{"en", "/audit/download?format=csv&log=blanks&from=2026-01-01&to=9999-12-31", "To (included): choose a date"},
+		{"en", "/audit/monthly?month=9999-12", "Month: choose a date between the years 2000 and 2099."},
+		{"id", "/audit/monthly?month=0001-01", "Bulan: pilih tanggal antara tahun 2000 dan 2099."},
+		{"en", "/audit/reconcile?from=2026-02-30&to=2026-03-01", "From: The dates cannot be read"},
+		{"id", "/audit/reconcile?from=2026-01-01&to=2026-01-02&physical_p1=-3", "Di printer p1: Hitungan fisik harus"},
+		{"en", "/audit/reconcile?from=2026-01-01&to=2026-01-02&physical_storage=lots", "In storage: A physical count must be"},
+	} {
+		rec := b.client("rudi", c.lang).get(c.path)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s (%s): %d, want 400", c.path, c.lang, rec.Code)
+			continue
+		}
+		if body := textOf(rec.Body.String()); !strings.Contains(body, c.want) {
+			t.Errorf("%s (%s): the page does not say %q:\n%s", c.path, c.lang, c.want, body)
+		}
+	}
+}
