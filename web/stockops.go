@@ -243,6 +243,12 @@ func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, f.bad, "")
 		return
 	}
+	if !h.once.claim(r.PostFormValue("once"), h.opts.Now()) {
+		// The same form again (a double click): recorded once already.
+		h.notes.put(s.id, note{Text: l.T("form_sent_before")})
+		http.Redirect(w, r, "/stock", http.StatusSeeOther)
+		return
+	}
 	witness := ""
 	if perm == accounts.StockControl {
 		wit, ok := h.witness(w, r, s, l, perm, refuse)

@@ -121,6 +121,8 @@ type handler struct {
 	tmpls map[string]*template.Template
 	// spoiled carries the spoiled cards' replay on between views (audit.go).
 	spoiled spoilCache
+	// once remembers the one-use tokens of the forms already sent (once.go).
+	once onceForms
 }
 
 // New returns the page's handler.
