@@ -1,9 +1,12 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"printstation/inventory"
 )
 
 // Dates far in the past or future would be compared with the ledger's
@@ -35,5 +38,40 @@ func TestAuditRefusesFarDatesNamingTheField(t *testing.T) {
 		if body := textOf(rec.Body.String()); !strings.Contains(body, c.want) {
 			t.Errorf("%s (%s): the page does not say %q:\n%s", c.path, c.lang, c.want, body)
 		}
+	}
+}
+
+// A destruction names only cards that wait for it: a UID destroyed
+// already, one never spoiled or one ticked twice is refused with the
+// field named, and the ledger gets no destruction for it.
+func TestDestroyOnlyCardsAwaiting(t *testing.T) {
+	b := newAuditBed(t)
+	b.st.ledger = b.ledger
+	b.story()
+	before, err := inventory.SpoiledAndDestroyed(context.Background(), b.ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		lang string
+		uids []string
+		want string
+	}{
+		{"en", []string{uidDestroyed}, "Cards destroyed (by chip UID): card " + uidDestroyed + " is not waiting for destruction"},
+		{"en", []string{uidOld, strings.ToLower(uidOld)}, "card " + uidOld + " is not waiting for destruction"},
+		{"id", []string{"04ABCDEF0102"}, "Kartu yang dimusnahkan (menurut UID chip): kartu 04ABCDEF0102 tidak sedang menunggu pemusnahan"},
+	} {
+		sup := b.client("sari", c.lang)
+		rec := sup.post("/stock", map[string][]string{"op": {"destroy"}, "uid": c.uids, "record_ref": {"BA-9"}, "witness_name": {"ani"}, "witness_secret": {secretOf("ani")}})
+		if rec.Code != http.StatusBadRequest || !strings.Contains(textOf(rec.Body.String()), c.want) {
+			t.Errorf("destroy %v (%s): %d\n%s", c.uids, c.lang, rec.Code, errorNote(rec.Body.String()))
+		}
+	}
+	after, err := inventory.SpoiledAndDestroyed(context.Background(), b.ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Destructions) != len(before.Destructions) {
+		t.Errorf("a refused destruction reached the ledger: %d destructions, were %d", len(after.Destructions), len(before.Destructions))
 	}
 }

@@ -14,6 +14,7 @@ package web
 // the same StockOp the CLI sends.
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -239,6 +240,9 @@ func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
 		f.printers = append(f.printers, p.Name)
 	}
 	sf.read(f, &op)
+	if f.bad == "" && len(op.UIDs) > 0 {
+		h.awaitingOnly(r.Context(), f, op.UIDs)
+	}
 	if f.bad != "" {
 		refuse(http.StatusBadRequest, f.bad, "")
 		return
@@ -270,6 +274,37 @@ func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
 	h.notes.put(s.id, note{Text: l.T(sf.done, "Name", s.Name, "Witness", witness, "Seq", l.Num(en.Seq),
 		"N", l.Num(op.Quantity), "Printer", op.Printer)})
 	http.Redirect(w, r, "/stock", http.StatusSeeOther)
+}
+
+// awaitingOnly refuses ticked chip UIDs that no spoiled card awaiting
+// destruction has: the ledger would take any well-formed UID, and a card
+// never spoiled, one destroyed already or one ticked twice would be
+// counted as destroyed and named on the berita acara. Each awaiting card
+// is taken once. When the waiting cards cannot be read here the form
+// offers none, and a UID sent anyway is refused.
+func (h *handler) awaitingOnly(ctx context.Context, f *form, uids []string) {
+	label := f.l.T("control_destroy_cards")
+	waiting := map[string]int{}
+	if h.opts.AuditDB != nil {
+		ctx, cancel := context.WithTimeout(ctx, auditTimeout)
+		defer cancel()
+		sp, err := h.currentSpoilage(ctx, h.opts.AuditDB)
+		if err != nil {
+			h.log.Warn().Err(err).Msg("the spoiled cards could not be read to check a destruction by UID")
+		} else {
+			for _, c := range sp.Awaiting {
+				waiting[strings.ToUpper(c.UID)]++
+			}
+		}
+	}
+	for _, u := range uids {
+		u = strings.ToUpper(u)
+		if waiting[u] == 0 {
+			f.fail(label, msg("control_uid_not_waiting"), "ID", u)
+			return
+		}
+		waiting[u]--
+	}
 }
 
 // witness signs the second person of a dual-control action in from the
