@@ -370,7 +370,76 @@ func drawText(dst draw.Image, el *element, lay *textLayout) {
 	d := font.Drawer{Dst: dst, Src: image.NewUniform(el.color), Face: lay.face}
 	for _, l := range lay.lines {
 		d.Dot.X, d.Dot.Y = l.x, l.y
-		d.DrawString(l.s)
+		drawString(&d, l.s)
+	}
+}
+
+// drawString is font.Drawer.DrawString (the same glyphs, kerning and
+// advances), except that a glyph on the K layer (*image.Gray) is
+// composited by glyphOverGray instead of draw.DrawMask: image/draw has no
+// fast path for a Gray destination and goes through RGBA64At/SetRGBA64
+// per pixel, which was most of a card's text cost. The bytes are the same
+// (TestGlyphOverGrayIsDrawMask, TestFastGlyphsSameCard).
+func drawString(d *font.Drawer, s string) {
+	g, gok := d.Dst.(*image.Gray)
+	u, uok := d.Src.(*image.Uniform)
+	if !gok || !uok || !fastGlyphs {
+		d.DrawString(s)
+		return
+	}
+	prevC := rune(-1)
+	for _, c := range s {
+		if prevC >= 0 {
+			d.Dot.X += d.Face.Kern(prevC, c)
+		}
+		dr, mask, maskp, advance, _ := d.Face.Glyph(d.Dot, c)
+		if !dr.Empty() {
+			if a, ok := mask.(*image.Alpha); ok {
+				glyphOverGray(g, dr, u, a, maskp)
+			} else {
+				draw.DrawMask(d.Dst, dr, d.Src, image.Point{}, mask, maskp, draw.Over)
+			}
+		}
+		d.Dot.X += advance
+		prevC = c
+	}
+}
+
+// fastGlyphs is switched off by tests and benchmarks to compare.
+var fastGlyphs = true
+
+// glyphOverGray is draw.DrawMask(dst, r, src, image.Point{}, mask, mp,
+// draw.Over) for a Gray destination, a uniform source and an Alpha mask:
+// the same clipping and, per pixel, the same 16-bit integer arithmetic as
+// image/draw's RGBA64Image path followed by Gray.SetRGBA64's luminance.
+func glyphOverGray(dst *image.Gray, r image.Rectangle, src *image.Uniform, mask *image.Alpha, mp image.Point) {
+	orig := r.Min
+	r = r.Intersect(dst.Bounds())
+	r = r.Intersect(mask.Bounds().Add(orig.Sub(mp)))
+	if r.Empty() {
+		return
+	}
+	mp = mp.Add(r.Min.Sub(orig))
+	const m = 1<<16 - 1
+	sr, sg, sb, sa := src.C.RGBA()
+	sr, sg, sb, sa = uint32(uint16(sr)), uint32(uint16(sg)), uint32(uint16(sb)), uint32(uint16(sa))
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		mrow := mask.Pix[mask.PixOffset(mp.X, mp.Y+y-r.Min.Y):]
+		drow := dst.Pix[dst.PixOffset(r.Min.X, y):]
+		for i := range r.Dx() {
+			ma := uint32(mrow[i])
+			if ma == 0 {
+				continue // Over with nothing: unchanged
+			}
+			ma |= ma << 8
+			d := uint32(drow[i])
+			d |= d << 8
+			a := m - (sa * ma / m)
+			cr := uint32(uint16((d*a + sr*ma) / m))
+			cg := uint32(uint16((d*a + sg*ma) / m))
+			cb := uint32(uint16((d*a + sb*ma) / m))
+			drow[i] = uint8((19595*cr + 38470*cg + 7471*cb + 1<<15) >> 24)
+		}
 	}
 }
 
