@@ -75,3 +75,21 @@ func TestDestroyOnlyCardsAwaiting(t *testing.T) {
 		t.Errorf("a refused destruction reached the ledger: %d destructions, were %d", len(after.Destructions), len(before.Destructions))
 	}
 }
+
+// Ticked cards and a different count in one destruction: the ledger keeps
+// one or the other, so the page refuses it naming the count field, in the
+// person's language, before the engine (which answered in English).
+func TestDestroyTickedCardsWithACount(t *testing.T) {
+	b := newAuditBed(t)
+	b.st.ledger = b.ledger
+	b.story()
+	for _, c := range []struct{ lang, want string }{
+		{"en", "How many: the cards ticked are counted by their UIDs (1): leave the count empty"},
+		{"id", "kartu yang dicentang dihitung dari UID-nya (1): kosongkan jumlah"},
+	} {
+		rec := b.client("sari", c.lang).post("/stock", map[string][]string{"op": {"destroy"}, "uid": {uidOld}, "quantity": {"3"}, "record_ref": {"BA-9"}, "witness_name": {"ani"}, "witness_secret": {secretOf("ani")}})
+		if rec.Code != http.StatusBadRequest || !strings.Contains(textOf(rec.Body.String()), c.want) {
+			t.Errorf("%s: %d\n%s", c.lang, rec.Code, errorNote(rec.Body.String()))
+		}
+	}
+}

@@ -80,6 +80,12 @@ var stockForms = map[string]stockForm{
 		if len(op.UIDs) == 0 || strings.TrimSpace(f.r.PostFormValue("quantity")) != "" {
 			op.Quantity = f.whole("quantity", f.l.T("control_quantity"), 1)
 		}
+		// One destruction is either the cards ticked or a count of cards
+		// without a UID (the ledger keeps one or the other): a count
+		// besides ticked cards would be refused by the ledger in English.
+		if len(op.UIDs) > 0 && op.Quantity > 0 && op.Quantity != int64(len(op.UIDs)) {
+			f.fail(f.l.T("control_quantity"), msg("control_bad_count_with_uids"), "N", f.l.Num(int64(len(op.UIDs))))
+		}
 		op.RecordRef = f.text("record_ref", f.l.T("control_record_ref"), true, 100)
 	}},
 	"adjust": {done: msg("control_done_adjust"), read: func(f *form, op *station.StockOp) {
