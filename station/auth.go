@@ -197,16 +197,24 @@ func journalRefusals(log zerolog.Logger, next http.Handler) http.Handler {
 	})
 }
 
+// roles are the caller's roles for a journal line (root when root).
+func (c Caller) roles() string {
+	if c.Root {
+		return "root"
+	}
+	var roles []string
+	for _, ro := range c.Account.Roles {
+		roles = append(roles, string(ro))
+	}
+	return strings.Join(roles, ",")
+}
+
 // allowed answers 403 and returns false when the caller lacks p.
 func allowed(w http.ResponseWriter, r *http.Request, p accounts.Permission) (Caller, bool) {
 	c := CallerOf(r)
 	if !c.can(p) {
 		if rf, _ := r.Context().Value(refusedKey{}).(*refusal); rf != nil {
-			var roles []string
-			for _, ro := range c.Account.Roles {
-				roles = append(roles, string(ro))
-			}
-			rf.perm, rf.roles, rf.pattern = p, strings.Join(roles, ","), r.Pattern
+			rf.perm, rf.roles, rf.pattern = p, c.roles(), r.Pattern
 		}
 		writeErr(w, http.StatusForbidden, fmt.Errorf("%s may not do this: it needs the role %s (%w)", c.Name, rolesText(p), accounts.ErrForbidden))
 		return c, false
