@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -91,5 +92,56 @@ func TestDestroyTickedCardsWithACount(t *testing.T) {
 		if rec.Code != http.StatusBadRequest || !strings.Contains(textOf(rec.Body.String()), c.want) {
 			t.Errorf("%s: %d\n%s", c.lang, rec.Code, errorNote(rec.Body.String()))
 		}
+	}
+}
+
+// The people log says each action and way in with the page's words: an
+// Indonesian auditor does not read "printer_diag_test-card" or "socket";
+// an action the page has no words for shows its code marked as English.
+func TestPeopleLogActionsInThePagesLanguage(t *testing.T) {
+	b := newAuditBed(t)
+	b.story()
+	b.record(inventory.Event{Kind: inventory.ActionTaken, Actor: "tek", Via: inventory.ViaWeb, Action: "printer_diag_test-card", Printer: "p1"})
+	b.record(inventory.Event{Kind: inventory.ActionTaken, Actor: "sari", Via: inventory.ViaSocket, Action: "stock_request", Subject: "web-0123456789"})
+	b.record(inventory.Event{Kind: inventory.ActionTaken, Actor: "sari", Via: inventory.ViaSocket, Action: "something_new"})
+	for _, c := range []struct {
+		lang  string
+		wants []string
+	}{
+		{"id", []string{"Kartu uji dicetak p1", "Permintaan blangko ke pusat web-0123456789", "halaman", "printstationctl"}},
+		{"en", []string{"Test card printed p1", "Request for blanks to the centre web-0123456789", "page"}},
+	} {
+		body := b.client("rudi", c.lang).get("/audit/people").Body.String()
+		tbl := section(t, body, "people", "table")
+		for _, want := range c.wants {
+			if !strings.Contains(textOf(tbl), want) {
+				t.Errorf("%s: the people log lacks %q:\n%s", c.lang, want, textOf(tbl))
+			}
+		}
+		for _, code := range []string{"printer_diag_test-card", "stock_request", ">web<", ">socket<"} {
+			if strings.Contains(tbl, code) {
+				t.Errorf("%s: the people log shows the code %s", c.lang, code)
+			}
+		}
+		if !strings.Contains(tbl, `<span lang="en">something_new</span>`) {
+			t.Errorf("%s: an action without words is not marked as English", c.lang)
+		}
+	}
+}
+
+// A batch or job action from the page is one line in the people log (the
+// auditor's people log showed each twice).
+func TestPageActionIsOneLineInThePeopleLog(t *testing.T) {
+	f := newFake()
+	c := signedIn(t, f, "sari", Supervisor)
+	c.next(c.post("/batch", url.Values{"batch": {"B-001"}, "action": {"start"}}))
+	c.next(c.post("/attention", url.Values{"job": {"J-78"}, "action": {"retry"}}))
+	var batch, job int
+	for _, l := range c.acc.people() {
+		batch += strings.Count(l, "batch_start B-001")
+		job += strings.Count(l, "job_retry J-78")
+	}
+	if batch != 1 || job != 1 {
+		t.Errorf("people log: %d batch_start and %d job_retry lines, want 1 each:\n%s", batch, job, strings.Join(c.acc.people(), "\n"))
 	}
 }
