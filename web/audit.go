@@ -643,6 +643,46 @@ var peopleKinds = map[inventory.Kind]string{
 	inventory.ActionTaken:    msg("audit_kind_action"),
 }
 
+// peopleActions words the people log's actions: the codes the page, the
+// socket (station/api_routes.go) and the accounts write. An action without
+// words shows its code, marked as English.
+var peopleActions = map[string]string{
+	"batch_start":                  msg("audit_act_batch_start"),
+	"batch_resume":                 msg("audit_act_batch_resume"),
+	"batch_pause":                  msg("audit_act_batch_pause"),
+	"batch_cancel":                 msg("audit_act_batch_cancel"),
+	"job_confirm":                  msg("audit_act_job_confirm"),
+	"job_spoil":                    msg("audit_act_job_spoil"),
+	"job_retry":                    msg("audit_act_job_retry"),
+	"printer_resume":               msg("audit_act_printer_resume"),
+	"printer_diag_status":          msg("audit_act_printer_diag_status"),
+	"printer_diag_counters":        msg("audit_act_printer_diag_counters"),
+	"printer_diag_sensors":         msg("audit_act_printer_diag_sensors"),
+	"printer_diag_test-card":       msg("audit_act_printer_diag_test_card"),
+	"printer_diag_clean":           msg("audit_act_printer_diag_clean"),
+	"printer_diag_record-cleaning": msg("audit_act_printer_diag_record_cleaning"),
+	"printer_diag_self-adjust":     msg("audit_act_printer_diag_self_adjust"),
+	"printer_diag_reader-test":     msg("audit_act_printer_diag_reader_test"),
+	"printer_diag_probe":           msg("audit_act_printer_diag_probe"),
+	"stock_request":                msg("audit_act_stock_request"),
+	"stock_announce":               msg("audit_act_stock_announce"),
+	"offline_start":                msg("audit_act_offline_start"),
+	"add":                          msg("audit_act_add"),
+	"enable":                       msg("audit_act_enable"),
+	"disable":                      msg("audit_act_disable"),
+	"unlock":                       msg("audit_act_unlock"),
+	"set_secret":                   msg("audit_act_set_secret"),
+	"set_roles":                    msg("audit_act_set_roles"),
+	"unmap_uid":                    msg("audit_act_unmap_uid"),
+}
+
+// peopleVias words how a person reached the station.
+var peopleVias = map[string]string{
+	inventory.ViaWeb:    msg("audit_via_web"),
+	inventory.ViaSocket: msg("audit_via_socket"),
+	inventory.ViaHost:   msg("audit_via_host"),
+}
+
 func (h *handler) showBeritaAcara(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
 	v, av := h.auditFrame(r, l, s, "spoiled")
 	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
@@ -716,6 +756,22 @@ func auditFuncs(l *lang) map[string]any {
 				return s[:12] + "…"
 			}
 			return s
+		},
+		// peopleAction is an action's words, "" when it has none.
+		"peopleAction": func(a string) string {
+			if id, ok := peopleActions[a]; ok {
+				return l.T(id)
+			}
+			if n, ok := strings.CutPrefix(a, "map_uid "); ok {
+				return l.T("audit_act_map_uid", "N", n)
+			}
+			return ""
+		},
+		"peopleVia": func(v string) string {
+			if id, ok := peopleVias[v]; ok {
+				return l.T(id)
+			}
+			return v
 		},
 		"peopleKind": func(k inventory.Kind) string {
 			if id, ok := peopleKinds[k]; ok {
