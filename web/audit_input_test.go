@@ -145,3 +145,31 @@ func TestPageActionIsOneLineInThePeopleLog(t *testing.T) {
 		t.Errorf("people log: %d batch_start and %d job_retry lines, want 1 each:\n%s", batch, job, strings.Join(c.acc.people(), "\n"))
 	}
 }
+
+// A text within its character bound but past the ledger's 256 bytes
+// (letters outside ASCII) is refused on the form, naming the field in the
+// person's language; before, the ledger refused it in English.
+func TestStockTextWithinTheLedgersBytes(t *testing.T) {
+	f := newOpsFake()
+	for _, c := range []struct {
+		lang string
+		form url.Values
+		want string
+	}{
+		{"en", url.Values{"op": {"receive"}, "quantity": {"10"}, "delivery_ref": {strings.Repeat("ꦗ", 90)}}, "Delivery note number: too long for the ledger"},
+		{"id", url.Values{"op": {"adjust"}, "location": {"storage"}, "quantity": {"-1"}, "reason": {strings.Repeat("é", 150)}, "witness_name": {"ani"}, "witness_secret": {"x"}}, "Alasan: terlalu panjang untuk buku besar"},
+	} {
+		cl := signedIn(t, f, "sari", Supervisor)
+		if c.lang == "id" {
+			cl.accept = "id"
+		}
+		cl.get("/stock")
+		rec := cl.post("/stock", c.form)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(textOf(rec.Body.String()), c.want) {
+			t.Errorf("%s %s: %d\n%s", c.lang, c.form.Get("op"), rec.Code, errorNote(rec.Body.String()))
+		}
+	}
+	if ops := f.Ops(); len(ops) != 0 {
+		t.Errorf("a refused form reached the engine: %+v", ops)
+	}
+}

@@ -53,9 +53,9 @@ type stockForm struct {
 var stockForms = map[string]stockForm{
 	"receive": {done: msg("stockops_done_receive"), read: func(f *form, op *station.StockOp) {
 		op.Quantity = f.whole("quantity", f.l.T("stockops_quantity_received"), 1)
-		op.DeliveryRef = f.text("delivery_ref", f.l.T("stockops_delivery_ref"), true, 100)
-		op.SerialFirst = f.text("serial_first", f.l.T("stockops_serial_first"), false, 60)
-		op.SerialLast = f.text("serial_last", f.l.T("stockops_serial_last"), false, 60)
+		op.DeliveryRef = f.ledgerText("delivery_ref", f.l.T("stockops_delivery_ref"), true, 100)
+		op.SerialFirst = f.ledgerText("serial_first", f.l.T("stockops_serial_first"), false, 60)
+		op.SerialLast = f.ledgerText("serial_last", f.l.T("stockops_serial_last"), false, 60)
 		if (op.SerialFirst == "") != (op.SerialLast == "") {
 			label := f.l.T("stockops_serial_last")
 			if op.SerialFirst == "" {
@@ -86,12 +86,12 @@ var stockForms = map[string]stockForm{
 		if len(op.UIDs) > 0 && op.Quantity > 0 && op.Quantity != int64(len(op.UIDs)) {
 			f.fail(f.l.T("control_quantity"), msg("control_bad_count_with_uids"), "N", f.l.Num(int64(len(op.UIDs))))
 		}
-		op.RecordRef = f.text("record_ref", f.l.T("control_record_ref"), true, 100)
+		op.RecordRef = f.ledgerText("record_ref", f.l.T("control_record_ref"), true, 100)
 	}},
 	"adjust": {done: msg("control_done_adjust"), read: func(f *form, op *station.StockOp) {
 		op.Location = f.location("location", f.l.T("control_location"))
 		op.Quantity = f.change("quantity", f.l.T("control_change"))
-		op.Reason = f.text("reason", f.l.T("control_reason"), true, 200)
+		op.Reason = f.ledgerText("reason", f.l.T("control_reason"), true, 200)
 	}},
 	"shift-close": {done: msg("control_done_shift_close"), read: func(f *form, op *station.StockOp) {
 		op.Counted = map[string]int64{}
@@ -128,6 +128,22 @@ func (f *form) text(name, label string, required bool, max int) string {
 		f.fail(label, msg("stockops_bad_text"))
 	case utf8.RuneCountInString(v) > max:
 		f.fail(label, msg("stockops_bad_too_long"), "N", f.l.Num(max))
+	}
+	return v
+}
+
+// maxLedgerText is the ledger's bound on a text field, in bytes
+// (inventory refuses longer ones): a letter outside ASCII takes two to
+// four, so a text within its character bound can still be too long.
+const maxLedgerText = 256
+
+// ledgerText is text for a field the ledger keeps: also within the
+// ledger's byte bound, refused here in the person's language rather than
+// by the ledger in English.
+func (f *form) ledgerText(name, label string, required bool, max int) string {
+	v := f.text(name, label, required, max)
+	if len(v) > maxLedgerText {
+		f.fail(label, msg("stockops_bad_too_long_bytes"))
 	}
 	return v
 }
