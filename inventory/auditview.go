@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -329,27 +328,9 @@ func Events(ctx context.Context, ex storage.Execer, log string, from, to time.Ti
 	if limit <= 0 || limit > MaxEventsPage {
 		limit = MaxEventsPage
 	}
-	var names []string
-	for _, k := range PeopleKinds() {
-		names = append(names, "'"+string(k)+"'")
-	}
-	q := `SELECT seq, data FROM ledger_events WHERE kind `
-	switch log {
-	case LogBlanks:
-		q += `NOT IN (` + strings.Join(names, ",") + `)`
-	case LogPeople:
-		q += `IN (` + strings.Join(names, ",") + `)`
-	default:
-		return nil, false, fmt.Errorf("inventory: events: log %q: use %s or %s", log, LogBlanks, LogPeople)
-	}
-	var args []any
-	if !from.IsZero() {
-		q += ` AND at >= ?`
-		args = append(args, formatTime(from))
-	}
-	if !to.IsZero() {
-		q += ` AND at < ?`
-		args = append(args, formatTime(to))
+	q, args, err := logQuery(log, from, to)
+	if err != nil {
+		return nil, false, fmt.Errorf("inventory: events: %w", err)
 	}
 	rows, err := ex.QueryContext(ctx, q+` ORDER BY seq LIMIT ?`, append(args, limit+1)...)
 	if err != nil {

@@ -45,11 +45,9 @@ func Export(ctx context.Context, ex storage.Execer, w io.Writer, format string, 
 	return ExportLog(ctx, ex, w, format, LogBlanks, from, to)
 }
 
-// ExportLog is Export of one log: LogBlanks or LogPeople.
-func ExportLog(ctx context.Context, ex storage.Execer, w io.Writer, format, log string, from, to time.Time) error {
-	if format != "csv" && format != "json" {
-		return fmt.Errorf("inventory: export: format %q: use csv or json", format)
-	}
+// logQuery selects (seq, data) of one log's events with from <= at < to
+// (zero times: unbounded); the caller adds the order and any limit.
+func logQuery(log string, from, to time.Time) (string, []any, error) {
 	var names []string
 	for _, k := range PeopleKinds() {
 		names = append(names, "'"+string(k)+"'")
@@ -61,11 +59,7 @@ func ExportLog(ctx context.Context, ex storage.Execer, w io.Writer, format, log 
 	case LogPeople:
 		q += `IN (` + strings.Join(names, ",") + `)`
 	default:
-		return fmt.Errorf("inventory: export: log %q: use %s or %s", log, LogBlanks, LogPeople)
-	}
-	header, row := csvHeader, csvRow
-	if log == LogPeople {
-		header, row = peopleCSVHeader, peopleCSVRow
+		return "", nil, fmt.Errorf("log %q: use %s or %s", log, LogBlanks, LogPeople)
 	}
 	var args []any
 	if !from.IsZero() {
@@ -75,6 +69,22 @@ func ExportLog(ctx context.Context, ex storage.Execer, w io.Writer, format, log 
 	if !to.IsZero() {
 		q += ` AND at < ?`
 		args = append(args, formatTime(to))
+	}
+	return q, args, nil
+}
+
+// ExportLog is Export of one log: LogBlanks or LogPeople.
+func ExportLog(ctx context.Context, ex storage.Execer, w io.Writer, format, log string, from, to time.Time) error {
+	if format != "csv" && format != "json" {
+		return fmt.Errorf("inventory: export: format %q: use csv or json", format)
+	}
+	q, args, err := logQuery(log, from, to)
+	if err != nil {
+		return fmt.Errorf("inventory: export: %w", err)
+	}
+	header, row := csvHeader, csvRow
+	if log == LogPeople {
+		header, row = peopleCSVHeader, peopleCSVRow
 	}
 	rows, err := ex.QueryContext(ctx, q+` ORDER BY seq`, args...)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/rs/zerolog"
+
 	"printstation/accounts"
 	"printstation/inventory"
 	"printstation/station/localapi"
@@ -170,10 +172,50 @@ func authenticate(acc *accounts.Store, next http.Handler) http.Handler {
 	})
 }
 
+// refusedKey holds, in a request's context, where allowed notes a refusal
+// by the role table for journalRefusals.
+type refusedKey struct{}
+
+type refusal struct {
+	perm    accounts.Permission
+	roles   string
+	pattern string
+}
+
+// journalRefusals writes each request the role table refused to the
+// daemon's journal, as the page does for its actions: which route, which
+// permission, the caller's roles — not the name, as no journal line
+// names a person. Without it a refused socket action was recorded
+// nowhere (the people log keeps what was done).
+func journalRefusals(log zerolog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var rf refusal
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), refusedKey{}, &rf)))
+		if rf.perm != "" {
+			log.Warn().Str("route", rf.pattern).Str("permission", string(rf.perm)).Str("role", rf.roles).Msg("socket action refused by the role table")
+		}
+	})
+}
+
+// roles are the caller's roles for a journal line (root when root).
+func (c Caller) roles() string {
+	if c.Root {
+		return "root"
+	}
+	var roles []string
+	for _, ro := range c.Account.Roles {
+		roles = append(roles, string(ro))
+	}
+	return strings.Join(roles, ",")
+}
+
 // allowed answers 403 and returns false when the caller lacks p.
 func allowed(w http.ResponseWriter, r *http.Request, p accounts.Permission) (Caller, bool) {
 	c := CallerOf(r)
 	if !c.can(p) {
+		if rf, _ := r.Context().Value(refusedKey{}).(*refusal); rf != nil {
+			rf.perm, rf.roles, rf.pattern = p, c.roles(), r.Pattern
+		}
 		writeErr(w, http.StatusForbidden, fmt.Errorf("%s may not do this: it needs the role %s (%w)", c.Name, rolesText(p), accounts.ErrForbidden))
 		return c, false
 	}

@@ -123,7 +123,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
-	srv := &http.Server{Handler: authenticate(acc, d.mux), ReadHeaderTimeout: 10 * time.Second, ConnContext: peerContext}
+	srv := &http.Server{Handler: authenticate(acc, journalRefusals(d.log, d.mux)), ReadHeaderTimeout: 10 * time.Second, ConnContext: peerContext}
 	srvDone := make(chan struct{})
 	go func() {
 		defer close(srvDone)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"printstation/inventory"
 	"printstation/jobqueue"
@@ -166,6 +167,33 @@ func (e *Engine) Stock(ctx context.Context) (*StockState, error) {
 // StockOp records a stock operation by a person (receive, load, unload).
 type StockOp = localapi.StockOp
 
+// destroyable checks that each UID of a destruction names a spoiled card
+// that awaits destruction, each card once: the ledger takes any
+// well-formed UID, and a card destroyed already, never spoiled or listed
+// twice would count as destroyed and be named on the berita acara. It
+// replays the spoiled and destroyed events (a destruction is rare; half a
+// second on a million events).
+func (e *Engine) destroyable(ctx context.Context, uids []string) error {
+	sp, err := inventory.SpoiledAndDestroyed(ctx, e.db)
+	if err != nil {
+		return fmt.Errorf("destroy: the spoiled cards could not be read to check the UIDs: %w", err)
+	}
+	waiting := map[string]int{}
+	for _, c := range sp.Awaiting {
+		if c.UID != inventory.UIDUnknown {
+			waiting[strings.ToUpper(c.UID)]++
+		}
+	}
+	for _, u := range uids {
+		k := strings.ToUpper(strings.TrimSpace(u))
+		if waiting[k] == 0 {
+			return fmt.Errorf("destroy: card %s is not waiting for destruction (destroyed already, never recorded as spoiled, or listed twice): list only spoiled cards that await destruction (the auditor's spoiled-cards screen lists them)", k)
+		}
+		waiting[k]--
+	}
+	return nil
+}
+
 // RecordStock appends a person's stock operation to the ledger.
 func (e *Engine) RecordStock(ctx context.Context, op StockOp) (inventory.Entry, error) {
 	ev := inventory.Event{Actor: op.Actor, Quantity: op.Quantity, Printer: op.Printer}
@@ -192,6 +220,11 @@ func (e *Engine) RecordStock(ctx context.Context, op StockOp) (inventory.Entry, 
 	}
 	if (op.Op == "load" || op.Op == "unload") && e.byName[op.Printer] == nil {
 		return inventory.Entry{}, fmt.Errorf("no printer named %q on this station", op.Printer)
+	}
+	if op.Op == "destroy" && len(op.UIDs) > 0 {
+		if err := e.destroyable(ctx, op.UIDs); err != nil {
+			return inventory.Entry{}, err
+		}
 	}
 	en, err := e.ledger.Record(ctx, ev)
 	if err != nil {

@@ -259,10 +259,30 @@ func verifyWarningID(code string) string { return "audit_warn_" + code }
 // dayRE is a date as the forms send it.
 var dayRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
+// The years a period or month on these screens may name. The ledger
+// keeps times as text compared character by character: a year before
+// 1000 or past 9999 would sort wrongly and show a silently empty or
+// wrong period, so the page refuses dates outside the years a station
+// can have worked in.
+const (
+	firstAuditYear = 2000
+	lastAuditYear  = 2099
+)
+
+// auditYear refuses a date outside firstAuditYear..lastAuditYear with
+// the field's label; "" when it is in range.
+func auditYear(l *lang, label string, t time.Time) string {
+	if y := t.Year(); y < firstAuditYear || y > lastAuditYear {
+		return l.T("stockops_err_field", "What", label, "Why", l.T("audit_bad_year", "From", strconv.Itoa(firstAuditYear), "To", strconv.Itoa(lastAuditYear)))
+	}
+	return ""
+}
+
 // period reads from/to (days, both included, in the station's time zone)
-// from the query; an empty form is today. It returns a message id when
-// the dates are not usable.
-func (h *handler) period(r *http.Request, av *auditView) (from, to time.Time, bad string) {
+// from the query; an empty form is today. It returns what is wrong, in
+// the page's language and naming the field, when the dates are not
+// usable.
+func (h *handler) period(r *http.Request, l *lang, av *auditView) (from, to time.Time, bad string) {
 	q := r.URL.Query()
 	today := h.opts.Now().In(time.Local).Format("2006-01-02")
 	av.From, av.To = strings.TrimSpace(q.Get("from")), strings.TrimSpace(q.Get("to"))
@@ -273,17 +293,20 @@ func (h *handler) period(r *http.Request, av *auditView) (from, to time.Time, ba
 	if av.To == "" {
 		av.To = today
 	}
-	if !dayRE.MatchString(av.From) || !dayRE.MatchString(av.To) {
-		return time.Time{}, time.Time{}, msg("audit_err_date")
+	var days [2]time.Time
+	for i, d := range []struct{ v, label string }{{av.From, l.T("audit_from")}, {av.To, l.T("audit_to")}} {
+		t, err := time.ParseInLocation("2006-01-02", d.v, time.Local)
+		if !dayRE.MatchString(d.v) || err != nil {
+			return time.Time{}, time.Time{}, l.T("stockops_err_field", "What", d.label, "Why", l.T("audit_err_date"))
+		}
+		if bad := auditYear(l, d.label, t); bad != "" {
+			return time.Time{}, time.Time{}, bad
+		}
+		days[i] = t
 	}
-	f, err1 := time.ParseInLocation("2006-01-02", av.From, time.Local)
-	t, err2 := time.ParseInLocation("2006-01-02", av.To, time.Local)
-	if err1 != nil || err2 != nil {
-		return time.Time{}, time.Time{}, msg("audit_err_date")
-	}
-	t = t.AddDate(0, 0, 1) // the last day is included, as in audit reconcile
+	f, t := days[0], days[1].AddDate(0, 0, 1) // the last day is included, as in audit reconcile
 	if !f.Before(t) {
-		return time.Time{}, time.Time{}, msg("audit_err_order")
+		return time.Time{}, time.Time{}, l.T("audit_err_order")
 	}
 	return f, t, ""
 }
@@ -328,7 +351,7 @@ const maxCount = inventory.MaxQuantity
 
 func (h *handler) showReconcile(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
 	v, av := h.auditFrame(r, l, s, "reconcile")
-	from, to, bad := h.period(r, av)
+	from, to, bad := h.period(r, l, av)
 	q := r.URL.Query()
 	physical := map[string]int64{}
 	locs := []physicalInput{{Loc: inventory.Storage, Label: l.T("stock_storage")}}
@@ -343,7 +366,9 @@ func (h *handler) showReconcile(w http.ResponseWriter, r *http.Request, s *sessi
 		}
 		n, err := strconv.ParseInt(val, 10, 64)
 		if err != nil || n < 0 || n > maxCount {
-			bad = msg("audit_err_count")
+			if bad == "" {
+				bad = l.T("stockops_err_field", "What", locs[i].Label, "Why", l.T("audit_err_count"))
+			}
 			continue
 		}
 		physical[locs[i].Loc] = n
@@ -354,7 +379,7 @@ func (h *handler) showReconcile(w http.ResponseWriter, r *http.Request, s *sessi
 	case why != "":
 		av.Err = why
 	case bad != "":
-		av.Err, code = l.T(bad), http.StatusBadRequest
+		av.Err, code = bad, http.StatusBadRequest
 	case av.Asked:
 		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
 		defer cancel()
@@ -487,20 +512,20 @@ func (h *handler) showSpoiled(w http.ResponseWriter, r *http.Request, s *session
 
 func (h *handler) showExport(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
 	v, av := h.auditFrame(r, l, s, "export")
-	if _, bad := h.periodOrAll(r, av); bad != "" {
-		av.Err, code = l.T(bad), http.StatusBadRequest
+	if _, bad := h.periodOrAll(r, l, av); bad != "" {
+		av.Err, code = bad, http.StatusBadRequest
 	}
 	h.render(w, l, code, "audit_export.html", v)
 }
 
 // periodOrAll is period, except that an export with no dates is the whole
 // ledger (as `audit export` without --from/--to).
-func (h *handler) periodOrAll(r *http.Request, av *auditView) ([2]time.Time, string) {
+func (h *handler) periodOrAll(r *http.Request, l *lang, av *auditView) ([2]time.Time, string) {
 	q := r.URL.Query()
 	if strings.TrimSpace(q.Get("from")) == "" && strings.TrimSpace(q.Get("to")) == "" {
 		return [2]time.Time{}, ""
 	}
-	f, t, bad := h.period(r, av)
+	f, t, bad := h.period(r, l, av)
 	return [2]time.Time{f, t}, bad
 }
 
@@ -526,15 +551,15 @@ func (h *handler) download(w http.ResponseWriter, r *http.Request, s *session, l
 		log = inventory.LogBlanks
 	}
 	av := &auditView{}
-	span, bad := h.periodOrAll(r, av)
+	span, bad := h.periodOrAll(r, l, av)
 	if (format != "csv" && format != "json") || (log != inventory.LogBlanks && log != inventory.LogPeople) {
-		bad = msg("audit_err_export_kind")
+		bad = l.T("audit_err_export_kind")
 	}
 	db, why := h.auditDB(l)
 	if bad != "" || why != "" {
 		text := why
 		if bad != "" {
-			text = l.T(bad)
+			text = bad
 		}
 		http.Error(w, text, http.StatusBadRequest)
 		return
@@ -586,13 +611,13 @@ const MaxPeopleRows = 500
 
 func (h *handler) showPeople(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
 	v, av := h.auditFrame(r, l, s, "people")
-	from, to, bad := h.period(r, av)
+	from, to, bad := h.period(r, l, av)
 	db, why := h.auditDB(l)
 	switch {
 	case why != "":
 		av.Err = why
 	case bad != "":
-		av.Err, code = l.T(bad), http.StatusBadRequest
+		av.Err, code = bad, http.StatusBadRequest
 	default:
 		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
 		defer cancel()
@@ -616,6 +641,46 @@ var peopleKinds = map[inventory.Kind]string{
 	inventory.AccountChanged: msg("audit_kind_account_changed"),
 	inventory.ConfigReloaded: msg("audit_kind_config_reloaded"),
 	inventory.ActionTaken:    msg("audit_kind_action"),
+}
+
+// peopleActions words the people log's actions: the codes the page, the
+// socket (station/api_routes.go) and the accounts write. An action without
+// words shows its code, marked as English.
+var peopleActions = map[string]string{
+	"batch_start":                  msg("audit_act_batch_start"),
+	"batch_resume":                 msg("audit_act_batch_resume"),
+	"batch_pause":                  msg("audit_act_batch_pause"),
+	"batch_cancel":                 msg("audit_act_batch_cancel"),
+	"job_confirm":                  msg("audit_act_job_confirm"),
+	"job_spoil":                    msg("audit_act_job_spoil"),
+	"job_retry":                    msg("audit_act_job_retry"),
+	"printer_resume":               msg("audit_act_printer_resume"),
+	"printer_diag_status":          msg("audit_act_printer_diag_status"),
+	"printer_diag_counters":        msg("audit_act_printer_diag_counters"),
+	"printer_diag_sensors":         msg("audit_act_printer_diag_sensors"),
+	"printer_diag_test-card":       msg("audit_act_printer_diag_test_card"),
+	"printer_diag_clean":           msg("audit_act_printer_diag_clean"),
+	"printer_diag_record-cleaning": msg("audit_act_printer_diag_record_cleaning"),
+	"printer_diag_self-adjust":     msg("audit_act_printer_diag_self_adjust"),
+	"printer_diag_reader-test":     msg("audit_act_printer_diag_reader_test"),
+	"printer_diag_probe":           msg("audit_act_printer_diag_probe"),
+	"stock_request":                msg("audit_act_stock_request"),
+	"stock_announce":               msg("audit_act_stock_announce"),
+	"offline_start":                msg("audit_act_offline_start"),
+	"add":                          msg("audit_act_add"),
+	"enable":                       msg("audit_act_enable"),
+	"disable":                      msg("audit_act_disable"),
+	"unlock":                       msg("audit_act_unlock"),
+	"set_secret":                   msg("audit_act_set_secret"),
+	"set_roles":                    msg("audit_act_set_roles"),
+	"unmap_uid":                    msg("audit_act_unmap_uid"),
+}
+
+// peopleVias words how a person reached the station.
+var peopleVias = map[string]string{
+	inventory.ViaWeb:    msg("audit_via_web"),
+	inventory.ViaSocket: msg("audit_via_socket"),
+	inventory.ViaHost:   msg("audit_via_host"),
 }
 
 func (h *handler) showBeritaAcara(w http.ResponseWriter, r *http.Request, s *session, l *lang, code int, _ *note) {
@@ -665,6 +730,8 @@ func (h *handler) showMonthly(w http.ResponseWriter, r *http.Request, s *session
 		av.Err = why
 	case err != nil || !monthRE.MatchString(av.Month):
 		av.Err, code = l.T("audit_err_month"), http.StatusBadRequest
+	case auditYear(l, l.T("audit_month"), from) != "":
+		av.Err, code = auditYear(l, l.T("audit_month"), from), http.StatusBadRequest
 	default:
 		ctx, cancel := context.WithTimeout(r.Context(), auditTimeout)
 		defer cancel()
@@ -689,6 +756,22 @@ func auditFuncs(l *lang) map[string]any {
 				return s[:12] + "…"
 			}
 			return s
+		},
+		// peopleAction is an action's words, "" when it has none.
+		"peopleAction": func(a string) string {
+			if id, ok := peopleActions[a]; ok {
+				return l.T(id)
+			}
+			if n, ok := strings.CutPrefix(a, "map_uid "); ok {
+				return l.T("audit_act_map_uid", "N", n)
+			}
+			return ""
+		},
+		"peopleVia": func(v string) string {
+			if id, ok := peopleVias[v]; ok {
+				return l.T(id)
+			}
+			return v
 		},
 		"peopleKind": func(k inventory.Kind) string {
 			if id, ok := peopleKinds[k]; ok {

@@ -14,6 +14,7 @@ package web
 // the same StockOp the CLI sends.
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -52,9 +53,9 @@ type stockForm struct {
 var stockForms = map[string]stockForm{
 	"receive": {done: msg("stockops_done_receive"), read: func(f *form, op *station.StockOp) {
 		op.Quantity = f.whole("quantity", f.l.T("stockops_quantity_received"), 1)
-		op.DeliveryRef = f.text("delivery_ref", f.l.T("stockops_delivery_ref"), true, 100)
-		op.SerialFirst = f.text("serial_first", f.l.T("stockops_serial_first"), false, 60)
-		op.SerialLast = f.text("serial_last", f.l.T("stockops_serial_last"), false, 60)
+		op.DeliveryRef = f.ledgerText("delivery_ref", f.l.T("stockops_delivery_ref"), true, 100)
+		op.SerialFirst = f.ledgerText("serial_first", f.l.T("stockops_serial_first"), false, 60)
+		op.SerialLast = f.ledgerText("serial_last", f.l.T("stockops_serial_last"), false, 60)
 		if (op.SerialFirst == "") != (op.SerialLast == "") {
 			label := f.l.T("stockops_serial_last")
 			if op.SerialFirst == "" {
@@ -79,12 +80,18 @@ var stockForms = map[string]stockForm{
 		if len(op.UIDs) == 0 || strings.TrimSpace(f.r.PostFormValue("quantity")) != "" {
 			op.Quantity = f.whole("quantity", f.l.T("control_quantity"), 1)
 		}
-		op.RecordRef = f.text("record_ref", f.l.T("control_record_ref"), true, 100)
+		// One destruction is either the cards ticked or a count of cards
+		// without a UID (the ledger keeps one or the other): a count
+		// besides ticked cards would be refused by the ledger in English.
+		if len(op.UIDs) > 0 && op.Quantity > 0 && op.Quantity != int64(len(op.UIDs)) {
+			f.fail(f.l.T("control_quantity"), msg("control_bad_count_with_uids"), "N", f.l.Num(int64(len(op.UIDs))))
+		}
+		op.RecordRef = f.ledgerText("record_ref", f.l.T("control_record_ref"), true, 100)
 	}},
 	"adjust": {done: msg("control_done_adjust"), read: func(f *form, op *station.StockOp) {
 		op.Location = f.location("location", f.l.T("control_location"))
 		op.Quantity = f.change("quantity", f.l.T("control_change"))
-		op.Reason = f.text("reason", f.l.T("control_reason"), true, 200)
+		op.Reason = f.ledgerText("reason", f.l.T("control_reason"), true, 200)
 	}},
 	"shift-close": {done: msg("control_done_shift_close"), read: func(f *form, op *station.StockOp) {
 		op.Counted = map[string]int64{}
@@ -121,6 +128,22 @@ func (f *form) text(name, label string, required bool, max int) string {
 		f.fail(label, msg("stockops_bad_text"))
 	case utf8.RuneCountInString(v) > max:
 		f.fail(label, msg("stockops_bad_too_long"), "N", f.l.Num(max))
+	}
+	return v
+}
+
+// maxLedgerText is the ledger's bound on a text field, in bytes
+// (inventory refuses longer ones): a letter outside ASCII takes two to
+// four, so a text within its character bound can still be too long.
+const maxLedgerText = 256
+
+// ledgerText is text for a field the ledger keeps: also within the
+// ledger's byte bound, refused here in the person's language rather than
+// by the ledger in English.
+func (f *form) ledgerText(name, label string, required bool, max int) string {
+	v := f.text(name, label, required, max)
+	if len(v) > maxLedgerText {
+		f.fail(label, msg("stockops_bad_too_long_bytes"))
 	}
 	return v
 }
@@ -239,8 +262,17 @@ func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
 		f.printers = append(f.printers, p.Name)
 	}
 	sf.read(f, &op)
+	if f.bad == "" && len(op.UIDs) > 0 {
+		h.awaitingOnly(r.Context(), f, op.UIDs)
+	}
 	if f.bad != "" {
 		refuse(http.StatusBadRequest, f.bad, "")
+		return
+	}
+	if !h.once.claim(r.PostFormValue("once"), h.opts.Now()) {
+		// The same form again (a double click): recorded once already.
+		h.notes.put(s.id, note{Text: l.T("form_sent_before")})
+		http.Redirect(w, r, "/stock", http.StatusSeeOther)
 		return
 	}
 	witness := ""
@@ -264,6 +296,37 @@ func (h *handler) stock(w http.ResponseWriter, r *http.Request) {
 	h.notes.put(s.id, note{Text: l.T(sf.done, "Name", s.Name, "Witness", witness, "Seq", l.Num(en.Seq),
 		"N", l.Num(op.Quantity), "Printer", op.Printer)})
 	http.Redirect(w, r, "/stock", http.StatusSeeOther)
+}
+
+// awaitingOnly refuses ticked chip UIDs that no spoiled card awaiting
+// destruction has: the ledger would take any well-formed UID, and a card
+// never spoiled, one destroyed already or one ticked twice would be
+// counted as destroyed and named on the berita acara. Each awaiting card
+// is taken once. When the waiting cards cannot be read here the form
+// offers none, and a UID sent anyway is refused.
+func (h *handler) awaitingOnly(ctx context.Context, f *form, uids []string) {
+	label := f.l.T("control_destroy_cards")
+	waiting := map[string]int{}
+	if h.opts.AuditDB != nil {
+		ctx, cancel := context.WithTimeout(ctx, auditTimeout)
+		defer cancel()
+		sp, err := h.currentSpoilage(ctx, h.opts.AuditDB)
+		if err != nil {
+			h.log.Warn().Err(err).Msg("the spoiled cards could not be read to check a destruction by UID")
+		} else {
+			for _, c := range sp.Awaiting {
+				waiting[strings.ToUpper(c.UID)]++
+			}
+		}
+	}
+	for _, u := range uids {
+		u = strings.ToUpper(u)
+		if waiting[u] == 0 {
+			f.fail(label, msg("control_uid_not_waiting"), "ID", u)
+			return
+		}
+		waiting[u]--
+	}
 }
 
 // witness signs the second person of a dual-control action in from the

@@ -161,6 +161,11 @@ func (h *handler) techAction(w http.ResponseWriter, r *http.Request) {
 		h.done(w, r, s, note{Err: true, Text: l.T("err_no_such_printer", "Name", name)})
 		return
 	}
+	if !h.once.claim(r.PostFormValue("once"), h.opts.Now()) {
+		// The same button's form again (a double click): done once already.
+		h.done(w, r, s, note{Text: l.T("form_sent_before")})
+		return
+	}
 	res, err := ts.PrinterDiag(r.Context(), name, string(op), s.Name)
 	if err != nil {
 		h.log.Warn().Err(err).Str("printer", name).Str("op", string(op)).Msg("technician's action refused")

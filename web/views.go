@@ -23,6 +23,7 @@ type view struct {
 	Nav     string          // which page: home, search, today, report, stock, users
 	Can     map[string]bool // permission → the session holds it (accounts' role table)
 	Here    string          // this page's path, for forms to come back to
+	Once    string          // this drawing's one-use form token (once.go)
 	BeatMS  int64
 	Live    *liveView
 	Search  *searchView
@@ -38,7 +39,7 @@ type view struct {
 }
 
 func (h *handler) frame(r *http.Request, l *lang, s *session, nav string) *view {
-	v := &view{Lang: l.Code, Station: h.opts.Station, S: s, Nav: nav, Here: r.URL.RequestURI(), BeatMS: h.opts.Beat.Milliseconds(), Can: s.canMap()}
+	v := &view{Lang: l.Code, Station: h.opts.Station, S: s, Nav: nav, Here: r.URL.RequestURI(), BeatMS: h.opts.Beat.Milliseconds(), Can: s.canMap(), Once: newOnceToken()}
 	if n, ok := h.notes.take(s.id); ok {
 		v.Note = &n
 	}

@@ -121,6 +121,8 @@ type handler struct {
 	tmpls map[string]*template.Template
 	// spoiled carries the spoiled cards' replay on between views (audit.go).
 	spoiled spoilCache
+	// once remembers the one-use tokens of the forms already sent (once.go).
+	once onceForms
 }
 
 // New returns the page's handler.
@@ -506,7 +508,6 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logAction(r.Context(), s, inventory.Event{Action: "batch_" + action, Subject: id, Reason: reason})
-	h.logAction(r.Context(), s, inventory.Event{Action: "batch_" + action, Subject: id, Reason: reason})
 	h.log.Info().Str("batch", id).Str("action", action).Str("role", s.Role).Msg("batch action from the web page")
 	h.done(w, r, s, note{Text: l.T(doneID, "ID", id)})
 }
@@ -558,7 +559,6 @@ func (h *handler) attention(w http.ResponseWriter, r *http.Request) {
 		}
 		msg = l.T("job_retried", "ID", job)
 	}
-	h.logAction(r.Context(), s, inventory.Event{Action: "job_" + action, Job: job, Reason: reason})
 	h.logAction(r.Context(), s, inventory.Event{Action: "job_" + action, Job: job, Reason: reason})
 	h.log.Info().Str("job", job).Str("action", action).Str("role", s.Role).Msg("job action from the web page")
 	h.done(w, r, s, note{Text: msg})

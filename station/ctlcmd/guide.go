@@ -27,6 +27,15 @@ func cliLang(flagged string) string {
 	return "en"
 }
 
+// checkLang refuses a --lang the catalogs do not have, rather than
+// printing another language than the one asked for.
+func checkLang(flagged string) error {
+	if flagged != "" && flagged != "id" && flagged != "en" {
+		return fmt.Errorf("--lang %q: use id (Bahasa Indonesia) or en", flagged)
+	}
+	return nil
+}
+
 // guideWords is what the page says for the row, in lang: the same catalog
 // files the page reads (web/locales).
 func guideWords(lang string, g guide.Guide) string {
@@ -82,6 +91,9 @@ func (c *cli) printerGuide(args []string) error {
 	if fs.NArg() > 1 {
 		return usageErr("printer guide [--lang id|en] [KEY]")
 	}
+	if err := checkLang(*lang); err != nil {
+		return err
+	}
 	l := cliLang(*lang)
 	var rows []guideRow
 	for _, g := range guide.Guidance {
@@ -110,6 +122,9 @@ func (c *cli) printerHealth(args []string) error {
 	lang := fs.String("lang", "", "id (Bahasa Indonesia) or en; default $PRINTSTATION_LANG, else from $LANG")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return usageErr("printer health [--lang id|en] PRINTER")
+	}
+	if err := checkLang(*lang); err != nil {
+		return err
 	}
 	var h localapi.PrinterHealth
 	if err := c.client.Do(c.ctx, "GET", "/v1/printers/"+fs.Arg(0)+"/health", nil, &h); err != nil {

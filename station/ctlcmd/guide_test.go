@@ -34,3 +34,14 @@ func TestStatusAndGuideUseTheGuidanceTable(t *testing.T) {
 		t.Errorf("printer guide cleaning_due:\n%s", o.String())
 	}
 }
+
+// A language the catalogs do not have is refused, naming the flag, not
+// answered in another language.
+func TestGuideRefusesAnUnknownLanguage(t *testing.T) {
+	for _, args := range [][]string{{"printer", "guide", "--lang", "fr"}, {"printer", "health", "--lang", "ID ", "p1"}} {
+		var o, e bytes.Buffer
+		if code := Main(context.Background(), args, &o, &e); code == 0 || !strings.Contains(e.String(), "--lang") || o.Len() != 0 {
+			t.Errorf("%v: exit %d, out %q, err %q", args, code, o.String(), e.String())
+		}
+	}
+}
