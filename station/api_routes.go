@@ -204,6 +204,9 @@ func (e *Engine) routes(mux *http.ServeMux, acc *accounts.Store) {
 		}
 		res, err := e.PrinterDiag(r.Context(), name, op, c.Name)
 		if err != nil {
+			// In the journal as the page's refused buttons are; the
+			// people log keeps only what was done.
+			e.log.Warn().Err(err).Str("printer", name).Str("op", op).Str("role", c.roles()).Msg("technician's action through the socket not done")
 			writeErr(w, 409, err)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -50,6 +51,7 @@ type rig struct {
 	encoders map[string]Encoder // replaces a printer's software encoder
 	confirm  Encoder            // the desk reader (confirm_reader)
 	wrapped  map[string]*chipPrinter
+	journal  io.Writer // the engine's log, when a test reads it (else none)
 }
 
 // chipPrinter gives a fake printer a contactless station: each blank it
@@ -216,7 +218,11 @@ func (r *rig) open() *Engine {
 	}
 	r.t.Cleanup(func() { db.Close() })
 	// The issuer key is pinned through the queue's options directly.
-	e, err := NewEngine(ctx, EngineConfig{Config: r.cfg, DB: db, Log: zerolog.Nop(), Parts: r.parts, Sync: r.sync})
+	log := zerolog.Nop()
+	if r.journal != nil {
+		log = zerolog.New(r.journal)
+	}
+	e, err := NewEngine(ctx, EngineConfig{Config: r.cfg, DB: db, Log: log, Parts: r.parts, Sync: r.sync})
 	if err != nil {
 		r.t.Fatal(err)
 	}

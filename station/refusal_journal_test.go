@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -53,5 +54,56 @@ func TestRefusedSocketActionIsInTheJournal(t *testing.T) {
 	as(accounts.Supervisor, "GET", "/v1/stock/requests")
 	if journal.Len() != 0 {
 		t.Errorf("an allowed request is journalled as refused:\n%s", journal.String())
+	}
+}
+
+// syncBuffer is a journal the engine's goroutines may write while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A technician's action the guidance table refuses through the socket
+// (here: the printer is printing) is in the journal, as the page's
+// refused buttons are, with the role and not the name.
+func TestSocketDiagNotDoneIsInTheJournal(t *testing.T) {
+	r := newRig(t, "p1")
+	var journal syncBuffer
+	r.journal = &journal
+	e := r.open()
+	r.stock("p1")
+	acc, err := accounts.Open(context.Background(), e.db, accounts.Options{Ledger: e.ledger, Params: accounts.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	e.routes(mux, acc)
+	e.byName["p1"].set(wPrinting, "", "J-1")
+	req := httptest.NewRequest("POST", "/v1/printers/p1/diag/test-card", strings.NewReader("{}"))
+	req = req.WithContext(context.WithValue(req.Context(), callerKey{}, Caller{Account: accounts.Account{Name: "tek-budi", Roles: []accounts.Role{accounts.Technician}}}))
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusConflict {
+		t.Fatalf("a test card while printing: %d %s", rec.Code, rec.Body.String())
+	}
+	out := journal.String()
+	if !strings.Contains(out, `"printer":"p1","op":"test-card","role":"technician","message":"technician's action through the socket not done"`) {
+		t.Errorf("the journal lacks the refused test card:\n%s", out)
+	}
+	if strings.Contains(out, "tek-budi") {
+		t.Errorf("the journal names the person:\n%s", out)
 	}
 }
