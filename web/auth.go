@@ -79,6 +79,16 @@ func (h *handler) logOut(ctx context.Context, name, reason string) {
 // allowed refuses, with a note on the page, when the session lacks p
 // (POST-redirect-GET like every action), and returns false then; a page
 // (GET) shows the refusal in place.
+// postAllowed reads a signed-in person's form (post) that needs p: nil
+// when the form or the person was refused (answered already).
+func (h *handler) postAllowed(w http.ResponseWriter, r *http.Request, p accounts.Permission) (*session, *lang) {
+	s, l := h.post(w, r, true)
+	if s == nil || !h.allowed(w, r, s, l, p) {
+		return nil, l
+	}
+	return s, l
+}
+
 func (h *handler) allowed(w http.ResponseWriter, r *http.Request, s *session, l *lang, p accounts.Permission) bool {
 	if s.can(p) {
 		return true
@@ -281,11 +291,8 @@ var usersDone = map[string]string{
 var errSecretsDiffer = errors.New("the two secrets differ")
 
 func (h *handler) users(w http.ResponseWriter, r *http.Request) {
-	s, l := h.post(w, r, true)
+	s, l := h.postAllowed(w, r, accounts.ManageUsers)
 	if s == nil {
-		return
-	}
-	if !h.allowed(w, r, s, l, accounts.ManageUsers) {
 		return
 	}
 	by := accounts.By{Name: s.Name, Via: inventory.ViaWeb}

@@ -100,11 +100,8 @@ func (h *handler) showAnnounce(w http.ResponseWriter, r *http.Request, s *sessio
 
 // announce queues today's stock for the centre.
 func (h *handler) announce(w http.ResponseWriter, r *http.Request) {
-	s, l := h.post(w, r, true)
+	s, l := h.postAllowed(w, r, accounts.StockRequest)
 	if s == nil {
-		return
-	}
-	if !h.allowed(w, r, s, l, accounts.StockRequest) {
 		return
 	}
 	sr, ok := h.stockReports()
@@ -170,11 +167,8 @@ func (h *handler) showRequest(w http.ResponseWriter, r *http.Request, s *session
 
 // request queues a request for more blanks for the centre.
 func (h *handler) request(w http.ResponseWriter, r *http.Request) {
-	s, l := h.post(w, r, true)
+	s, l := h.postAllowed(w, r, accounts.StockRequest)
 	if s == nil {
-		return
-	}
-	if !h.allowed(w, r, s, l, accounts.StockRequest) {
 		return
 	}
 	refuse := func(code int, text, detail string) {
