@@ -23,6 +23,13 @@ type CentralLink struct {
 	State    string    `json:"state"` // off, connecting, ok, down
 	Failures int       `json:"failures,omitempty"`
 	LastPull time.Time `json:"last_pull,omitempty"`
+	// Ledger is the start-up witness check while it keeps printing from
+	// its normal course: checking, waiting (centre unreachable: nothing
+	// prints), held (the database does not extend the centre's record) or
+	// offline (a supervisor released printing); "" once the centre
+	// confirmed the ledger. A person must read this beside the link: a
+	// link that is down does not stop printing, a ledger waiting does.
+	Ledger string `json:"ledger,omitempty"`
 }
 
 // CentralLink says how the link to the centre is.
@@ -30,15 +37,21 @@ func (e *Engine) CentralLink() CentralLink {
 	if e.syncer == nil {
 		return CentralLink{State: "off"}
 	}
+	var c CentralLink
 	s := e.syncer.Status()
 	switch {
 	case s.PullFailures > 0:
-		return CentralLink{State: "down", Failures: s.PullFailures, LastPull: s.LastPull}
+		c = CentralLink{State: "down", Failures: s.PullFailures, LastPull: s.LastPull}
 	case s.LastPull.IsZero():
-		return CentralLink{State: "connecting"}
+		c = CentralLink{State: "connecting"}
 	default:
-		return CentralLink{State: "ok", LastPull: s.LastPull}
+		c = CentralLink{State: "ok", LastPull: s.LastPull}
 	}
+	switch w := e.Witness().State; w {
+	case "checking", "waiting", "held", "offline":
+		c.Ledger = w
+	}
+	return c
 }
 
 // FoundJob is a job as the page lists it. Name is set only when the job

@@ -282,6 +282,9 @@ func TestOfflineStartReleasedThenHeldWhenTheCentreAnswers(t *testing.T) {
 		return WitnessState{}
 	}
 	waitState("waiting")
+	if l := e.CentralLink().Ledger; l != "waiting" {
+		t.Errorf("the page's link shows ledger %q while nothing may print, want waiting", l)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("printing started without the centre and without a person: %v", err)

@@ -232,6 +232,9 @@ func dynamicIDs() []string {
 	for _, c := range []string{inventory.WarnNoDayTotals, inventory.WarnNoCheckpoint, inventory.WarnTail, inventory.WarnKeyFromRecord} {
 		ids = append(ids, verifyWarningID(c))
 	}
+	for _, st := range []string{"checking", "waiting", "held", "offline"} {
+		ids = append(ids, ledgerCheckID(st))
+	}
 	for _, c := range sensorCodes {
 		ids = append(ids, sensorNameID(c))
 	}

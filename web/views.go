@@ -195,6 +195,12 @@ func funcsFor(l *lang) template.FuncMap {
 			}
 			return l.T("central_state_unknown")
 		},
+		"ledgerCheck": func(state string) string {
+			if id := ledgerCheckID(state); l.Known(id) {
+				return l.T(id)
+			}
+			return l.T("central_state_unknown")
+		},
 		"story": func(s station.StoryStep) string {
 			id := storyKindID(s.Kind)
 			switch s.Kind {
@@ -252,3 +258,6 @@ func funcsFor(l *lang) template.FuncMap {
 }
 
 func toString(v any) string { return fmt.Sprint(v) }
+
+// ledgerCheckID words the start-up witness check (CentralLink.Ledger).
+func ledgerCheckID(state string) string { return "ledger_check_" + state }

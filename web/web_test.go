@@ -368,6 +368,20 @@ func TestIndonesianFirst(t *testing.T) {
 			t.Errorf("Indonesian page lacks %q", want)
 		}
 	}
+	// A station whose ledger the centre has not confirmed says printing
+	// waits or is held, in place of "printing goes on from the queue".
+	for state, want := range map[string]string{
+		"waiting": "pencetakan menunggu sampai pusat memastikan buku besar",
+		"held":    "Pencetakan ditahan: basis data stasiun ini tidak melanjutkan",
+		"offline": "Mencetak tanpa konfirmasi pusat, diizinkan oleh supervisor",
+	} {
+		f.central.Ledger = state
+		body := c.get("/").Body.String()
+		if !strings.Contains(body, want) || strings.Contains(body, "Pencetakan tetap berjalan") {
+			t.Errorf("ledger %s: the page does not say %q, or says printing goes on", state, want)
+		}
+	}
+	f.central.Ledger = ""
 	// Accept-Language: en switches; the switch on the page beats it.
 	c.accept = "en-US,en;q=0.9"
 	if body := c.get("/").Body.String(); !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, "4 of 10 printed") {
