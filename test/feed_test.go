@@ -1,13 +1,9 @@
 package test
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,34 +31,9 @@ func TestExampleConfigFillsPrefetchWindow(t *testing.T) {
 	// takes longer than newE2E waits on a busy machine) and issues them
 	// through its admin API once it serves.
 	s := newE2E(t, e2eOpts{jobs: 0, batch: 50, printers: 1})
-	var cfg struct {
-		Central struct {
-			URL        string `toml:"url"`
-			ClientCert string `toml:"client_cert"`
-			ClientKey  string `toml:"client_key"`
-			CAFile     string `toml:"ca_file"`
-		} `toml:"central"`
-	}
-	if _, err := toml.DecodeFile(s.cfg, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.Central.ClientCert, cfg.Central.ClientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, _ := os.ReadFile(cfg.Central.CAFile)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Timeout: 3 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}}}
-	resp, err := hc.Post(cfg.Central.URL+"/admin/issue", "application/json",
-		strings.NewReader(fmt.Sprintf(`{"station":%q,"count":%d,"batch_size":50}`, s.station, example.Queue.PrefetchJobs)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("issuing jobs: HTTP %d", resp.StatusCode)
-	}
+	admin := newCentreAdmin(t, s)
+	admin.hc.Timeout = 3 * time.Minute // issuing 400 jobs takes a while on a busy machine
+	admin.do("POST", "/admin/issue", fmt.Sprintf(`{"station":%q,"count":%d,"batch_size":50}`, s.station, example.Queue.PrefetchJobs), nil)
 	f, err := os.OpenFile(s.cfg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
