@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"image"
 	"image/draw"
+	"image/jpeg"
 	"testing"
+	"time"
 
 	"printstation/card"
+	"printstation/card/sample"
 	"printstation/jobqueue"
 	"printstation/sim/central"
 	"printstation/sim/central/imgenc"
@@ -79,5 +82,56 @@ func TestImagesWebPLosslessByDefault(t *testing.T) {
 	}
 	if _, err := central.New(central.Options{Dir: t.TempDir(), ImageFormat: "gif"}); err == nil {
 		t.Error("image format gif accepted")
+	}
+}
+
+// BenchmarkDecodeJobImage decodes the same pixels as PNG and as WebP
+// lossless, alternated in every iteration, with the station's decoder
+// (card.DecodeImage): what the station spends on a job's photo at arrival
+// and again at render. Two photos: the centre's synthetic face (240 × 320,
+// under 256 colours) and the card sample's (a smooth photograph-like
+// image, decoded from its JPEG).
+func BenchmarkDecodeJobImage(b *testing.B) {
+	face, err := card.DecodeImage(central.NewPerson(3, nil).Photo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	smooth, err := jpeg.Decode(bytes.NewReader(sample.Photo(1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		img  image.Image
+	}{{"face", face}, {"sample", smooth}} {
+		b.Run(c.name, func(b *testing.B) {
+			pngB, err := imgenc.Encode(c.img, imgenc.PNG)
+			if err != nil {
+				b.Fatal(err)
+			}
+			webpB, err := imgenc.Encode(c.img, imgenc.WebP)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var tp, tw time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if _, err := card.DecodeImage(pngB); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if _, err := card.DecodeImage(webpB); err != nil {
+					b.Fatal(err)
+				}
+				tw += time.Since(t1)
+				tp += t1.Sub(t0)
+			}
+			b.ReportMetric(float64(tp.Microseconds())/float64(b.N)/1000, "png-ms")
+			b.ReportMetric(float64(tw.Microseconds())/float64(b.N)/1000, "webp-ms")
+			b.ReportMetric(float64(tw)/float64(tp), "webp/png")
+			b.ReportMetric(float64(len(pngB)), "png-B")
+			b.ReportMetric(float64(len(webpB)), "webp-B")
+		})
 	}
 }
