@@ -103,6 +103,9 @@ CREATE TABLE IF NOT EXISTS job_jobs(
 );
 CREATE INDEX IF NOT EXISTS job_jobs_batch ON job_jobs(batch, recorded, id);
 CREATE INDEX IF NOT EXISTS job_jobs_state ON job_jobs(state);
+-- The next jobs to print of a batch (Queued), without reading the batch's
+-- printed ones or the whole table for each card.
+CREATE INDEX IF NOT EXISTS job_jobs_batch_state ON job_jobs(batch, state, recorded, id);
 -- Personal data lives apart from the job row, written once and deleted once,
 -- so that the frequent state updates never copy the ciphertext around the
 -- file (freed pages would keep old copies).
@@ -623,6 +626,14 @@ func (q *Queue) Jobs(ctx context.Context, batchID string, states ...State) ([]Jo
 	}
 	query += ` ORDER BY recorded, id`
 	return q.metas(ctx, query, args...)
+}
+
+// Queued returns up to limit of a batch's queued jobs, first to print first
+// (the order of Jobs). The engine claims its next job from these, for every
+// card: Jobs would read the whole batch (and, through its "all batches"
+// form, the whole table) each time.
+func (q *Queue) Queued(ctx context.Context, batchID string, limit int) ([]JobMeta, error) {
+	return q.metas(ctx, `SELECT `+metaCols+` FROM job_jobs WHERE batch = ? AND state = ? ORDER BY recorded, id LIMIT ?`, batchID, Queued, limit)
 }
 
 // Batches lists the batches the station holds, oldest recording first.
