@@ -46,6 +46,8 @@ type rig struct {
 	// idleCPU is the daemon's CPU per second of wall time with nothing to
 	// print, measured by runBatch just before the batch starts.
 	idleCPU time.Duration
+	// peakKB is the daemon's VmHWM at the end of the last runBatch.
+	peakKB int64
 }
 
 type centralFiles struct {

@@ -179,6 +179,9 @@ func (r *rig) runBatch(o daemonOpts, n int, within time.Duration) (cpu, wall tim
 	}
 	wall = time.Since(t0)
 	c1, err := cpuTime(r.daemonPID())
+	if _, hwm, merr := memKB(r.daemonPID()); merr == nil {
+		r.peakKB = hwm
+	}
 	return c1 - cs, wall, err
 }
 
@@ -236,6 +239,8 @@ func (b *bench) cpuPerCard() error {
 		Value: ms(prep), Baseline: "daemon " + ms(per), Ratio: ratio(prep, per), Target: "—"})
 	b.add(row{Scenario: "cpu", Figure: "the daemon's CPU with nothing to print, per second (3 s before the batch)",
 		Value: ms(r.idleCPU), Baseline: "over the window " + ms(r.idleCPU*wall/time.Second/time.Duration(n)) + " a card", Target: "—"})
+	b.add(row{Scenario: "cpu", Figure: "printstationd peak RSS (VmHWM) at the end of the batch",
+		Value: fmt.Sprintf("%.1f MB", float64(r.peakKB)/1024), Baseline: "—", Target: "≤ 40 MB (item 5)", Pass: ptr(r.peakKB <= 40*1024)})
 	b.add(row{Scenario: "cpu", Figure: "wall per card through the station at zero mechanical time",
 		Value: ms(wall / time.Duration(n)), Baseline: "—", Target: "—"})
 	return nil
