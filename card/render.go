@@ -491,7 +491,9 @@ func drawImage(dst draw.Image, el *element, img image.Image) {
 		tx := box.Min.X + (box.Dx()-tw)/2
 		ty := box.Min.Y + (box.Dy()-th)/2
 		target := image.Rect(tx, ty, tx+tw, ty+th)
-		if g, ok := dst.(*image.Gray); ok {
+		if drawFixed(dst, target, img) {
+			// done: fixedScaler (photoscale.go)
+		} else if g, ok := dst.(*image.Gray); ok {
 			// Scale onto white, then darken the panel where the image is
 			// dark: resin adds ink, it never removes any.
 			tmp := image.NewRGBA(image.Rect(0, 0, tw, th))
