@@ -339,7 +339,8 @@ func shapePath(z *vector.Rasterizer, k kind, x0, y0, x1, y1, r float64, reverse 
 func paintShape(dst draw.Image, el *element) {
 	x0, y0, x1, y1 := el.x, el.y, el.x+el.w, el.y+el.h
 	if el.hasFill {
-		fillPath(dst, el.fill, x0, y0, x1, y1, func(z *vector.Rasterizer, ox, oy float64) {
+		key := shapeKey{el.kind, x0, y0, x1, y1, el.radius, 0}
+		fillPath(dst, el.fill, key, x0, y0, x1, y1, func(z *vector.Rasterizer, ox, oy float64) {
 			shapePath(z, el.kind, x0-ox, y0-oy, x1-ox, y1-oy, el.radius, false)
 		})
 	}
@@ -347,7 +348,8 @@ func paintShape(dst draw.Image, el *element) {
 		h := el.strokeWidth / 2
 		ox0, oy0 := math.Max(0, x0-h), math.Max(0, y0-h)
 		ox1, oy1 := math.Min(Width, x1+h), math.Min(Height, y1+h)
-		fillPath(dst, el.stroke, ox0, oy0, ox1, oy1, func(z *vector.Rasterizer, ox, oy float64) {
+		key := shapeKey{el.kind, x0, y0, x1, y1, el.radius, el.strokeWidth}
+		fillPath(dst, el.stroke, key, ox0, oy0, ox1, oy1, func(z *vector.Rasterizer, ox, oy float64) {
 			shapePath(z, el.kind, ox0-ox, oy0-oy, ox1-ox, oy1-oy, el.radius+h, false)
 			shapePath(z, el.kind, x0+h-ox, y0+h-oy, x1-h-ox, y1-h-oy, math.Max(0, el.radius-h), true)
 		})
@@ -355,11 +357,18 @@ func paintShape(dst draw.Image, el *element) {
 }
 
 // fillPath rasterizes a path built by add over the pixel box around
-// (x0,y0)-(x1,y1) and paints it in c.
-func fillPath(dst draw.Image, c color.NRGBA, x0, y0, x1, y1 float64, add func(z *vector.Rasterizer, ox, oy float64)) {
+// (x0,y0)-(x1,y1) and paints it in c. On the colour layer the path's
+// coverage is kept (shapeCoverage), keyed by the shape it draws.
+func fillPath(dst draw.Image, c color.NRGBA, key shapeKey, x0, y0, x1, y1 float64, add func(z *vector.Rasterizer, ox, oy float64)) {
 	r := image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1))).Intersect(dst.Bounds())
 	if r.Empty() {
 		return
+	}
+	if rgba, ok := dst.(*image.RGBA); ok && cacheShapes {
+		if cv := shapeCoverage(key, r, add); cv != nil {
+			cv.over(rgba, c)
+			return
+		}
 	}
 	z := vector.NewRasterizer(r.Dx(), r.Dy())
 	add(z, float64(r.Min.X), float64(r.Min.Y))

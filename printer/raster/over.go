@@ -141,7 +141,8 @@ func clonePanels(ps *Panels) Panels {
 // a tile is a different cache line).
 func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlack *image.Gray, opt Options, ps *Panels) {
 	const tw, th = Width / 8, Height / 8
-	var changed [th][tw]bool
+	// Tiles whose colour pixels differ, and tiles whose K dots do.
+	var changed, kChanged [th][tw]bool
 	ib, bb := img.Bounds(), base.Bounds()
 	var kb, kbb image.Rectangle
 	if black != nil {
@@ -173,9 +174,10 @@ func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlac
 		if bytes.Equal(ka, kbs) {
 			continue
 		}
-		for tx := range row {
-			if !row[tx] {
-				row[tx] = binary.LittleEndian.Uint64(ka[8*tx:8*tx+8]) != binary.LittleEndian.Uint64(kbs[8*tx:8*tx+8])
+		krow := &kChanged[y/8]
+		for tx := range krow {
+			if !krow[tx] {
+				krow[tx] = binary.LittleEndian.Uint64(ka[8*tx:8*tx+8]) != binary.LittleEndian.Uint64(kbs[8*tx:8*tx+8])
 			}
 		}
 	}
@@ -206,10 +208,13 @@ func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlac
 	// panel lines while the column is done.
 	for tx := range tw {
 		for ty := range th {
-			if !changed[ty][tx] {
+			if !changed[ty][tx] && !kChanged[ty][tx] {
 				continue
 			}
 			y0, c, rowOf := 8*ty, chunk[ty], &rowsOf[ty]
+			if !changed[ty][tx] && kOnly(black, ps, opt, tx, ty, c, rowOf, lineBytes, nb) {
+				continue
+			}
 			// The tile's 8 rows of colour pixels and of K dots.
 			var rows [8][]uint8
 			var krows [8][]uint8
@@ -282,27 +287,62 @@ func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlac
 	}
 }
 
-// pack8 packs eight values of bits bits each into out[:bits], most
-// significant bit first: one step of pack, with constant shifts for the
-// colour bit counts.
-func pack8(out []byte, bits int, w *[8]uint8) {
-	var acc uint64
-	switch bits {
-	case 5:
-		acc = uint64(w[0])<<35 | uint64(w[1])<<30 | uint64(w[2])<<25 | uint64(w[3])<<20 |
-			uint64(w[4])<<15 | uint64(w[5])<<10 | uint64(w[6])<<5 | uint64(w[7])
-	case 6:
-		acc = uint64(w[0])<<42 | uint64(w[1])<<36 | uint64(w[2])<<30 | uint64(w[3])<<24 |
-			uint64(w[4])<<18 | uint64(w[5])<<12 | uint64(w[6])<<6 | uint64(w[7])
-	case 7:
-		acc = uint64(w[0])<<49 | uint64(w[1])<<42 | uint64(w[2])<<35 | uint64(w[3])<<28 |
-			uint64(w[4])<<21 | uint64(w[5])<<14 | uint64(w[6])<<7 | uint64(w[7])
-	default:
-		b := uint(bits)
-		acc = uint64(w[0])<<(7*b) | uint64(w[1])<<(6*b) | uint64(w[2])<<(5*b) | uint64(w[3])<<(4*b) |
-			uint64(w[4])<<(3*b) | uint64(w[5])<<(2*b) | uint64(w[6])<<b | uint64(w[7])
+// kOnly redoes a tile whose colour pixels equal the base's and whose K
+// dots do not, when the base has no resin on it: there the base's colour
+// bytes are the colour pixels' levels, and the card's are the same with
+// the points under resin cleared (convertFast clears the colour under a
+// K dot). It says false, touching nothing, when the base has resin on the
+// tile (its colour bytes are cleared there: the tile needs the pixels).
+func kOnly(black *image.Gray, ps *Panels, opt Options, tx, ty, c int, rowOf *[8]int, lineBytes, nb int) bool {
+	var ns [8]int
+	for j := range ns {
+		ns[j], _ = place(8*tx+j, 0, opt.Rotate180)
+		if ps.K.Data[ns[j]*Points/8+c] != 0 {
+			return false
+		}
 	}
-	for k := range out[:bits] {
-		out[k] = byte(acc >> (8 * uint(bits-1-k)))
+	kb := black.Bounds()
+	var krows [8][]uint8
+	for r := range krows {
+		o := black.PixOffset(kb.Min.X+8*tx, kb.Min.Y+8*ty+r)
+		krows[r] = black.Pix[o : o+8 : o+8]
 	}
+	clearMask := &clearMasks[nb]
+	for j, n := range ns {
+		var k uint8
+		for _, r := range rowOf {
+			b := uint8(0)
+			if krows[r][j] < 128 {
+				b = 1
+			}
+			k = k<<1 | b
+		}
+		ps.K.Data[n*Points/8+c] = k
+		if ps.Y == nil || k == 0 {
+			continue
+		}
+		m := clearMask[k]
+		o := n*lineBytes + c*nb
+		for _, p := range [3][]byte{ps.Y.Data[o : o+nb : o+nb], ps.M.Data[o : o+nb : o+nb], ps.C.Data[o : o+nb : o+nb]} {
+			for q := range p {
+				p[q] &^= byte(m >> (8 * uint(nb-1-q)))
+			}
+		}
+	}
+	return true
 }
+
+// clearMasks[bits][k] has the bits of point i of an 8-point chunk (bits
+// bits each, point 0 most significant) set where bit 7-i of k is set.
+var clearMasks = func() (t [8][256]uint64) {
+	for _, bits := range []int{1, 5, 6, 7} {
+		for k := range 256 {
+			for i := range 8 {
+				if k>>(7-i)&1 != 0 {
+					t[bits][k] |= (1<<bits - 1) << (uint(7-i) * uint(bits))
+				}
+			}
+		}
+	}
+	return t
+}()

@@ -87,6 +87,14 @@ func TestConvertOverIsConvert(t *testing.T) {
 	r := rand.New(rand.NewPCG(18, 1))
 	baseA, kA := noisy(3) // a base not at the origin of its pixel slice
 	baseB, kB := noisy(4)
+	// As a template's K layer is: mostly no resin, some labels.
+	for _, k := range []*image.Gray{kA, kB} {
+		for i := range k.Pix {
+			if x, y := i%Width, i/Width; (x/40+y/24)%5 != 0 {
+				k.Pix[i] = 255
+			}
+		}
+	}
 	bare := []image.Rectangle{image.Rect(100, 200, 300, 260), image.Rect(-10, 600, 40, 700)}
 	opts := []Options{
 		{}, {Levels: 64}, {Levels: 128}, {Ribbon: "ymck"}, {Ribbon: "ko", NoVarnish: bare}, {Ribbon: "k"},
