@@ -40,6 +40,12 @@ type taps struct {
 	at    []int32
 	coord []int32
 	w     []int64
+	// The same taps dense: output i takes source samples first[i] …
+	// first[i]+n-1 with weights dense[i*n:(i+1)*n], zero where a sample
+	// has no tap (adding nothing changes nothing).
+	n     int
+	first []int32
+	dense []int64
 }
 
 // catmullRom is the kernel (B = 0, C = ½; Mitchell and Netravali), support 2.
@@ -99,6 +105,25 @@ func newTaps(dw, sw int) taps {
 			t.w[big] += 1<<fixW - sum
 		}
 		t.at[i+1] = int32(len(t.w))
+	}
+	for i := range dw {
+		lo, hi := t.at[i], t.at[i+1]
+		if hi > lo {
+			t.n = max(t.n, int(t.coord[hi-1]-t.coord[lo])+1)
+		}
+	}
+	t.first = make([]int32, dw)
+	t.dense = make([]int64, dw*t.n)
+	for i := range dw {
+		lo, hi := t.at[i], t.at[i+1]
+		if hi == lo {
+			continue
+		}
+		f := min(t.coord[lo], int32(sw-t.n)) // the window stays in the source
+		t.first[i] = f
+		for k := lo; k < hi; k++ {
+			t.dense[i*t.n+int(t.coord[k]-f)] = t.w[k]
+		}
 	}
 	return t
 }
@@ -192,63 +217,51 @@ func clamp16(v int32) int32 {
 func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row []uint8)) {
 	b := z.pool.Get().(*scaleBuf)
 	defer z.pool.Put(b)
-	dw, m := z.dw, z.dw*channels
-	const hs = fixW - fixT
-	// Horizontal: each source row to dw values a channel, the channels
-	// of a tap together.
+	m := z.dw * channels
+	// Horizontal: each source row to dw values a channel. 8-bit samples
+	// are read where they are, with the weights times 0x101 (a sample's
+	// 16-bit value is 0x101 times its byte); YCbCr is converted first.
 	for y := range z.sh {
-		z.loadRow(b, src, y)
 		tmp := b.tmp[y*m : (y+1)*m]
-		if channels == 1 {
-			row := b.row[:z.sw]
-			for i := range dw {
-				lo, hi := z.h.at[i], z.h.at[i+1]
-				ws := z.h.w[lo:hi]
-				var a int64
-				for k, s := range z.h.coord[lo:hi] {
-					a += int64(row[s]) * ws[k]
-				}
-				tmp[i] = int32((a + 1<<(hs-1)) >> hs)
-			}
-			continue
-		}
-		row := b.row[:3*z.sw]
-		for i := range dw {
-			lo, hi := z.h.at[i], z.h.at[i+1]
-			ws := z.h.w[lo:hi]
-			var ar, ag, ab int64
-			for k, s := range z.h.coord[lo:hi] {
-				w := ws[k]
-				p := row[3*s : 3*s+3 : 3*s+3]
-				ar += int64(p[0]) * w
-				ag += int64(p[1]) * w
-				ab += int64(p[2]) * w
-			}
-			t := tmp[3*i : 3*i+3 : 3*i+3]
-			t[0], t[1], t[2] = int32((ar+1<<(hs-1))>>hs), int32((ag+1<<(hs-1))>>hs), int32((ab+1<<(hs-1))>>hs)
+		switch s := src.(type) {
+		case *image.Gray:
+			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
+			hpass1(tmp, s.Pix[o:o+z.sw], &z.h, 0x101)
+		case *image.RGBA:
+			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
+			hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+		case *image.NRGBA: // opaque: the same values as RGBA
+			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
+			hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+		default:
+			z.loadRow(b, src, y)
+			hpass3(tmp, b.row[:3*z.sw], 3, &z.h, 1)
 		}
 	}
-	// Vertical: each output row from the rows of tmp it takes, two rows at
-	// a time, in memory order.
+	// Vertical: each output row from the rows of tmp it takes, four rows
+	// at a time, in memory order.
 	const vs = fixW + fixT
 	acc, out := b.acc[:m], b.out[:m]
+	n := z.v.n
 	for dy := range z.dh {
-		lo, hi := int(z.v.at[dy]), int(z.v.at[dy+1])
+		f := int(z.v.first[dy])
+		ws := z.v.dense[dy*n : dy*n+n]
 		clear(acc)
-		k := lo
-		for ; k+1 < hi; k += 2 {
-			s0, s1 := int(z.v.coord[k]), int(z.v.coord[k+1])
-			w0, w1 := z.v.w[k], z.v.w[k+1]
-			r0, r1 := b.tmp[s0*m:s0*m+m], b.tmp[s1*m:s1*m+m]
-			r1 = r1[:len(r0)]
+		k := 0
+		for ; k+3 < n; k += 4 {
+			r0, r1, r2, r3 := b.tmp[(f+k)*m:(f+k+1)*m], b.tmp[(f+k+1)*m:(f+k+2)*m], b.tmp[(f+k+2)*m:(f+k+3)*m], b.tmp[(f+k+3)*m:(f+k+4)*m]
+			w0, w1, w2, w3 := ws[k], ws[k+1], ws[k+2], ws[k+3]
+			r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
 			acc := acc[:len(r0)]
 			for j, v := range r0 {
-				acc[j] += int64(v)*w0 + int64(r1[j])*w1
+				acc[j] += int64(v)*w0 + int64(r1[j])*w1 + int64(r2[j])*w2 + int64(r3[j])*w3
 			}
 		}
-		if k < hi {
-			s0, w0 := int(z.v.coord[k]), z.v.w[k]
-			r0 := b.tmp[s0*m : s0*m+m]
+		for ; k < n; k++ {
+			r0, w0 := b.tmp[(f+k)*m:(f+k+1)*m], ws[k]
+			if w0 == 0 {
+				continue
+			}
 			acc := acc[:len(r0)]
 			for j, v := range r0 {
 				acc[j] += int64(v) * w0
@@ -261,6 +274,69 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 			out[j] = uint8(min(max(v, 0), 0xffff) >> 8)
 		}
 		put(dy, out)
+	}
+}
+
+// hpass3 filters one row of three-channel samples (stride elements
+// apart, the channels first) into dst, dw × 3 values in 16-bit units with
+// fixT fraction bits; unit scales the samples to 16-bit units.
+func hpass3[T uint8 | int32](dst []int32, row []T, stride int, t *taps, unit int64) {
+	const hs = fixW - fixT
+	n := t.n
+	if n == 6 && stride == 4 {
+		hpass3x6(dst, row, t, unit)
+		return
+	}
+	for i := range len(dst) / 3 {
+		f := int(t.first[i]) * stride
+		ws := t.dense[i*n : i*n+n]
+		p := row[f : f+stride*n]
+		var ar, ag, ab int64
+		for k, w := range ws {
+			q := p[stride*k : stride*k+3 : stride*k+3]
+			ar += int64(q[0]) * w
+			ag += int64(q[1]) * w
+			ab += int64(q[2]) * w
+		}
+		d := dst[3*i : 3*i+3 : 3*i+3]
+		d[0] = int32((ar*unit + 1<<(hs-1)) >> hs)
+		d[1] = int32((ag*unit + 1<<(hs-1)) >> hs)
+		d[2] = int32((ab*unit + 1<<(hs-1)) >> hs)
+	}
+}
+
+// hpass3x6 is hpass3 for six taps and four-element samples (RGBA or
+// NRGBA shrunk by up to ≈ 1.4, as the centre's photo into the card's
+// box), the taps written out.
+func hpass3x6[T uint8 | int32](dst []int32, row []T, t *taps, unit int64) {
+	const hs = fixW - fixT
+	for i := range len(dst) / 3 {
+		f := int(t.first[i]) * 4
+		w := t.dense[i*6 : i*6+6 : i*6+6]
+		p := row[f : f+24 : f+24]
+		ar := int64(p[0])*w[0] + int64(p[4])*w[1] + int64(p[8])*w[2] + int64(p[12])*w[3] + int64(p[16])*w[4] + int64(p[20])*w[5]
+		ag := int64(p[1])*w[0] + int64(p[5])*w[1] + int64(p[9])*w[2] + int64(p[13])*w[3] + int64(p[17])*w[4] + int64(p[21])*w[5]
+		ab := int64(p[2])*w[0] + int64(p[6])*w[1] + int64(p[10])*w[2] + int64(p[14])*w[3] + int64(p[18])*w[4] + int64(p[22])*w[5]
+		d := dst[3*i : 3*i+3 : 3*i+3]
+		d[0] = int32((ar*unit + 1<<(hs-1)) >> hs)
+		d[1] = int32((ag*unit + 1<<(hs-1)) >> hs)
+		d[2] = int32((ab*unit + 1<<(hs-1)) >> hs)
+	}
+}
+
+// hpass1 is hpass3 for one channel.
+func hpass1(dst []int32, row []uint8, t *taps, unit int64) {
+	const hs = fixW - fixT
+	n := t.n
+	for i := range dst {
+		f := int(t.first[i])
+		ws := t.dense[i*n : i*n+n]
+		p := row[f : f+n]
+		var a int64
+		for k, w := range ws {
+			a += int64(p[k]) * w
+		}
+		dst[i] = int32((a*unit + 1<<(hs-1)) >> hs)
 	}
 }
 
