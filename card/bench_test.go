@@ -59,10 +59,12 @@ func BenchmarkComposite(b *testing.B) {
 
 // BenchmarkRenderCentreJob: the demo card from a job of the centre's kind
 // (sim/central: a 240 × 320 PNG photo, a grey PNG signature), as the
-// daemon renders it, with the fixed-point photo scaler against x/image's
-// CatmullRom, alternated call by call (thread CPU time, medians).
+// daemon renders it, against the code before the fourth pass (x/image's
+// photo scaler, the frame rasterized on every card, glyphs composited in
+// 16-bit arithmetic pixel by pixel), alternated call by call (thread CPU
+// time, medians).
 func BenchmarkRenderCentreJob(b *testing.B) {
-	defer card.SetFixedScaler(true)
+	defer card.SetPrevious(false)
 	tpl := card.DemoTemplate()
 	p := central.JobSpec{Station: "ST-BENCH-01", JobID: "J-1", Seed: 5, Issued: time.Now()}.Payload()
 	render := func() {
@@ -70,7 +72,7 @@ func BenchmarkRenderCentreJob(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchcpu.Compare(b, []string{"xdraw", "fixed"},
-		func() { card.SetFixedScaler(false); render(); card.SetFixedScaler(true) },
+	benchcpu.Compare(b, []string{"before", "now"},
+		func() { card.SetPrevious(true); render(); card.SetPrevious(false) },
 		render)
 }

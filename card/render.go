@@ -10,6 +10,7 @@ import (
 	_ "image/jpeg" // job photos
 	_ "image/png"  // job photos and signatures
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -100,17 +101,19 @@ func render(t *Template, fields map[string]string, photo, signature []byte, b *b
 		}
 	}
 
-	col := image.NewRGBA(image.Rect(0, 0, Width, Height))
+	var col *image.RGBA
 	var blk *image.Gray
-	if t.usesBlack {
-		blk = image.NewGray(image.Rect(0, 0, Width, Height))
-	}
 	if b != nil {
-		copy(col.Pix, b.col.Pix)
-		if blk != nil {
-			copy(blk.Pix, b.blk.Pix)
+		// Copies of the base, allocated without being zeroed first.
+		col = &image.RGBA{Pix: slices.Clone(b.col.Pix), Stride: b.col.Stride, Rect: b.col.Rect}
+		if t.usesBlack {
+			blk = &image.Gray{Pix: slices.Clone(b.blk.Pix), Stride: b.blk.Stride, Rect: b.blk.Rect}
 		}
 	} else {
+		col = image.NewRGBA(image.Rect(0, 0, Width, Height))
+		if t.usesBlack {
+			blk = image.NewGray(image.Rect(0, 0, Width, Height))
+		}
 		paintBackground(col, t.bg)
 		if blk != nil {
 			for i := range blk.Pix {
@@ -404,7 +407,7 @@ func drawString(d *font.Drawer, s string) {
 		dr, mask, maskp, advance, _ := d.Face.Glyph(d.Dot, c)
 		if !dr.Empty() {
 			if a, ok := mask.(*image.Alpha); ok {
-				glyphOverGray(g, dr, u, a, maskp)
+				glyphOver(g, dr, u, a, maskp)
 			} else {
 				draw.DrawMask(d.Dst, dr, d.Src, image.Point{}, mask, maskp, draw.Over)
 			}
@@ -417,10 +420,15 @@ func drawString(d *font.Drawer, s string) {
 // fastGlyphs is switched off by tests and benchmarks to compare.
 var fastGlyphs = true
 
+// glyphOver is glyphOverGray; benchmarks swap in the previous code.
+var glyphOver = glyphOverGray
+
 // glyphOverGray is draw.DrawMask(dst, r, src, image.Point{}, mask, mp,
 // draw.Over) for a Gray destination, a uniform source and an Alpha mask:
-// the same clipping and, per pixel, the same 16-bit integer arithmetic as
-// image/draw's RGBA64Image path followed by Gray.SetRGBA64's luminance.
+// the same clipping and, per pixel, the result of the same 16-bit integer
+// arithmetic as image/draw's RGBA64Image path followed by Gray.SetRGBA64's
+// luminance — read from a table of every (mask alpha, grey) pair made once
+// per ink colour (overGrayTable).
 func glyphOverGray(dst *image.Gray, r image.Rectangle, src *image.Uniform, mask *image.Alpha, mp image.Point) {
 	orig := r.Min
 	r = r.Intersect(dst.Bounds())
@@ -429,27 +437,55 @@ func glyphOverGray(dst *image.Gray, r image.Rectangle, src *image.Uniform, mask 
 		return
 	}
 	mp = mp.Add(r.Min.Sub(orig))
-	const m = 1<<16 - 1
-	sr, sg, sb, sa := src.C.RGBA()
-	sr, sg, sb, sa = uint32(uint16(sr)), uint32(uint16(sg)), uint32(uint16(sb)), uint32(uint16(sa))
+	tbl := overGrayTable(src.C)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		mrow := mask.Pix[mask.PixOffset(mp.X, mp.Y+y-r.Min.Y):]
 		drow := dst.Pix[dst.PixOffset(r.Min.X, y):]
-		for i := range r.Dx() {
-			ma := uint32(mrow[i])
-			if ma == 0 {
-				continue // Over with nothing: unchanged
+		mrow, drow = mrow[:r.Dx()], drow[:r.Dx()]
+		for i, ma := range mrow {
+			if ma != 0 { // Over with nothing: unchanged
+				drow[i] = tbl[int(ma)<<8|int(drow[i])]
 			}
-			ma |= ma << 8
-			d := uint32(drow[i])
+		}
+	}
+}
+
+// overGrayTable returns, for an ink colour, the grey that draw.Over of
+// that ink with mask alpha ma leaves on grey d, at [ma<<8|d].
+func overGrayTable(c color.Color) *[1 << 16]uint8 {
+	sr, sg, sb, sa := c.RGBA()
+	k := [4]uint32{sr, sg, sb, sa}
+	overGray.Lock()
+	defer overGray.Unlock()
+	if t, ok := overGray.m[k]; ok {
+		return t
+	}
+	if overGray.m == nil || len(overGray.m) >= 16 {
+		overGray.m = map[[4]uint32]*[1 << 16]uint8{} // a template has a few ink colours
+	}
+	const m = 1<<16 - 1
+	sr, sg, sb, sa = uint32(uint16(sr)), uint32(uint16(sg)), uint32(uint16(sb)), uint32(uint16(sa))
+	t := new([1 << 16]uint8)
+	for mi := range 256 {
+		ma := uint32(mi)
+		ma |= ma << 8
+		a := m - (sa * ma / m)
+		for di := range 256 {
+			d := uint32(di)
 			d |= d << 8
-			a := m - (sa * ma / m)
 			cr := uint32(uint16((d*a + sr*ma) / m))
 			cg := uint32(uint16((d*a + sg*ma) / m))
 			cb := uint32(uint16((d*a + sb*ma) / m))
-			drow[i] = uint8((19595*cr + 38470*cg + 7471*cb + 1<<15) >> 24)
+			t[mi<<8|di] = uint8((19595*cr + 38470*cg + 7471*cb + 1<<15) >> 24)
 		}
 	}
+	overGray.m[k] = t
+	return t
+}
+
+var overGray struct {
+	sync.Mutex
+	m map[[4]uint32]*[1 << 16]uint8
 }
 
 // photoScaler returns x/image's Catmull-Rom scaler for these sizes, made
