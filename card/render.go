@@ -1,14 +1,11 @@
 package card
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
-	_ "image/jpeg" // job photos
-	_ "image/png"  // job photos and signatures
 	"math"
 	"slices"
 	"strings"
@@ -24,7 +21,7 @@ import (
 var (
 	ErrMissingField  = errors.New("required field is missing or empty")
 	ErrTextTooLong   = errors.New("text does not fit its box even at the smallest size")
-	ErrBadImage      = errors.New("image is not a readable JPEG or PNG")
+	ErrBadImage      = errors.New("image is not a readable PNG, JPEG or WebP")
 	ErrImageTooLarge = errors.New("image is too large")
 	ErrQRTooDense    = errors.New("QR code does not fit its box with modules of at least 3 pixels")
 )
@@ -61,7 +58,7 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // Render draws a job onto the card. color is the full-colour card with
 // everything except the K-layer elements; black is the K panel (0 = black
 // resin, 255 = none), nil when the template puts nothing on K. photo and
-// signature are JPEG or PNG bytes; each is needed only if the template has
+// signature are PNG, JPEG or WebP bytes (imageformat.go); each is needed only if the template has
 // an image element for it.
 //
 // The template's static layers are drawn once per template hash and
@@ -214,12 +211,9 @@ func decodeImage(source string, b []byte, els []element) (image.Image, error) {
 	if len(b) > MaxImageBytes {
 		return nil, fail(fmt.Errorf("%w: %d bytes, at most %d", ErrImageTooLarge, len(b), MaxImageBytes))
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	cfg, _, err := DecodeImageConfig(b)
 	if err != nil {
-		return nil, fail(fmt.Errorf("%w: %w", ErrBadImage, err))
-	}
-	if format != "jpeg" && format != "png" {
-		return nil, fail(fmt.Errorf("%w: it is %s", ErrBadImage, format))
+		return nil, fail(err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, fail(fmt.Errorf("%w: %d × %d pixels", ErrBadImage, cfg.Width, cfg.Height))
@@ -227,9 +221,9 @@ func decodeImage(source string, b []byte, els []element) (image.Image, error) {
 	if cfg.Width > MaxImageSide || cfg.Height > MaxImageSide {
 		return nil, fail(fmt.Errorf("%w: %d × %d pixels, at most %d a side", ErrImageTooLarge, cfg.Width, cfg.Height, MaxImageSide))
 	}
-	img, _, err := image.Decode(bytes.NewReader(b))
+	img, err := DecodeImage(b)
 	if err != nil {
-		return nil, fail(fmt.Errorf("%w: %w", ErrBadImage, err))
+		return nil, fail(err)
 	}
 	return img, nil
 }

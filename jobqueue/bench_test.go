@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"printstation/card"
+	"printstation/jobqueue"
 	"printstation/sim/central"
+	"printstation/sim/central/imgenc"
 )
 
 func gz(b []byte) int {
@@ -29,41 +31,72 @@ func feedBytes(env string) int {
 }
 
 // BenchmarkWireBytesPerJob compares what one job costs on the slow link in
-// template mode (fields + photo + signature + chip, signed) as the centre
-// sends it now — JWS JSON form, payload unencoded (RFC 7797) — against the
-// same payload in a compact JWS (the payload base64url-encoded around its
-// base64 images: the earlier form, same run) and against a job that carries
-// a pre-rendered 1016x648 card image (PNG) plus the same chip data. It also
-// reports the payload's incompressible part (photo + signature image + chip
-// data, raw bytes): the floor no encoding gets under.
+// template mode (fields + photo + signature + chip, signed), each form
+// built from the same people in the same run:
+//
+//   - webp: as the centre sends it now — JWS JSON form, payload unencoded
+//     (RFC 7797), photo and signature image WebP lossless;
+//   - png: the same with the same pixels as PNG (the form before);
+//   - compact: PNG images and a compact JWS (the payload base64url-encoded
+//     around its base64 images: the form before that);
+//   - rendered: a job that carries a pre-rendered 1016x648 card image (PNG)
+//     plus the same chip data instead of fields, photo and signature.
+//
+// It also reports each form's incompressible part (photo + signature image
+// + chip data, raw bytes): the floor no envelope encoding gets under.
 func BenchmarkWireBytesPerJob(b *testing.B) {
 	f := &fixture{key: seedKey(1), kid: "issuer-2026-1"}
 	tmpl, err := card.Parse(card.DemoTemplateJSON())
 	if err != nil {
 		b.Fatal(err)
 	}
-	var tmplBytes, compactBytes, cardBytes, tmplRaw, floor int
+	var webpBytes, webpRaw, pngBytes, compactBytes, cardBytes, webpFloor, pngFloor, webpImg, pngImg int
+	var page []string // the first 20 WebP envelopes: one feed page
+	floor := func(p *jobqueue.Payload) int {
+		n := len(p.Photo) + len(p.Signature)
+		for _, cf := range p.Chip.Files {
+			n += len(cf.Data)
+		}
+		return n
+	}
 	for i := 0; i < b.N; i++ {
 		spec := f.spec(i%20 + 1)
-		p := spec.Payload()
-		jws, err := central.Sign(f.key, f.kid, p)
+		p := spec.Payload() // PNG images
+		w := *p
+		if w.Photo, err = imgenc.Reencode(p.Photo, imgenc.WebP); err != nil {
+			b.Fatal(err)
+		}
+		if w.Signature, err = imgenc.Reencode(p.Signature, imgenc.WebP); err != nil {
+			b.Fatal(err)
+		}
+		jws, err := central.Sign(f.key, f.kid, &w)
 		if err != nil {
 			b.Fatal(err)
 		}
-		tmplRaw += len(jws)
-		tmplBytes += feedBytes(jws)
+		webpRaw += len(jws)
+		if len(page) < 20 {
+			page = append(page, jws)
+		}
+		webpBytes += feedBytes(jws)
+		webpFloor += floor(&w)
+		webpImg += len(w.Photo) + len(w.Signature)
+
+		pjws, err := central.Sign(f.key, f.kid, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pngBytes += feedBytes(pjws)
+		pngFloor += floor(p)
+		pngImg += len(p.Photo) + len(p.Signature)
+
 		raw, _ := json.Marshal(p)
 		cjws, err := central.SignCompact(f.key, f.kid, raw)
 		if err != nil {
 			b.Fatal(err)
 		}
 		compactBytes += feedBytes(cjws)
-		floor += len(p.Photo) + len(p.Signature)
-		for _, cf := range p.Chip.Files {
-			floor += len(cf.Data)
-		}
 
-		color, _, err := card.Render(tmpl, p.Fields, p.Photo, p.Signature)
+		color, _, err := card.Render(tmpl, w.Fields, w.Photo, w.Signature)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -83,14 +116,47 @@ func BenchmarkWireBytesPerJob(b *testing.B) {
 		cardBytes += feedBytes(bjws)
 	}
 	n := float64(b.N)
-	b.ReportMetric(float64(tmplBytes)/n, "template-B/job")
-	b.ReportMetric(float64(tmplRaw)/n, "template-raw-B/job")
-	b.ReportMetric(float64(compactBytes)/n, "compact-B/job")
-	b.ReportMetric(float64(tmplBytes)/float64(compactBytes), "vs-compact")
-	b.ReportMetric(float64(floor)/n, "images+chip-raw-B/job")
-	b.ReportMetric(float64(cardBytes)/n, "rendered-png-B/job")
-	b.ReportMetric(float64(cardBytes)/float64(tmplBytes), "ratio")
+	// The centre sends up to a page of jobs in one gzip'd answer; what
+	// repeats from job to job (field names, header, template) then costs
+	// once a page.
+	inPage := 0.0
+	if len(page) == 20 {
+		pb, _ := json.Marshal(page)
+		inPage = float64(gz(pb)) / 20
+		b.ReportMetric(inPage, "webp-in-page-of-20-B/job")
+	}
+	b.ReportMetric(float64(webpBytes)/n, "webp-B/job")
+	b.ReportMetric(float64(pngBytes)/n, "png-B/job")
+	b.ReportMetric(float64(compactBytes)/n, "compact-png-B/job")
+	b.ReportMetric(float64(cardBytes)/n, "rendered-B/job")
+	b.ReportMetric(float64(webpBytes)/float64(pngBytes), "webp/png")
+	b.ReportMetric(float64(webpBytes)/float64(compactBytes), "webp/compact")
+	b.ReportMetric(float64(cardBytes)/float64(webpBytes), "rendered/webp")
+	b.ReportMetric(float64(webpRaw)/n, "webp-raw-B/job")
+	b.ReportMetric(float64(webpFloor)/n, "webp-images+chip-B/job")
+	b.ReportMetric(float64(pngFloor)/n, "png-images+chip-B/job")
 	b.ReportMetric(float64(gz(card.DemoTemplateJSON())), "template-once-B")
+	if b.N == 1 {
+		return // the probe run: the table comes from the real one
+	}
+	b.Logf("bytes on the wire per job (gzip'd feed, mean of %d jobs, same run):\n"+
+		"  WebP lossless, JSON JWS (now)   %6.0f  (images %5.0f, images+chip %5.0f)  target ≤ 25000: %s\n"+
+		"  … the same in a page of 20      %6.0f  (0 when fewer than 20 jobs ran)\n"+
+		"  PNG, JSON JWS (before)          %6.0f  (images %5.0f, images+chip %5.0f)  webp/png %.3f\n"+
+		"  PNG, compact JWS (before that)  %6.0f  webp/compact %.3f\n"+
+		"  pre-rendered card PNG + chip    %6.0f  rendered/webp %.2f",
+		b.N, float64(webpBytes)/n, float64(webpImg)/n, float64(webpFloor)/n, passFail(float64(webpBytes)/n <= 25000),
+		inPage,
+		float64(pngBytes)/n, float64(pngImg)/n, float64(pngFloor)/n, float64(webpBytes)/float64(pngBytes),
+		float64(compactBytes)/n, float64(webpBytes)/float64(compactBytes),
+		float64(cardBytes)/n, float64(cardBytes)/float64(webpBytes))
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
 }
 
 // BenchmarkAddJob is verification (Ed25519, all checks) plus the encrypted,

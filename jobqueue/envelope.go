@@ -1,16 +1,12 @@
 package jobqueue
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // job photos
-	_ "image/png"  // job photos and signatures
 	"sort"
 	"strconv"
 	"strings"
@@ -521,19 +517,19 @@ func printableContent(p *Payload, lim Limits) (Code, string) {
 		if len(im.b) == 0 && im.optional {
 			continue
 		}
-		cfg, format, err := image.DecodeConfig(bytes.NewReader(im.b))
+		// The header alone first (card.DecodeImageConfig: PNG, JPEG or
+		// WebP), so that a few bytes declaring a huge image are refused
+		// before anything is decoded.
+		cfg, _, err := card.DecodeImageConfig(im.b)
 		if err != nil {
-			return CodeImageUndecodable, fmt.Sprintf("%s is not a readable PNG or JPEG image", im.name)
-		}
-		if format != "png" && format != "jpeg" {
-			return CodeImageUndecodable, fmt.Sprintf("%s is a %s image; only PNG and JPEG print", im.name, format)
+			return CodeImageUndecodable, fmt.Sprintf("%s is not a readable %s image", im.name, card.ImageFormats)
 		}
 		if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > lim.ImageSide || cfg.Height > lim.ImageSide {
 			return CodeImageTooLarge, fmt.Sprintf("%s is %d × %d pixels, at most %d a side", im.name, cfg.Width, cfg.Height, lim.ImageSide)
 		}
 		// The header can be fine and the data cut short: decode it whole
 		// (bounded by the side limit just checked).
-		if _, _, err := image.Decode(bytes.NewReader(im.b)); err != nil {
+		if _, err := card.DecodeImage(im.b); err != nil {
 			return CodeImageUndecodable, fmt.Sprintf("%s image data is damaged or cut short", im.name)
 		}
 	}

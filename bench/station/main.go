@@ -4,7 +4,7 @@
 // issue 18, each beside a baseline measured in the same run, with PASS or
 // FAIL against its target.
 //
-//	go run ./bench/station [--only cpu,util,four,outage,start] [--bin DIR]
+//	go run ./bench/station [--only cpu,util,four,outage,start,wire] [--bin DIR]
 //	make bench-station
 //
 // CPU is read from /proc/<pid>/stat of printstationd (user+system, all
@@ -70,13 +70,14 @@ func ptr(v bool) *bool { return &v }
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench-station", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "cpu,util,four,outage,start", "scenarios to run, comma-separated: cpu, util, x1, four, outage, start")
+	only := fs.String("only", "cpu,util,four,outage,start,wire", "scenarios to run, comma-separated: cpu, util, x1, four, outage, start, wire")
 	bin := fs.String("bin", "", "directory with printstationd, printstationctl, printersim and centralsim (default: build them)")
 	keep := fs.Bool("keep", false, "keep the work directory (databases, journals, logs)")
 	chipMode := fs.String("chip", "auto", "chip on a virtual card on pcscd: auto, on, off")
 	cards := fs.Int("cards", 40, "cards for the CPU scenario")
 	outage := fs.Float64("outage-speed", 240, "speed factor of the outage scenario: 4 hours take 4h/speed")
 	startJobs := fs.Int("start-jobs", 10000, "queued jobs for the start/RSS scenario")
+	wireJobs := fs.Int("wire-jobs", 100, "jobs for the bytes-on-the-wire scenario")
 	jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -128,6 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"four":   b.fourOnOneCPU,
 		"outage": func() error { return b.outage(*outage) },
 		"start":  func() error { return b.startWithQueue(*startJobs) },
+		"wire":   func() error { return b.wireBytes(*wireJobs) },
 	}
 	for _, name := range strings.Split(*only, ",") {
 		name = strings.TrimSpace(name)

@@ -29,14 +29,17 @@ import (
 type rig struct {
 	bin, dir, station string
 	centralAddr       string
-	files             centralFiles
-	central           *child
-	printers          []*simProc
-	extra             []*simProc // simulators outside the config
-	daemon            *child
-	cfg, sock         string
-	notify            *net.UnixConn
-	notifyPath        string
+	// linkAddr, when set, is where the station reaches the centre instead
+	// of centralAddr (the wire scenario's counting relay).
+	linkAddr   string
+	files      centralFiles
+	central    *child
+	printers   []*simProc
+	extra      []*simProc // simulators outside the config
+	daemon     *child
+	cfg, sock  string
+	notify     *net.UnixConn
+	notifyPath string
 	// startCPU is the daemon's CPU for the last runBatch's batch start
 	// commands: signed-in calls, each a password hash (argon2id).
 	startCPU time.Duration
@@ -133,6 +136,7 @@ type centralOpts struct {
 	jobs, batch int
 	noChip      bool
 	photoPool   int
+	images      string // centralsim --images: "" (its default, webp) or png
 }
 
 func newRig(bin, dir string, co centralOpts) (*rig, error) {
@@ -152,6 +156,9 @@ func newRig(bin, dir string, co centralOpts) (*rig, error) {
 	}
 	if co.photoPool > 0 {
 		args = append(args, "--photo-pool", fmt.Sprint(co.photoPool))
+	}
+	if co.images != "" {
+		args = append(args, "--images", co.images)
 	}
 	c, err := start(filepath.Join(bin, "centralsim"), args, nil)
 	if err != nil {
@@ -258,8 +265,12 @@ func (r *rig) writeConfig(o daemonOpts) error {
 	fmt.Fprintf(&b, "[log]\nlevel = \"warn\"\nformat = \"json\"\n[web]\nlisten = \"\"\n")
 	fmt.Fprintf(&b, "[queue]\nprefetch_jobs = %d\nprefetch_mb = 1000\n", o.prefetch)
 	fmt.Fprintf(&b, "[engine]\nmax_attempts = 3\nshutdown_grace_seconds = 20\nchip_timeout_seconds = 15\ncheckpoint_every = 50\n")
+	link := r.centralAddr
+	if r.linkAddr != "" {
+		link = r.linkAddr
+	}
 	fmt.Fprintf(&b, "[central]\nurl = \"https://%s\"\nclient_cert = %q\nclient_key = %q\nca_file = %q\nwitness_key = %q\npoll_seconds = %d\n",
-		r.centralAddr, r.files.CertFile, r.files.KeyFile, r.files.CAFile, strings.TrimSpace(string(witness)), o.poll)
+		link, r.files.CertFile, r.files.KeyFile, r.files.CAFile, strings.TrimSpace(string(witness)), o.poll)
 	fmt.Fprintf(&b, "[[central.issuer_key]]\nid = %q\nfile = %q\n", r.files.IssuerKID, r.files.IssuerKeyFile)
 	for _, p := range r.printers {
 		fmt.Fprintf(&b, "[[printer]]\nname = %q\ntransport = \"tcp\"\naddress = %q\nfeeder_capacity = 1000\n", p.name, p.addr)

@@ -145,7 +145,7 @@ func render(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("render", stderr)
 	tplPath := fs.String("template", "", "template JSON file (default: the built-in e-KTP demo)")
 	fieldsPath := fs.String("fields", "", `JSON object of job fields, {"nik": "...", ...} (default: sample data)`)
-	photoPath := fs.String("photo", "", "JPEG or PNG photo (default: a generated sample)")
+	photoPath := fs.String("photo", "", "PNG, JPEG or WebP photo (default: a generated sample)")
 	sigPath := fs.String("signature", "", "PNG signature (default: a generated sample)")
 	out := fs.String("out", "", "PNG file to write: the card as printed")
 	layers := fs.Bool("layers", false, "also write the colour and K panels as separate PNGs")

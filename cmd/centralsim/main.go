@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"printstation/sim/central"
+	"printstation/sim/central/imgenc"
 )
 
 func main() {
@@ -43,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jobs := fs.Int("jobs", 0, "jobs to issue for --station at start")
 	batch := fs.Int("batch-size", 25, "jobs per batch")
 	photoPool := fs.Int("photo-pool", 0, "draw only this many different photos and hand them out in turn (0: one per job); for benchmarks that queue many jobs")
+	images := fs.String("images", "webp", "how photos and signature images are sent: webp (lossless) or png (the earlier form, to measure against); the same pixels either way")
 	noChip := fs.Bool("no-chip", false, "issue jobs without chip data (for printers without an encoder)")
 	faults := fs.String("faults", "", `initial faults as JSON, e.g. '{"latency_ms":500,"error_rate":0.1}'`)
 	export := fs.String("export", "", "print the witness record of this station (for audit verify --centre) and exit")
@@ -53,7 +55,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "centralsim: --dir is required (keys and state are kept there)")
 		return 2
 	}
-	opts := central.Options{Dir: *dir, NoChip: *noChip, PhotoPool: *photoPool, Logger: zerolog.New(stderr).With().Timestamp().Logger()}
+	format, err := imgenc.ParseFormat(*images)
+	if err != nil {
+		fmt.Fprintf(stderr, "centralsim: --images: %v\n", err)
+		return 2
+	}
+	opts := central.Options{Dir: *dir, NoChip: *noChip, PhotoPool: *photoPool, ImageFormat: format, Logger: zerolog.New(stderr).With().Timestamp().Logger()}
 	if *faults != "" {
 		if err := json.Unmarshal([]byte(*faults), &opts.Faults); err != nil {
 			fmt.Fprintf(stderr, "centralsim: --faults: %v\n", err)

@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,6 +19,8 @@ func forbidden(cmd, pkg string) string {
 		return "test code"
 	case pkg == "printstation/demo":
 		return "the demo"
+	case strings.HasPrefix(pkg, "github.com/gen2brain/webp"), strings.HasPrefix(pkg, "github.com/tetratelabs/wazero"), strings.HasPrefix(pkg, "github.com/ebitengine/purego"):
+		return "the reference centre's WebP encoder (the station only decodes, with golang.org/x/image/webp)"
 	case cmd == "printstationctl" && (pkg == "printstation/station" || pkg == "printstation/web"):
 		return "the engine (the CLI needs only station/localapi)"
 	}
@@ -49,7 +52,7 @@ func TestProductionBinariesLinkNoTestCode(t *testing.T) {
 		}
 	}
 	// The check itself must see what it looks for: the demo command links
-	// the simulators on purpose.
+	// the simulators on purpose, and the centre simulator the encoder.
 	found := false
 	for _, p := range deps(t, "printstation-demo") {
 		if forbidden("printstation-demo", p) != "" {
@@ -58,5 +61,18 @@ func TestProductionBinariesLinkNoTestCode(t *testing.T) {
 	}
 	if !found {
 		t.Error("the dependency check found no simulator in printstation-demo: the check is broken")
+	}
+	found = false
+	for _, p := range deps(t, "centralsim") {
+		if strings.HasPrefix(p, "github.com/gen2brain/webp") && forbidden("centralsim", p) != "" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the dependency check does not see the WebP encoder in centralsim: the check is broken")
+	}
+	// The daemon decodes WebP job images.
+	if !slices.Contains(deps(t, "printstationd"), "golang.org/x/image/webp") {
+		t.Error("printstationd does not link golang.org/x/image/webp: WebP job images would not decode")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -34,6 +35,7 @@ import (
 	"printstation/card"
 	"printstation/inventory"
 	"printstation/jobqueue"
+	"printstation/sim/central/imgenc"
 )
 
 // Faults are the switches that make the centre misbehave. Rates are
@@ -69,6 +71,10 @@ type Options struct {
 	// photo is most of the cost of a job, and a benchmark that queues ten
 	// thousand jobs needs their number and size, not ten thousand faces.
 	PhotoPool int
+	// ImageFormat is how photos and signature images are encoded: WebP
+	// lossless [the default, ""] or PNG (the earlier form, to measure
+	// against; centralsim --images png). Both carry the same pixels.
+	ImageFormat imgenc.Format
 }
 
 // OutcomeRecord is one outcome item as received, with how often its key came.
@@ -148,6 +154,11 @@ func New(opts Options) (*Server, error) {
 	if opts.Validity == 0 {
 		opts.Validity = 30 * 24 * time.Hour
 	}
+	format, ferr := imgenc.ParseFormat(string(opts.ImageFormat))
+	if ferr != nil {
+		return nil, fmt.Errorf("central: %w", ferr)
+	}
+	opts.ImageFormat = format
 	if opts.Template == nil {
 		opts.Template = card.DemoTemplateJSON()
 	}
@@ -382,7 +393,8 @@ func (s *Server) IssueJobs(station string, n, batchSize int) ([]string, error) {
 	now := s.opts.Now()
 	var ids []string
 	var batch string
-	pool := map[int][]byte{} // Options.PhotoPool
+	type pooled struct{ photo, signature []byte }
+	pool := map[int]*pooled{} // Options.PhotoPool
 	for i := 0; i < n; i++ {
 		if i%batchSize == 0 {
 			st.batches++
@@ -395,17 +407,33 @@ func (s *Server) IssueJobs(station string, n, batchSize int) ([]string, error) {
 			Recorded: now.Add(-time.Duration(s.rng.IntN(14*24*60)) * time.Minute).Truncate(time.Minute),
 			Issued:   now, Validity: s.opts.Validity, Template: s.tmplRef, KID: s.opts.KID, Seed: seed,
 		}
+		im := personImages{format: s.opts.ImageFormat}
 		if s.opts.PhotoPool > 0 {
 			k := st.nextJob % s.opts.PhotoPool
-			spec.Person = newPerson(seed, reg, func() []byte {
-				if pool[k] == nil {
-					pool[k] = facePNG(mrand.New(mrand.NewPCG(uint64(k), 1)), 240, 320)
+			if pool[k] == nil {
+				pool[k] = &pooled{}
+			}
+			pk := pool[k]
+			im.photo = func() ([]byte, error) {
+				var err error
+				if pk.photo == nil {
+					pk.photo, err = imgenc.Encode(face(mrand.New(mrand.NewPCG(uint64(k), 1)), 240, 320), s.opts.ImageFormat)
 				}
-				return pool[k]
-			})
-		} else {
-			spec.Person = NewPerson(seed, reg)
+				return pk.photo, err
+			}
+			im.signature = func(drawn image.Image) ([]byte, error) {
+				var err error
+				if pk.signature == nil {
+					pk.signature, err = imgenc.Encode(drawn, s.opts.ImageFormat)
+				}
+				return pk.signature, err
+			}
 		}
+		per, err := newPerson(seed, reg, im)
+		if err != nil {
+			return nil, err
+		}
+		spec.Person = per
 		if s.opts.NoChip {
 			spec.Person.Chip = jobqueue.Chip{}
 		}
@@ -460,12 +488,16 @@ func (s *Server) IssueReprint(station, of string) (string, error) {
 		return "", fmt.Errorf("central: station %s has no job %s", station, of)
 	}
 	reg := regencyFor(station)
+	per, err := newPerson(seed, reg, personImages{format: s.opts.ImageFormat})
+	if err != nil {
+		return "", err
+	}
 	st.nextJob++
 	now := s.opts.Now()
 	spec := JobSpec{
 		Station: station, JobID: fmt.Sprintf("J-%s-%06d", reg.Code, st.nextJob), Batch: fmt.Sprintf("B-%s-%s-R", reg.Code, now.Format("20060102")),
 		Kind: jobqueue.KindReprint, ReprintOf: of, Recorded: now.Truncate(time.Minute), Issued: now, Validity: s.opts.Validity,
-		Template: s.tmplRef, KID: s.opts.KID, Seed: seed, Person: NewPerson(seed, reg),
+		Template: s.tmplRef, KID: s.opts.KID, Seed: seed, Person: per,
 	}
 	jws, err := Sign(s.issuer, s.opts.KID, spec.Payload())
 	if err != nil {

@@ -1,13 +1,11 @@
 package central
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"printstation/jobqueue"
+	"printstation/sim/central/imgenc"
 )
 
 // Sign signs a job payload as the issuing authority would: EdDSA, header
@@ -131,13 +130,32 @@ type Person struct {
 	Chip      jobqueue.Chip
 }
 
-// NewPerson draws a citizen from seed: fields, photo (~10–20 KB PNG),
-// signature image and about 8 KB of chip data over four files.
-func NewPerson(seed uint64, regency *Regency) *Person { return newPerson(seed, regency, nil) }
+// NewPerson draws a citizen from seed: fields, photo (240 × 320, a 16 KB
+// PNG), signature image (PNG) and about 8 KB of chip data over four files.
+// The server sends the same pixels as WebP lossless unless its
+// Options.ImageFormat says PNG; NewPerson keeps PNG, which is cheap to
+// encode, for the many tests that draw people.
+func NewPerson(seed uint64, regency *Regency) *Person {
+	p, err := newPerson(seed, regency, personImages{format: imgenc.PNG})
+	if err != nil {
+		// PNG encoding of an in-memory image has no way to fail.
+		panic(err)
+	}
+	return p
+}
 
-// newPerson is NewPerson; photo, when not nil, gives the photo instead of
-// drawing one (Options.PhotoPool).
-func newPerson(seed uint64, regency *Regency, photo func() []byte) *Person {
+// personImages says how newPerson encodes the photo and signature image.
+type personImages struct {
+	format imgenc.Format
+	// photo, when not nil, gives the encoded photo instead of drawing one;
+	// signature, when not nil, gives the encoded signature from the drawn
+	// one (Options.PhotoPool: both come from a pool).
+	photo     func() ([]byte, error)
+	signature func(drawn image.Image) ([]byte, error)
+}
+
+// newPerson is NewPerson with the images as im says.
+func newPerson(seed uint64, regency *Regency, im personImages) (*Person, error) {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	reg := regency
 	if reg == nil {
@@ -189,12 +207,26 @@ func newPerson(seed uint64, regency *Regency, photo func() []byte) *Person {
 		"tempat_terbit":     birthplace,
 		"tanggal_terbit":    fmt.Sprintf("%02d-%02d-2026", 1+r.IntN(28), 1+r.IntN(11)),
 	}}
-	if photo != nil {
-		p.Photo = photo()
+	var err error
+	if im.photo != nil {
+		p.Photo, err = im.photo()
 	} else {
-		p.Photo = facePNG(r, 240, 320)
+		p.Photo, err = imgenc.Encode(face(r, 240, 320), im.format)
 	}
-	p.Signature = signaturePNG(r, 300, 100)
+	if err != nil {
+		return nil, fmt.Errorf("central: photo: %w", err)
+	}
+	// Drawn in every case: the draw takes numbers from r, and the chip
+	// data after it must not depend on the pool.
+	sig := signature(r, 300, 100)
+	if im.signature != nil {
+		p.Signature, err = im.signature(sig)
+	} else {
+		p.Signature, err = imgenc.Encode(sig, im.format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("central: signature image: %w", err)
+	}
 	chip := func(n int) []byte {
 		b := make([]byte, n)
 		for i := range b {
@@ -213,7 +245,7 @@ func newPerson(seed uint64, regency *Regency, photo func() []byte) *Person {
 		Lock: true,
 	}
 	_ = months
-	return p
+	return p, nil
 }
 
 func kabupaten(name string) string {
@@ -255,10 +287,10 @@ func (s JobSpec) Payload() *jobqueue.Payload {
 	}
 }
 
-// facePNG draws a simple passport-style face: background, shoulders, head,
+// face draws a simple passport-style face: background, shoulders, head,
 // hair, eyes, nose and mouth, with sensor-like noise so that the PNG weighs
 // what a real compressed photo would (10–20 KB).
-func facePNG(r *rand.Rand, w, h int) []byte {
+func face(r *rand.Rand, w, h int) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	bg := []color.NRGBA{{200, 40, 40, 255}, {40, 80, 200, 255}}[r.IntN(2)] // e-KTP photos are on red or blue
 	skin := []color.NRGBA{{224, 172, 140, 255}, {198, 144, 110, 255}, {160, 110, 80, 255}}[r.IntN(3)]
@@ -306,9 +338,7 @@ func facePNG(r *rand.Rand, w, h int) []byte {
 			img.SetNRGBA(x, y, c)
 		}
 	}
-	var buf bytes.Buffer
-	(&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, img)
-	return buf.Bytes()
+	return img
 }
 
 func sat(v, n uint8) uint8 {
@@ -318,8 +348,8 @@ func sat(v, n uint8) uint8 {
 	return v + n
 }
 
-// signaturePNG draws a scribble in black on white.
-func signaturePNG(r *rand.Rand, w, h int) []byte {
+// signature draws a scribble in black on white.
+func signature(r *rand.Rand, w, h int) *image.Gray {
 	img := image.NewGray(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
 		img.Pix[i] = 255
@@ -335,7 +365,5 @@ func signaturePNG(r *rand.Rand, w, h int) []byte {
 			}
 		}
 	}
-	var buf bytes.Buffer
-	png.Encode(&buf, img)
-	return buf.Bytes()
+	return img
 }
