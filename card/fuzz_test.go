@@ -7,6 +7,7 @@ import (
 
 	"printstation/card"
 	"printstation/card/sample"
+	"printstation/sim/central/imgenc"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse (templates come from the central
@@ -60,6 +61,20 @@ func FuzzRenderImages(f *testing.F) {
 	f.Add(sample.Photo(1), sample.Signature(1))
 	f.Add(pngOf(image.NewGray(image.Rect(0, 0, 1, 300))), []byte{})
 	f.Add([]byte("\xff\xd8\xff\xe0"), []byte("\x89PNG\r\n\x1a\n"))
+	// WebP: lossless (VP8L, transforms and all, from libwebp), lossy (VP8),
+	// and the single-symbol form a bomb uses.
+	grad := image.NewNRGBA(image.Rect(0, 0, 24, 16))
+	for i := range grad.Pix {
+		grad.Pix[i] = uint8(i * 7)
+	}
+	for _, form := range []imgenc.Format{imgenc.WebP, imgenc.WebPLossy} {
+		b, err := imgenc.Encode(grad, form)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, b)
+	}
+	f.Add(must(imgenc.UniformVP8L(3, 5)), []byte("RIFF\x00\x00\x00\x00WEBPVP8X"))
 	tpl, err := card.Parse([]byte(tmpl(
 		`{"type": "image", "name": "foto", "source": "photo", "x": 700, "y": 100, "w": 200, "h": 250, "fill": "#ffffff"}`,
 		`{"type": "image", "name": "ttd", "layer": "k", "source": "signature", "x": 700, "y": 400, "w": 200, "h": 100, "optional": true}`)))

@@ -39,8 +39,9 @@ func feedBytes(env string) int {
 //   - png: the same with the same pixels as PNG (the form before);
 //   - compact: PNG images and a compact JWS (the payload base64url-encoded
 //     around its base64 images: the form before that);
-//   - rendered: a job that carries a pre-rendered 1016x648 card image (PNG)
-//     plus the same chip data instead of fields, photo and signature.
+//   - rendered: a job that carries a pre-rendered 1016x648 card image (PNG,
+//     and WebP lossless) plus the same chip data instead of fields, photo
+//     and signature.
 //
 // It also reports each form's incompressible part (photo + signature image
 // + chip data, raw bytes): the floor no envelope encoding gets under.
@@ -50,7 +51,7 @@ func BenchmarkWireBytesPerJob(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var webpBytes, webpRaw, pngBytes, compactBytes, cardBytes, webpFloor, pngFloor, webpImg, pngImg int
+	var webpBytes, webpRaw, pngBytes, compactBytes, cardBytes, cardWebPBytes, webpFloor, pngFloor, webpImg, pngImg int
 	var page []string // the first 20 WebP envelopes: one feed page
 	floor := func(p *jobqueue.Payload) int {
 		n := len(p.Photo) + len(p.Signature)
@@ -105,15 +106,26 @@ func BenchmarkWireBytesPerJob(b *testing.B) {
 			b.Fatal(err)
 		}
 		// The baseline job: the same envelope but the image instead of
-		// fields, photo and signature.
-		base := *p
-		base.Fields, base.Photo, base.Signature = map[string]string{"card_png": base64.StdEncoding.EncodeToString(img.Bytes())}, nil, nil
-		braw, _ := json.Marshal(base)
-		bjws, err := central.SignRaw(f.key, f.kid, braw)
+		// fields, photo and signature; and the same card as WebP lossless,
+		// so that the baseline gets the same encoder as the template job.
+		cardWebP, err := imgenc.Encode(color, imgenc.WebP)
 		if err != nil {
 			b.Fatal(err)
 		}
-		cardBytes += feedBytes(bjws)
+		for _, c := range []struct {
+			name string
+			img  []byte
+			sum  *int
+		}{{"card_png", img.Bytes(), &cardBytes}, {"card_webp", cardWebP, &cardWebPBytes}} {
+			base := *p
+			base.Fields, base.Photo, base.Signature = map[string]string{c.name: base64.StdEncoding.EncodeToString(c.img)}, nil, nil
+			braw, _ := json.Marshal(base)
+			bjws, err := central.SignRaw(f.key, f.kid, braw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			*c.sum += feedBytes(bjws)
+		}
 	}
 	n := float64(b.N)
 	// The centre sends up to a page of jobs in one gzip'd answer; what
@@ -132,6 +144,8 @@ func BenchmarkWireBytesPerJob(b *testing.B) {
 	b.ReportMetric(float64(webpBytes)/float64(pngBytes), "webp/png")
 	b.ReportMetric(float64(webpBytes)/float64(compactBytes), "webp/compact")
 	b.ReportMetric(float64(cardBytes)/float64(webpBytes), "rendered/webp")
+	b.ReportMetric(float64(cardWebPBytes)/n, "rendered-webp-B/job")
+	b.ReportMetric(float64(cardWebPBytes)/float64(webpBytes), "rendered-webp/webp")
 	b.ReportMetric(float64(webpRaw)/n, "webp-raw-B/job")
 	b.ReportMetric(float64(webpFloor)/n, "webp-images+chip-B/job")
 	b.ReportMetric(float64(pngFloor)/n, "png-images+chip-B/job")
@@ -144,12 +158,14 @@ func BenchmarkWireBytesPerJob(b *testing.B) {
 		"  … the same in a page of 20      %6.0f  (0 when fewer than 20 jobs ran)\n"+
 		"  PNG, JSON JWS (before)          %6.0f  (images %5.0f, images+chip %5.0f)  webp/png %.3f\n"+
 		"  PNG, compact JWS (before that)  %6.0f  webp/compact %.3f\n"+
-		"  pre-rendered card PNG + chip    %6.0f  rendered/webp %.2f",
+		"  pre-rendered card PNG + chip    %6.0f  rendered/webp %.2f\n"+
+		"  … the card as WebP lossless     %6.0f  rendered/webp %.2f",
 		b.N, float64(webpBytes)/n, float64(webpImg)/n, float64(webpFloor)/n, passFail(float64(webpBytes)/n <= 25000),
 		inPage,
 		float64(pngBytes)/n, float64(pngImg)/n, float64(pngFloor)/n, float64(webpBytes)/float64(pngBytes),
 		float64(compactBytes)/n, float64(webpBytes)/float64(compactBytes),
-		float64(cardBytes)/n, float64(cardBytes)/float64(webpBytes))
+		float64(cardBytes)/n, float64(cardBytes)/float64(webpBytes),
+		float64(cardWebPBytes)/n, float64(cardWebPBytes)/float64(webpBytes))
 }
 
 func passFail(ok bool) string {
