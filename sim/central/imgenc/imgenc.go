@@ -47,7 +47,15 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Encode encodes img losslessly in format f.
-func Encode(img image.Image, f Format) ([]byte, error) {
+func Encode(img image.Image, f Format) (out []byte, err error) {
+	// gen2brain/webp panics when its embedded WebAssembly module cannot be
+	// compiled (a broken build, not bad input): an error for the caller,
+	// the centre goes on.
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("imgenc: %s encoder failed: %v", f, r)
+		}
+	}()
 	var b bytes.Buffer
 	switch f {
 	case "", WebP:
