@@ -103,6 +103,11 @@ CREATE TABLE IF NOT EXISTS job_jobs(
 );
 CREATE INDEX IF NOT EXISTS job_jobs_batch ON job_jobs(batch, recorded, id);
 CREATE INDEX IF NOT EXISTS job_jobs_state ON job_jobs(state);
+-- The next jobs to print of a batch (Queued), without reading the batch's
+-- printed ones or the whole table for each card.
+CREATE INDEX IF NOT EXISTS job_jobs_batch_state ON job_jobs(batch, state, recorded, id);
+-- The ended jobs whose personal data is not yet purged (Purge).
+CREATE INDEX IF NOT EXISTS job_jobs_unpurged ON job_jobs(outcome_key) WHERE ended_at IS NOT NULL AND purged_at IS NULL;
 -- Personal data lives apart from the job row, written once and deleted once,
 -- so that the frequent state updates never copy the ciphertext around the
 -- file (freed pages would keep old copies).
@@ -625,6 +630,14 @@ func (q *Queue) Jobs(ctx context.Context, batchID string, states ...State) ([]Jo
 	return q.metas(ctx, query, args...)
 }
 
+// Queued returns up to limit of a batch's queued jobs, first to print first
+// (the order of Jobs). The engine claims its next job from these, for every
+// card: Jobs would read the whole batch (and, through its "all batches"
+// form, the whole table) each time.
+func (q *Queue) Queued(ctx context.Context, batchID string, limit int) ([]JobMeta, error) {
+	return q.metas(ctx, `SELECT `+metaCols+` FROM job_jobs WHERE batch = ? AND state = ? ORDER BY recorded, id LIMIT ?`, batchID, Queued, limit)
+}
+
 // Batches lists the batches the station holds, oldest recording first.
 func (q *Queue) Batches(ctx context.Context) ([]Batch, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT batch, state, count(*), min(recorded), max(received_at) FROM job_jobs GROUP BY batch, state`)
@@ -842,11 +855,37 @@ func (q *Queue) MissingTemplates(ctx context.Context) ([]TemplateRef, error) {
 	return out, rows.Err()
 }
 
+// purgeReady selects the ended jobs whose outcome the centre acknowledged
+// at or before ? and whose personal data is still held. It reads from the
+// ended jobs not yet purged (the partial index job_jobs_unpurged: the jobs
+// whose outcome awaits its acknowledgement or the retention, and refused
+// jobs, which never had data), then looks each one's
+// outbox item and data up by key; CROSS JOIN keeps SQLite to that order.
+// Read the other way round — every acknowledged item ever, every ended job
+// ever — each purge grew with the station's whole history, and the syncer
+// purges after each push, about once a card.
+const purgeReady = `SELECT j.id FROM job_jobs j
+	CROSS JOIN outbox_items o ON o.key = j.outcome_key
+	CROSS JOIN job_data d ON d.job_id = j.id
+	WHERE j.ended_at IS NOT NULL AND j.purged_at IS NULL
+	AND o.acked_at IS NOT NULL AND o.acked_at <= ?`
+
 // Purge deletes the personal data of jobs that ended and whose outcome the
 // centre acknowledged (longer ago than the retention). The rows keep id,
 // batch, state, times and reason. It overwrites freed pages
 // (secure_delete) so the ciphertext does not linger in the file.
 func (q *Queue) Purge(ctx context.Context) (int, error) {
+	now := q.now()
+	cutoff := ts(now.Add(-q.opts.Retention))
+	// Nothing to purge (the syncer asks each time it has sent everything):
+	// a read, no write transaction and its commit.
+	var some bool
+	if err := q.db.QueryRowContext(ctx, `SELECT EXISTS(`+purgeReady+`)`, cutoff).Scan(&some); err != nil {
+		return 0, fmt.Errorf("jobqueue: purge: %w", err)
+	}
+	if !some {
+		return 0, nil
+	}
 	conn, err := q.db.Conn(ctx)
 	if err != nil {
 		return 0, err
@@ -856,8 +895,6 @@ func (q *Queue) Purge(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("jobqueue: purge: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
-	now := q.now()
-	cutoff := ts(now.Add(-q.opts.Retention))
 	var n int64
 	err = func() error {
 		tx, err := conn.BeginTx(ctx, nil)
@@ -865,19 +902,36 @@ func (q *Queue) Purge(ctx context.Context) (int, error) {
 			return err
 		}
 		defer tx.Rollback()
-		// Ended jobs whose outcome was acknowledged, and ended jobs that
-		// never had an outcome to report (none today, kept for safety).
-		const ready = `SELECT j.id FROM job_jobs j JOIN job_data d ON d.job_id = j.id
-			WHERE j.ended_at IS NOT NULL
-			AND j.outcome_key IN (SELECT key FROM outbox_items WHERE acked_at IS NOT NULL AND acked_at <= ?)`
-		if _, err := tx.ExecContext(ctx, `UPDATE job_jobs SET purged_at = ? WHERE id IN (`+ready+`)`, ts(now), cutoff); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM job_data WHERE job_id IN (`+ready+`)`, cutoff)
+		// The jobs first, then each one marked and its data deleted: the
+		// selection itself excludes jobs marked purged.
+		rows, err := tx.QueryContext(ctx, purgeReady, cutoff)
 		if err != nil {
 			return err
 		}
-		n, _ = res.RowsAffected()
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE job_jobs SET purged_at = ? WHERE id = ?`, ts(now), id); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM job_data WHERE job_id = ?`, id)
+			if err != nil {
+				return err
+			}
+			d, _ := res.RowsAffected()
+			n += d
+		}
 		return tx.Commit()
 	}()
 	if err != nil {

@@ -282,6 +282,28 @@ func TestOrderAndBatches(t *testing.T) {
 	if len(bs) != 2 || bs[0].ID != "B-3201-20261124-01" || bs[0].Total != 3 || bs[0].Printable() != 3 || bs[1].Total != 2 {
 		t.Errorf("batches = %+v", bs)
 	}
+	// The engine's next jobs: the first queued ones, in the same order,
+	// not those of another batch or in another state.
+	next := func(limit int) string {
+		js, err := f.q.Queued(f.ctx, "B-3201-20261124-01", limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, j := range js {
+			ids = append(ids, j.ID)
+		}
+		return strings.Join(ids, ",")
+	}
+	if got := next(2); got != "J-3201-000005,J-3201-000003" {
+		t.Errorf("Queued(2) = %s", got)
+	}
+	if err := f.q.SetState(f.ctx, f.q.DB(), "J-3201-000005", jobqueue.Printing, "on p1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(10); got != "J-3201-000003,J-3201-000001" {
+		t.Errorf("Queued(10) after one is printing = %s", got)
+	}
 }
 
 func TestTemplateGatesPrinting(t *testing.T) {

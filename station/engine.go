@@ -410,7 +410,10 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta, printerName
 	if black != nil {
 		k = black
 	}
-	panels, err := raster.Convert(color, k, e.rasterOptions(printerName))
+	// Only the tiles where this card differs from its template's static
+	// layers are converted; the rest is copied from their conversion.
+	base, baseK := card.StaticLayers(tpl)
+	panels, err := raster.ConvertOver(color, k, base, baseK, e.rasterOptions(printerName))
 	if err != nil {
 		return nil, fmt.Errorf("raster: %w", err)
 	}
@@ -460,7 +463,20 @@ func (e *Engine) claim(ctx context.Context, printerName string) (*jobqueue.JobMe
 	}
 	rows.Close()
 	for _, b := range batches {
-		jobs, err := e.queue.Jobs(ctx, b, jobqueue.Queued)
+		j, err := e.claimIn(ctx, b, printerName)
+		if j != nil || err != nil {
+			return j, err
+		}
+	}
+	return nil, nil
+}
+
+// claimIn claims the first queued job of batch b that no printer holds. It
+// reads the batch's first few queued jobs, more only when those are all
+// held, instead of every job of the batch for every card.
+func (e *Engine) claimIn(ctx context.Context, b, printerName string) (*jobqueue.JobMeta, error) {
+	for limit := 8; ; limit *= 4 {
+		jobs, err := e.queue.Queued(ctx, b, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -485,8 +501,10 @@ func (e *Engine) claim(ctx context.Context, printerName string) (*jobqueue.JobMe
 			j.State = jobqueue.Printing
 			return &j, nil
 		}
+		if len(jobs) < limit {
+			return nil, nil // the batch has no other queued job
+		}
 	}
-	return nil, nil
 }
 
 // attempts counts the blanks already spoiled for a job (on any printer).

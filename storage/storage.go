@@ -16,6 +16,7 @@ import (
 // Open opens (creating if needed) the database at path in WAL mode with
 // synchronous=FULL, foreign keys on and a busy timeout, and checks that it
 // answers. The returned pool serialises writers: SQLite allows one at a time.
+// Its connections keep their prepared statements (stmtcache.go).
 func Open(ctx context.Context, path string) (*sql.DB, error) {
 	q := url.Values{}
 	for _, p := range []string{
@@ -27,10 +28,7 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
-	}
+	db := openCached("file:" + path + "?" + q.Encode())
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w (check that the storage directory exists and is writable by the service user)", path, err)
@@ -44,10 +42,7 @@ func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("mode", "ro")
 	q.Add("_pragma", "busy_timeout(10000)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s read-only: %w", path, err)
-	}
+	db := openCached("file:" + path + "?" + q.Encode())
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s read-only: %w", path, err)

@@ -205,7 +205,7 @@ func conformanceCard(t *testing.T, opt raster.Options, compress bool) (*image.RG
 	var mu sync.Mutex
 	var frames [][]byte
 	dial := func(ctx context.Context) (printer.Conn, error) {
-		return recConn{Conn: tcp.Wrap(sim.Pipe()), mu: &mu, frames: &frames}, nil
+		return recConn{Conn: tcp.Wrap(sim.Pipe()), mu: &mu, frames: &frames, pending: new([]byte)}, nil
 	}
 	d, err := evolis.Open(context.Background(), "pipe", dial, printer.Options{Name: "p1", Compress: compress})
 	if err != nil {

@@ -71,6 +71,9 @@ type Driver struct {
 	// pemPending: the printer was busy when we connected and has not yet
 	// taken Pem;2.
 	pemPending bool
+	// dbc holds a compressed panel's lines while it is written; kept from
+	// card to card (guarded by mu).
+	dbc []byte
 }
 
 var (
@@ -113,7 +116,7 @@ func (d *Driver) connect(ctx context.Context) error {
 	d.conn = c
 	d.rr.reset()
 	d.pemPending = false
-	if _, err := d.exchange(ctx, "connect", d.t.Read, frame("Pem", "2"), wantOK); err != nil {
+	if _, err := d.exchange(ctx, "connect", d.t.Read, [][]byte{frame("Pem", "2")}, wantOK); err != nil {
 		var re *replyError
 		if !errors.As(err, &re) || re.kind != printer.KindBusy {
 			d.drop()
@@ -130,7 +133,7 @@ func (d *Driver) connect(ctx context.Context) error {
 
 // locate asks the printer where the card is (Rlr;p) and believes it.
 func (d *Driver) locate(ctx context.Context) printer.Position {
-	text, err := d.exchange(ctx, "read card presence", d.t.Read, frame("Rlr", "p"), nil)
+	text, err := d.exchange(ctx, "read card presence", d.t.Read, [][]byte{frame("Rlr", "p")}, nil)
 	var re *replyError
 	if err != nil && !(errors.As(err, &re) && re.kind == printer.KindOther) {
 		return printer.PositionUnknown
@@ -164,11 +167,17 @@ func frame(cmd string, params ...string) []byte {
 // exchange writes one command and reads its reply on the current link. A
 // reply that is not an error word but not what want accepts either is an
 // error naming what arrived.
-func (d *Driver) exchange(ctx context.Context, op string, timeout time.Duration, cmd []byte, want expect) (string, error) {
+//
+// cmd is written part after part: a panel download is its header, the
+// panel's own bytes and CR, sent as they are rather than copied into one
+// ≈ 400 KB command first.
+func (d *Driver) exchange(ctx context.Context, op string, timeout time.Duration, cmd [][]byte, want expect) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if _, err := d.conn.Write(ctx, cmd); err != nil {
-		return "", err
+	for _, part := range cmd {
+		if _, err := d.conn.Write(ctx, part); err != nil {
+			return "", err
+		}
 	}
 	line, err := d.rr.next(ctx, d.conn)
 	if err != nil {
@@ -180,7 +189,7 @@ func (d *Driver) exchange(ctx context.Context, op string, timeout time.Duration,
 	}
 	if want != nil {
 		if err := want(text); err != nil {
-			return text, &replyError{kind: printer.KindProtocol, text: fmt.Sprintf("%s: %v", cmdName(cmd), err)}
+			return text, &replyError{kind: printer.KindProtocol, text: fmt.Sprintf("%s: %v", cmdName(cmd[0]), err)}
 		}
 	}
 	return text, nil
@@ -200,6 +209,11 @@ func cmdName(cmd []byte) string {
 // do runs one command: (re)connect if needed, send, read, classify. pos is
 // where the card will be if the command fails mechanically.
 func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos printer.Position, idempotent bool, cmd []byte, want expect) (string, error) {
+	return d.doParts(ctx, op, timeout, pos, idempotent, [][]byte{cmd}, want)
+}
+
+// doParts is do for a command written in parts (see exchange).
+func (d *Driver) doParts(ctx context.Context, op string, timeout time.Duration, pos printer.Position, idempotent bool, cmd [][]byte, want expect) (string, error) {
 	if d.closed {
 		return "", &printer.Error{Printer: d.name, Op: op, Kind: printer.KindDisconnected, Position: printer.PositionUnknown, Detail: "driver closed"}
 	}
@@ -212,7 +226,7 @@ func (d *Driver) do(ctx context.Context, op string, timeout time.Duration, pos p
 		var text string
 		var err error
 		if d.pemPending && !idempotent {
-			if _, err = d.exchange(ctx, op, d.t.Read, frame("Pem", "2"), wantOK); err == nil {
+			if _, err = d.exchange(ctx, op, d.t.Read, [][]byte{frame("Pem", "2")}, wantOK); err == nil {
 				d.pemPending = false
 			}
 		}
@@ -694,7 +708,7 @@ func (d *Driver) Print(ctx context.Context, side printer.Side, p *raster.Panels)
 		if d.printed {
 			timeout += d.t.Print // this download prints the panel before it
 		}
-		if _, err := d.do(ctx, op+": download panel "+name, timeout, printer.PositionPrintHead, false, Bitmap(pn, d.compress), wantOK); err != nil {
+		if _, err := d.doParts(ctx, op+": download panel "+name, timeout, printer.PositionPrintHead, false, d.bitmapParts(pn), wantOK); err != nil {
 			return err
 		}
 		d.pos = printer.PositionPrintHead
@@ -734,10 +748,39 @@ func Bitmap(p *raster.Panel, compress bool) []byte {
 	return append(b, '\r')
 }
 
+// bitmapParts is Bitmap as the parts exchange writes in turn: the header,
+// the panel's data itself (Db) or its lines compressed into the driver's
+// kept buffer (Dbc), and CR. Nothing of the panel is copied for Db.
+func (d *Driver) bitmapParts(p *raster.Panel) [][]byte {
+	levels := strconv.Itoa(p.Levels)
+	var h []byte
+	if !d.compress || p.Levels != 2 || (p.Name != 'k' && p.Name != 'o') {
+		h = append(h, 0x1b)
+		h = append(h, "Db;"...)
+		h = append(h, p.Name, ';')
+		h = append(h, levels...)
+		h = append(h, ';')
+		return [][]byte{h, p.Data, {'\r'}}
+	}
+	d.dbc = compressLinesTo(d.dbc[:0], p)
+	h = append(h, 0x1b)
+	h = append(h, "Dbc;"...)
+	h = append(h, p.Name, ';')
+	h = append(h, levels...)
+	h = append(h, ';')
+	h = strconv.AppendInt(h, int64(len(d.dbc)), 10)
+	h = append(h, ';')
+	return [][]byte{h, d.dbc, {'\r'}}
+}
+
 // CompressLines is the Dbc line compression of a 2-level panel.
 func CompressLines(p *raster.Panel) []byte {
+	return compressLinesTo(make([]byte, 0, raster.Lines*4), p)
+}
+
+// compressLinesTo appends the Dbc line compression of p to out.
+func compressLinesTo(out []byte, p *raster.Panel) []byte {
 	lb := p.LineBytes()
-	out := make([]byte, 0, raster.Lines*4)
 	for n := 0; n < raster.Lines; n++ {
 		line := p.Line(n)
 		end := len(line)

@@ -17,18 +17,30 @@ import (
 	simprinter "printstation/sim/printer"
 )
 
-// recConn records every write (the driver writes one command per call).
+// recConn records every command: the writes before a reply is read (the
+// driver writes a panel download in parts, then reads the printer's reply).
 type recConn struct {
 	printer.Conn
-	mu     *sync.Mutex
-	frames *[][]byte
+	mu      *sync.Mutex
+	frames  *[][]byte
+	pending *[]byte
 }
 
 func (c recConn) Write(ctx context.Context, p []byte) (int, error) {
 	c.mu.Lock()
-	*c.frames = append(*c.frames, append([]byte(nil), p...))
+	*c.pending = append(*c.pending, p...)
 	c.mu.Unlock()
 	return c.Conn.Write(ctx, p)
+}
+
+func (c recConn) Read(ctx context.Context, p []byte) (int, error) {
+	c.mu.Lock()
+	if len(*c.pending) > 0 {
+		*c.frames = append(*c.frames, *c.pending)
+		*c.pending = nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Read(ctx, p)
 }
 
 // transcript renders frames one a line; bitmap data is replaced by its
@@ -80,8 +92,9 @@ func TestGoldenCardStream(t *testing.T) {
 			sim := newSim(t, simprinter.Config{Feeder: 1})
 			var mu sync.Mutex
 			var frames [][]byte
+			var pending []byte
 			dial := func(ctx context.Context) (printer.Conn, error) {
-				return recConn{Conn: tcp.Wrap(sim.Pipe()), mu: &mu, frames: &frames}, nil
+				return recConn{Conn: tcp.Wrap(sim.Pipe()), mu: &mu, frames: &frames, pending: &pending}, nil
 			}
 			d, err := printer.Open(context.Background(), "evolis", "tcp://printer.invalid:9100",
 				printer.Options{Name: "p1", Dial: dial, Compress: tc.compress})
@@ -102,6 +115,11 @@ func TestGoldenCardStream(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			mu.Lock()
+			if len(pending) > 0 {
+				frames = append(frames, pending)
+			}
+			mu.Unlock()
 			got := transcript(frames)
 			path := filepath.Join("testdata", tc.name+".golden")
 			golden.Check(t, path, []byte(got))

@@ -105,7 +105,7 @@ func TestSequenceAsTheSourcesShow(t *testing.T) {
 	var mu sync.Mutex
 	var frames [][]byte
 	dial := func(ctx context.Context) (printer.Conn, error) {
-		return recConn{Conn: tcp.Wrap(sim.Pipe()), mu: &mu, frames: &frames}, nil
+		return recConn{Conn: tcp.Wrap(sim.Pipe()), mu: &mu, frames: &frames, pending: new([]byte)}, nil
 	}
 	d, err := evolis.Open(context.Background(), "pipe", dial, printer.Options{Name: "p1", Ribbon: "ymcko"})
 	if err != nil {
