@@ -40,7 +40,8 @@ func synthJob(seed uint64) *jobqueue.Payload {
 }
 
 func renderCard(p *jobqueue.Payload, withChip bool) (*work, error) {
-	col, blk, err := card.Render(card.DemoTemplate(), p.Fields, p.Photo, p.Signature)
+	tpl := card.DemoTemplate()
+	col, blk, err := card.Render(tpl, p.Fields, p.Photo, p.Signature)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +49,8 @@ func renderCard(p *jobqueue.Payload, withChip bool) (*work, error) {
 	if blk != nil {
 		k = blk
 	}
-	panels, err := raster.Convert(col, k, raster.Options{})
+	base, baseK := card.StaticLayers(tpl) // as the engine does
+	panels, err := raster.ConvertOver(col, k, base, baseK, raster.Options{})
 	if err != nil {
 		return nil, err
 	}
