@@ -182,3 +182,13 @@ func drawBase(t *Template) *base {
 	}
 	return b
 }
+
+// StaticLayers returns the template's static layers — what every card of
+// this template is drawn on before its varying elements (black is nil when
+// the template puts nothing on K) — so that a consumer can skip what a
+// card shares with them (raster.ConvertOver). The images are shared by
+// every caller: never modify them.
+func StaticLayers(t *Template) (color *image.RGBA, black *image.Gray) {
+	b := baseOf(t)
+	return b.col, b.blk
+}

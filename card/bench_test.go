@@ -2,9 +2,12 @@ package card_test
 
 import (
 	"testing"
+	"time"
 
 	"printstation/card"
 	"printstation/card/sample"
+	"printstation/internal/benchcpu"
+	"printstation/sim/central"
 )
 
 // BenchmarkRenderDemo is the figure that matters: one e-KTP card, colour and
@@ -52,4 +55,24 @@ func BenchmarkComposite(b *testing.B) {
 	for b.Loop() {
 		card.Composite(col, blk)
 	}
+}
+
+// BenchmarkRenderCentreJob: the demo card from a job of the centre's kind
+// (sim/central: a 240 × 320 PNG photo, a grey PNG signature), as the
+// daemon renders it, against the code before the fourth pass (x/image's
+// photo scaler, the frame rasterized on every card, glyphs composited in
+// 16-bit arithmetic pixel by pixel), alternated call by call (thread CPU
+// time, medians).
+func BenchmarkRenderCentreJob(b *testing.B) {
+	defer card.SetPrevious(false)
+	tpl := card.DemoTemplate()
+	p := central.JobSpec{Station: "ST-BENCH-01", JobID: "J-1", Seed: 5, Issued: time.Now()}.Payload()
+	render := func() {
+		if _, _, err := card.Render(tpl, p.Fields, p.Photo, p.Signature); err != nil {
+			b.Fatal(err)
+		}
+	}
+	benchcpu.Compare(b, []string{"before", "now"},
+		func() { card.SetPrevious(true); render(); card.SetPrevious(false) },
+		render)
 }

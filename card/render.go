@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/draw"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -97,17 +98,19 @@ func render(t *Template, fields map[string]string, photo, signature []byte, b *b
 		}
 	}
 
-	col := image.NewRGBA(image.Rect(0, 0, Width, Height))
+	var col *image.RGBA
 	var blk *image.Gray
-	if t.usesBlack {
-		blk = image.NewGray(image.Rect(0, 0, Width, Height))
-	}
 	if b != nil {
-		copy(col.Pix, b.col.Pix)
-		if blk != nil {
-			copy(blk.Pix, b.blk.Pix)
+		// Copies of the base, allocated without being zeroed first.
+		col = &image.RGBA{Pix: slices.Clone(b.col.Pix), Stride: b.col.Stride, Rect: b.col.Rect}
+		if t.usesBlack {
+			blk = &image.Gray{Pix: slices.Clone(b.blk.Pix), Stride: b.blk.Stride, Rect: b.blk.Rect}
 		}
 	} else {
+		col = image.NewRGBA(image.Rect(0, 0, Width, Height))
+		if t.usesBlack {
+			blk = image.NewGray(image.Rect(0, 0, Width, Height))
+		}
 		paintBackground(col, t.bg)
 		if blk != nil {
 			for i := range blk.Pix {
@@ -333,7 +336,8 @@ func shapePath(z *vector.Rasterizer, k kind, x0, y0, x1, y1, r float64, reverse 
 func paintShape(dst draw.Image, el *element) {
 	x0, y0, x1, y1 := el.x, el.y, el.x+el.w, el.y+el.h
 	if el.hasFill {
-		fillPath(dst, el.fill, x0, y0, x1, y1, func(z *vector.Rasterizer, ox, oy float64) {
+		key := shapeKey{el.kind, x0, y0, x1, y1, el.radius, 0}
+		fillPath(dst, el.fill, key, x0, y0, x1, y1, func(z *vector.Rasterizer, ox, oy float64) {
 			shapePath(z, el.kind, x0-ox, y0-oy, x1-ox, y1-oy, el.radius, false)
 		})
 	}
@@ -341,7 +345,8 @@ func paintShape(dst draw.Image, el *element) {
 		h := el.strokeWidth / 2
 		ox0, oy0 := math.Max(0, x0-h), math.Max(0, y0-h)
 		ox1, oy1 := math.Min(Width, x1+h), math.Min(Height, y1+h)
-		fillPath(dst, el.stroke, ox0, oy0, ox1, oy1, func(z *vector.Rasterizer, ox, oy float64) {
+		key := shapeKey{el.kind, x0, y0, x1, y1, el.radius, el.strokeWidth}
+		fillPath(dst, el.stroke, key, ox0, oy0, ox1, oy1, func(z *vector.Rasterizer, ox, oy float64) {
 			shapePath(z, el.kind, ox0-ox, oy0-oy, ox1-ox, oy1-oy, el.radius+h, false)
 			shapePath(z, el.kind, x0+h-ox, y0+h-oy, x1-h-ox, y1-h-oy, math.Max(0, el.radius-h), true)
 		})
@@ -349,11 +354,18 @@ func paintShape(dst draw.Image, el *element) {
 }
 
 // fillPath rasterizes a path built by add over the pixel box around
-// (x0,y0)-(x1,y1) and paints it in c.
-func fillPath(dst draw.Image, c color.NRGBA, x0, y0, x1, y1 float64, add func(z *vector.Rasterizer, ox, oy float64)) {
+// (x0,y0)-(x1,y1) and paints it in c. On the colour layer the path's
+// coverage is kept (shapeCoverage), keyed by the shape it draws.
+func fillPath(dst draw.Image, c color.NRGBA, key shapeKey, x0, y0, x1, y1 float64, add func(z *vector.Rasterizer, ox, oy float64)) {
 	r := image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1))).Intersect(dst.Bounds())
 	if r.Empty() {
 		return
+	}
+	if rgba, ok := dst.(*image.RGBA); ok && cacheShapes {
+		if cv := shapeCoverage(key, r, add); cv != nil {
+			cv.over(rgba, c)
+			return
+		}
 	}
 	z := vector.NewRasterizer(r.Dx(), r.Dy())
 	add(z, float64(r.Min.X), float64(r.Min.Y))
@@ -389,7 +401,7 @@ func drawString(d *font.Drawer, s string) {
 		dr, mask, maskp, advance, _ := d.Face.Glyph(d.Dot, c)
 		if !dr.Empty() {
 			if a, ok := mask.(*image.Alpha); ok {
-				glyphOverGray(g, dr, u, a, maskp)
+				glyphOver(g, dr, u, a, maskp)
 			} else {
 				draw.DrawMask(d.Dst, dr, d.Src, image.Point{}, mask, maskp, draw.Over)
 			}
@@ -402,10 +414,15 @@ func drawString(d *font.Drawer, s string) {
 // fastGlyphs is switched off by tests and benchmarks to compare.
 var fastGlyphs = true
 
+// glyphOver is glyphOverGray; benchmarks swap in the previous code.
+var glyphOver = glyphOverGray
+
 // glyphOverGray is draw.DrawMask(dst, r, src, image.Point{}, mask, mp,
 // draw.Over) for a Gray destination, a uniform source and an Alpha mask:
-// the same clipping and, per pixel, the same 16-bit integer arithmetic as
-// image/draw's RGBA64Image path followed by Gray.SetRGBA64's luminance.
+// the same clipping and, per pixel, the result of the same 16-bit integer
+// arithmetic as image/draw's RGBA64Image path followed by Gray.SetRGBA64's
+// luminance — read from a table of every (mask alpha, grey) pair made once
+// per ink colour (overGrayTable).
 func glyphOverGray(dst *image.Gray, r image.Rectangle, src *image.Uniform, mask *image.Alpha, mp image.Point) {
 	orig := r.Min
 	r = r.Intersect(dst.Bounds())
@@ -414,27 +431,55 @@ func glyphOverGray(dst *image.Gray, r image.Rectangle, src *image.Uniform, mask 
 		return
 	}
 	mp = mp.Add(r.Min.Sub(orig))
-	const m = 1<<16 - 1
-	sr, sg, sb, sa := src.C.RGBA()
-	sr, sg, sb, sa = uint32(uint16(sr)), uint32(uint16(sg)), uint32(uint16(sb)), uint32(uint16(sa))
+	tbl := overGrayTable(src.C)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		mrow := mask.Pix[mask.PixOffset(mp.X, mp.Y+y-r.Min.Y):]
 		drow := dst.Pix[dst.PixOffset(r.Min.X, y):]
-		for i := range r.Dx() {
-			ma := uint32(mrow[i])
-			if ma == 0 {
-				continue // Over with nothing: unchanged
+		mrow, drow = mrow[:r.Dx()], drow[:r.Dx()]
+		for i, ma := range mrow {
+			if ma != 0 { // Over with nothing: unchanged
+				drow[i] = tbl[int(ma)<<8|int(drow[i])]
 			}
-			ma |= ma << 8
-			d := uint32(drow[i])
+		}
+	}
+}
+
+// overGrayTable returns, for an ink colour, the grey that draw.Over of
+// that ink with mask alpha ma leaves on grey d, at [ma<<8|d].
+func overGrayTable(c color.Color) *[1 << 16]uint8 {
+	sr, sg, sb, sa := c.RGBA()
+	k := [4]uint32{sr, sg, sb, sa}
+	overGray.Lock()
+	defer overGray.Unlock()
+	if t, ok := overGray.m[k]; ok {
+		return t
+	}
+	if overGray.m == nil || len(overGray.m) >= 16 {
+		overGray.m = map[[4]uint32]*[1 << 16]uint8{} // a template has a few ink colours
+	}
+	const m = 1<<16 - 1
+	sr, sg, sb, sa = uint32(uint16(sr)), uint32(uint16(sg)), uint32(uint16(sb)), uint32(uint16(sa))
+	t := new([1 << 16]uint8)
+	for mi := range 256 {
+		ma := uint32(mi)
+		ma |= ma << 8
+		a := m - (sa * ma / m)
+		for di := range 256 {
+			d := uint32(di)
 			d |= d << 8
-			a := m - (sa * ma / m)
 			cr := uint32(uint16((d*a + sr*ma) / m))
 			cg := uint32(uint16((d*a + sg*ma) / m))
 			cb := uint32(uint16((d*a + sb*ma) / m))
-			drow[i] = uint8((19595*cr + 38470*cg + 7471*cb + 1<<15) >> 24)
+			t[mi<<8|di] = uint8((19595*cr + 38470*cg + 7471*cb + 1<<15) >> 24)
 		}
 	}
+	overGray.m[k] = t
+	return t
+}
+
+var overGray struct {
+	sync.Mutex
+	m map[[4]uint32]*[1 << 16]uint8
 }
 
 // photoScaler returns x/image's Catmull-Rom scaler for these sizes, made
@@ -485,7 +530,9 @@ func drawImage(dst draw.Image, el *element, img image.Image) {
 		tx := box.Min.X + (box.Dx()-tw)/2
 		ty := box.Min.Y + (box.Dy()-th)/2
 		target := image.Rect(tx, ty, tx+tw, ty+th)
-		if g, ok := dst.(*image.Gray); ok {
+		if drawFixed(dst, target, img) {
+			// done: fixedScaler (photoscale.go)
+		} else if g, ok := dst.(*image.Gray); ok {
 			// Scale onto white, then darken the panel where the image is
 			// dark: resin adds ink, it never removes any.
 			tmp := image.NewRGBA(image.Rect(0, 0, tw, th))

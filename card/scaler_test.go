@@ -14,7 +14,8 @@ import (
 // call (its pooled buffer is reused), on the colour and the K layer, for
 // photos of every kind the decoders return and boxes of several shapes.
 func TestPhotoScalerIsCatmullRom(t *testing.T) {
-	defer func() { cacheScalers = true }()
+	useFixed = false // x/image's scaler, as for the kinds fixedScaler does not read
+	defer func() { cacheScalers, useFixed = true, true }()
 	photos := map[string]image.Image{}
 	for _, seed := range []int{1, 2} {
 		img, err := decodeImage("photo", sample.Photo(seed), nil) // JPEG: YCbCr
@@ -90,7 +91,8 @@ func TestPhotoScalerIsCatmullRom(t *testing.T) {
 // BenchmarkRenderScaler: the demo card with the scaler made once against
 // CatmullRom.Scale per card, same run.
 func BenchmarkRenderScaler(b *testing.B) {
-	defer func() { cacheScalers = true }()
+	useFixed = false
+	defer func() { cacheScalers, useFixed = true, true }()
 	f, p, s := sample.Fields(), sample.Photo(1), sample.Signature(1)
 	for _, cached := range []bool{true, false} {
 		name := "made-once"

@@ -410,7 +410,10 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta, printerName
 	if black != nil {
 		k = black
 	}
-	panels, err := raster.Convert(color, k, e.rasterOptions(printerName))
+	// Only the tiles where this card differs from its template's static
+	// layers are converted; the rest is copied from their conversion.
+	base, baseK := card.StaticLayers(tpl)
+	panels, err := raster.ConvertOver(color, k, base, baseK, e.rasterOptions(printerName))
 	if err != nil {
 		return nil, fmt.Errorf("raster: %w", err)
 	}

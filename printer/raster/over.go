@@ -1,0 +1,348 @@
+package raster
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"sync"
+)
+
+// Most of a card is its template's static part (card.StaticLayers: the
+// background, shapes and labels, drawn once per template). ConvertOver
+// converts that part once per static image and options, keeps its panels,
+// and for each card converts only the 8 × 8-dot tiles whose pixels differ
+// from the static image's, copying the kept bytes everywhere else.
+//
+// Why a tile can be copied: a point's value on every panel depends only on
+// that dot's colour pixel and K pixel and on the options (the overlay on
+// the options alone), and a tile of 8 image columns × 8 image rows is 8
+// panel lines × 8 points, which at 1, 5, 6 or 7 bits a point is a whole
+// number of bytes of each line (Width, Height and both orientations keep
+// tiles on multiples of 8). So a tile whose pixels equal the static
+// image's has, byte for byte, the static image's panel bytes. The
+// comparison is of the pixel memory itself, nothing the renderer reports:
+// the result is Convert's whatever changed (TestConvertOverIsConvert).
+
+// maxStatics bounds the cache of converted static images: a station has
+// one or two templates and one ribbon per printer; an entry holds the
+// panels of one side (≈ 1.4 MB at 32 levels) and keeps the static images
+// it was made from alive.
+const maxStatics = 4
+
+type staticEntry struct {
+	col  *image.RGBA
+	blk  *image.Gray // nil: the static part has no K layer
+	key  string      // the options, defaults filled in
+	once sync.Once
+	ps   *Panels
+	err  error
+}
+
+var statics = struct {
+	sync.Mutex
+	list []*staticEntry // most recently used last
+}{}
+
+// optionsKey names the options a conversion depends on, defaults filled.
+func optionsKey(opt Options) string {
+	if opt.Levels == 0 {
+		opt.Levels = 32
+	}
+	if opt.Ribbon == "" {
+		opt.Ribbon = "ymcko"
+	}
+	return fmt.Sprintf("%d/%s/%d/%v/%v", opt.Levels, opt.Ribbon, opt.BlackThreshold, opt.Rotate180, opt.NoVarnish)
+}
+
+// staticPanels returns the panels of the static images under opt,
+// converting them the first time. The entry holds the very images (not a
+// name for them), so it can only ever describe those pixels.
+func staticPanels(col *image.RGBA, blk *image.Gray, opt Options) (*staticEntry, error) {
+	key := optionsKey(opt)
+	statics.Lock()
+	var e *staticEntry
+	for i, s := range statics.list {
+		if s.col == col && s.blk == blk && s.key == key {
+			e = s
+			statics.list = append(append(statics.list[:i:i], statics.list[i+1:]...), s)
+			break
+		}
+	}
+	if e == nil {
+		if len(statics.list) >= maxStatics {
+			statics.list = statics.list[1:]
+		}
+		e = &staticEntry{col: col, blk: blk, key: key}
+		statics.list = append(statics.list, e)
+	}
+	statics.Unlock()
+	e.once.Do(func() {
+		var k image.Image
+		if blk != nil {
+			k = blk
+		}
+		e.ps, e.err = Convert(col, k, opt)
+	})
+	return e, e.err
+}
+
+// overOnly is switched off by tests and benchmarks to compare.
+var overOnly = true
+
+// ConvertOver is Convert(img, black, opt) for a card drawn over a static
+// image: base and baseBlack are the template's static layers the card was
+// drawn on (card.StaticLayers; baseBlack nil when the card has no K layer).
+// The result is Convert's whatever the images are; it is only faster when
+// most tiles equal the base's. base and baseBlack must not change after
+// the first call that names them: their conversion is kept.
+func ConvertOver(img, black image.Image, base *image.RGBA, baseBlack *image.Gray, opt Options) (*Panels, error) {
+	rgba, ok := img.(*image.RGBA)
+	gray, gok := black.(*image.Gray)
+	if black == nil {
+		gray, gok = nil, true
+	}
+	if !ok || !gok || base == nil || (gray == nil) != (baseBlack == nil) || generalOnly || !overOnly ||
+		checkSize("card image", img) != nil || checkSize("static image", base) != nil ||
+		(baseBlack != nil && checkSize("static black layer", baseBlack) != nil) {
+		return Convert(img, black, opt)
+	}
+	if gray != nil {
+		if err := checkSize("black layer", gray); err != nil {
+			return nil, err
+		}
+	}
+	e, err := staticPanels(base, baseBlack, opt)
+	if err != nil {
+		return nil, err
+	}
+	ps := clonePanels(e.ps)
+	if opt.Levels == 0 {
+		opt.Levels = 32
+	}
+	convertTiles(rgba, gray, base, baseBlack, opt, &ps)
+	return &ps, nil
+}
+
+func clonePanels(ps *Panels) Panels {
+	c := func(p *Panel) *Panel {
+		if p == nil {
+			return nil
+		}
+		return &Panel{Name: p.Name, Levels: p.Levels, Data: append([]byte(nil), p.Data...)}
+	}
+	return Panels{Y: c(ps.Y), M: c(ps.M), C: c(ps.C), K: c(ps.K), O: c(ps.O)}
+}
+
+// convertTiles rewrites, in ps (a copy of the base's panels), the bytes of
+// every tile where img or black differ from base or baseBlack, with the
+// same per-dot arithmetic as convertFast. The images are compared row by
+// row, in memory order (a column-wise walk was twice as slow: each row of
+// a tile is a different cache line).
+func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlack *image.Gray, opt Options, ps *Panels) {
+	const tw, th = Width / 8, Height / 8
+	// Tiles whose colour pixels differ, and tiles whose K dots do.
+	var changed, kChanged [th][tw]bool
+	ib, bb := img.Bounds(), base.Bounds()
+	var kb, kbb image.Rectangle
+	if black != nil {
+		kb, kbb = black.Bounds(), baseBlack.Bounds()
+	}
+	for y := 0; y < Height; y++ {
+		row := &changed[y/8]
+		a := img.Pix[img.PixOffset(ib.Min.X, ib.Min.Y+y):]
+		b := base.Pix[base.PixOffset(bb.Min.X, bb.Min.Y+y):]
+		a, b = a[:4*Width:4*Width], b[:4*Width:4*Width]
+		if !bytes.Equal(a, b) {
+			for tx := range row {
+				if row[tx] {
+					continue
+				}
+				a, b := a[32*tx:32*tx+32:32*tx+32], b[32*tx:32*tx+32:32*tx+32]
+				row[tx] = binary.LittleEndian.Uint64(a[0:]) != binary.LittleEndian.Uint64(b[0:]) ||
+					binary.LittleEndian.Uint64(a[8:]) != binary.LittleEndian.Uint64(b[8:]) ||
+					binary.LittleEndian.Uint64(a[16:]) != binary.LittleEndian.Uint64(b[16:]) ||
+					binary.LittleEndian.Uint64(a[24:]) != binary.LittleEndian.Uint64(b[24:])
+			}
+		}
+		if black == nil {
+			continue
+		}
+		ka := black.Pix[black.PixOffset(kb.Min.X, kb.Min.Y+y):]
+		kbs := baseBlack.Pix[baseBlack.PixOffset(kbb.Min.X, kbb.Min.Y+y):]
+		ka, kbs = ka[:Width:Width], kbs[:Width:Width]
+		if bytes.Equal(ka, kbs) {
+			continue
+		}
+		krow := &kChanged[y/8]
+		for tx := range krow {
+			if !krow[tx] {
+				krow[tx] = binary.LittleEndian.Uint64(ka[8*tx:8*tx+8]) != binary.LittleEndian.Uint64(kbs[8*tx:8*tx+8])
+			}
+		}
+	}
+
+	nb := bitsFor(opt.Levels) // bytes of 8 points
+	bits := uint(nb)
+	max := opt.Levels - 1
+	var lut [256]uint8
+	for v := range lut {
+		lut[v] = uint8(scale(0xff-uint8(v), max))
+	}
+	color := ps.Y != nil
+	lineBytes := Points * nb / 8
+	thr := opt.BlackThreshold
+	// Chunk c of the lines and the point within it of each row of a tile
+	// row, per tile row.
+	var chunk [th]int
+	var rowsOf [th][8]int
+	for ty := range chunk {
+		_, pt := place(0, 8*ty, opt.Rotate180)
+		chunk[ty] = pt / 8
+		for r := range 8 {
+			_, pt := place(0, 8*ty+r, opt.Rotate180)
+			rowsOf[ty][pt-8*chunk[ty]] = r
+		}
+	}
+	// Tile columns outer: the bytes written stay within the tile's 8
+	// panel lines while the column is done.
+	for tx := range tw {
+		for ty := range th {
+			if !changed[ty][tx] && !kChanged[ty][tx] {
+				continue
+			}
+			y0, c, rowOf := 8*ty, chunk[ty], &rowsOf[ty]
+			if !changed[ty][tx] && kOnly(black, ps, opt, tx, ty, c, rowOf, lineBytes, nb) {
+				continue
+			}
+			// The tile's 8 rows of colour pixels and of K dots.
+			var rows [8][]uint8
+			var krows [8][]uint8
+			for r := range rows {
+				o := img.PixOffset(ib.Min.X+8*tx, ib.Min.Y+y0+r)
+				rows[r] = img.Pix[o : o+32 : o+32]
+				if black != nil {
+					o := black.PixOffset(kb.Min.X+8*tx, kb.Min.Y+y0+r)
+					krows[r] = black.Pix[o : o+8 : o+8]
+				}
+			}
+			// Each line's eight points accumulated most significant
+			// first (point i of the chunk is row rowOf[i] of the tile).
+			var ay, am, ac [8]uint64
+			var ak [8]uint8
+			for _, r := range rowOf {
+				row := rows[r]
+				if black != nil {
+					krow := krows[r]
+					for j := range 8 {
+						p := row[4*j : 4*j+4 : 4*j+4]
+						r0, g, b := p[0], p[1], p[2]
+						if a := p[3]; a != 0xff { // premultiplied: composite on white
+							r0, g, b = r0+0xff-a, g+0xff-a, b+0xff-a
+						}
+						// No branch on the K dot, as in convertFast.
+						k := uint8(0)
+						if krow[j] < 128 {
+							k = 1
+						}
+						km := -k
+						ak[j] = ak[j]<<1 | k
+						ay[j] = ay[j]<<bits | uint64(lut[b]&^km)
+						am[j] = am[j]<<bits | uint64(lut[g]&^km)
+						ac[j] = ac[j]<<bits | uint64(lut[r0]&^km)
+					}
+					continue
+				}
+				for j := range 8 {
+					p := row[4*j : 4*j+4 : 4*j+4]
+					r0, g, b := p[0], p[1], p[2]
+					if a := p[3]; a != 0xff { // premultiplied: composite on white
+						r0, g, b = r0+0xff-a, g+0xff-a, b+0xff-a
+					}
+					if thr > 0 && r0 < thr && g < thr && b < thr {
+						ak[j] = ak[j]<<1 | 1
+						ay[j], am[j], ac[j] = ay[j]<<bits, am[j]<<bits, ac[j]<<bits
+					} else {
+						ak[j] <<= 1
+						ay[j] = ay[j]<<bits | uint64(lut[b])
+						am[j] = am[j]<<bits | uint64(lut[g])
+						ac[j] = ac[j]<<bits | uint64(lut[r0])
+					}
+				}
+			}
+			for j := range 8 {
+				n, _ := place(8*tx+j, 0, opt.Rotate180)
+				ps.K.Data[n*Points/8+c] = ak[j]
+				if !color {
+					continue
+				}
+				o := n*lineBytes + c*nb
+				y, m, cy := ps.Y.Data[o:o+nb:o+nb], ps.M.Data[o:o+nb:o+nb], ps.C.Data[o:o+nb:o+nb]
+				for q := range nb {
+					sh := 8 * uint(nb-1-q)
+					y[q], m[q], cy[q] = byte(ay[j]>>sh), byte(am[j]>>sh), byte(ac[j]>>sh)
+				}
+			}
+		}
+	}
+}
+
+// kOnly redoes a tile whose colour pixels equal the base's and whose K
+// dots do not, when the base has no resin on it: there the base's colour
+// bytes are the colour pixels' levels, and the card's are the same with
+// the points under resin cleared (convertFast clears the colour under a
+// K dot). It says false, touching nothing, when the base has resin on the
+// tile (its colour bytes are cleared there: the tile needs the pixels).
+func kOnly(black *image.Gray, ps *Panels, opt Options, tx, ty, c int, rowOf *[8]int, lineBytes, nb int) bool {
+	var ns [8]int
+	for j := range ns {
+		ns[j], _ = place(8*tx+j, 0, opt.Rotate180)
+		if ps.K.Data[ns[j]*Points/8+c] != 0 {
+			return false
+		}
+	}
+	kb := black.Bounds()
+	var krows [8][]uint8
+	for r := range krows {
+		o := black.PixOffset(kb.Min.X+8*tx, kb.Min.Y+8*ty+r)
+		krows[r] = black.Pix[o : o+8 : o+8]
+	}
+	clearMask := &clearMasks[nb]
+	for j, n := range ns {
+		var k uint8
+		for _, r := range rowOf {
+			b := uint8(0)
+			if krows[r][j] < 128 {
+				b = 1
+			}
+			k = k<<1 | b
+		}
+		ps.K.Data[n*Points/8+c] = k
+		if ps.Y == nil || k == 0 {
+			continue
+		}
+		m := clearMask[k]
+		o := n*lineBytes + c*nb
+		for _, p := range [3][]byte{ps.Y.Data[o : o+nb : o+nb], ps.M.Data[o : o+nb : o+nb], ps.C.Data[o : o+nb : o+nb]} {
+			for q := range p {
+				p[q] &^= byte(m >> (8 * uint(nb-1-q)))
+			}
+		}
+	}
+	return true
+}
+
+// clearMasks[bits][k] has the bits of point i of an 8-point chunk (bits
+// bits each, point 0 most significant) set where bit 7-i of k is set.
+var clearMasks = func() (t [8][256]uint64) {
+	for _, bits := range []int{1, 5, 6, 7} {
+		for k := range 256 {
+			for i := range 8 {
+				if k>>(7-i)&1 != 0 {
+					t[bits][k] |= (1<<bits - 1) << (uint(7-i) * uint(bits))
+				}
+			}
+		}
+	}
+	return t
+}()

@@ -1,0 +1,204 @@
+package raster
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"math/rand/v2"
+	"testing"
+
+	"printstation/card"
+	"printstation/card/sample"
+	"printstation/internal/benchcpu"
+)
+
+// overCase is a card drawn over a static image: the card is a copy of the
+// base with some dots changed.
+func overCard(r *rand.Rand, base *image.RGBA, baseK *image.Gray) (*image.RGBA, *image.Gray) {
+	img := image.NewRGBA(image.Rect(0, 0, Width, Height))
+	for y := range Height {
+		copy(img.Pix[y*img.Stride:y*img.Stride+4*Width], base.Pix[base.PixOffset(base.Rect.Min.X, base.Rect.Min.Y+y):])
+	}
+	var k *image.Gray
+	if baseK != nil {
+		k = image.NewGray(image.Rect(0, 0, Width, Height))
+		copy(k.Pix, baseK.Pix)
+	}
+	// Single dots anywhere, including the corners and edges of the card
+	// and of tiles, on either layer.
+	spots := []image.Point{{0, 0}, {Width - 1, 0}, {0, Height - 1}, {Width - 1, Height - 1}, {7, 8}, {8, 7}}
+	for range 40 {
+		spots = append(spots, image.Pt(r.IntN(Width), r.IntN(Height)))
+	}
+	for _, p := range spots[:r.IntN(len(spots))+1] {
+		if k != nil && r.IntN(3) == 0 {
+			k.Pix[k.PixOffset(p.X, p.Y)] = uint8(r.IntN(256))
+			continue
+		}
+		o := img.PixOffset(p.X, p.Y)
+		a := uint8(255)
+		if r.IntN(5) == 0 {
+			a = uint8(r.IntN(256))
+		}
+		img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = uint8(r.IntN(int(a)+1)), uint8(r.IntN(int(a)+1)), uint8(r.IntN(int(a)+1)), a
+	}
+	// A few blocks, as a photo or a field's text would be.
+	for range r.IntN(4) {
+		x0, y0 := r.IntN(Width), r.IntN(Height)
+		x1, y1 := min(Width, x0+1+r.IntN(250)), min(Height, y0+1+r.IntN(120))
+		for y := y0; y < y1; y++ {
+			for x := x0; x < x1; x++ {
+				if k != nil && r.IntN(2) == 0 {
+					k.Pix[k.PixOffset(x, y)] = uint8(r.IntN(256))
+				} else {
+					o := img.PixOffset(x, y)
+					img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255
+				}
+			}
+		}
+	}
+	return img, k
+}
+
+func samePanels(t *testing.T, name string, got, want *Panels) {
+	t.Helper()
+	gl, wl := got.List(), want.List()
+	if len(gl) != len(wl) {
+		t.Fatalf("%s: %d panels, Convert %d", name, len(gl), len(wl))
+	}
+	for i := range gl {
+		if gl[i].Name != wl[i].Name || gl[i].Levels != wl[i].Levels || !bytes.Equal(gl[i].Data, wl[i].Data) {
+			n := 0
+			for j := range gl[i].Data {
+				if j < len(wl[i].Data) && gl[i].Data[j] != wl[i].Data[j] {
+					n++
+				}
+			}
+			t.Errorf("%s: panel %c differs from Convert (%d bytes)", name, gl[i].Name, n)
+		}
+	}
+}
+
+// TestConvertOverIsConvert: for random cards drawn over two different
+// static images (two templates), alternating, under every level count,
+// ribbon, rotation, black layer or threshold and bare overlay areas, the
+// tile-wise conversion writes Convert's bytes.
+func TestConvertOverIsConvert(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 1))
+	baseA, kA := noisy(3) // a base not at the origin of its pixel slice
+	baseB, kB := noisy(4)
+	// As a template's K layer is: mostly no resin, some labels.
+	for _, k := range []*image.Gray{kA, kB} {
+		for i := range k.Pix {
+			if x, y := i%Width, i/Width; (x/40+y/24)%5 != 0 {
+				k.Pix[i] = 255
+			}
+		}
+	}
+	bare := []image.Rectangle{image.Rect(100, 200, 300, 260), image.Rect(-10, 600, 40, 700)}
+	opts := []Options{
+		{}, {Levels: 64}, {Levels: 128}, {Ribbon: "ymck"}, {Ribbon: "ko", NoVarnish: bare}, {Ribbon: "k"},
+		{Rotate180: true, NoVarnish: bare}, {Rotate180: true, Levels: 128, BlackThreshold: 90},
+		{BlackThreshold: 90, Levels: 64},
+	}
+	i := 0
+	for _, opt := range opts {
+		// Several cards per options, over the two bases in turn: the
+		// kept conversions are reused, and must be those of the right
+		// base.
+		for j := range 6 {
+			base, bk := baseA, kA
+			if j%2 == 1 {
+				base, bk = baseB, kB
+			}
+			if j >= 4 {
+				bk = nil // a template without K
+			}
+			img, k := overCard(r, base, bk)
+			var black image.Image
+			if k != nil {
+				black = k
+			}
+			got, err := ConvertOver(img, black, base, bk, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Convert(img, black, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			samePanels(t, fmt.Sprintf("case %d %+v base %c K %v", i, opt, "AB"[j%2], bk != nil), got, want)
+			i++
+		}
+		// A base itself, unchanged: every tile copied.
+		got, _ := ConvertOver(baseA, kA, baseA, kA, opt)
+		want, _ := Convert(baseA, kA, opt)
+		samePanels(t, fmt.Sprintf("base %+v", opt), got, want)
+	}
+}
+
+// TestConvertOverDemoCards: real demo cards over the demo template's
+// static layers, as the engine converts them.
+func TestConvertOverDemoCards(t *testing.T) {
+	tpl := card.DemoTemplate()
+	bc, bk := card.StaticLayers(tpl)
+	for seed := range 3 {
+		col, blk, err := card.Render(tpl, sample.Fields(), sample.Photo(seed), sample.Signature(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, opt := range []Options{{}, {Ribbon: "ko"}, {Rotate180: true, Levels: 64}} {
+			got, err := ConvertOver(col, blk, bc, bk, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Convert(col, blk, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			samePanels(t, fmt.Sprintf("demo %d %+v", seed, opt), got, want)
+		}
+	}
+}
+
+// TestConvertOverRefusesWhatConvertRefuses: the errors are Convert's.
+func TestConvertOverRefusesWhatConvertRefuses(t *testing.T) {
+	base := image.NewRGBA(image.Rect(0, 0, Width, Height))
+	for _, c := range []struct {
+		img image.Image
+		opt Options
+	}{
+		{image.NewRGBA(image.Rect(0, 0, Height, Width)), Options{}},
+		{image.NewRGBA(image.Rect(0, 0, Width, Height)), Options{Levels: 2}},
+		{image.NewRGBA(image.Rect(0, 0, Width, Height)), Options{Levels: 33, Ribbon: "k"}},
+		{image.NewRGBA(image.Rect(0, 0, Width, Height)), Options{Ribbon: "kw"}},
+	} {
+		_, werr := Convert(c.img, nil, c.opt)
+		_, gerr := ConvertOver(c.img, nil, base, nil, c.opt)
+		if werr == nil || gerr == nil || werr.Error() != gerr.Error() {
+			t.Errorf("%+v: ConvertOver says %v, Convert %v", c.opt, gerr, werr)
+		}
+	}
+}
+
+// BenchmarkConvertOverDemo: the demo card's side converted over the
+// template's static layers against converted whole (Convert), alternated
+// call by call; CPU time of the calling thread, medians.
+func BenchmarkConvertOverDemo(b *testing.B) {
+	tpl := card.DemoTemplate()
+	bc, bk := card.StaticLayers(tpl)
+	col, blk, err := card.Render(tpl, sample.Fields(), sample.Photo(1), sample.Signature(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func() {
+		if _, err := ConvertOver(col, blk, bc, bk, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	benchcpu.Compare(b, []string{"whole", "over"}, func() {
+		overOnly = false
+		run()
+		overOnly = true
+	}, run)
+}
