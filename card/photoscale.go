@@ -138,6 +138,7 @@ type fixedScaler struct {
 
 type scaleBuf struct {
 	row []int32 // one source row, 16-bit units, channels interleaved
+	cx  []int32 // YCbCr: each column's chroma offset from the row's first
 	tmp []int32 // horizontal pass: sh rows × dw × channels, 16-bit units << fixT
 	acc []int64 // vertical pass: one output row
 	out []uint8 // one output row, 8-bit, channels interleaved
@@ -146,7 +147,7 @@ type scaleBuf struct {
 func newFixedScaler(dw, dh, sw, sh int) *fixedScaler {
 	z := &fixedScaler{dw: dw, dh: dh, sw: sw, sh: sh, h: newTaps(dw, sw), v: newTaps(dh, sh)}
 	z.pool.New = func() any {
-		return &scaleBuf{row: make([]int32, 3*sw), tmp: make([]int32, 3*sh*dw), acc: make([]int64, 3*dw), out: make([]uint8, 3*dw)}
+		return &scaleBuf{row: make([]int32, 3*sw), cx: make([]int32, sw), tmp: make([]int32, 3*sh*dw), acc: make([]int64, 3*dw), out: make([]uint8, 3*dw)}
 	}
 	return z
 }
@@ -185,11 +186,16 @@ func (z *fixedScaler) loadRow(b *scaleBuf, src image.Image, y int) {
 		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
 		rgbRow(b.row[:3*z.sw], s.Pix[o:o+4*z.sw])
 	case *image.YCbCr:
+		// A sample's offsets are a row's plus a column's (YOffset and
+		// COffset are sums of the two): the columns' chroma offsets are
+		// b.cx, made once per image.
 		sy := s.Rect.Min.Y + y
-		for x := range z.sw {
-			sx := s.Rect.Min.X + x
-			yy := int32(s.Y[s.YOffset(sx, sy)]) * 0x10101
-			ci := s.COffset(sx, sy)
+		yrow := s.Y[s.YOffset(s.Rect.Min.X, sy):][:z.sw]
+		crow := s.COffset(s.Rect.Min.X, sy)
+		cx := b.cx[:z.sw]
+		for x, yv := range yrow {
+			yy := int32(yv) * 0x10101
+			ci := crow + int(cx[x])
 			cb, cr := int32(s.Cb[ci])-128, int32(s.Cr[ci])-128
 			d := b.row[3*x : 3*x+3 : 3*x+3]
 			d[0] = clamp16((yy + 91881*cr) >> 8)
@@ -218,6 +224,12 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 	b := z.pool.Get().(*scaleBuf)
 	defer z.pool.Put(b)
 	m := z.dw * channels
+	if s, ok := src.(*image.YCbCr); ok {
+		c0 := s.COffset(s.Rect.Min.X, s.Rect.Min.Y)
+		for x := range z.sw {
+			b.cx[x] = int32(s.COffset(s.Rect.Min.X+x, s.Rect.Min.Y) - c0)
+		}
+	}
 	// Horizontal: each source row to dw values a channel. 8-bit samples
 	// are read where they are, with the weights times 0x101 (a sample's
 	// 16-bit value is 0x101 times its byte); YCbCr is converted first.
