@@ -153,7 +153,9 @@ func newFixedScaler(dw, dh, sw, sh int) *fixedScaler {
 }
 
 // fixedSource says whether src is one of the kinds fixedScaler reads, and
-// how many channels it has (1: grey, 3: colour).
+// how many channels it has (1: grey, 3: colour). An RGBA or NRGBA image
+// whose every pixel has R = G = B (a signature sent as WebP, which has no
+// grey form) is read as one channel: the three would be filtered alike.
 func fixedSource(src image.Image) (channels int, ok bool) {
 	switch s := src.(type) {
 	case *image.Gray:
@@ -161,11 +163,31 @@ func fixedSource(src image.Image) (channels int, ok bool) {
 	case *image.YCbCr:
 		return 3, true
 	case *image.RGBA:
-		return 3, s.Opaque()
+		return scanOpaque(s.Pix, s.Stride, s.Rect)
 	case *image.NRGBA:
-		return 3, s.Opaque()
+		return scanOpaque(s.Pix, s.Stride, s.Rect)
 	}
 	return 0, false
+}
+
+// scanOpaque reads four-byte pixels: ok when every alpha is 0xff, one
+// channel when moreover every R = G = B.
+func scanOpaque(pix []uint8, stride int, r image.Rectangle) (channels int, ok bool) {
+	grey := true
+	for y := range r.Dy() {
+		row := pix[y*stride : y*stride+4*r.Dx()]
+		for x := 0; x < len(row); x += 4 {
+			p := row[x : x+4 : x+4]
+			if p[3] != 0xff {
+				return 0, false
+			}
+			grey = grey && p[0] == p[1] && p[1] == p[2]
+		}
+	}
+	if grey {
+		return 1, true
+	}
+	return 3, true
 }
 
 // loadRow puts source row y (relative to its bounds) into b.row, in 16-bit
@@ -238,13 +260,21 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 		switch s := src.(type) {
 		case *image.Gray:
 			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			hpass1(tmp, s.Pix[o:o+z.sw], &z.h, 0x101)
+			hpass1(tmp, s.Pix[o:o+z.sw], 1, &z.h, 0x101)
 		case *image.RGBA:
 			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			if channels == 1 {
+				hpass1(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			} else {
+				hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			}
 		case *image.NRGBA: // opaque: the same values as RGBA
 			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			if channels == 1 {
+				hpass1(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			} else {
+				hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			}
 		default:
 			z.loadRow(b, src, y)
 			hpass3(tmp, b.row[:3*z.sw], 3, &z.h, 1)
@@ -336,17 +366,17 @@ func hpass3x6[T uint8 | int32](dst []int32, row []T, t *taps, unit int64) {
 	}
 }
 
-// hpass1 is hpass3 for one channel.
-func hpass1(dst []int32, row []uint8, t *taps, unit int64) {
+// hpass1 is hpass3 for one channel, stride bytes apart.
+func hpass1(dst []int32, row []uint8, stride int, t *taps, unit int64) {
 	const hs = fixW - fixT
 	n := t.n
 	for i := range dst {
-		f := int(t.first[i])
+		f := int(t.first[i]) * stride
 		ws := t.dense[i*n : i*n+n]
-		p := row[f : f+n]
+		p := row[f : f+stride*(n-1)+1]
 		var a int64
 		for k, w := range ws {
-			a += int64(p[k]) * w
+			a += int64(p[stride*k]) * w
 		}
 		dst[i] = int32((a*unit + 1<<(hs-1)) >> hs)
 	}
