@@ -334,6 +334,9 @@ func (e *Engine) Spoil(ctx context.Context, jobID, actor string) error {
 func (e *Engine) holdPrinter(ctx context.Context, w *worker) error {
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	// The worker lets go after its card instead of going on to the next.
+	w.wanted.Add(1)
+	defer w.wanted.Add(-1)
 	if err := w.acquire(hctx); err != nil {
 		return fmt.Errorf("%w: try again when its card is out", err)
 	}

@@ -34,6 +34,10 @@ type worker struct {
 	// daemon (confirm, spoil, a test card). Nobody drives it behind the
 	// other's back.
 	use chan struct{}
+	// wanted counts the people's actions waiting for use: while one waits,
+	// the worker does not keep the printer from one card to the next
+	// (chainNext), it lets go after the card.
+	wanted atomic.Int32
 
 	mu      sync.Mutex
 	state   workerState
@@ -228,7 +232,11 @@ func (w *worker) step(ctx context.Context) time.Duration {
 		return time.Second
 	}
 	w.busy.Store(true)
-	w.card(ctx, p)
+	// While each card hands over to the next one (its outcome and the
+	// next card's intent committed together, chainNext), the worker keeps
+	// the printer: nothing can move a card between the two.
+	for next := w.card(ctx, p, nil); next != nil; next = w.card(ctx, next.p, next) {
+	}
 	w.busy.Store(false)
 	return 0
 }
@@ -425,32 +433,42 @@ func cardCtx(ctx context.Context, d time.Duration) (context.Context, context.Can
 // finished even when the daemon is stopping (context.WithoutCancel): a
 // half-done card is worse than a short delay in shutting down. Before every
 // blank the batch and the printer are checked again: no blank is fed for a
-// batch that is not running, nor into a printer that was stopped.
-func (w *worker) card(ctx context.Context, p *prepared) {
+// batch that is not running, nor into a printer that was stopped. ch, when
+// set, is that check already made and the first blank's intent already
+// committed with the previous card's outcome (chainNext). card returns the
+// next card when this one handed over to it the same way.
+func (w *worker) card(ctx context.Context, p *prepared, ch *chained) *chained {
 	job := p.meta
 	e := w.e
 	defer e.unhold(job.ID, w.name)
-	for first := true; ; first = false {
+	if ch != nil {
+		w.set(wPrinting, "", job.ID)
+		again, next := w.attempt(ctx, p, ch.attempt, ch)
+		if !again {
+			return next
+		}
+	}
+	for first := ch == nil; ; first = false {
 		if ctx.Err() != nil {
 			w.giveBack(ctx, job, "station stopping before the next blank")
-			return
+			return nil
 		}
 		n, err := e.attempts(ctx, job.ID)
 		if err != nil {
 			w.giveBack(ctx, job, "database error")
 			w.offline(fmt.Sprintf("reading job %s's attempts failed (%v): retried every few seconds", job.ID, err))
-			return
+			return nil
 		}
 		if max := e.config().Engine.MaxAttempts; n >= max {
 			e.toAttention(ctx, job, w.name, e.boundReason(ctx, job.ID, n, max))
-			return
+			return nil
 		}
 		if w.isPaused() {
 			w.giveBack(ctx, job, "printer "+w.name+" stopped before the next blank")
-			return
+			return nil
 		}
 		if !w.batchGoes(ctx, job) {
-			return
+			return nil
 		}
 		if !first {
 			// A new blank for the job whose last one was just spoiled (a
@@ -463,12 +481,13 @@ func (w *worker) card(ctx context.Context, p *prepared) {
 				if !errors.Is(err, jobqueue.ErrIllegalTransition) {
 					w.giveBack(ctx, job, "database error")
 				}
-				return
+				return nil
 			}
 		}
 		w.set(wPrinting, "", job.ID)
-		if !w.attempt(ctx, p, n+1) {
-			return
+		again, next := w.attempt(ctx, p, n+1, nil)
+		if !again {
+			return next
 		}
 	}
 }
@@ -497,64 +516,72 @@ func (w *worker) batchGoes(ctx context.Context, job jobqueue.JobMeta) bool {
 
 // attempt is one blank. It reports whether the job should go on to a new
 // blank on this printer; when it says no, the job has been put where it
-// belongs (printed, queue, attention, uncertain).
-func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
+// belongs (printed, queue, attention, uncertain), and the next card is
+// returned when this one handed over to it (chainNext). ch, when set, holds
+// the blank's intent, already committed with the previous card's outcome.
+func (w *worker) attempt(ctx context.Context, p *prepared, attempt int, ch *chained) (bool, *chained) {
 	if w.desk != nil {
-		return w.deskAttempt(ctx, p, attempt)
+		return w.deskAttempt(ctx, p, attempt), nil
 	}
 	e := w.e
 	job := p.meta
 	log := e.log.With().Str("printer", w.name).Str("job", job.ID).Int("attempt", attempt).Logger()
 
-	if p.hasChp && w.enc == nil {
-		// Checked before a blank moves: a chip job on a printer without
-		// an encoder would only spoil blanks.
-		w.e.toAttention(ctx, job, w.name, "printer "+w.name+" has no chip encoder configured; this job needs one: configure encoder_reader, or let another printer take it (retry)")
-		return false
-	}
-
 	cctx, cancel := cardCtx(ctx, 10*time.Minute)
 	defer cancel()
 
-	ctr, err := w.p.Counters(cctx)
-	if err != nil {
-		w.giveBack(ctx, job, "printer "+w.name+" did not answer before the feed")
-		w.printerFault(err)
-		return false
-	}
-	// The cleaning policy, on the counter just read: no blank once the
-	// head went clean_stop_cards cards without a cleaning.
-	if w.cleaningStops(cctx, ctr) {
-		w.giveBack(ctx, job, "printer "+w.name+" stopped for cleaning before the next blank")
-		return false
-	}
-	// The crash rule: the intent is durable before the blank moves.
 	var intent int64
-	err = storage.InTx(cctx, e.db, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(cctx, `INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`,
-			job.ID, w.name, attempt, ctr.CardsInserted, now())
-		if err != nil {
-			return err
+	var ctr printer.Counters
+	if ch != nil {
+		intent, ctr = ch.intent, ch.ctr
+		// A stop that came in the instant since the checks: the blank
+		// has not moved, so the intent ends as not fed.
+		if ctx.Err() != nil || w.isPaused() {
+			w.notFed(cctx, job, intent, "not fed on "+w.name+": the printer or the station stopped before the blank moved")
+			return false, nil
 		}
-		intent, err = res.LastInsertId()
-		return err
-	})
-	if err != nil {
-		log.Error().Err(err).Msg("writing the intent record failed; no card fed")
-		w.giveBack(ctx, job, "database error before feeding")
-		w.offline(fmt.Sprintf("the station database refused the intent record (%v): no blank is fed; retried every few seconds", err))
-		return false
+	} else {
+		if p.hasChp && w.enc == nil {
+			// Checked before a blank moves: a chip job on a printer without
+			// an encoder would only spoil blanks.
+			w.e.toAttention(ctx, job, w.name, "printer "+w.name+" has no chip encoder configured; this job needs one: configure encoder_reader, or let another printer take it (retry)")
+			return false, nil
+		}
+		var err error
+		ctr, err = w.p.Counters(cctx)
+		if err != nil {
+			w.giveBack(ctx, job, "printer "+w.name+" did not answer before the feed")
+			w.printerFault(err)
+			return false, nil
+		}
+		// The cleaning policy, on the counter just read: no blank once the
+		// head went clean_stop_cards cards without a cleaning.
+		if w.cleaningStops(cctx, ctr) {
+			w.giveBack(ctx, job, "printer "+w.name+" stopped for cleaning before the next blank")
+			return false, nil
+		}
+		// The crash rule: the intent is durable before the blank moves.
+		err = storage.InTx(cctx, e.db, func(tx *sql.Tx) error {
+			intent, err = w.writeIntent(cctx, tx, job.ID, attempt, ctr)
+			return err
+		})
+		if err != nil {
+			log.Error().Err(err).Msg("writing the intent record failed; no card fed")
+			w.giveBack(ctx, job, "database error before feeding")
+			w.offline(fmt.Sprintf("the station database refused the intent record (%v): no blank is fed; retried every few seconds", err))
+			return false, nil
+		}
+		failpoint.Hit(failpoint.AfterIntent)
 	}
-	failpoint.Hit(failpoint.AfterIntent)
 
 	if err := w.p.Feed(cctx); err != nil {
-		return w.failBeforeChip(ctx, cctx, p, intent, ctr.CardsInserted, err)
+		return w.failBeforeChip(ctx, cctx, p, intent, ctr.CardsInserted, err), nil
 	}
 	failpoint.Hit(failpoint.AfterFeed)
 	var uid []byte
 	if p.hasChp {
 		if err := w.p.MoveTo(cctx, printer.StationContactless); err != nil {
-			return w.failBeforeChip(ctx, cctx, p, intent, ctr.CardsInserted, err)
+			return w.failBeforeChip(ctx, cctx, p, intent, ctr.CardsInserted, err), nil
 		}
 		failpoint.Hit(failpoint.AtEncoder)
 		chipCtx, cancelChip := context.WithTimeout(cctx, time.Duration(e.config().Engine.ChipTimeoutSeconds)*time.Second)
@@ -568,13 +595,41 @@ func (w *worker) attempt(ctx context.Context, p *prepared, attempt int) bool {
 			err = fmt.Errorf("%w: the encoder answered with the previous blank's chip", chip.ErrVerifyMismatch)
 		}
 		if err != nil {
-			return w.chipFailed(ctx, cctx, p, intent, res.UID, err, repeated)
+			return w.chipFailed(ctx, cctx, p, intent, res.UID, err, repeated), nil
 		}
 		failpoint.Hit(failpoint.AfterChipVerify)
 		uid = res.UID
 	}
 	w.prefetch(ctx)
-	return w.printAndEject(ctx, cctx, p, intent, uid)
+	return w.printAndEject(ctx, cctx, p, intent, ctr, uid)
+}
+
+// writeIntent records, in tx, that a blank is about to be fed for job on
+// this printer, with the printer's card counter read just before.
+func (w *worker) writeIntent(ctx context.Context, tx *sql.Tx, job string, attempt int, ctr printer.Counters) (int64, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO station_intents(job_id, printer, attempt, counter_before, created_at) VALUES (?,?,?,?,?)`,
+		job, w.name, attempt, ctr.CardsInserted, now())
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// notFed settles an intent whose blank certainly did not move (the worker
+// never sent the feed) and puts its job back in the queue.
+func (w *worker) notFed(ctx context.Context, job jobqueue.JobMeta, intent int64, why string) {
+	e := w.e
+	ctx = context.WithoutCancel(ctx)
+	err := storage.InTx(ctx, e.db, func(tx *sql.Tx) error {
+		if err := resolveIntent(ctx, tx, intent, outOpen, outNotFed, ""); err != nil {
+			return err
+		}
+		return e.requeue(ctx, tx, job, why)
+	})
+	if err != nil {
+		// The intent stays open: the counter check settles it.
+		e.log.Error().Err(err).Str("job", job.ID).Msg("recording an unfed blank failed; the counter check settles it")
+	}
 }
 
 // chipFailed sends a blank whose chip failed to the reject box and decides
@@ -611,7 +666,7 @@ func (w *worker) chipFailed(ctx, cctx context.Context, p *prepared, intent int64
 	return true
 }
 
-func (w *worker) printAndEject(ctx, cctx context.Context, p *prepared, intent int64, uid []byte) bool {
+func (w *worker) printAndEject(ctx, cctx context.Context, p *prepared, intent int64, ctr printer.Counters, uid []byte) (bool, *chained) {
 	e := w.e
 	job := p.meta
 	if err := w.p.Print(cctx, printer.Front, p.front); err != nil {
@@ -631,7 +686,7 @@ func (w *worker) printAndEject(ctx, cctx context.Context, p *prepared, intent in
 			err = errors.Join(err, rerr)
 		}
 		w.printerFault(err)
-		return false
+		return false, nil
 	}
 	failpoint.Hit(failpoint.AfterPrint)
 	if err := w.p.Eject(cctx); err != nil {
@@ -659,11 +714,10 @@ func (w *worker) printAndEject(ctx, cctx context.Context, p *prepared, intent in
 		}
 		e.publish(Event{Type: "job_uncertain", Job: job.ID, Printer: w.name, Message: reason})
 		w.printerFault(err)
-		return false
+		return false, nil
 	}
 	failpoint.Hit(failpoint.AfterEject)
-	w.consumed(ctx, cctx, p, intent, uid)
-	return false
+	return false, w.finish(ctx, cctx, p, intent, ctr, uid)
 }
 
 // consumed records the finished card: the ledger event, the intent and the
@@ -675,15 +729,7 @@ func (w *worker) consumed(ctx, cctx context.Context, p *prepared, intent int64, 
 	var err error
 	failpoint.Hit(failpoint.BeforeCommit)
 	for try := 0; try < 5; try++ {
-		err = storage.InTx(cctx, e.db, func(tx *sql.Tx) error {
-			if _, err := e.ledger.Append(cctx, tx, inventory.Event{Kind: inventory.Consumed, Actor: e.ec.Actor, Printer: w.name, Job: job.ID, UID: uidText(uid)}); err != nil {
-				return err
-			}
-			if err := resolveIntent(cctx, tx, intent, outOpen, outConsumed, uidText(uid)); err != nil {
-				return err
-			}
-			return e.queue.SetStateDetail(cctx, tx, job.ID, jobqueue.Printed, jobqueue.Detail{Reason: "printed on " + w.name, Printer: w.name, UID: uidText(uid)})
-		})
+		err = storage.InTx(cctx, e.db, func(tx *sql.Tx) error { return w.recordConsumed(cctx, tx, job, intent, uid) })
 		if err == nil || errors.Is(err, errIntentMoved) || !sleepCtx(cctx, 200*time.Millisecond) {
 			break
 		}
@@ -694,13 +740,31 @@ func (w *worker) consumed(ctx, cctx context.Context, p *prepared, intent int64, 
 		return
 	}
 	failpoint.Hit(failpoint.AfterCommit)
+	w.printedOne(job, uid)
+}
+
+// recordConsumed writes the finished card in tx: the ledger event, the
+// intent and the job's end.
+func (w *worker) recordConsumed(ctx context.Context, tx *sql.Tx, job jobqueue.JobMeta, intent int64, uid []byte) error {
+	e := w.e
+	if _, err := e.ledger.Append(ctx, tx, inventory.Event{Kind: inventory.Consumed, Actor: e.ec.Actor, Printer: w.name, Job: job.ID, UID: uidText(uid)}); err != nil {
+		return err
+	}
+	if err := resolveIntent(ctx, tx, intent, outOpen, outConsumed, uidText(uid)); err != nil {
+		return err
+	}
+	return e.queue.SetStateDetail(ctx, tx, job.ID, jobqueue.Printed, jobqueue.Detail{Reason: "printed on " + w.name, Printer: w.name, UID: uidText(uid)})
+}
+
+// printedOne counts and announces a card whose record is committed.
+func (w *worker) printedOne(job jobqueue.JobMeta, uid []byte) {
 	w.mu.Lock()
 	w.printed++
 	w.fails = 0
 	w.job = ""
 	w.mu.Unlock()
-	e.log.Info().Str("printer", w.name).Str("job", job.ID).Msg("card printed")
-	e.publish(Event{Type: "card_printed", Printer: w.name, Job: job.ID, Batch: job.Batch, UID: uidText(uid)})
+	w.e.log.Info().Str("printer", w.name).Str("job", job.ID).Msg("card printed")
+	w.e.publish(Event{Type: "card_printed", Printer: w.name, Job: job.ID, Batch: job.Batch, UID: uidText(uid)})
 }
 
 // sleepCtx waits d or until ctx ends; it reports whether the whole wait passed.

@@ -44,6 +44,23 @@ func TestCrashPoints(t *testing.T) {
 	}
 	s.stopDaemon()
 
+	// The crash table (docs/CRASH.md): blanks spoiled in each case — by a
+	// person after a kill that left a fed card uncertain, or by the station
+	// for a card inside after a cut link. A card counted before the crash
+	// (its record committed, alone or with the next intent) or a blank
+	// never fed costs nothing.
+	wantSpoiled := map[string]int{
+		"after-intent/kill-daemon": 0, "after-intent/cut-link": 0,
+		"after-feed/kill-daemon": 1, "after-feed/cut-link": 1,
+		"at-encoder/kill-daemon": 1, "at-encoder/cut-link": 1,
+		"after-chip-verify/kill-daemon": 1, "after-chip-verify/cut-link": 1,
+		"after-print/kill-daemon": 1, "after-print/cut-link": 1,
+		"after-eject/kill-daemon": 1, "after-eject/cut-link": 0,
+		"before-chain-commit/kill-daemon": 1, "before-chain-commit/cut-link": 0,
+		"after-chain-commit/kill-daemon": 0, "after-chain-commit/cut-link": 0,
+		"before-commit/kill-daemon": 1, "before-commit/cut-link": 0,
+		"after-commit/kill-daemon": 0, "after-commit/cut-link": 0,
+	}
 	p := s.printers[0]
 	hold := t.TempDir()
 	printed := 0
@@ -90,8 +107,13 @@ func TestCrashPoints(t *testing.T) {
 			printed += 2
 			s.checkAgreement(printed)
 			after := s.blankCounts(p)
-			figures = append(figures, fmt.Sprintf("%-30s taken %d  consumed %d  spoiled %d (crash/link %d)", name,
+			figures = append(figures, fmt.Sprintf("%-31s taken %d  consumed %d  spoiled %d (crash/link %d)", name,
 				after.taken-before.taken, after.consumed-before.consumed, after.spoiled-before.spoiled, after.crash-before.crash))
+			if want, ok := wantSpoiled[name]; !ok {
+				t.Errorf("%s: not in the crash table of this test", name)
+			} else if got := after.spoiled - before.spoiled; got != want {
+				t.Errorf("%s: %d blank(s) spoiled, the crash table says %d", name, got, want)
+			}
 			if t.Failed() {
 				t.Fatalf("after %s:\n%s", name, strings.Join(figures, "\n"))
 			}

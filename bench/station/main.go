@@ -52,8 +52,14 @@ type bench struct {
 	bin, dir string
 	chip     bool // virtual cards on pcscd
 	cards    int
-	out      io.Writer
-	rows     []row
+	// utilCards, fourCards: cards per printer of the ×10 utilization
+	// scenarios (the figure is a median; more cards, less noise).
+	utilCards, fourCards int
+	// paired: the printer alone runs at the same time as the station's
+	// printers, not before them.
+	paired bool
+	out    io.Writer
+	rows   []row
 }
 
 func (b *bench) add(r row) {
@@ -75,6 +81,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	keep := fs.Bool("keep", false, "keep the work directory (databases, journals, logs)")
 	chipMode := fs.String("chip", "auto", "chip on a virtual card on pcscd: auto, on, off")
 	cards := fs.Int("cards", 40, "cards for the CPU scenario")
+	utilCards := fs.Int("util-cards", 10, "cards of the ×10 utilization scenario (util)")
+	fourCards := fs.Int("four-cards", 10, "cards per printer of the four-printer scenario (four)")
+	paired := fs.Bool("paired", true, "util and four: drive the printer alone while the station prints (the same load on both sides), not before")
 	outage := fs.Float64("outage-speed", 240, "speed factor of the outage scenario: 4 hours take 4h/speed")
 	startJobs := fs.Int("start-jobs", 10000, "queued jobs for the start/RSS scenario")
 	wireJobs := fs.Int("wire-jobs", 100, "jobs for the bytes-on-the-wire scenario")
@@ -92,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintln(stderr, "work directory:", dir)
 	}
-	b := &bench{bin: *bin, dir: dir, cards: *cards, out: stdout}
+	b := &bench{bin: *bin, dir: dir, cards: *cards, utilCards: *utilCards, fourCards: *fourCards, paired: *paired, out: stdout}
 	if b.bin == "" {
 		b.bin = filepath.Join(dir, "bin")
 		fmt.Fprintln(stderr, "building the binaries…")
@@ -124,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	failed := 0
 	scen := map[string]func() error{
 		"cpu":    b.cpuPerCard,
-		"util":   func() error { return b.utilization(10, 10) },
+		"util":   func() error { return b.utilization(10, b.utilCards) },
 		"x1":     func() error { return b.utilization(1, 10) },
 		"four":   b.fourOnOneCPU,
 		"outage": func() error { return b.outage(*outage) },

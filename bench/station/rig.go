@@ -43,6 +43,9 @@ type rig struct {
 	// startCPU is the daemon's CPU for the last runBatch's batch start
 	// commands: signed-in calls, each a password hash (argon2id).
 	startCPU time.Duration
+	// started, when set, runs as soon as the batches are started (the
+	// printer driven alone at the same time, --paired).
+	started func()
 	// idleCPU is the daemon's CPU per second of wall time with nothing to
 	// print, measured by runBatch just before the batch starts.
 	idleCPU time.Duration
@@ -635,6 +638,50 @@ type journalEvent struct {
 	Card  int       `json:"card"`
 	Event string    `json:"event"`
 	Time  time.Time `json:"time"`
+}
+
+// pause is the printer's median time from one card out (ejected) to the
+// next blank taken, from its own journal.
+func pause(out string) (time.Duration, error) {
+	evs, err := journalOf(out)
+	if err != nil {
+		return 0, err
+	}
+	var d []time.Duration
+	var out0 time.Time
+	for _, ev := range evs {
+		switch ev.Event {
+		case "card_out":
+			out0 = ev.Time
+		case "blank_taken":
+			if !out0.IsZero() {
+				d = append(d, ev.Time.Sub(out0))
+			}
+			out0 = time.Time{}
+		}
+	}
+	if len(d) == 0 {
+		return 0, fmt.Errorf("%s: no card out followed by a blank taken", out)
+	}
+	slices.Sort(d)
+	return d[len(d)/2], nil
+}
+
+func journalOf(out string) ([]journalEvent, error) {
+	f, err := os.Open(filepath.Join(out, "journal.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var evs []journalEvent
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var ev journalEvent
+		if json.Unmarshal(sc.Bytes(), &ev) == nil {
+			evs = append(evs, ev)
+		}
+	}
+	return evs, sc.Err()
 }
 
 // cycle is the printer's median time from one blank taken to the next,

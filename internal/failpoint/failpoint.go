@@ -30,9 +30,18 @@ const (
 	AfterChipVerify = "after-chip-verify" // the chip is written and read back
 	AfterPrint      = "after-print"       // the face is printed; the card is inside
 	AfterEject      = "after-eject"       // the card is in the output hopper; the ledger does not know yet
-	BeforeCommit    = "before-commit"     // the consumed event is about to be committed
-	AfterCommit     = "after-commit"      // the consumed event is committed
+	// The card hands over to the next one (station/chain.go): its
+	// consumed event and the next blank's intent in one transaction.
+	BeforeChainCommit = "before-chain-commit" // the card is out, the next job claimed and checked; nothing of the pair committed
+	AfterChainCommit  = "after-chain-commit"  // the card is counted and the next blank's intent is durable; that blank has not moved
+	// The card is recorded alone (no next card to hand over to: the
+	// batch's last card, or a check before the next blank said no).
+	BeforeCommit = "before-commit" // the consumed event is about to be committed
+	AfterCommit  = "after-commit"  // the consumed event is committed
 )
 
-// All lists the points in card order.
-var All = []string{AfterIntent, AfterFeed, AtEncoder, AfterChipVerify, AfterPrint, AfterEject, BeforeCommit, AfterCommit}
+// All lists the points in card order: a batch's first card passes
+// AfterIntent … AfterEject, BeforeChainCommit and AfterChainCommit (its
+// outcome with the second card's intent); its last card passes AfterFeed …
+// AfterEject, BeforeCommit and AfterCommit.
+var All = []string{AfterIntent, AfterFeed, AtEncoder, AfterChipVerify, AfterPrint, AfterEject, BeforeChainCommit, AfterChainCommit, BeforeCommit, AfterCommit}
