@@ -59,12 +59,12 @@ func BenchmarkComposite(b *testing.B) {
 }
 
 // BenchmarkRenderCentreJob: the demo card from jobs of the centre's kind
-// (sim/central: a 240 × 320 photo and a signature, WebP lossless), as the
-// daemon renders them, a hundred different jobs in turn, against the code
-// before the fourth pass (x/image's photo scaler, the frame rasterized on
-// every card, glyphs rasterized on every card and composited in 16-bit
-// arithmetic pixel by pixel), alternated call by call (thread CPU time,
-// medians).
+// (sim/central: a 240 × 320 photo and a grey signature, PNG; the server
+// sends the same pixels as WebP lossless), a hundred different jobs in
+// turn, against the code before the fourth pass (x/image's photo scaler,
+// the frame rasterized on every card, glyphs rasterized on every card and
+// composited in 16-bit arithmetic pixel by pixel), alternated call by call
+// (thread CPU time, medians).
 func BenchmarkRenderCentreJob(b *testing.B) {
 	defer card.SetPrevious(false)
 	tpl := card.DemoTemplate()
