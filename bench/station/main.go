@@ -88,8 +88,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	startJobs := fs.Int("start-jobs", 10000, "queued jobs for the start/RSS scenario")
 	wireJobs := fs.Int("wire-jobs", 100, "jobs for the bytes-on-the-wire scenario")
 	jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
+	denv := fs.String("daemon-env", "", "extra environment of printstationd only, comma-separated (e.g. GOGC=200,GOMEMLIMIT=48MiB), to compare runtime settings in one run")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *denv != "" {
+		daemonEnv = strings.Split(*denv, ",")
 	}
 	dir, err := os.MkdirTemp("", "bench-station-")
 	if err != nil {

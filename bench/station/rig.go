@@ -290,6 +290,9 @@ func (r *rig) writeConfig(o daemonOpts) error {
 	return os.WriteFile(r.cfg, []byte(b.String()), 0o644)
 }
 
+// daemonEnv is added to printstationd's environment (--daemon-env).
+var daemonEnv []string
+
 // startDaemon starts printstationd with a notify socket standing in for
 // systemd's and returns how long it took from exec to READY=1.
 func (r *rig) startDaemon(o daemonOpts) (time.Duration, error) {
@@ -326,7 +329,7 @@ func (r *rig) startDaemon(o daemonOpts) (time.Duration, error) {
 		exe = "taskset"
 	}
 	t0 := time.Now()
-	c, err := start(exe, args, []string{"NOTIFY_SOCKET=" + r.notifyPath})
+	c, err := start(exe, args, append([]string{"NOTIFY_SOCKET=" + r.notifyPath}, daemonEnv...))
 	if err != nil {
 		return 0, err
 	}
