@@ -135,11 +135,15 @@ func (w *worker) chainNext(ctx, cctx context.Context, prev int64, prevCtr printe
 	if err != nil || ctr.CardsInserted != prevCtr.CardsInserted+1 {
 		return nil
 	}
-	if cs, err := e.cleaning(sctx, w, ctr); err != nil || cs.Since < 0 || cs.Due {
-		return nil
-	}
-	if w.cleaningStops(sctx, ctr) { // not due: only the early warning
-		return nil
+	// The cleaning policy (when on): a due cleaning stops the printer the
+	// ordinary way, which gives the next job back.
+	if e.config().Engine.CleanStopCards > 0 {
+		if cs, err := e.cleaning(sctx, w, ctr); err != nil || cs.Since < 0 || cs.Due {
+			return nil
+		}
+		if w.cleaningStops(sctx, ctr) { // not due: only the early warning
+			return nil
+		}
 	}
 	job := p.meta
 	n, err := e.attempts(sctx, job.ID)
