@@ -600,7 +600,6 @@ func (w *worker) attempt(ctx context.Context, p *prepared, attempt int, ch *chai
 		failpoint.Hit(failpoint.AfterChipVerify)
 		uid = res.UID
 	}
-	w.prefetch(ctx)
 	return w.printAndEject(ctx, cctx, p, intent, ctr, uid)
 }
 
@@ -689,6 +688,13 @@ func (w *worker) printAndEject(ctx, cctx context.Context, p *prepared, intent in
 		return false, nil
 	}
 	failpoint.Hit(failpoint.AfterPrint)
+	// The next job is claimed and prepared (rendered, rasterized) while
+	// this card's last panel prints and it leaves the printer — in time
+	// for the hand-over (chainNext waits for it), and not earlier: started
+	// before the print, its CPU ran just as this card's first panel was
+	// sent, and on a busy core the download waited for it (≈ 11 ms a card
+	// with four printers on one core, docs/bench/station.md).
+	w.prefetch(ctx)
 	if err := w.p.Eject(cctx); err != nil {
 		// The card is done (chip verified, face printed) but stuck at the
 		// exit, or the link dropped while it went: only a person can say
