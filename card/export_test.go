@@ -5,10 +5,10 @@ package card
 func SetFixedScaler(on bool) { useFixed = on }
 
 // SetPrevious makes Render draw as before this pass (x/image's scaler,
-// shapes rasterized on every card, glyphs composited pixel by pixel in
-// 16-bit arithmetic), or as now.
+// shapes rasterized on every card, glyphs rasterized on every card and
+// composited pixel by pixel in 16-bit arithmetic), or as now.
 func SetPrevious(prev bool) {
-	useFixed, cacheShapes, glyphOver = !prev, !prev, glyphOverGray
+	useFixed, cacheShapes, cacheGlyphs, glyphOver = !prev, !prev, !prev, glyphOverGray
 	if prev {
 		glyphOver = glyphOverGrayPrev
 	}

@@ -138,6 +138,7 @@ type fixedScaler struct {
 
 type scaleBuf struct {
 	row []int32 // one source row, 16-bit units, channels interleaved
+	cx  []int32 // YCbCr: each column's chroma offset from the row's first
 	tmp []int32 // horizontal pass: sh rows × dw × channels, 16-bit units << fixT
 	acc []int64 // vertical pass: one output row
 	out []uint8 // one output row, 8-bit, channels interleaved
@@ -146,13 +147,15 @@ type scaleBuf struct {
 func newFixedScaler(dw, dh, sw, sh int) *fixedScaler {
 	z := &fixedScaler{dw: dw, dh: dh, sw: sw, sh: sh, h: newTaps(dw, sw), v: newTaps(dh, sh)}
 	z.pool.New = func() any {
-		return &scaleBuf{row: make([]int32, 3*sw), tmp: make([]int32, 3*sh*dw), acc: make([]int64, 3*dw), out: make([]uint8, 3*dw)}
+		return &scaleBuf{row: make([]int32, 3*sw), cx: make([]int32, sw), tmp: make([]int32, 3*sh*dw), acc: make([]int64, 3*dw), out: make([]uint8, 3*dw)}
 	}
 	return z
 }
 
 // fixedSource says whether src is one of the kinds fixedScaler reads, and
-// how many channels it has (1: grey, 3: colour).
+// how many channels it has (1: grey, 3: colour). An RGBA or NRGBA image
+// whose every pixel has R = G = B (a signature sent as WebP, which has no
+// grey form) is read as one channel: the three would be filtered alike.
 func fixedSource(src image.Image) (channels int, ok bool) {
 	switch s := src.(type) {
 	case *image.Gray:
@@ -160,11 +163,31 @@ func fixedSource(src image.Image) (channels int, ok bool) {
 	case *image.YCbCr:
 		return 3, true
 	case *image.RGBA:
-		return 3, s.Opaque()
+		return scanOpaque(s.Pix, s.Stride, s.Rect)
 	case *image.NRGBA:
-		return 3, s.Opaque()
+		return scanOpaque(s.Pix, s.Stride, s.Rect)
 	}
 	return 0, false
+}
+
+// scanOpaque reads four-byte pixels: ok when every alpha is 0xff, one
+// channel when moreover every R = G = B.
+func scanOpaque(pix []uint8, stride int, r image.Rectangle) (channels int, ok bool) {
+	grey := true
+	for y := range r.Dy() {
+		row := pix[y*stride : y*stride+4*r.Dx()]
+		for x := 0; x < len(row); x += 4 {
+			p := row[x : x+4 : x+4]
+			if p[3] != 0xff {
+				return 0, false
+			}
+			grey = grey && p[0] == p[1] && p[1] == p[2]
+		}
+	}
+	if grey {
+		return 1, true
+	}
+	return 3, true
 }
 
 // loadRow puts source row y (relative to its bounds) into b.row, in 16-bit
@@ -185,11 +208,16 @@ func (z *fixedScaler) loadRow(b *scaleBuf, src image.Image, y int) {
 		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
 		rgbRow(b.row[:3*z.sw], s.Pix[o:o+4*z.sw])
 	case *image.YCbCr:
+		// A sample's offsets are a row's plus a column's (YOffset and
+		// COffset are sums of the two): the columns' chroma offsets are
+		// b.cx, made once per image.
 		sy := s.Rect.Min.Y + y
-		for x := range z.sw {
-			sx := s.Rect.Min.X + x
-			yy := int32(s.Y[s.YOffset(sx, sy)]) * 0x10101
-			ci := s.COffset(sx, sy)
+		yrow := s.Y[s.YOffset(s.Rect.Min.X, sy):][:z.sw]
+		crow := s.COffset(s.Rect.Min.X, sy)
+		cx := b.cx[:z.sw]
+		for x, yv := range yrow {
+			yy := int32(yv) * 0x10101
+			ci := crow + int(cx[x])
 			cb, cr := int32(s.Cb[ci])-128, int32(s.Cr[ci])-128
 			d := b.row[3*x : 3*x+3 : 3*x+3]
 			d[0] = clamp16((yy + 91881*cr) >> 8)
@@ -218,6 +246,12 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 	b := z.pool.Get().(*scaleBuf)
 	defer z.pool.Put(b)
 	m := z.dw * channels
+	if s, ok := src.(*image.YCbCr); ok {
+		c0 := s.COffset(s.Rect.Min.X, s.Rect.Min.Y)
+		for x := range z.sw {
+			b.cx[x] = int32(s.COffset(s.Rect.Min.X+x, s.Rect.Min.Y) - c0)
+		}
+	}
 	// Horizontal: each source row to dw values a channel. 8-bit samples
 	// are read where they are, with the weights times 0x101 (a sample's
 	// 16-bit value is 0x101 times its byte); YCbCr is converted first.
@@ -226,13 +260,21 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 		switch s := src.(type) {
 		case *image.Gray:
 			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			hpass1(tmp, s.Pix[o:o+z.sw], &z.h, 0x101)
+			hpass1(tmp, s.Pix[o:o+z.sw], 1, &z.h, 0x101)
 		case *image.RGBA:
 			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			if channels == 1 {
+				hpass1(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			} else {
+				hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			}
 		case *image.NRGBA: // opaque: the same values as RGBA
 			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			if channels == 1 {
+				hpass1(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			} else {
+				hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
+			}
 		default:
 			z.loadRow(b, src, y)
 			hpass3(tmp, b.row[:3*z.sw], 3, &z.h, 1)
@@ -287,6 +329,10 @@ func hpass3[T uint8 | int32](dst []int32, row []T, stride int, t *taps, unit int
 		hpass3x6(dst, row, t, unit)
 		return
 	}
+	if n == 6 && stride == 3 {
+		hpass3x6s3(dst, row, t, unit)
+		return
+	}
 	for i := range len(dst) / 3 {
 		f := int(t.first[i]) * stride
 		ws := t.dense[i*n : i*n+n]
@@ -324,17 +370,35 @@ func hpass3x6[T uint8 | int32](dst []int32, row []T, t *taps, unit int64) {
 	}
 }
 
-// hpass1 is hpass3 for one channel.
-func hpass1(dst []int32, row []uint8, t *taps, unit int64) {
+// hpass3x6s3 is hpass3x6 for three-element samples (YCbCr rows
+// converted).
+func hpass3x6s3[T uint8 | int32](dst []int32, row []T, t *taps, unit int64) {
+	const hs = fixW - fixT
+	for i := range len(dst) / 3 {
+		f := int(t.first[i]) * 3
+		w := t.dense[i*6 : i*6+6 : i*6+6]
+		p := row[f : f+18 : f+18]
+		ar := int64(p[0])*w[0] + int64(p[3])*w[1] + int64(p[6])*w[2] + int64(p[9])*w[3] + int64(p[12])*w[4] + int64(p[15])*w[5]
+		ag := int64(p[1])*w[0] + int64(p[4])*w[1] + int64(p[7])*w[2] + int64(p[10])*w[3] + int64(p[13])*w[4] + int64(p[16])*w[5]
+		ab := int64(p[2])*w[0] + int64(p[5])*w[1] + int64(p[8])*w[2] + int64(p[11])*w[3] + int64(p[14])*w[4] + int64(p[17])*w[5]
+		d := dst[3*i : 3*i+3 : 3*i+3]
+		d[0] = int32((ar*unit + 1<<(hs-1)) >> hs)
+		d[1] = int32((ag*unit + 1<<(hs-1)) >> hs)
+		d[2] = int32((ab*unit + 1<<(hs-1)) >> hs)
+	}
+}
+
+// hpass1 is hpass3 for one channel, stride bytes apart.
+func hpass1(dst []int32, row []uint8, stride int, t *taps, unit int64) {
 	const hs = fixW - fixT
 	n := t.n
 	for i := range dst {
-		f := int(t.first[i])
+		f := int(t.first[i]) * stride
 		ws := t.dense[i*n : i*n+n]
-		p := row[f : f+n]
+		p := row[f : f+stride*(n-1)+1]
 		var a int64
 		for k, w := range ws {
-			a += int64(p[k]) * w
+			a += int64(p[stride*k]) * w
 		}
 		dst[i] = int32((a*unit + 1<<(hs-1)) >> hs)
 	}

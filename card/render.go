@@ -374,9 +374,10 @@ func fillPath(dst draw.Image, c color.NRGBA, key shapeKey, x0, y0, x1, y1 float6
 
 func drawText(dst draw.Image, el *element, lay *textLayout) {
 	d := font.Drawer{Dst: dst, Src: image.NewUniform(el.color), Face: lay.face}
+	gf := glyphFace{el.font, lay.size}
 	for _, l := range lay.lines {
 		d.Dot.X, d.Dot.Y = l.x, l.y
-		drawString(&d, l.s)
+		drawString(&d, gf, l.s)
 	}
 }
 
@@ -386,7 +387,7 @@ func drawText(dst draw.Image, el *element, lay *textLayout) {
 // fast path for a Gray destination and goes through RGBA64At/SetRGBA64
 // per pixel, which was most of a card's text cost. The bytes are the same
 // (TestGlyphOverGrayIsDrawMask, TestFastGlyphsSameCard).
-func drawString(d *font.Drawer, s string) {
+func drawString(d *font.Drawer, gf glyphFace, s string) {
 	g, gok := d.Dst.(*image.Gray)
 	u, uok := d.Src.(*image.Uniform)
 	if !gok || !uok || !fastGlyphs {
@@ -398,7 +399,7 @@ func drawString(d *font.Drawer, s string) {
 		if prevC >= 0 {
 			d.Dot.X += d.Face.Kern(prevC, c)
 		}
-		dr, mask, maskp, advance, _ := d.Face.Glyph(d.Dot, c)
+		dr, mask, maskp, advance, _ := glyph(d.Face, gf, d.Dot, c)
 		if !dr.Empty() {
 			if a, ok := mask.(*image.Alpha); ok {
 				glyphOver(g, dr, u, a, maskp)

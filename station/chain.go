@@ -128,7 +128,7 @@ func (w *worker) chainNext(ctx, cctx context.Context, prev int64, prevCtr printe
 	if err != nil || (st.Card != printer.PositionNone && st.Card != 0) || (!st.Ready && len(st.Problems) > 0) {
 		return nil
 	}
-	ctr, err := w.p.Counters(sctx)
+	ctr, err := cardCounters(sctx, w.p)
 	// The card just out was the only blank since the intent's reading:
 	// any other count means something else fed a card (or the counter
 	// cannot be trusted); the ordinary path reads it again.

@@ -3,10 +3,15 @@ package station
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
+	"github.com/rs/zerolog"
+
+	"printstation/config"
 	"printstation/jobqueue"
+	"printstation/printer"
 )
 
 // openIntents counts p1's intents not settled yet (a test's look at the
@@ -150,6 +155,42 @@ func TestHandOverStopsAtTheLedgersLastBlank(t *testing.T) {
 		st, _ := e.ledger.Stock(context.Background())
 		if st.Printers["p1"] != 0 || st.Consumed != 2 {
 			t.Fatalf("stock %+v", st)
+		}
+	})
+}
+
+// shortCounters gives a test printer the short counter reading.
+type shortCounters struct {
+	Printer
+	n *atomic.Int32
+}
+
+func (s shortCounters) CardCounters(ctx context.Context) (printer.Counters, error) {
+	s.n.Add(1)
+	return s.Printer.Counters(ctx)
+}
+
+// Before every blank the worker reads the printer's counters the short way
+// when the printer has it (the Evolis driver: two commands instead of six).
+func TestShortCounterReadBeforeEachBlank(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		var short atomic.Int32
+		r.partsFn = func(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Parts, error) {
+			fn := r.partsFn
+			r.partsFn = nil
+			defer func() { r.partsFn = fn }()
+			ps, err := r.parts(ctx, cfg, log)
+			if err != nil {
+				return nil, err
+			}
+			ps.Printers["p1"] = shortCounters{Printer: ps.Printers["p1"], n: &short}
+			return ps, nil
+		}
+		_, ids := r.batch(3)
+		r.runUntil(r.allIn(ids, jobqueue.Printed))
+		if n := short.Load(); n != 3 {
+			t.Errorf("%d short counter readings for 3 cards, want 3 (one before each blank)", n)
 		}
 	})
 }

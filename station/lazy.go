@@ -48,6 +48,17 @@ func (l *lazyPrinter) Counters(ctx context.Context) (printer.Counters, error) {
 	return d.Counters(ctx)
 }
 
+func (l *lazyPrinter) CardCounters(ctx context.Context) (printer.Counters, error) {
+	d, err := l.get(ctx)
+	if err != nil {
+		return printer.Counters{}, err
+	}
+	if c, ok := d.(cardCounterReader); ok {
+		return c.CardCounters(ctx)
+	}
+	return d.Counters(ctx)
+}
+
 func (l *lazyPrinter) do(ctx context.Context, f func(printer.Driver) error) error {
 	d, err := l.get(ctx)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"printstation/chip"
 	"printstation/inventory"
 	"printstation/jobqueue"
+	"printstation/printer"
 	"printstation/station/localapi"
 	"printstation/version"
 )
@@ -134,6 +135,10 @@ type timedPrinter struct {
 	t  *timing
 	mu sync.Mutex
 	at time.Time // when the card in the printer was fed; zero: none
+}
+
+func (tp *timedPrinter) CardCounters(ctx context.Context) (printer.Counters, error) {
+	return cardCounters(ctx, tp.Printer)
 }
 
 func (tp *timedPrinter) Feed(ctx context.Context) error {

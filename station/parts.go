@@ -25,6 +25,23 @@ type Printer interface {
 	Close() error
 }
 
+// cardCounterReader is a printer that reads only the counters the worker
+// needs before a blank — cards inserted and cleanings — with fewer commands
+// than Counters (the Evolis driver: two instead of six). Every command is a
+// wait on the printer between two cards.
+type cardCounterReader interface {
+	CardCounters(ctx context.Context) (printer.Counters, error)
+}
+
+// cardCounters reads the counters the worker needs before a blank, the
+// short way when the printer has one.
+func cardCounters(ctx context.Context, p Printer) (printer.Counters, error) {
+	if c, ok := p.(cardCounterReader); ok {
+		return c.CardCounters(ctx)
+	}
+	return p.Counters(ctx)
+}
+
 // Encoder is what the engine needs of the contactless encoder in a printer.
 type Encoder interface {
 	Personalize(ctx context.Context, p chip.Personalization) (chip.Result, error)

@@ -548,7 +548,7 @@ func (w *worker) attempt(ctx context.Context, p *prepared, attempt int, ch *chai
 			return false, nil
 		}
 		var err error
-		ctr, err = w.p.Counters(cctx)
+		ctr, err = cardCounters(cctx, w.p)
 		if err != nil {
 			w.giveBack(ctx, job, "printer "+w.name+" did not answer before the feed")
 			w.printerFault(err)

@@ -371,6 +371,24 @@ func (d *Driver) Counters(ctx context.Context) (printer.Counters, error) {
 	return c, nil
 }
 
+// CardCounters reads only the two counters a station reads before every
+// blank — cards inserted (its crash record) and cleanings (its cleaning
+// policy) — in two commands where Counters sends six. The other fields are
+// left unknown (zero; RibbonLeft −1).
+func (d *Driver) CardCounters(ctx context.Context) (printer.Counters, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := printer.Counters{RibbonLeft: -1}
+	var err error
+	if c.CardsInserted, err = d.counter(ctx, "cards inserted", "c"); err != nil {
+		return c, err
+	}
+	if c.Cleanings, err = d.counter(ctx, "cleanings", "n"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
 func (d *Driver) counter(ctx context.Context, what, p string) (int64, error) {
 	op := "read counter " + what
 	s, err := d.read(ctx, op, wantCount, "Rco", p)
