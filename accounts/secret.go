@@ -92,6 +92,19 @@ func CheckSecret(s []byte) error {
 	return nil
 }
 
+// decoyHash is a stored form with p's costs, a random salt and a random
+// key: what a sign-in for a name no account has is checked against. No
+// secret hashes to its key.
+func decoyHash(p Params) (string, error) {
+	b := make([]byte, saltLen+int(p.KeyLen))
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("accounts: salt: %w", err)
+	}
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		enc.EncodeToString(b[:saltLen]), enc.EncodeToString(b[saltLen:])), nil
+}
+
 // hashSecret makes the stored form, in the PHC string format
 // ($argon2id$v=19$m=...,t=...,p=...$salt$key), so the costs can be raised
 // later without breaking old secrets.
