@@ -329,6 +329,10 @@ func hpass3[T uint8 | int32](dst []int32, row []T, stride int, t *taps, unit int
 		hpass3x6(dst, row, t, unit)
 		return
 	}
+	if n == 6 && stride == 3 {
+		hpass3x6s3(dst, row, t, unit)
+		return
+	}
 	for i := range len(dst) / 3 {
 		f := int(t.first[i]) * stride
 		ws := t.dense[i*n : i*n+n]
@@ -359,6 +363,24 @@ func hpass3x6[T uint8 | int32](dst []int32, row []T, t *taps, unit int64) {
 		ar := int64(p[0])*w[0] + int64(p[4])*w[1] + int64(p[8])*w[2] + int64(p[12])*w[3] + int64(p[16])*w[4] + int64(p[20])*w[5]
 		ag := int64(p[1])*w[0] + int64(p[5])*w[1] + int64(p[9])*w[2] + int64(p[13])*w[3] + int64(p[17])*w[4] + int64(p[21])*w[5]
 		ab := int64(p[2])*w[0] + int64(p[6])*w[1] + int64(p[10])*w[2] + int64(p[14])*w[3] + int64(p[18])*w[4] + int64(p[22])*w[5]
+		d := dst[3*i : 3*i+3 : 3*i+3]
+		d[0] = int32((ar*unit + 1<<(hs-1)) >> hs)
+		d[1] = int32((ag*unit + 1<<(hs-1)) >> hs)
+		d[2] = int32((ab*unit + 1<<(hs-1)) >> hs)
+	}
+}
+
+// hpass3x6s3 is hpass3x6 for three-element samples (YCbCr rows
+// converted).
+func hpass3x6s3[T uint8 | int32](dst []int32, row []T, t *taps, unit int64) {
+	const hs = fixW - fixT
+	for i := range len(dst) / 3 {
+		f := int(t.first[i]) * 3
+		w := t.dense[i*6 : i*6+6 : i*6+6]
+		p := row[f : f+18 : f+18]
+		ar := int64(p[0])*w[0] + int64(p[3])*w[1] + int64(p[6])*w[2] + int64(p[9])*w[3] + int64(p[12])*w[4] + int64(p[15])*w[5]
+		ag := int64(p[1])*w[0] + int64(p[4])*w[1] + int64(p[7])*w[2] + int64(p[10])*w[3] + int64(p[13])*w[4] + int64(p[16])*w[5]
+		ab := int64(p[2])*w[0] + int64(p[5])*w[1] + int64(p[8])*w[2] + int64(p[11])*w[3] + int64(p[14])*w[4] + int64(p[17])*w[5]
 		d := dst[3*i : 3*i+3 : 3*i+3]
 		d[0] = int32((ar*unit + 1<<(hs-1)) >> hs)
 		d[1] = int32((ag*unit + 1<<(hs-1)) >> hs)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"printstation/card"
@@ -201,4 +202,40 @@ func BenchmarkConvertOverDemo(b *testing.B) {
 		run()
 		overOnly = true
 	}, run)
+}
+
+// TestConvertOverConcurrent: four printers' workers converting at once
+// over one static image, the first conversion of it among them.
+func TestConvertOverConcurrent(t *testing.T) {
+	tpl := card.DemoTemplate()
+	bc, bk := card.StaticLayers(tpl)
+	opt := Options{Levels: 64, Rotate180: true} // options no other test kept
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() {
+			col, blk, err := card.Render(tpl, sample.Fields(), sample.Photo(i), sample.Signature(i))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			got, err := ConvertOver(col, blk, bc, bk, opt)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			want, _ := Convert(col, blk, opt)
+			for j, p := range got.List() {
+				if !bytes.Equal(p.Data, want.List()[j].Data) {
+					errs[i] = fmt.Errorf("panel %c differs from Convert", p.Name)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("worker %d: %v", i, err)
+		}
+	}
 }
