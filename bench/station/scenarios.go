@@ -245,7 +245,7 @@ func (b *bench) cpuPerCard() error {
 	b.add(row{Scenario: "cpu", Figure: "the daemon's CPU with nothing to print, per second (3 s before the batch)",
 		Value: ms(r.idleCPU), Baseline: "over the window " + ms(r.idleCPU*wall/time.Second/time.Duration(n)) + " a card", Target: "—"})
 	b.add(row{Scenario: "cpu", Figure: "printstationd peak RSS (VmHWM) at the end of the batch",
-		Value: fmt.Sprintf("%.1f MB", float64(r.peakKB)/1024), Baseline: "—", Target: "≤ 40 MB (item 5)", Pass: ptr(r.peakKB <= 40*1024)})
+		Value: fmt.Sprintf("%.1f MB", float64(r.peakKB)/1024), Baseline: "—", Target: "— (item 5 is the start scenario: RSS at rest with the queue)"})
 	b.add(row{Scenario: "cpu", Figure: "wall per card through the station at zero mechanical time",
 		Value: ms(wall / time.Duration(n)), Baseline: "—", Target: "—"})
 	return nil
