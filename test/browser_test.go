@@ -182,7 +182,7 @@ func (b *browser) check(name string) {
 func (b *browser) lang(code string) {
 	b.t.Helper()
 	b.step("switch the page to "+code, 30*time.Second,
-		chromedp.Click(chromedp.CSS("#lang-"+code)),
+		click("#lang-"+code),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`html[lang=%q] #lang-%s[aria-pressed=true]`, code, code))),
 	)
 }
@@ -194,7 +194,7 @@ func (b *browser) signIn(name, role string) {
 		chromedp.WaitVisible(chromedp.CSS("#signin")),
 		chromedp.SendKeys(chromedp.CSS("#name"), name),
 		chromedp.SendKeys(chromedp.CSS("#secret"), secretOf(name)),
-		chromedp.Click(chromedp.CSS("#signin-button")),
+		click("#signin-button"),
 		chromedp.WaitVisible(chromedp.CSS("#live")),
 	)
 }
@@ -252,3 +252,28 @@ func (b *browser) printPDF(what string) []byte {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// click presses the element sel the way chromedp.Click does, again when the
+// browser answers "Could not find node with given id": chromedp finds the
+// node, then asks for its box (scroll into view, content quads) before it
+// sends any mouse event; a document that finished loading in between (the
+// page after a POST-redirect-GET) makes the node's id stale. That answer
+// comes before the mouse events (chromedp's nodeCenter, then
+// MouseClickXY), so no click was delivered and pressing again cannot press
+// twice. Any other error is returned at once; five tries at most.
+func click(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		var err error
+		for try := 0; try < 5; try++ {
+			if _, err = chromedp.Click(chromedp.CSS(sel))(ctx, tg); err == nil || !strings.Contains(err.Error(), "Could not find node with given id") {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		return err
+	})
+}

@@ -73,16 +73,16 @@ func TestWebAuditor(t *testing.T) {
 	b.step("open the stock page", 30*time.Second, chromedp.Navigate(b.base+"stock"), chromedp.WaitVisible(chromedp.CSS("#destroy-cards")))
 	b.check("00-stock-destroy-by-uid-id")
 	for _, u := range uids {
-		b.step("tick "+u, 10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#destroy input[name=uid][value=%q]`, u))))
+		b.step("tick "+u, 10*time.Second, click(fmt.Sprintf(`#destroy input[name=uid][value=%q]`, u)))
 	}
 	b.step("destroy with a witness", 60*time.Second,
 		chromedp.SendKeys(chromedp.CSS(`#destroy input[name=record_ref]`), "BA-2026-077"),
 		chromedp.SendKeys(chromedp.CSS(`#destroy input[name=witness_name]`), "ani"),
 		chromedp.SendKeys(chromedp.CSS(`#destroy input[name=witness_secret]`), secretOf("ani")),
-		chromedp.Click(chromedp.CSS("#destroy-button")),
+		click("#destroy-button"),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
-	b.step("sign out", 30*time.Second, chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin")))
+	b.step("sign out", 30*time.Second, click("#signout"), chromedp.WaitVisible(chromedp.CSS("#signin")))
 	var destroyed inventory.ExportRecord
 	spoiledCause := map[string]string{}
 	for _, r := range s.ledger() {
@@ -168,12 +168,12 @@ func auditorPath(t *testing.T, s *e2e, b *browser, lang string, destroyed invent
 	word := func(id string) string { return catalogText(t, lang, id) }
 
 	// Verify.
-	b.step("open the audit screens", 30*time.Second, chromedp.Click(chromedp.CSS("#audit-link")), chromedp.WaitVisible(chromedp.CSS("#verify-button")))
+	b.step("open the audit screens", 30*time.Second, click("#audit-link"), chromedp.WaitVisible(chromedp.CSS("#verify-button")))
 	b.check(name("01-audit"))
 	// audit verify on the same file before and after the page's: when
 	// no checkpoint was signed in between, the counts agree.
 	before := cliCheckpoints(t, s)
-	b.step("verify the ledger", 120*time.Second, chromedp.Click(chromedp.CSS("#verify-button")), chromedp.WaitVisible(chromedp.CSS("#verify-result")))
+	b.step("verify the ledger", 120*time.Second, click("#verify-button"), chromedp.WaitVisible(chromedp.CSS("#verify-result")))
 	if cls := b.eval(`document.getElementById("verify-result").className`); cls != "verdict pass" {
 		t.Fatalf("verify on the page: %s: %s", cls, b.text("#verify-result"))
 	}
@@ -194,8 +194,8 @@ func auditorPath(t *testing.T, s *e2e, b *browser, lang string, destroyed invent
 
 	// Reconcile today (the form's dates default to today).
 	b.step("reconcile", 60*time.Second,
-		chromedp.Click(chromedp.CSS(`.audit-tabs a[href="/audit/reconcile"]`)), chromedp.WaitVisible(chromedp.CSS("#reconcile-button")),
-		chromedp.Click(chromedp.CSS("#reconcile-button")), chromedp.WaitVisible(chromedp.CSS("#reconcile-result")))
+		click(`.audit-tabs a[href="/audit/reconcile"]`), chromedp.WaitVisible(chromedp.CSS("#reconcile-button")),
+		click("#reconcile-button"), chromedp.WaitVisible(chromedp.CSS("#reconcile-result")))
 	var consumed, spoiled int
 	for _, r := range s.ledger() {
 		if r.Printer == "p1" && r.Kind == inventory.Consumed {
@@ -223,31 +223,31 @@ func auditorPath(t *testing.T, s *e2e, b *browser, lang string, destroyed invent
 
 	// Download an export: the bytes of `audit export`.
 	format := map[string]string{"id": "csv", "en": "json"}[lang]
-	b.step("open exports", 30*time.Second, chromedp.Click(chromedp.CSS(`.audit-tabs a[href="/audit/export"]`)), chromedp.WaitVisible(chromedp.CSS("#export-form")))
+	b.step("open exports", 30*time.Second, click(`.audit-tabs a[href="/audit/export"]`), chromedp.WaitVisible(chromedp.CSS("#export-form")))
 	b.check(name("04-export"))
-	got := b.download("download the "+format+" export", chromedp.Click(chromedp.CSS("#export-"+format)))
+	got := b.download("download the "+format+" export", click("#export-"+format))
 	want, code := ctl(t, s.sock, "audit", "export", "--db", filepath.Join(s.dir, "state", "station.db"), "--format", format)
 	if code != 0 || string(got) != want || !strings.Contains(want, "BA-2026-077") {
 		t.Errorf("the page's %s export (%d bytes) is not audit export's (%d bytes)", format, len(got), len(want))
 	}
 
 	// People log and monthly report: shown, accessible.
-	b.step("people log", 30*time.Second, chromedp.Click(chromedp.CSS(`.audit-tabs a[href="/audit/people"]`)), chromedp.WaitVisible(chromedp.CSS("#people")))
+	b.step("people log", 30*time.Second, click(`.audit-tabs a[href="/audit/people"]`), chromedp.WaitVisible(chromedp.CSS("#people")))
 	if !strings.Contains(b.text("#people"), "rudi") {
 		t.Errorf("the people log lacks the auditor's own sign-in")
 	}
 	b.check(name("05-people"))
-	b.step("monthly report", 30*time.Second, chromedp.Click(chromedp.CSS(`.audit-tabs a[href="/audit/monthly"]`)), chromedp.WaitVisible(chromedp.CSS("#monthly")))
+	b.step("monthly report", 30*time.Second, click(`.audit-tabs a[href="/audit/monthly"]`), chromedp.WaitVisible(chromedp.CSS("#monthly")))
 	if got := b.text("#m-destroyed"); got != fmt.Sprint(destroyed.Quantity) {
 		t.Errorf("monthly report: destroyed %s, the ledger %d", got, destroyed.Quantity)
 	}
 	b.check(name("06-monthly"))
 
 	// The spoiled cards and the berita acara.
-	b.step("spoiled cards", 30*time.Second, chromedp.Click(chromedp.CSS(`.audit-tabs a[href="/audit/spoiled"]`)), chromedp.WaitVisible(chromedp.CSS("#destructions")))
+	b.step("spoiled cards", 30*time.Second, click(`.audit-tabs a[href="/audit/spoiled"]`), chromedp.WaitVisible(chromedp.CSS("#destructions")))
 	b.check(name("07-spoiled"))
 	b.step("open the berita acara", 30*time.Second,
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#destructions tr[data-seq="%d"] a.ba-link`, destroyed.Seq))), chromedp.WaitVisible(chromedp.CSS("#berita-acara")))
+		click(fmt.Sprintf(`#destructions tr[data-seq="%d"] a.ba-link`, destroyed.Seq)), chromedp.WaitVisible(chromedp.CSS("#berita-acara")))
 	b.check(name("08-berita-acara"))
 	pdf := b.printPDF("print the berita acara")
 	file := filepath.Join(b.shots, name("berita-acara")+".pdf")

@@ -55,13 +55,13 @@ func TestWebStock(t *testing.T) {
 		}) {
 			actions = append(actions, chromedp.SendKeys(chromedp.CSS(fmt.Sprintf(`#%s [name=%q]`, id, name)), fields[name]))
 		}
-		actions = append(actions, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#%s button[type=submit]`, id))), chromedp.WaitVisible(chromedp.CSS(wait)))
+		actions = append(actions, click(fmt.Sprintf(`#%s button[type=submit]`, id)), chromedp.WaitVisible(chromedp.CSS(wait)))
 		b.step(what, 60*time.Second, actions...)
 		return b.text(wait)
 	}
 
 	// --- Indonesian: receive and load.
-	b.step("open the stock page", 30*time.Second, chromedp.Click(chromedp.CSS("#stock-link")), chromedp.WaitVisible(chromedp.CSS("#receive")))
+	b.step("open the stock page", 30*time.Second, click("#stock-link"), chromedp.WaitVisible(chromedp.CSS("#receive")))
 	b.check("01-stock-id")
 	if got := form("receive 300", "receive", map[string]string{"quantity": "300", "delivery_ref": "SJ-2026-1130-01"}, "#flash"); !strings.Contains(got, "300 blangko diterima oleh sari") {
 		t.Fatalf("after Terima the page says %q", got)
@@ -98,14 +98,14 @@ func TestWebStock(t *testing.T) {
 	}
 
 	// The day's announcement: the ledger's figures, sent, printable on A4.
-	b.step("open the announcement", 30*time.Second, chromedp.Click(chromedp.CSS("#announce-link")), chromedp.WaitVisible(chromedp.CSS("#announce-totals")))
+	b.step("open the announcement", 30*time.Second, click("#announce-link"), chromedp.WaitVisible(chromedp.CSS("#announce-totals")))
 	for sel, want := range map[string]string{"#ann-received": "300", "#ann-loaded": "120", "#ann-used": "0", "#ann-on-hand": "300",
 		`tr[data-place="storage"] .closing`: "180", `tr[data-place="printer:p1"] .closing`: "120"} {
 		if got := b.text(sel); got != want {
 			t.Errorf("announcement %s: %q, want %q", sel, got, want)
 		}
 	}
-	b.step("announce to the centre", 30*time.Second, chromedp.Click(chromedp.CSS("#announce-button")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	b.step("announce to the centre", 30*time.Second, click("#announce-button"), chromedp.WaitVisible(chromedp.CSS("#flash")))
 	b.check("03-announce-id")
 	// Printed on the browser's Letter default: the page's own print CSS
 	// makes it A4.
@@ -142,7 +142,7 @@ func TestWebStock(t *testing.T) {
 	b.step("request 500 blanks", 30*time.Second,
 		chromedp.SendKeys(chromedp.CSS(`#request [name=quantity]`), "500"),
 		chromedp.SendKeys(chromedp.CSS(`#request [name=note]`), "stok untuk dua minggu"),
-		chromedp.Click(chromedp.CSS("#request-button")),
+		click("#request-button"),
 		chromedp.WaitVisible(chromedp.CSS("#flash")))
 	if got := b.text(`#requests tbody tr .centre`); !strings.Contains(got, "Menunggu pusat") {
 		t.Fatalf("the request while the centre is down: %q", got)

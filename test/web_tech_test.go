@@ -41,7 +41,7 @@ func TestWebTechnician(t *testing.T) {
 	b := newBrowser(t, s, "id-ID,id")
 	b.signIn("tek", "technician")
 	b.step("open the technician's screen", 30*time.Second,
-		chromedp.Click(chromedp.CSS("#tech-link")),
+		click("#tech-link"),
 		chromedp.WaitVisible(chromedp.CSS("#tech-p1-test-card")),
 	)
 	tile := `section[data-printer="p1"]`
@@ -62,7 +62,7 @@ func TestWebTechnician(t *testing.T) {
 	b.check("01-tech-id")
 
 	b.step("press Kartu uji (test card)", 60*time.Second,
-		chromedp.Click(chromedp.CSS("#tech-p1-test-card")),
+		click("#tech-p1-test-card"),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
 	if got := b.text("#flash"); got != "Kartu uji dicetak di printer p1: 1 kartu kosong tercatat sebagai rusak (sebab: kartu uji)." {
@@ -92,7 +92,7 @@ func TestWebTechnician(t *testing.T) {
 		return len(st.Printers) == 1 && st.Printers[0].State == "printing"
 	}, "the printer printing the batch")
 	b.step("press Self-adjust while a card prints", 60*time.Second,
-		chromedp.Click(chromedp.CSS("#tech-p1-self-adjust")),
+		click("#tech-p1-self-adjust"),
 		chromedp.WaitVisible(chromedp.CSS("#error")),
 	)
 	if got := b.text("#error"); !strings.Contains(got, "Not done: printer p1 is printing a card.") {

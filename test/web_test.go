@@ -114,7 +114,7 @@ func TestWebPage(t *testing.T) {
 	// wait below could see it before the browser has left for Start's answer.
 	eval(`(() => { const n = document.getElementById("flash"); if (n) { n.remove(); } return "gone"; })()`)
 	step("press Mulai (Start)", 30*time.Second,
-		chromedp.Click(chromedp.CSS(row+" button.start")),
+		click(row+" button.start"),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
 	if flash := text("#flash"); flash != "Batch "+batch+" dimulai." {
@@ -192,10 +192,10 @@ func TestWebPage(t *testing.T) {
 	}
 	// Spoiling asks for the reason, which the people log keeps.
 	step("press Spoil and give the reason", 60*time.Second,
-		chromedp.Click(chromedp.CSS(job+" a.spoil")),
+		click(job+" a.spoil"),
 		chromedp.WaitVisible(chromedp.CSS("#reason")),
 		chromedp.SendKeys(chromedp.CSS("#reason"), "left in the printer by the crash"),
-		chromedp.Click(chromedp.CSS("#act-button")),
+		click("#act-button"),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
 	if flash := text("#flash"); !strings.Contains(flash, "Job "+uncertain+": card spoiled") {
@@ -244,7 +244,7 @@ func TestWebPage(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=record_ref]`), "BA-2026-031"),
 			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=witness_name]`), witness),
 			chromedp.SendKeys(chromedp.CSS(`#destroy input[name=witness_secret]`), secretOf(witness)),
-			chromedp.Click(chromedp.CSS("#destroy-button")),
+			click("#destroy-button"),
 			chromedp.WaitVisible(chromedp.CSS(wait)),
 		)
 	}
@@ -283,10 +283,10 @@ func TestWebPage(t *testing.T) {
 	}
 	spaced := nik[:6] + " " + nik[6:12] + " " + nik[12:]
 	step("search by NIK", 30*time.Second,
-		chromedp.Click(chromedp.CSS(`nav a[href="/search"]`)),
+		click(`nav a[href="/search"]`),
 		chromedp.WaitVisible(chromedp.CSS("#q")),
 		chromedp.SendKeys(chromedp.CSS("#q"), spaced),
-		chromedp.Click(chromedp.CSS("#search-button")),
+		click("#search-button"),
 		chromedp.WaitVisible(chromedp.CSS("#results")),
 	)
 	if got := text("#results-count"); got != "1 job for this NIK." {
@@ -296,22 +296,22 @@ func TestWebPage(t *testing.T) {
 		t.Errorf("the NIK is in the address: %s", loc)
 	}
 	check("07-search-en")
-	step("open the job", 30*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[href="/job/%s"]`, uncertain))), chromedp.WaitVisible(chromedp.CSS("#story")))
+	step("open the job", 30*time.Second, click(fmt.Sprintf(`a[href="/job/%s"]`, uncertain)), chromedp.WaitVisible(chromedp.CSS("#story")))
 	story := text("#story")
 	for _, want := range []string{"Received from the central server", "Card spoiled on printer p1", "uncertain after a restart", "by sari", "Card printed on printer p1"} {
 		if !strings.Contains(story, want) {
 			t.Errorf("the job's story lacks %q:\n%s", want, story)
 		}
 	}
-	step("show the face", 30*time.Second, chromedp.Click(chromedp.CSS("#show-face")), chromedp.WaitVisible(chromedp.CSS("#face")))
+	step("show the face", 30*time.Second, click("#show-face"), chromedp.WaitVisible(chromedp.CSS("#face")))
 	poll("the face preview drawn", `document.getElementById("face").complete && document.getElementById("face").naturalWidth > 100`, 30*time.Second)
 	check("08-job-en")
-	step("today's queue", 30*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/today"]`)), chromedp.WaitVisible(chromedp.CSS("#today-count")))
+	step("today's queue", 30*time.Second, click(`nav a[href="/today"]`), chromedp.WaitVisible(chromedp.CSS("#today-count")))
 	if got := text("#today-count"); got != "6 jobs received or changed today." {
 		t.Errorf("today's queue says %q", got)
 	}
 	check("09-today-en")
-	step("shift report", 30*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/report"]`)), chromedp.WaitVisible(chromedp.CSS("#report-printed")))
+	step("shift report", 30*time.Second, click(`nav a[href="/report"]`), chromedp.WaitVisible(chromedp.CSS("#report-printed")))
 	if p, sp := text("#report-printed"), text("#report-spoiled"); p != "6" || sp != "1" {
 		t.Errorf("shift report: printed %s spoiled %s, want 6 and 1", p, sp)
 	}
@@ -344,7 +344,7 @@ func TestWebPage(t *testing.T) {
 
 	// The operator's screens in English.
 	lang("en")
-	step("sign out", 30*time.Second, chromedp.Navigate(base), chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin")))
+	step("sign out", 30*time.Second, chromedp.Navigate(base), click("#signout"), chromedp.WaitVisible(chromedp.CSS("#signin")))
 	signIn("ani", "operator")
 	check("17-home-operator-en")
 
