@@ -31,6 +31,9 @@ import (
 // committed alone and the next card goes the ordinary way, whose checks
 // then pause the printer and say why.
 
+// chainReadBound bounds the reading and checks between two cards.
+const chainReadBound = 5 * time.Second
+
 // chained is the next card, checked, whose intent is committed with the
 // previous card's outcome.
 type chained struct {
@@ -117,7 +120,12 @@ func (w *worker) chainNext(ctx, cctx context.Context, prev int64, prevCtr printe
 			return nil
 		}
 	}
-	sctx, cancel := context.WithTimeout(cctx, 30*time.Second)
+	// The finished card's record waits for this reading: a printer slow
+	// to answer between cards gets the ordinary path (card committed
+	// alone, then the 30 s reading), so a power cut meanwhile finds at
+	// most these few seconds' card uncertain. 5 s covers seven replies
+	// that end by the driver's 300 ms of silence.
+	sctx, cancel := context.WithTimeout(cctx, chainReadBound)
 	defer cancel()
 	if r, ok := w.enc.(interface{ Ready(context.Context) error }); ok {
 		if err := r.Ready(sctx); err != nil {
