@@ -802,21 +802,8 @@ func (q *Queue) RefuseForTemplate(ctx context.Context, t TemplateRef, cause erro
 	}
 	var n int
 	err := storage.InTx(ctx, q.db, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM job_jobs WHERE state = ? AND template_sha = ?`, Received, strings.ToLower(t.SHA256))
+		ids, err := queryIDs(ctx, tx, `SELECT id FROM job_jobs WHERE state = ? AND template_sha = ?`, Received, strings.ToLower(t.SHA256))
 		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, id := range ids {
@@ -904,21 +891,8 @@ func (q *Queue) Purge(ctx context.Context) (int, error) {
 		defer tx.Rollback()
 		// The jobs first, then each one marked and its data deleted: the
 		// selection itself excludes jobs marked purged.
-		rows, err := tx.QueryContext(ctx, purgeReady, cutoff)
+		ids, err := queryIDs(ctx, tx, purgeReady, cutoff)
 		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, id := range ids {
@@ -941,4 +915,23 @@ func (q *Queue) Purge(ctx context.Context) (int, error) {
 		q.log.Info().Int64("jobs", n).Msg("personal data purged")
 	}
 	return int(n), nil
+}
+
+// queryIDs reads a query's single text column to the end: the rows are
+// closed before the caller writes in the same transaction.
+func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
