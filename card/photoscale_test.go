@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"image"
 	"image/color"
-	"image/draw"
 	"math/rand/v2"
 	"testing"
 
@@ -96,16 +95,7 @@ func TestFixedScalerIsCatmullRom(t *testing.T) {
 	r := rand.New(rand.NewPCG(18, 4))
 	draw1 := func(fixed bool, img image.Image, el *element, k bool) []byte {
 		useFixed = fixed
-		if k {
-			g := image.NewGray(image.Rect(0, 0, Width, Height))
-			draw.Draw(g, g.Bounds(), image.NewUniform(color.Gray{200}), image.Point{}, draw.Src)
-			drawImage(g, el, img)
-			return g.Pix
-		}
-		c := image.NewRGBA(image.Rect(0, 0, Width, Height))
-		draw.Draw(c, c.Bounds(), image.NewUniform(color.RGBA{10, 200, 30, 255}), image.Point{}, draw.Src)
-		drawImage(c, el, img)
-		return c.Pix
+		return drawOnPlainCard(img, el, k)
 	}
 	kinds := []string{"rgba", "nrgba", "grey-rgba", "grey-nrgba", "rg-nrgba", "gray", "ycc444", "ycc422", "ycc420", "ycc440", "ycc411", "ycc410"}
 	var channels, differ int

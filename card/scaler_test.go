@@ -49,16 +49,7 @@ func TestPhotoScalerIsCatmullRom(t *testing.T) {
 	}
 	render := func(cached bool, img image.Image, el *element, k bool) []byte {
 		cacheScalers = cached
-		if k {
-			g := image.NewGray(image.Rect(0, 0, Width, Height))
-			draw.Draw(g, g.Bounds(), image.NewUniform(color.Gray{200}), image.Point{}, draw.Src)
-			drawImage(g, el, img)
-			return g.Pix
-		}
-		c := image.NewRGBA(image.Rect(0, 0, Width, Height))
-		draw.Draw(c, c.Bounds(), image.NewUniform(color.RGBA{10, 200, 30, 255}), image.Point{}, draw.Src)
-		drawImage(c, el, img)
-		return c.Pix
+		return drawOnPlainCard(img, el, k)
 	}
 	for name, img := range photos {
 		for bi, el := range boxes {
@@ -109,4 +100,20 @@ func BenchmarkRenderScaler(b *testing.B) {
 			}
 		})
 	}
+}
+
+// drawOnPlainCard draws img into el's box on a card-size plain layer — the
+// K layer (grey) or the colour one — and returns its pixels: the scaler
+// tests compare two ways of drawing the same photo.
+func drawOnPlainCard(img image.Image, el *element, k bool) []byte {
+	if k {
+		g := image.NewGray(image.Rect(0, 0, Width, Height))
+		draw.Draw(g, g.Bounds(), image.NewUniform(color.Gray{200}), image.Point{}, draw.Src)
+		drawImage(g, el, img)
+		return g.Pix
+	}
+	c := image.NewRGBA(image.Rect(0, 0, Width, Height))
+	draw.Draw(c, c.Bounds(), image.NewUniform(color.RGBA{10, 200, 30, 255}), image.Point{}, draw.Src)
+	drawImage(c, el, img)
+	return c.Pix
 }
