@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -191,6 +192,49 @@ func TestShortCounterReadBeforeEachBlank(t *testing.T) {
 		r.runUntil(r.allIn(ids, jobqueue.Printed))
 		if n := short.Load(); n != 3 {
 			t.Errorf("%d short counter readings for 3 cards, want 3 (one before each blank)", n)
+		}
+	})
+}
+
+// A printer that stops answering in the reading between two cards does not
+// keep the finished card's record waiting: after chainReadBound the card is
+// committed alone (a power cut then would find it counted, not uncertain)
+// and the next card goes the ordinary way.
+func TestSlowReadingBetweenCardsCommitsTheCardFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "p1")
+		_, ids := r.batch(2)
+		cp := r.wrapped["p1"]
+		var mu sync.Mutex
+		var ejectedAt time.Time
+		cp.after = func(op string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if op == "eject" && ejectedAt.IsZero() {
+				ejectedAt = time.Now()
+				cp.stall.Store(true)
+			}
+		}
+		var firstCounted time.Time
+		r.runUntil(func() bool {
+			if firstCounted.IsZero() && r.states(ids[:1])[ids[0]] == jobqueue.Printed {
+				firstCounted = time.Now()
+			}
+			return r.allIn(ids, jobqueue.Printed)()
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if ejectedAt.IsZero() || firstCounted.IsZero() {
+			t.Fatalf("first card ejected at %v, counted at %v", ejectedAt, firstCounted)
+		}
+		if waited := firstCounted.Sub(ejectedAt); waited > 6*time.Second {
+			t.Errorf("the first card's record waited %v for a printer that did not answer, want at most 6s (the bound of that reading, then the card alone)", waited)
+		}
+		consumed, spoiled, _ := r.ledgerByJob()
+		for _, id := range ids {
+			if consumed[id] != 1 || spoiled[id] != 0 {
+				t.Errorf("job %s: consumed %d, spoiled %d", id, consumed[id], spoiled[id])
+			}
 		}
 	})
 }

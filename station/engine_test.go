@@ -68,6 +68,9 @@ type chipPrinter struct {
 	// after, when set, runs after each call that took effect (a test's
 	// person or cable acting at an exact point of the card).
 	after func(op string)
+	// stall makes the next status call hang until its caller gives up: a
+	// printer that stops answering without closing the link.
+	stall atomic.Bool
 }
 
 func (c *chipPrinter) cut(op string) error {
@@ -87,6 +90,10 @@ func (c *chipPrinter) done(op string, err error) error {
 func (c *chipPrinter) Status(ctx context.Context) (printer.Status, error) {
 	if err := c.cut("status"); err != nil {
 		return printer.Status{}, err
+	}
+	if c.stall.CompareAndSwap(true, false) {
+		<-ctx.Done()
+		return printer.Status{}, ctx.Err()
 	}
 	return c.Driver.Status(ctx)
 }
