@@ -137,13 +137,7 @@ func (b *bench) vpcd(i int) int {
 // r.startCPU. The first card's work that ran before the commands returned
 // is missed (a few ms; the engine starts when the state changes).
 func (r *rig) runBatch(o daemonOpts, n int, within time.Duration) (cpu, wall time.Duration, err error) {
-	if err := r.writeConfig(o); err != nil {
-		return 0, 0, err
-	}
-	if _, err := r.startDaemon(o); err != nil {
-		return 0, 0, err
-	}
-	if err := r.waitJobs(n, 5*time.Minute); err != nil {
+	if err := r.startWithJobs(o, n, 5*time.Minute); err != nil {
 		return 0, 0, err
 	}
 	if err := r.stock(n + 5); err != nil {
@@ -446,13 +440,7 @@ func (b *bench) outage(speed float64) error {
 				return 0, err
 			}
 			o := daemonOpts{prefetch: m.prefetch}
-			if err := r.writeConfig(o); err != nil {
-				return 0, err
-			}
-			if _, err := r.startDaemon(o); err != nil {
-				return 0, err
-			}
-			if err := r.waitJobs(min(jobs, m.prefetch), 5*time.Minute); err != nil {
+			if err := r.startWithJobs(o, min(jobs, m.prefetch), 5*time.Minute); err != nil {
 				return 0, err
 			}
 			if err := r.stock(jobs + 5); err != nil {
@@ -559,4 +547,16 @@ func (b *bench) startWithQueue(n int) error {
 		Value: fmt.Sprintf("%.1f MB", float64(rss1)/1024), Baseline: fmt.Sprintf("empty queue %.1f MB (peak %d KB)", float64(rss0)/1024, hwm0),
 		Ratio: float64(rss1) / float64(max(rss0, 1)), Target: "≤ 40 MB", Pass: ptr(rss1 <= 40*1024)})
 	return nil
+}
+
+// startWithJobs writes the station's configuration, starts printstationd
+// and waits until n jobs have arrived from the centre.
+func (r *rig) startWithJobs(o daemonOpts, n int, within time.Duration) error {
+	if err := r.writeConfig(o); err != nil {
+		return err
+	}
+	if _, err := r.startDaemon(o); err != nil {
+		return err
+	}
+	return r.waitJobs(n, within)
 }

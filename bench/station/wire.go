@@ -116,13 +116,7 @@ func (b *bench) wireBytes(n int) error {
 				return 0, 0, err
 			}
 			o := daemonOpts{prefetch: n, poll: 1}
-			if err := r.writeConfig(o); err != nil {
-				return 0, 0, err
-			}
-			if _, err := r.startDaemon(o); err != nil {
-				return 0, 0, err
-			}
-			if err := r.waitJobs(n, 5*time.Minute); err != nil {
+			if err := r.startWithJobs(o, n, 5*time.Minute); err != nil {
 				return 0, 0, err
 			}
 			r.daemon.stop(30 * time.Second)
