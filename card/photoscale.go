@@ -1,6 +1,7 @@
 package card
 
 import (
+	"encoding/binary"
 	"image"
 	"math"
 	"sync"
@@ -27,25 +28,44 @@ import (
 // printed dots it changes. The library is used for every other image; the
 // measured reason for this one is in docs/bench/station.md ("Fourth pass").
 
-// fixW is the weights' fraction bits; fixT the extra fraction bits of the
-// values between the passes.
-const (
-	fixW = 24
-	fixT = 8
-)
+// fixH is the fraction bits of the horizontal weights: each output's
+// weights sum to exactly 1<<fixH. 22, so that two of their products with
+// 8-bit samples fit one uint64 (hpairs3). The vertical pass multiplies in
+// float64 with the kernel's weights unrounded (vpass).
+const fixH = 22
 
-// taps is one direction of the filter: for output i, source indices
-// coord[at[i]:at[i+1]] with weights w[…], which sum to exactly 1<<fixW.
+// taps is one direction of the filter.
 type taps struct {
-	at    []int32
-	coord []int32
-	w     []int64
-	// The same taps dense: output i takes source samples first[i] …
-	// first[i]+n-1 with weights dense[i*n:(i+1)*n], zero where a sample
-	// has no tap (adding nothing changes nothing).
+	// Dense: output i takes source samples first[i] … first[i]+n-1 with
+	// weights dense[i*n:(i+1)*n], zero where a sample has no tap (adding
+	// nothing changes nothing).
 	n     int
 	first []int32
 	dense []int64
+	// fw: the weights as computed, normalised, not rounded, laid out as
+	// dense.
+	fw []float64
+	// sumAbs is the largest sum of the weights' magnitudes of one output
+	// (≈ 1.2 << fix for this kernel): it bounds every sum of products;
+	// fsumAbs is the same of fw (≈ 1.2).
+	sumAbs  int64
+	fsumAbs float64
+	// Pairs (hpairs3, hpairs1): the window rounded up to an even number
+	// of samples np (0: the source is narrower, no pairs), output i's
+	// starting at first2[i], its weights two by two packed in one uint64,
+	// pairs[i*np/2+k] = w[2k+1] + w[2k]·2³² (mod 2⁶⁴).
+	np     int
+	first2 []int32
+	pairs  []uint64
+	// win6 is first2 and pairs together for np = 6 (hpairs3x6).
+	win6 []win6
+}
+
+// win6 is one output's window of six samples: its first byte in an
+// RGBA row, its three pairs of weights.
+type win6 struct {
+	at int
+	w  [3]uint64
 }
 
 // catmullRom is the kernel (B = 0, C = ½; Mitchell and Netravali), support 2.
@@ -60,22 +80,25 @@ func catmullRom(t float64) float64 {
 // Kernel does: output i is centred at source coordinate (i+½)·sw/dw − ½;
 // when shrinking, the kernel is stretched by sw/dw so every source sample
 // contributes; taps of zero weight are left out; the weights are
-// normalised to sum 1. Rounding to fixed point, the rounding error is put
-// on the largest weight so the sum stays exactly 1 (a flat area stays
+// normalised to sum 1. Rounding to fix fraction bits, the rounding error is
+// put on the largest weight so the sum stays exactly 1 (a flat area stays
 // exactly flat).
-func newTaps(dw, sw int) taps {
+func newTaps(dw, sw, fix int) taps {
 	scale := float64(sw) / float64(dw)
 	half, argScale := 2.0, 1.0
 	if scale > 1 {
 		half *= scale
 		argScale = 1 / scale
 	}
-	t := taps{at: make([]int32, dw+1)}
+	at := make([]int32, dw+1)
+	var coord []int32
+	var wq []int64
+	var wf []float64
 	for i := range dw {
 		c := (float64(i)+0.5)*scale - 0.5
 		lo := max(0, int(math.Floor(c-half)))
 		hi := min(sw, int(math.Ceil(c+half)))
-		start := len(t.w)
+		start := len(wq)
 		var ws []float64
 		total := 0.0
 		for s := lo; s < hi; s++ {
@@ -89,40 +112,70 @@ func newTaps(dw, sw int) taps {
 			}
 			total += w
 			ws = append(ws, w)
-			t.coord = append(t.coord, int32(s))
+			coord = append(coord, int32(s))
 		}
 		var sum int64
 		big := start
 		for k, w := range ws {
-			q := int64(math.Round(w / total * (1 << fixW)))
-			t.w = append(t.w, q)
+			wf = append(wf, w/total)
+			q := int64(math.Round(w / total * float64(int64(1)<<fix)))
+			wq = append(wq, q)
 			sum += q
-			if q > t.w[big] {
+			if q > wq[big] {
 				big = start + k
 			}
 		}
 		if len(ws) > 0 {
-			t.w[big] += 1<<fixW - sum
+			wq[big] += 1<<fix - sum
 		}
-		t.at[i+1] = int32(len(t.w))
+		at[i+1] = int32(len(wq))
 	}
+	t := taps{}
 	for i := range dw {
-		lo, hi := t.at[i], t.at[i+1]
+		lo, hi := at[i], at[i+1]
 		if hi > lo {
-			t.n = max(t.n, int(t.coord[hi-1]-t.coord[lo])+1)
+			t.n = max(t.n, int(coord[hi-1]-coord[lo])+1)
 		}
-	}
-	t.first = make([]int32, dw)
-	t.dense = make([]int64, dw*t.n)
-	for i := range dw {
-		lo, hi := t.at[i], t.at[i+1]
-		if hi == lo {
-			continue
-		}
-		f := min(t.coord[lo], int32(sw-t.n)) // the window stays in the source
-		t.first[i] = f
+		var s int64
+		var fs float64
 		for k := lo; k < hi; k++ {
-			t.dense[i*t.n+int(t.coord[k]-f)] = t.w[k]
+			s += max(wq[k], -wq[k])
+			fs += math.Abs(wf[k])
+		}
+		t.sumAbs, t.fsumAbs = max(t.sumAbs, s), max(t.fsumAbs, fs)
+	}
+	// dense lays output i's weights out over a window of n samples from
+	// first[i], kept inside the source.
+	dense := func(n int) (first []int32, ws []int64, fws []float64) {
+		first, ws, fws = make([]int32, dw), make([]int64, dw*n), make([]float64, dw*n)
+		for i := range dw {
+			lo, hi := at[i], at[i+1]
+			if hi == lo {
+				continue
+			}
+			f := min(coord[lo], int32(sw-n))
+			first[i] = f
+			for k := lo; k < hi; k++ {
+				ws[i*n+int(coord[k]-f)] = wq[k]
+				fws[i*n+int(coord[k]-f)] = wf[k]
+			}
+		}
+		return first, ws, fws
+	}
+	t.first, t.dense, t.fw = dense(t.n)
+	if np := t.n + t.n&1; np <= sw {
+		var ws []int64
+		t.np = np
+		t.first2, ws, _ = dense(np)
+		t.pairs = make([]uint64, len(ws)/2)
+		for k := range t.pairs {
+			t.pairs[k] = uint64(ws[2*k+1]) + uint64(ws[2*k])<<32
+		}
+		if np == 6 {
+			t.win6 = make([]win6, dw)
+			for i := range t.win6 {
+				t.win6[i] = win6{at: 4 * int(t.first2[i]), w: [3]uint64(t.pairs[3*i : 3*i+3])}
+			}
 		}
 	}
 	return t
@@ -133,21 +186,47 @@ func newTaps(dw, sw int) taps {
 type fixedScaler struct {
 	dw, dh, sw, sh int
 	h, v           taps
-	pool           sync.Pool // *scaleBuf
+	// ring is how many rows of the horizontal pass are kept: the
+	// vertical windows' height, or all sh rows if the windows do not move
+	// down monotonically (never seen; newFixedScaler checks).
+	ring int
+	pool sync.Pool // *scaleBuf
 }
 
 type scaleBuf struct {
-	row []int32 // one source row, 16-bit units, channels interleaved
-	cx  []int32 // YCbCr: each column's chroma offset from the row's first
-	tmp []int32 // horizontal pass: sh rows × dw × channels, 16-bit units << fixT
-	acc []int64 // vertical pass: one output row
-	out []uint8 // one output row, 8-bit, channels interleaved
+	ring []float64   // ring rows of the horizontal pass, dw × channels each
+	rows [][]float64 // the rows an output row takes
+	vw   []float64   // the weights of an output row, scaled (vpass)
+	row  []int32     // YCbCr: one source row, 16-bit units, channels interleaved
+	cx   []int32     // YCbCr: each column's chroma offset from the row's first
+	acc  []float64   // vpass: one output row
+	out  []uint8     // one output row, 8-bit, channels interleaved
 }
 
+// newFixedScaler returns nil if the weights' sums could leave the ranges
+// the passes are written for (see hpairs3 and vbyte): never for this
+// kernel, whose weights' magnitudes sum to ≈ 1.2, checked all the same.
 func newFixedScaler(dw, dh, sw, sh int) *fixedScaler {
-	z := &fixedScaler{dw: dw, dh: dh, sw: sw, sh: sh, h: newTaps(dw, sw), v: newTaps(dh, sh)}
+	z := &fixedScaler{dw: dw, dh: dh, sw: sw, sh: sh, h: newTaps(dw, sw, fixH), v: newTaps(dh, sh, fixH)}
+	if z.h.sumAbs > 15<<(fixH-3) || z.v.fsumAbs > 2 {
+		return nil
+	}
+	z.ring = z.v.n
+	next := 0
+	for dy := range dh {
+		f := int(z.v.first[dy])
+		next = max(next, f+z.v.n)
+		if f < next-z.ring {
+			z.ring = sh
+			break
+		}
+	}
 	z.pool.New = func() any {
-		return &scaleBuf{row: make([]int32, 3*sw), cx: make([]int32, sw), tmp: make([]int32, 3*sh*dw), acc: make([]int64, 3*dw), out: make([]uint8, 3*dw)}
+		return &scaleBuf{
+			ring: make([]float64, z.ring*3*dw), rows: make([][]float64, z.v.n), vw: make([]float64, z.v.n),
+			row: make([]int32, 3*sw), cx: make([]int32, sw),
+			acc: make([]float64, 3*dw), out: make([]uint8, 3*dw),
+		}
 	}
 	return z
 }
@@ -171,67 +250,55 @@ func fixedSource(src image.Image) (channels int, ok bool) {
 }
 
 // scanOpaque reads four-byte pixels: ok when every alpha is 0xff, one
-// channel when moreover every R = G = B.
+// channel when moreover every R = G = B. Two pixels at a time: of a
+// little-endian uint64 u of R G B A R G B A, the bytes of u ^ u>>8 under
+// 0x0000ffff0000ffff are R^G and G^B of each pixel.
 func scanOpaque(pix []uint8, stride int, r image.Rectangle) (channels int, ok bool) {
-	grey := true
+	const alpha, rgb = 0xff000000_ff000000, 0x0000ffff_0000ffff
+	var diff uint64
 	for y := range r.Dy() {
 		row := pix[y*stride : y*stride+4*r.Dx()]
-		for x := 0; x < len(row); x += 4 {
-			p := row[x : x+4 : x+4]
-			if p[3] != 0xff {
-				return 0, false
-			}
-			grey = grey && p[0] == p[1] && p[1] == p[2]
+		and := ^uint64(0)
+		for len(row) >= 8 {
+			u := binary.LittleEndian.Uint64(row)
+			and &= u
+			diff |= (u ^ u>>8) & rgb
+			row = row[8:]
+		}
+		if len(row) == 4 { // an odd pixel; the missing one opaque and grey
+			u := uint64(binary.LittleEndian.Uint32(row)) | 0xffffffff_00000000
+			and &= u
+			diff |= (u ^ u>>8) & rgb
+		}
+		if and&alpha != alpha {
+			return 0, false
 		}
 	}
-	if grey {
+	if diff == 0 {
 		return 1, true
 	}
 	return 3, true
 }
 
-// loadRow puts source row y (relative to its bounds) into b.row, in 16-bit
-// units as x/image/draw reads each kind (YCbCr converted as image/color
-// does, at 16 bits).
-func (z *fixedScaler) loadRow(b *scaleBuf, src image.Image, y int) {
-	switch s := src.(type) {
-	case *image.Gray:
-		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-		row := b.row[:z.sw]
-		for x, p := range s.Pix[o : o+z.sw] {
-			row[x] = int32(p) * 0x101
-		}
-	case *image.RGBA:
-		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-		rgbRow(b.row[:3*z.sw], s.Pix[o:o+4*z.sw])
-	case *image.NRGBA: // opaque: the same values as RGBA
-		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-		rgbRow(b.row[:3*z.sw], s.Pix[o:o+4*z.sw])
-	case *image.YCbCr:
-		// A sample's offsets are a row's plus a column's (YOffset and
-		// COffset are sums of the two): the columns' chroma offsets are
-		// b.cx, made once per image.
-		sy := s.Rect.Min.Y + y
-		yrow := s.Y[s.YOffset(s.Rect.Min.X, sy):][:z.sw]
-		crow := s.COffset(s.Rect.Min.X, sy)
-		cx := b.cx[:z.sw]
-		for x, yv := range yrow {
-			yy := int32(yv) * 0x10101
-			ci := crow + int(cx[x])
-			cb, cr := int32(s.Cb[ci])-128, int32(s.Cr[ci])-128
-			d := b.row[3*x : 3*x+3 : 3*x+3]
-			d[0] = clamp16((yy + 91881*cr) >> 8)
-			d[1] = clamp16((yy - 22554*cb - 46802*cr) >> 8)
-			d[2] = clamp16((yy + 116130*cb) >> 8)
-		}
-	}
-}
-
-func rgbRow(row []int32, pix []uint8) {
-	for x := range len(row) / 3 {
-		p := pix[4*x : 4*x+3 : 4*x+3]
-		d := row[3*x : 3*x+3 : 3*x+3]
-		d[0], d[1], d[2] = int32(p[0])*0x101, int32(p[1])*0x101, int32(p[2])*0x101
+// loadRow puts source row y (relative to its bounds) of a YCbCr image into
+// b.row in 16-bit units, converted as image/color does at 16 bits (as
+// x/image/draw reads it).
+func (z *fixedScaler) loadRow(b *scaleBuf, s *image.YCbCr, y int) {
+	// A sample's offsets are a row's plus a column's (YOffset and COffset
+	// are sums of the two): the columns' chroma offsets are b.cx, made
+	// once per image.
+	sy := s.Rect.Min.Y + y
+	yrow := s.Y[s.YOffset(s.Rect.Min.X, sy):][:z.sw]
+	crow := s.COffset(s.Rect.Min.X, sy)
+	cx := b.cx[:z.sw]
+	for x, yv := range yrow {
+		yy := int32(yv) * 0x10101
+		ci := crow + int(cx[x])
+		cb, cr := int32(s.Cb[ci])-128, int32(s.Cr[ci])-128
+		d := b.row[3*x : 3*x+3 : 3*x+3]
+		d[0] = clamp16((yy + 91881*cr) >> 8)
+		d[1] = clamp16((yy - 22554*cb - 46802*cr) >> 8)
+		d[2] = clamp16((yy + 116130*cb) >> 8)
 	}
 }
 
@@ -239,9 +306,208 @@ func clamp16(v int32) int32 {
 	return min(max(v, 0), 0xffff)
 }
 
+// hrow filters source row y (relative to src's bounds) horizontally into
+// dst, dw × channels values in units of 2⁻²² of an 8-bit level: for
+// 8-bit sources Σ sample·weight exactly (an integer below 2³¹, exact in
+// a float64), for YCbCr hwide3's.
+func (z *fixedScaler) hrow(b *scaleBuf, src image.Image, channels, y int, dst []float64) {
+	var pix []uint8
+	switch s := src.(type) {
+	case *image.Gray:
+		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
+		hbytes1(dst, s.Pix[o:o+z.sw], 1, &z.h)
+		return
+	case *image.YCbCr:
+		z.loadRow(b, s, y)
+		hwide3(dst, b.row[:3*z.sw], &z.h)
+		return
+	case *image.RGBA:
+		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
+		pix = s.Pix[o : o+4*z.sw]
+	case *image.NRGBA: // opaque: the same values as RGBA
+		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
+		pix = s.Pix[o : o+4*z.sw]
+	}
+	switch {
+	case z.h.np == 0 && channels == 1:
+		hbytes1(dst, pix, 4, &z.h)
+	case z.h.np == 0:
+		hbytes3(dst, pix, &z.h)
+	case channels == 1:
+		hpairs1(dst, pix, &z.h)
+	default:
+		hpairs3(dst, pix, &z.h)
+	}
+}
+
+// The pair passes multiply two samples by their two weights with one
+// 64-bit multiplication. Two samples p0, p1 of a channel at bits 0 and 32
+// of a uint64 (one 8-byte load of two RGBA pixels, masked with laneMask,
+// shifted by 8 and 16 for G and B), times a pair of weights
+// w1 + w0·2³², is
+//
+//	p0·w1 + (p0·w0 + p1·w1)·2³² + p1·w0·2⁶⁴
+//
+// modulo 2⁶⁴: the last term vanishes, the high lane holds the sum that is
+// wanted and the low lane a by-product. Summed over the window (from
+// laneBias), the sum is ≡ (2³¹ + L) + H·2³² with L = Σ p₂ₖ·w₂ₖ₊₁ and
+// H = Σ pⱼ·wⱼ, the filtered value. Both are sums of products of samples in
+// 0…255 with weights of one output, so |L|, |H| ≤ 255·sumAbs, and
+// newFixedScaler refuses sumAbs > 1.875·2²² (it is ≈ 1.2·2²²): then
+// |L|, |H| ≤ 2.006·10⁹ < 2³¹ − 1. So laneBias + L (laneBias = 2³¹ − 1,
+// an immediate operand) lies in 0 … 2³²−1, no carry or borrow crosses
+// into the high lane, the whole sum is below 2⁶³ in magnitude and
+// int64(sum) >> 32 is exactly H. The result is bit for bit that of
+// hbytes3 (TestPairsAreScalar).
+const (
+	laneMask = 0x000000ff_000000ff
+	laneBias = 1<<31 - 1
+)
+
+// hpairs3 filters one row of RGBA or NRGBA pixels, three channels.
+func hpairs3(dst []float64, row []uint8, t *taps) {
+	if t.np == 6 {
+		hpairs3x6(dst, row, t)
+		return
+	}
+	h := t.np / 2
+	for i := range len(dst) / 3 {
+		f := 4 * int(t.first2[i])
+		ws := t.pairs[i*h : i*h+h]
+		p := row[f : f+8*h]
+		r, g, b := uint64(laneBias), uint64(laneBias), uint64(laneBias)
+		for k, w := range ws {
+			u := binary.LittleEndian.Uint64(p[8*k:])
+			r += (u & laneMask) * w
+			g += (u >> 8 & laneMask) * w
+			b += (u >> 16 & laneMask) * w
+		}
+		d := dst[3*i : 3*i+3 : 3*i+3]
+		d[0], d[1], d[2] = float64(int64(r)>>32), float64(int64(g)>>32), float64(int64(b)>>32)
+	}
+}
+
+// hpairs3x6 is hpairs3 for windows of six (the centre's photo into the
+// card's box, shrunk by 1.28), written out. (As written — one slice
+// expression a window, the windows' starts and weights in one array, the
+// channels one after the other — the compiler keeps nearly everything
+// in registers; other arrangements measured 10–25 % slower.)
+func hpairs3x6(dst []float64, row []uint8, t *taps) {
+	ws := t.win6
+	dst = dst[:3*len(ws)]
+	for i := range ws {
+		o := &ws[i]
+		p := row[o.at : o.at+24 : o.at+24]
+		u0, u1, u2 := binary.LittleEndian.Uint64(p[0:8]), binary.LittleEndian.Uint64(p[8:16]), binary.LittleEndian.Uint64(p[16:24])
+		d := dst[3*i : 3*i+3 : 3*i+3]
+		d[0] = float64(int64(laneBias+(u0&laneMask)*o.w[0]+(u1&laneMask)*o.w[1]+(u2&laneMask)*o.w[2]) >> 32)
+		u0, u1, u2 = u0>>8, u1>>8, u2>>8
+		d[1] = float64(int64(laneBias+(u0&laneMask)*o.w[0]+(u1&laneMask)*o.w[1]+(u2&laneMask)*o.w[2]) >> 32)
+		u0, u1, u2 = u0>>8, u1>>8, u2>>8
+		d[2] = float64(int64(laneBias+(u0&laneMask)*o.w[0]+(u1&laneMask)*o.w[1]+(u2&laneMask)*o.w[2]) >> 32)
+	}
+}
+
+// hpairs1 is hpairs3 for one channel (a grey image in RGBA form: the
+// signature sent as WebP), the red bytes.
+func hpairs1(dst []float64, row []uint8, t *taps) {
+	h := t.np / 2
+	if h == 4 { // the centre's signature into the card's box: windows of 7
+		first, pairs := t.first2, t.pairs
+		for i := range dst {
+			f := 4 * int(first[i])
+			w := pairs[4*i : 4*i+4 : 4*i+4]
+			p := row[f : f+32 : f+32]
+			a := laneBias + (binary.LittleEndian.Uint64(p[0:8])&laneMask)*w[0] +
+				(binary.LittleEndian.Uint64(p[8:16])&laneMask)*w[1] +
+				(binary.LittleEndian.Uint64(p[16:24])&laneMask)*w[2] +
+				(binary.LittleEndian.Uint64(p[24:32])&laneMask)*w[3]
+			dst[i] = float64(int64(a) >> 32)
+		}
+		return
+	}
+	for i := range dst {
+		f := 4 * int(t.first2[i])
+		ws := t.pairs[i*h : i*h+h]
+		p := row[f : f+8*h]
+		a := uint64(laneBias)
+		for k, w := range ws {
+			a += (binary.LittleEndian.Uint64(p[8*k:]) & laneMask) * w
+		}
+		dst[i] = float64(int64(a) >> 32)
+	}
+}
+
+// hbytes3 is hpairs3 one product at a time: for sources narrower than
+// the window rounded up to even.
+func hbytes3(dst []float64, row []uint8, t *taps) {
+	n := t.n
+	for i := range len(dst) / 3 {
+		f := 4 * int(t.first[i])
+		ws := t.dense[i*n : i*n+n]
+		p := row[f : f+4*n]
+		var r, g, b int64
+		for k, w := range ws {
+			q := p[4*k : 4*k+3 : 4*k+3]
+			r += int64(q[0]) * w
+			g += int64(q[1]) * w
+			b += int64(q[2]) * w
+		}
+		d := dst[3*i : 3*i+3 : 3*i+3]
+		d[0], d[1], d[2] = float64(r), float64(g), float64(b)
+	}
+}
+
+// hbytes1 is hbytes3 for one channel, samples stride bytes apart.
+func hbytes1(dst []float64, row []uint8, stride int, t *taps) {
+	n := t.n
+	for i := range dst {
+		f := stride * int(t.first[i])
+		ws := t.dense[i*n : i*n+n]
+		p := row[f : f+stride*(n-1)+1]
+		var a int64
+		for k, w := range ws {
+			a += int64(p[stride*k]) * w
+		}
+		dst[i] = float64(a)
+	}
+}
+
+// hwide3 filters a row of 16-bit samples (YCbCr converted), three
+// channels, to the units of the 8-bit sources (2⁻²² of an 8-bit level,
+// which is 257 16-bit ones): the sum divided by 257.
+func hwide3(dst []float64, row []int32, t *taps) {
+	n := t.n
+	for i := range len(dst) / 3 {
+		f := 3 * int(t.first[i])
+		d := dst[3*i : 3*i+3 : 3*i+3]
+		if n == 6 {
+			w := t.dense[6*i : 6*i+6 : 6*i+6]
+			p := row[f : f+18 : f+18]
+			r := int64(p[0])*w[0] + int64(p[3])*w[1] + int64(p[6])*w[2] + int64(p[9])*w[3] + int64(p[12])*w[4] + int64(p[15])*w[5]
+			g := int64(p[1])*w[0] + int64(p[4])*w[1] + int64(p[7])*w[2] + int64(p[10])*w[3] + int64(p[13])*w[4] + int64(p[16])*w[5]
+			b := int64(p[2])*w[0] + int64(p[5])*w[1] + int64(p[8])*w[2] + int64(p[11])*w[3] + int64(p[14])*w[4] + int64(p[17])*w[5]
+			d[0], d[1], d[2] = float64(r)*(1.0/257), float64(g)*(1.0/257), float64(b)*(1.0/257)
+			continue
+		}
+		ws := t.dense[i*n : i*n+n]
+		p := row[f : f+3*n]
+		var r, g, b int64
+		for k, w := range ws {
+			q := p[3*k : 3*k+3 : 3*k+3]
+			r += int64(q[0]) * w
+			g += int64(q[1]) * w
+			b += int64(q[2]) * w
+		}
+		d[0], d[1], d[2] = float64(r)*(1.0/257), float64(g)*(1.0/257), float64(b)*(1.0/257)
+	}
+}
+
 // scale filters src (whose bounds are sw × sh) and calls put for each
 // output row dy with its values, 8-bit, channels (1: grey, 3: R, G, B)
-// interleaved, dw × channels long.
+// interleaved, dw × channels long. The horizontal pass runs a row at a
+// time as the vertical one needs it, into a ring of rows that stays in
+// the first-level cache.
 func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row []uint8)) {
 	b := z.pool.Get().(*scaleBuf)
 	defer z.pool.Put(b)
@@ -252,168 +518,136 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 			b.cx[x] = int32(s.COffset(s.Rect.Min.X+x, s.Rect.Min.Y) - c0)
 		}
 	}
-	// Horizontal: each source row to dw values a channel. 8-bit samples
-	// are read where they are, with the weights times 0x101 (a sample's
-	// 16-bit value is 0x101 times its byte); YCbCr is converted first.
-	for y := range z.sh {
-		tmp := b.tmp[y*m : (y+1)*m]
-		switch s := src.(type) {
-		case *image.Gray:
-			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			hpass1(tmp, s.Pix[o:o+z.sw], 1, &z.h, 0x101)
-		case *image.RGBA:
-			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			if channels == 1 {
-				hpass1(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
-			} else {
-				hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
-			}
-		case *image.NRGBA: // opaque: the same values as RGBA
-			o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
-			if channels == 1 {
-				hpass1(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
-			} else {
-				hpass3(tmp, s.Pix[o:o+4*z.sw], 4, &z.h, 0x101)
-			}
-		default:
-			z.loadRow(b, src, y)
-			hpass3(tmp, b.row[:3*z.sw], 3, &z.h, 1)
-		}
-	}
-	// Vertical: each output row from the rows of tmp it takes, four rows
-	// at a time, in memory order.
-	const vs = fixW + fixT
-	acc, out := b.acc[:m], b.out[:m]
 	n := z.v.n
+	out := b.out[:m]
+	next := 0 // rows of the horizontal pass made so far
 	for dy := range z.dh {
 		f := int(z.v.first[dy])
-		ws := z.v.dense[dy*n : dy*n+n]
-		clear(acc)
-		k := 0
-		for ; k+3 < n; k += 4 {
-			r0, r1, r2, r3 := b.tmp[(f+k)*m:(f+k+1)*m], b.tmp[(f+k+1)*m:(f+k+2)*m], b.tmp[(f+k+2)*m:(f+k+3)*m], b.tmp[(f+k+3)*m:(f+k+4)*m]
-			w0, w1, w2, w3 := ws[k], ws[k+1], ws[k+2], ws[k+3]
-			r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
-			acc := acc[:len(r0)]
-			for j, v := range r0 {
-				acc[j] += int64(v)*w0 + int64(r1[j])*w1 + int64(r2[j])*w2 + int64(r3[j])*w3
-			}
+		for ; next < f+n; next++ {
+			z.hrow(b, src, channels, next, b.ring[(next%z.ring)*m:][:m])
 		}
-		for ; k < n; k++ {
-			r0, w0 := b.tmp[(f+k)*m:(f+k+1)*m], ws[k]
-			if w0 == 0 {
-				continue
-			}
-			acc := acc[:len(r0)]
-			for j, v := range r0 {
-				acc[j] += int64(v) * w0
-			}
+		// The window without its zero weights at either end (most of
+		// the centre's photo's rows have five taps in a window of six).
+		ws := z.v.fw[dy*n : dy*n+n]
+		lo, hi := 0, n
+		for lo < hi && ws[lo] == 0 {
+			lo++
 		}
-		for j, a := range acc {
-			// The 16-bit value rounded to nearest (x/image's ftou),
-			// clamped to 0…0xffff, then its high byte.
-			v := (a + 1<<(vs-1)) >> vs
-			out[j] = uint8(min(max(v, 0), 0xffff) >> 8)
+		for hi > lo && ws[hi-1] == 0 {
+			hi--
 		}
+		rows, vw := b.rows[:hi-lo], b.vw[:hi-lo]
+		for k := range rows {
+			rows[k] = b.ring[((f+lo+k)%z.ring)*m:][:m]
+			vw[k] = ws[lo+k] * vScale
+		}
+		vpass(out, rows, vw, b.acc[:m])
 		put(dy, out)
 	}
 }
 
-// hpass3 filters one row of three-channel samples (stride elements
-// apart, the channels first) into dst, dw × 3 values in 16-bit units with
-// fixT fraction bits; unit scales the samples to 16-bit units.
-func hpass3[T uint8 | int32](dst []int32, row []T, stride int, t *taps, unit int64) {
-	const hs = fixW - fixT
-	n := t.n
-	if n == 6 && stride == 4 {
-		hpass3x6(dst, row, t, unit)
+// vScale brings a vertical sum to twice the 16-bit level: the
+// intermediate values are in units of 2⁻²² of an 8-bit level, and a
+// 16-bit level is 1/257 of an 8-bit one.
+const vScale = 257.0 / (1 << 21)
+
+// vpass filters rows vertically into out, with the weights ws times
+// vScale. Each sum is made in float64, as x/image makes it: of values
+// below 2³¹ (exact) and weights as the kernel gives them.
+func vpass(out []uint8, rows [][]float64, ws []float64, acc []float64) {
+	switch len(rows) {
+	case 5:
+		vpass5(out, rows, ws)
+		return
+	case 6:
+		vpass6(out, rows, ws)
+		return
+	case 7:
+		vpass7(out, rows, ws)
 		return
 	}
-	if n == 6 && stride == 3 {
-		hpass3x6s3(dst, row, t, unit)
-		return
-	}
-	for i := range len(dst) / 3 {
-		f := int(t.first[i]) * stride
-		ws := t.dense[i*n : i*n+n]
-		p := row[f : f+stride*n]
-		var ar, ag, ab int64
-		for k, w := range ws {
-			q := p[stride*k : stride*k+3 : stride*k+3]
-			ar += int64(q[0]) * w
-			ag += int64(q[1]) * w
-			ab += int64(q[2]) * w
+	// Any other height: two rows at a time into acc.
+	clear(acc)
+	k := 0
+	for ; k+1 < len(rows); k += 2 {
+		r0, r1 := rows[k][:len(acc)], rows[k+1][:len(acc)]
+		w0, w1 := ws[k], ws[k+1]
+		for j, v := range r0 {
+			acc[j] += v*w0 + r1[j]*w1
 		}
-		d := dst[3*i : 3*i+3 : 3*i+3]
-		d[0] = int32((ar*unit + 1<<(hs-1)) >> hs)
-		d[1] = int32((ag*unit + 1<<(hs-1)) >> hs)
-		d[2] = int32((ab*unit + 1<<(hs-1)) >> hs)
 	}
-}
-
-// hpass3x6 is hpass3 for six taps and four-element samples (RGBA or
-// NRGBA shrunk by up to ≈ 1.4, as the centre's photo into the card's
-// box), the taps written out.
-func hpass3x6[T uint8 | int32](dst []int32, row []T, t *taps, unit int64) {
-	const hs = fixW - fixT
-	for i := range len(dst) / 3 {
-		f := int(t.first[i]) * 4
-		w := t.dense[i*6 : i*6+6 : i*6+6]
-		p := row[f : f+24 : f+24]
-		ar := int64(p[0])*w[0] + int64(p[4])*w[1] + int64(p[8])*w[2] + int64(p[12])*w[3] + int64(p[16])*w[4] + int64(p[20])*w[5]
-		ag := int64(p[1])*w[0] + int64(p[5])*w[1] + int64(p[9])*w[2] + int64(p[13])*w[3] + int64(p[17])*w[4] + int64(p[21])*w[5]
-		ab := int64(p[2])*w[0] + int64(p[6])*w[1] + int64(p[10])*w[2] + int64(p[14])*w[3] + int64(p[18])*w[4] + int64(p[22])*w[5]
-		d := dst[3*i : 3*i+3 : 3*i+3]
-		d[0] = int32((ar*unit + 1<<(hs-1)) >> hs)
-		d[1] = int32((ag*unit + 1<<(hs-1)) >> hs)
-		d[2] = int32((ab*unit + 1<<(hs-1)) >> hs)
-	}
-}
-
-// hpass3x6s3 is hpass3x6 for three-element samples (YCbCr rows
-// converted).
-func hpass3x6s3[T uint8 | int32](dst []int32, row []T, t *taps, unit int64) {
-	const hs = fixW - fixT
-	for i := range len(dst) / 3 {
-		f := int(t.first[i]) * 3
-		w := t.dense[i*6 : i*6+6 : i*6+6]
-		p := row[f : f+18 : f+18]
-		ar := int64(p[0])*w[0] + int64(p[3])*w[1] + int64(p[6])*w[2] + int64(p[9])*w[3] + int64(p[12])*w[4] + int64(p[15])*w[5]
-		ag := int64(p[1])*w[0] + int64(p[4])*w[1] + int64(p[7])*w[2] + int64(p[10])*w[3] + int64(p[13])*w[4] + int64(p[16])*w[5]
-		ab := int64(p[2])*w[0] + int64(p[5])*w[1] + int64(p[8])*w[2] + int64(p[11])*w[3] + int64(p[14])*w[4] + int64(p[17])*w[5]
-		d := dst[3*i : 3*i+3 : 3*i+3]
-		d[0] = int32((ar*unit + 1<<(hs-1)) >> hs)
-		d[1] = int32((ag*unit + 1<<(hs-1)) >> hs)
-		d[2] = int32((ab*unit + 1<<(hs-1)) >> hs)
-	}
-}
-
-// hpass1 is hpass3 for one channel, stride bytes apart.
-func hpass1(dst []int32, row []uint8, stride int, t *taps, unit int64) {
-	const hs = fixW - fixT
-	n := t.n
-	for i := range dst {
-		f := int(t.first[i]) * stride
-		ws := t.dense[i*n : i*n+n]
-		p := row[f : f+stride*(n-1)+1]
-		var a int64
-		for k, w := range ws {
-			a += int64(p[stride*k]) * w
+	if k < len(rows) {
+		r0, w0 := rows[k][:len(acc)], ws[k]
+		for j, v := range r0 {
+			acc[j] += v * w0
 		}
-		dst[i] = int32((a*unit + 1<<(hs-1)) >> hs)
+	}
+	out = out[:len(acc)]
+	for j, a := range acc {
+		out[j] = vbyte(a)
+	}
+}
+
+// vbyte is the output byte of a vertical sum u, twice the 16-bit value
+// v: v rounded to nearest (x/image's ftou), clamped to 0…0xffff, then
+// its high byte, which is ⌊(v + ½)/256⌋ = ⌊(⌊u⌋ + 1)/512⌋ clamped to
+// 0…255. int(u) truncates towards zero, not down, only where that is
+// negative anyway. |u| ≤ 2·65535·1.875·2 (newFixedScaler's bounds), so
+// the index stays in the table, whose middle, vClampMid, is level 0.
+func vbyte(u float64) uint8 {
+	return vClamp[(int(u)+1+vClampMid<<9)>>9&(len(vClamp)-1)]
+}
+
+const vClampMid = 2048
+
+var vClamp = func() (t [2 * vClampMid]uint8) {
+	for i := range t {
+		t[i] = uint8(min(max(i-vClampMid, 0), 255))
+	}
+	return t
+}()
+
+// vpass5, vpass6, vpass7: vpass for five, six and seven rows, written out.
+func vpass5(out []uint8, rows [][]float64, ws []float64) {
+	r0, r1, r2, r3, r4 := rows[0][:len(out)], rows[1][:len(out)], rows[2][:len(out)], rows[3][:len(out)], rows[4][:len(out)]
+	w0, w1, w2, w3, w4 := ws[0], ws[1], ws[2], ws[3], ws[4]
+	for j := range out {
+		out[j] = vbyte(r0[j]*w0 + r1[j]*w1 + r2[j]*w2 + r3[j]*w3 + r4[j]*w4)
+	}
+}
+
+func vpass6(out []uint8, rows [][]float64, ws []float64) {
+	r0, r1, r2, r3, r4, r5 := rows[0][:len(out)], rows[1][:len(out)], rows[2][:len(out)], rows[3][:len(out)], rows[4][:len(out)], rows[5][:len(out)]
+	w0, w1, w2, w3, w4, w5 := ws[0], ws[1], ws[2], ws[3], ws[4], ws[5]
+	for j := range out {
+		out[j] = vbyte(r0[j]*w0 + r1[j]*w1 + r2[j]*w2 + r3[j]*w3 + r4[j]*w4 + r5[j]*w5)
+	}
+}
+
+func vpass7(out []uint8, rows [][]float64, ws []float64) {
+	r0, r1, r2, r3, r4, r5, r6 := rows[0][:len(out)], rows[1][:len(out)], rows[2][:len(out)], rows[3][:len(out)], rows[4][:len(out)], rows[5][:len(out)], rows[6][:len(out)]
+	w0, w1, w2, w3, w4, w5, w6 := ws[0], ws[1], ws[2], ws[3], ws[4], ws[5], ws[6]
+	for j := range out {
+		out[j] = vbyte(r0[j]*w0 + r1[j]*w1 + r2[j]*w2 + r3[j]*w3 + r4[j]*w4 + r5[j]*w5 + r6[j]*w6)
 	}
 }
 
 // useFixed is switched off by tests and benchmarks to compare.
 var useFixed = true
 
+// drawFixedPrev, when set (by the benchmarks and tests of
+// photoscale_prev_test.go), draws in drawFixed's place: the scaler as the
+// fourth pass left it, for same-run comparisons.
+var drawFixedPrev func(dst image.Image, target image.Rectangle, img image.Image) bool
+
 var fixedScalers struct {
 	sync.Mutex
 	m map[[4]int]*fixedScaler
 }
 
-// fixedScalerFor returns the scaler for these sizes, made once: every
-// photo of a template has the same size and box.
+// fixedScalerFor returns the scaler for these sizes, made once (nil if
+// newFixedScaler refuses them): every photo of a template has the same
+// size and box.
 func fixedScalerFor(dw, dh, sw, sh int) *fixedScaler {
 	k := [4]int{dw, dh, sw, sh}
 	fixedScalers.Lock()
@@ -437,38 +671,62 @@ func drawFixed(dst image.Image, target image.Rectangle, img image.Image) bool {
 	if !useFixed {
 		return false
 	}
+	if drawFixedPrev != nil {
+		return drawFixedPrev(dst, target, img)
+	}
 	channels, ok := fixedSource(img)
 	if !ok || !target.In(dst.Bounds()) {
 		return false
 	}
 	sb := img.Bounds()
 	z := fixedScalerFor(target.Dx(), target.Dy(), sb.Dx(), sb.Dy())
+	if z == nil {
+		return false
+	}
 	switch d := dst.(type) {
 	case *image.RGBA:
-		z.scale(img, channels, func(dy int, v []uint8) {
+		rowOf := func(dy int) []uint8 {
 			o := d.PixOffset(target.Min.X, target.Min.Y+dy)
-			row := d.Pix[o : o+4*z.dw]
-			for x := range z.dw {
-				p := row[4*x : 4*x+4 : 4*x+4]
-				if channels == 1 {
-					p[0], p[1], p[2], p[3] = v[x], v[x], v[x], 0xff
-				} else {
-					c := v[3*x : 3*x+3 : 3*x+3]
-					p[0], p[1], p[2], p[3] = c[0], c[1], c[2], 0xff
+			return d.Pix[o : o+4*z.dw]
+		}
+		if channels == 1 {
+			z.scale(img, 1, func(dy int, v []uint8) {
+				row := rowOf(dy)
+				for x, g := range v[:z.dw] {
+					p := row[4*x : 4*x+4 : 4*x+4]
+					p[0], p[1], p[2], p[3] = g, g, g, 0xff
 				}
+			})
+			return true
+		}
+		z.scale(img, 3, func(dy int, v []uint8) {
+			row := rowOf(dy)
+			for x := range z.dw {
+				p, c := row[4*x:4*x+4:4*x+4], v[3*x:3*x+3:3*x+3]
+				p[0], p[1], p[2], p[3] = c[0], c[1], c[2], 0xff
 			}
 		})
 		return true
 	case *image.Gray:
-		z.scale(img, channels, func(dy int, v []uint8) {
+		rowOf := func(dy int) []uint8 {
 			o := d.PixOffset(target.Min.X, target.Min.Y+dy)
-			row := d.Pix[o : o+z.dw]
-			for x := range z.dw {
-				lum := v[x] // grey: r = g = b, and the luminance is that value
-				if channels == 3 {
-					c := v[3*x : 3*x+3 : 3*x+3]
-					lum = uint8((299*int(c[0]) + 587*int(c[1]) + 114*int(c[2]) + 500) / 1000)
+			return d.Pix[o : o+z.dw]
+		}
+		if channels == 1 {
+			// grey: r = g = b, and the luminance is that value
+			z.scale(img, 1, func(dy int, v []uint8) {
+				row := rowOf(dy)
+				for x, lum := range v[:len(row)] {
+					row[x] = min(row[x], lum)
 				}
+			})
+			return true
+		}
+		z.scale(img, 3, func(dy int, v []uint8) {
+			row := rowOf(dy)
+			for x := range row {
+				c := v[3*x : 3*x+3 : 3*x+3]
+				lum := uint8((299*int(c[0]) + 587*int(c[1]) + 114*int(c[2]) + 500) / 1000)
 				row[x] = min(row[x], lum)
 			}
 		})
