@@ -250,34 +250,50 @@ func fixedSource(src image.Image) (channels int, ok bool) {
 }
 
 // scanOpaque reads four-byte pixels: ok when every alpha is 0xff, one
-// channel when moreover every R = G = B. Two pixels at a time: of a
-// little-endian uint64 u of R G B A R G B A, the bytes of u ^ u>>8 under
-// 0x0000ffff0000ffff are R^G and G^B of each pixel.
+// channel when moreover every R = G = B.
 func scanOpaque(pix []uint8, stride int, r image.Rectangle) (channels int, ok bool) {
-	const alpha, rgb = 0xff000000_ff000000, 0x0000ffff_0000ffff
+	const alpha = 0xff000000_ff000000
 	var diff uint64
 	for y := range r.Dy() {
-		row := pix[y*stride : y*stride+4*r.Dx()]
-		and := ^uint64(0)
-		for len(row) >= 8 {
-			u := binary.LittleEndian.Uint64(row)
-			and &= u
-			diff |= (u ^ u>>8) & rgb
-			row = row[8:]
-		}
-		if len(row) == 4 { // an odd pixel; the missing one opaque and grey
-			u := uint64(binary.LittleEndian.Uint32(row)) | 0xffffffff_00000000
-			and &= u
-			diff |= (u ^ u>>8) & rgb
-		}
+		and, d := scanRow(pix[y*stride : y*stride+4*r.Dx()])
 		if and&alpha != alpha {
 			return 0, false
 		}
+		diff |= d
 	}
 	if diff == 0 {
 		return 1, true
 	}
 	return 3, true
+}
+
+// scanRow reads a row of four-byte pixels 16 bytes at a time: and is the
+// AND of its 8-byte words (the alpha bytes at bits 24 and 56), diff
+// non-zero if some R ≠ G or G ≠ B: of a little-endian uint64 u of
+// R G B A R G B A, the bytes of u ^ u>>8 under 0x0000ffff0000ffff are R^G
+// and G^B of each pixel. (A function of its own: inside scanOpaque's
+// loop the compiler kept the loop's values on the stack.)
+func scanRow(row []uint8) (and, diff uint64) {
+	const rgb = 0x0000ffff_0000ffff
+	and = ^uint64(0)
+	for len(row) >= 16 {
+		u, v := binary.LittleEndian.Uint64(row), binary.LittleEndian.Uint64(row[8:])
+		and &= u & v
+		diff |= u ^ u>>8 | v ^ v>>8
+		row = row[16:]
+	}
+	if len(row) >= 8 {
+		u := binary.LittleEndian.Uint64(row)
+		and &= u
+		diff |= u ^ u>>8
+		row = row[8:]
+	}
+	if len(row) >= 4 { // an odd pixel; the missing one opaque and grey
+		u := uint64(binary.LittleEndian.Uint32(row)) | 0xffffffff_00000000
+		and &= u
+		diff |= u ^ u>>8
+	}
+	return and, diff & rgb
 }
 
 // loadRow puts source row y (relative to its bounds) of a YCbCr image into
@@ -632,6 +648,23 @@ func vpass7(out []uint8, rows [][]float64, ws []float64) {
 	}
 }
 
+// rgbToRGBA writes the pixels of v (R, G, B) into dst as opaque RGBA,
+// four at a time: 12 bytes read as a uint64 and a uint32, 16 written as
+// two uint64 with the alpha bytes set.
+func rgbToRGBA(dst, v []uint8) {
+	const alpha = 0xff000000_ff000000
+	for len(v) >= 12 && len(dst) >= 16 {
+		x, y := binary.LittleEndian.Uint64(v), uint64(binary.LittleEndian.Uint32(v[8:]))
+		binary.LittleEndian.PutUint64(dst, x&0xffffff|(x&0xffffff000000)<<8|alpha)
+		binary.LittleEndian.PutUint64(dst[8:], x>>48|(y&0xff)<<16|(y>>8)<<32|alpha)
+		v, dst = v[12:], dst[16:]
+	}
+	for len(v) >= 3 && len(dst) >= 4 {
+		dst[0], dst[1], dst[2], dst[3] = v[0], v[1], v[2], 0xff
+		v, dst = v[3:], dst[4:]
+	}
+}
+
 // useFixed is switched off by tests and benchmarks to compare.
 var useFixed = true
 
@@ -699,13 +732,7 @@ func drawFixed(dst image.Image, target image.Rectangle, img image.Image) bool {
 			})
 			return true
 		}
-		z.scale(img, 3, func(dy int, v []uint8) {
-			row := rowOf(dy)
-			for x := range z.dw {
-				p, c := row[4*x:4*x+4:4*x+4], v[3*x:3*x+3:3*x+3]
-				p[0], p[1], p[2], p[3] = c[0], c[1], c[2], 0xff
-			}
-		})
+		z.scale(img, 3, func(dy int, v []uint8) { rgbToRGBA(rowOf(dy), v[:3*z.dw]) })
 		return true
 	case *image.Gray:
 		rowOf := func(dy int) []uint8 {
