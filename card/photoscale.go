@@ -211,11 +211,11 @@ func newFixedScaler(dw, dh, sw, sh int) *fixedScaler {
 	if z.h.sumAbs > 15<<(fixH-3) || z.v.fsumAbs > 2 {
 		return nil
 	}
-	z.ring = z.v.n
+	z.ring = z.v.n + 1 // one row made ahead (hrow2)
 	next := 0
 	for dy := range dh {
 		f := int(z.v.first[dy])
-		next = max(next, f+z.v.n)
+		next = max(next, f+z.v.n+1)
 		if f < next-z.ring {
 			z.ring = sh
 			break
@@ -356,6 +356,26 @@ func (z *fixedScaler) hrow(b *scaleBuf, src image.Image, channels, y int, dst []
 	}
 }
 
+// hrow2 is hrow for rows y and y+1 at once where it can (RGBA or NRGBA,
+// three channels, windows of six: hpairs3x6two) and says whether it did.
+func (z *fixedScaler) hrow2(src image.Image, channels, y int, dst0, dst1 []float64) bool {
+	if channels != 3 || z.h.win6 == nil {
+		return false
+	}
+	var pix []uint8
+	var stride int
+	switch s := src.(type) {
+	case *image.RGBA:
+		pix, stride = s.Pix[s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y):], s.Stride
+	case *image.NRGBA:
+		pix, stride = s.Pix[s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y):], s.Stride
+	default:
+		return false
+	}
+	hpairs3x6two(dst0, dst1, pix[:4*z.sw], pix[stride:stride+4*z.sw], z.h.win6)
+	return true
+}
+
 // The pair passes multiply two samples by their two weights with one
 // 64-bit multiplication. Two samples p0, p1 of a channel at bits 0 and 32
 // of a uint64 (one 8-byte load of two RGBA pixels, masked with laneMask,
@@ -421,6 +441,32 @@ func hpairs3x6(dst []float64, row []uint8, t *taps) {
 		d[1] = float64(int64(laneBias+(u0&laneMask)*o.w[0]+(u1&laneMask)*o.w[1]+(u2&laneMask)*o.w[2]) >> 32)
 		u0, u1, u2 = u0>>8, u1>>8, u2>>8
 		d[2] = float64(int64(laneBias+(u0&laneMask)*o.w[0]+(u1&laneMask)*o.w[1]+(u2&laneMask)*o.w[2]) >> 32)
+	}
+}
+
+// hpairs3x6two is hpairs3x6 for two rows, each window's start and
+// weights read once for both.
+func hpairs3x6two(dst0, dst1 []float64, row0, row1 []uint8, ws []win6) {
+	dst0, dst1 = dst0[:3*len(ws)], dst1[:3*len(ws)]
+	for i := range ws {
+		o := &ws[i]
+		w0, w1, w2 := o.w[0], o.w[1], o.w[2]
+		p := row0[o.at : o.at+24 : o.at+24]
+		u0, u1, u2 := binary.LittleEndian.Uint64(p[0:8]), binary.LittleEndian.Uint64(p[8:16]), binary.LittleEndian.Uint64(p[16:24])
+		d := dst0[3*i : 3*i+3 : 3*i+3]
+		d[0] = float64(int64(laneBias+(u0&laneMask)*w0+(u1&laneMask)*w1+(u2&laneMask)*w2) >> 32)
+		u0, u1, u2 = u0>>8, u1>>8, u2>>8
+		d[1] = float64(int64(laneBias+(u0&laneMask)*w0+(u1&laneMask)*w1+(u2&laneMask)*w2) >> 32)
+		u0, u1, u2 = u0>>8, u1>>8, u2>>8
+		d[2] = float64(int64(laneBias+(u0&laneMask)*w0+(u1&laneMask)*w1+(u2&laneMask)*w2) >> 32)
+		p = row1[o.at : o.at+24 : o.at+24]
+		u0, u1, u2 = binary.LittleEndian.Uint64(p[0:8]), binary.LittleEndian.Uint64(p[8:16]), binary.LittleEndian.Uint64(p[16:24])
+		d = dst1[3*i : 3*i+3 : 3*i+3]
+		d[0] = float64(int64(laneBias+(u0&laneMask)*w0+(u1&laneMask)*w1+(u2&laneMask)*w2) >> 32)
+		u0, u1, u2 = u0>>8, u1>>8, u2>>8
+		d[1] = float64(int64(laneBias+(u0&laneMask)*w0+(u1&laneMask)*w1+(u2&laneMask)*w2) >> 32)
+		u0, u1, u2 = u0>>8, u1>>8, u2>>8
+		d[2] = float64(int64(laneBias+(u0&laneMask)*w0+(u1&laneMask)*w1+(u2&laneMask)*w2) >> 32)
 	}
 }
 
@@ -539,8 +585,13 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 	next := 0 // rows of the horizontal pass made so far
 	for dy := range z.dh {
 		f := int(z.v.first[dy])
-		for ; next < f+n; next++ {
+		for next < f+n {
+			if next+1 < z.sh && z.hrow2(src, channels, next, b.ring[(next%z.ring)*m:][:m], b.ring[((next+1)%z.ring)*m:][:m]) {
+				next += 2
+				continue
+			}
 			z.hrow(b, src, channels, next, b.ring[(next%z.ring)*m:][:m])
+			next++
 		}
 		// The window without its zero weights at either end (most of
 		// the centre's photo's rows have five taps in a window of six).
