@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"printstation/card/sample"
@@ -196,5 +197,196 @@ func BenchmarkPhotoScale(b *testing.B) {
 				func() { useFixed = false; drawImage(dst, el, img); useFixed = true },
 				func() { drawImage(dst, el, img) })
 		})
+	}
+}
+
+// TestPairsAreScalar: the pair passes (two products a multiplication, in
+// 32-bit lanes of a uint64) give bit for bit the sums of the one-product
+// passes, for windows of six (written out, one row and two rows at a
+// time), eight (one channel, written out) and any other even width, on
+// random rows and on rows of 0 and 255 only, which drive the lanes'
+// sums furthest from zero. It fails if the low lane's bias is taken out.
+func TestPairsAreScalar(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 5))
+	sizes := [][2]int{{188, 240}, {180, 300}, {60, 100}, {250, 320}, {9, 10}, {30, 7}, {7, 30}}
+	for range 40 {
+		sizes = append(sizes, [2]int{1 + r.IntN(300), 2 + r.IntN(400)})
+	}
+	for _, sz := range sizes {
+		dw, sw := sz[0], sz[1]
+		tp := newTaps(dw, sw, fixH)
+		if tp.np == 0 {
+			continue
+		}
+		for round := range 12 {
+			rows := [2][]uint8{make([]uint8, 4*sw), make([]uint8, 4*sw)}
+			for _, row := range rows {
+				for i := range row {
+					switch {
+					case round < 4:
+						row[i] = uint8(r.IntN(256))
+					case round < 10:
+						row[i] = uint8(255 * r.IntN(2))
+					default:
+						row[i] = uint8(255 * (round & 1))
+					}
+				}
+			}
+			want := [2][]float64{make([]float64, 3*dw), make([]float64, 3*dw)}
+			got := [2][]float64{make([]float64, 3*dw), make([]float64, 3*dw)}
+			for k := range 2 {
+				hbytes3(want[k], rows[k], &tp)
+				hpairs3(got[k], rows[k], &tp)
+				if !slices.Equal(got[k], want[k]) {
+					t.Fatalf("%d → %d (window %d), round %d: hpairs3 differs from hbytes3", sw, dw, tp.np, round)
+				}
+			}
+			if tp.win6 != nil {
+				clear(got[0])
+				clear(got[1])
+				hpairs3x6two(got[0], got[1], rows[0], rows[1], tp.win6)
+				if !slices.Equal(got[0], want[0]) || !slices.Equal(got[1], want[1]) {
+					t.Fatalf("%d → %d, round %d: hpairs3x6two differs from hbytes3", sw, dw, round)
+				}
+			}
+			want1, got1 := make([]float64, dw), make([]float64, dw)
+			hbytes1(want1, rows[0], 4, &tp)
+			hpairs1(got1, rows[0], &tp)
+			if !slices.Equal(got1, want1) {
+				t.Fatalf("%d → %d (window %d), round %d: hpairs1 differs from hbytes1", sw, dw, tp.np, round)
+			}
+		}
+	}
+}
+
+// TestWeightMargins: for every pair of sizes up to 64 and 3000 random
+// ones up to 1000, the sums of the weights' magnitudes stay well inside
+// the bounds newFixedScaler checks (1.875 and 2), so it does not refuse
+// a size and the lanes of the pair passes cannot overflow.
+func TestWeightMargins(t *testing.T) {
+	var hmax, vmax float64
+	check := func(dw, sw int) {
+		tp := newTaps(dw, sw, fixH)
+		hmax = max(hmax, float64(tp.sumAbs)/(1<<fixH))
+		vmax = max(vmax, tp.fsumAbs)
+	}
+	for sw := 1; sw <= 64; sw++ {
+		for dw := 1; dw <= 64; dw++ {
+			check(dw, sw)
+		}
+	}
+	r := rand.New(rand.NewPCG(18, 7))
+	for range 3000 {
+		check(1+r.IntN(1000), 1+r.IntN(1000))
+	}
+	t.Logf("largest Σ|w|: %.4f (fixed point), %.4f (float)", hmax, vmax)
+	if hmax > 1.5 || vmax > 1.5 {
+		t.Errorf("Σ|w| up to %.4f, %.4f: too close to newFixedScaler's bounds", hmax, vmax)
+	}
+}
+
+// TestScanOpaque: the 16-byte reading of opacity and greyness says what
+// the pixel-by-pixel reading says (the fourth pass's, kept as
+// prevScanOpaque), for every width from 1 to 11 and one pixel made
+// translucent or coloured at every position, in images with and without
+// padding at the end of their rows.
+func TestScanOpaque(t *testing.T) {
+	for w := 1; w <= 11; w++ {
+		for _, pad := range []int{0, 4, 12} {
+			for pos := -1; pos < 3*w; pos++ {
+				for _, what := range []string{"alpha", "red", "blue"} {
+					stride := 4*w + pad
+					pix := make([]uint8, 3*stride)
+					for i := range pix {
+						pix[i] = 0xff
+					}
+					for y := range 3 {
+						for x := range w {
+							p := pix[y*stride+4*x:]
+							p[0], p[1], p[2] = uint8(10*x), uint8(10*x), uint8(10*x)
+						}
+						for x := 4 * w; x < stride; x++ {
+							pix[y*stride+x] = uint8(x) // padding: neither opaque nor grey
+						}
+					}
+					if pos >= 0 {
+						p := pix[(pos/w)*stride+4*(pos%w):]
+						switch what {
+						case "alpha":
+							p[3] = 0xfe
+						case "red":
+							p[0]++
+						case "blue":
+							p[2]--
+						}
+					}
+					r := image.Rect(2, 3, 2+w, 6)
+					c, ok := scanOpaque(pix, stride, r)
+					wc, wok := prevScanOpaque(pix, stride, r)
+					if c != wc || ok != wok {
+						t.Fatalf("width %d, padding %d, %s at %d: (%d, %v), want (%d, %v)", w, pad, what, pos, c, ok, wc, wok)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRGBToRGBA: four pixels at a time, and the rest one by one.
+func TestRGBToRGBA(t *testing.T) {
+	for n := range 11 {
+		v := make([]uint8, 3*n)
+		for i := range v {
+			v[i] = uint8(7*i + 1)
+		}
+		got, want := make([]uint8, 4*n+4), make([]uint8, 4*n+4)
+		for x := range n {
+			want[4*x], want[4*x+1], want[4*x+2], want[4*x+3] = v[3*x], v[3*x+1], v[3*x+2], 0xff
+		}
+		rgbToRGBA(got[:4*n], v)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d pixels: %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestFixedScalerAgreesWithPrevious: the fifth pass's scaler against the
+// fourth's (photoscale_prev_test.go) on the demo's boxes and random ones:
+// both are within one level of x/image; between them, too, and they
+// differ as rarely.
+func TestFixedScalerAgreesWithPrevious(t *testing.T) {
+	defer func() { drawFixedPrev = nil }()
+	r := rand.New(rand.NewPCG(18, 6))
+	kinds := []string{"rgba", "nrgba", "grey-nrgba", "gray", "ycc420", "ycc444"}
+	var channels, differ int
+	for i := range 36 {
+		kind := kinds[i%len(kinds)]
+		w, h := 240, 320
+		el := &element{x: 770, y: 124, w: 200, h: 250}
+		if i >= len(kinds) {
+			w, h = 1+r.IntN(400), 1+r.IntN(400)
+			el = &element{x: float64(r.IntN(600)) + r.Float64(), y: float64(r.IntN(300)), w: float64(8 + r.IntN(400)), h: float64(8 + r.IntN(340))}
+		}
+		img := randomPhoto(r, kind, w, h)
+		for _, k := range []bool{false, true} {
+			drawFixedPrev = drawFixedPrevious
+			want := drawOnPlainCard(img, el, k)
+			drawFixedPrev = nil
+			got := drawOnPlainCard(img, el, k)
+			for j := range want {
+				d := int(got[j]) - int(want[j])
+				if d > 1 || d < -1 {
+					t.Fatalf("%s %d×%d in %+v (K %v): byte %d is %d, before %d", kind, w, h, *el, k, j, got[j], want[j])
+				}
+				if d != 0 {
+					differ++
+				}
+			}
+			channels += 3 * (int(el.w) + 2) * (int(el.h) + 2)
+		}
+	}
+	t.Logf("%d of ≈ %d channels differ by one level from the fourth pass's scaler", differ, channels)
+	if differ*1000 > channels {
+		t.Errorf("%d of ≈ %d channels differ: more than 1 in 1000", differ, channels)
 	}
 }
