@@ -255,11 +255,18 @@ func scanOpaque(pix []uint8, stride int, r image.Rectangle) (channels int, ok bo
 	const alpha = 0xff000000_ff000000
 	var diff uint64
 	for y := range r.Dy() {
-		and, d := scanRow(pix[y*stride : y*stride+4*r.Dx()])
+		row := pix[y*stride : y*stride+4*r.Dx()]
+		var and uint64
+		if diff == 0 {
+			var d uint64
+			and, d = scanRow(row)
+			diff |= d
+		} else { // colour already: only the alpha bytes left to read
+			and = andRow(row)
+		}
 		if and&alpha != alpha {
 			return 0, false
 		}
-		diff |= d
 	}
 	if diff == 0 {
 		return 1, true
@@ -294,6 +301,21 @@ func scanRow(row []uint8) (and, diff uint64) {
 		diff |= u ^ u>>8
 	}
 	return and, diff & rgb
+}
+
+// andRow is scanRow's and alone, 32 bytes at a time.
+func andRow(row []uint8) uint64 {
+	and := ^uint64(0)
+	for len(row) >= 32 {
+		and &= binary.LittleEndian.Uint64(row) & binary.LittleEndian.Uint64(row[8:]) &
+			binary.LittleEndian.Uint64(row[16:]) & binary.LittleEndian.Uint64(row[24:])
+		row = row[32:]
+	}
+	for len(row) >= 4 { // the alpha bytes of the rest at bit 24
+		and &= uint64(binary.LittleEndian.Uint32(row)) | 0xffffffff_00000000
+		row = row[4:]
+	}
+	return and
 }
 
 // loadRow puts source row y (relative to its bounds) of a YCbCr image into

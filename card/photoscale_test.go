@@ -285,16 +285,17 @@ func TestWeightMargins(t *testing.T) {
 	}
 }
 
-// TestScanOpaque: the 16-byte reading of opacity and greyness says what
-// the pixel-by-pixel reading says (the fourth pass's, kept as
-// prevScanOpaque), for every width from 1 to 11 and one pixel made
-// translucent or coloured at every position, in images with and without
-// padding at the end of their rows.
+// TestScanOpaque: the 16- and 32-byte reading of opacity and greyness
+// says what the pixel-by-pixel reading says (the fourth pass's, kept as
+// prevScanOpaque), for every width from 1 to 19 and one pixel made
+// translucent or coloured at every position, or coloured in the first
+// row and translucent at every position after (alpha read alone), in
+// images with and without padding at the end of their rows.
 func TestScanOpaque(t *testing.T) {
-	for w := 1; w <= 11; w++ {
+	for w := 1; w <= 19; w++ {
 		for _, pad := range []int{0, 4, 12} {
 			for pos := -1; pos < 3*w; pos++ {
-				for _, what := range []string{"alpha", "red", "blue"} {
+				for _, what := range []string{"alpha", "red", "blue", "colour, then alpha"} {
 					stride := 4*w + pad
 					pix := make([]uint8, 3*stride)
 					for i := range pix {
@@ -318,6 +319,9 @@ func TestScanOpaque(t *testing.T) {
 							p[0]++
 						case "blue":
 							p[2]--
+						case "colour, then alpha":
+							pix[1]++
+							p[3] = 0
 						}
 					}
 					r := image.Rect(2, 3, 2+w, 6)
