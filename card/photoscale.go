@@ -13,20 +13,33 @@ import (
 // a [][4]float64 buffer of 32 bytes a pixel, and reads the buffer column by
 // column in its second pass. fixedScaler is the same filter — the same
 // kernel, the same taps, the same normalisation and the same rounding of
-// the result — in integer arithmetic (weights in units of 2⁻²⁴, values in
-// 16-bit units with 8 more fraction bits between the passes), for the
-// opaque sources job photos come as: *image.RGBA and *image.NRGBA (PNG),
-// *image.YCbCr (JPEG), *image.Gray (PNG, JPEG). Anything else (a
-// translucent or paletted image, a box outside the card) takes x/image's
-// scaler as before.
+// the result — for the opaque sources job photos come as: *image.RGBA and
+// *image.NRGBA (PNG, WebP lossless), *image.YCbCr (JPEG), *image.Gray
+// (PNG, JPEG). Anything else (a translucent or paletted image, a box
+// outside the card) takes x/image's scaler as before.
 //
-// It is not bit-identical to x/image's float arithmetic: the two results
-// differ where the exact filtered value lies within ≈ 0.03 of a 16-bit unit
-// of a rounding boundary, by one 8-bit level; TestFixedScalerIsCatmullRom
-// bounds that (at most 1 of 255 on any channel, and on how many channels)
-// over random photos of every kind, and docs/bench/station.md counts the
-// printed dots it changes. The library is used for every other image; the
-// measured reason for this one is in docs/bench/station.md ("Fourth pass").
+// The horizontal pass comes first, a source row at a time, as the
+// vertical one needs it (a ring of rows that stays in the first-level
+// cache). For 8-bit samples it is exact integer arithmetic with weights in
+// units of 2⁻²², two products to one 64-bit multiplication (hpairs3: the
+// samples of two neighbouring pixels in the two 32-bit halves of a
+// uint64, times a pair of weights, leave the sum of both products in the
+// high half; the bounds that keep the halves apart are proven there). The
+// vertical pass multiplies those exact sums, as float64, by the kernel's
+// weights as computed (not rounded), in float64 as x/image does; it keeps
+// its weights in the SSE registers, which Go has sixteen of besides the
+// general ones its integer loop ran out of.
+//
+// It is not bit-identical to x/image's float arithmetic: the horizontal
+// weights rounded to 2⁻²² move a filtered value by at most ≈ 0.05 of a
+// 16-bit unit (0.02–0.03 on average over the demo's outputs, for the worst
+// samples), so the two results differ where the exact value lies that
+// close to a rounding boundary, by one 8-bit level; TestFixedScalerIsCatmullRom bounds that (at
+// most 1 of 255 on any channel, and on how many channels) over random
+// photos of every kind, and docs/bench/station.md counts the printed dots
+// it changes. The library is used for every other image; the measured
+// reasons for this one are in docs/bench/station.md ("Fourth pass" and
+// "Fifth pass: the photo scaler").
 
 // fixH is the fraction bits of the horizontal weights: each output's
 // weights sum to exactly 1<<fixH. 22, so that two of their products with

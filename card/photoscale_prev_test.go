@@ -14,9 +14,11 @@ import (
 
 // This file keeps fixedScaler as the fourth pass left it (p18render),
 // renamed with a prev prefix, as the same-run baseline of the fifth pass
-// (BenchmarkPhotoScaleFifth, BenchmarkSignatureScale) and as the oracle
-// TestFixedScalerAgreesWithPrevious compares the new one with. Not used
-// by the daemon; drawFixedPrev switches drawFixed to it.
+// (BenchmarkPhotoScaleFifth, BenchmarkPhotoScaleFifthCold,
+// BenchmarkSignatureScale, BenchmarkRenderCentreJobWebP) and as what
+// TestFixedScalerAgreesWithPrevious and TestScanOpaque compare the new
+// code with. Not used by the daemon; drawFixedPrev switches drawFixed to
+// it.
 
 // prevFixW is the weights' fraction bits; prevFixT the extra fraction bits of the
 // values between the passes.
