@@ -121,7 +121,7 @@ func ConvertOver(img, black image.Image, base *image.RGBA, baseBlack *image.Gray
 	if opt.Levels == 0 {
 		opt.Levels = 32
 	}
-	convertTiles(rgba, gray, base, baseBlack, opt, &ps, nil)
+	convertTiles(rgba, gray, base, baseBlack, opt, &ps, nil, nil)
 	return &ps, nil
 }
 
@@ -132,9 +132,13 @@ func ConvertOver(img, black image.Image, base *image.RGBA, baseBlack *image.Gray
 // for concurrent use.
 type Reuse struct {
 	ps      Panels
-	from    *staticEntry      // the static conversion ps holds outside regions; nil: none
+	from    *staticEntry      // the static conversion ps holds outside written; nil: none
 	regions []image.Rectangle // the regions of the last call
+	written tiles             // the tiles the last call wrote: everywhere else ps is from's
 }
+
+// tiles marks 8 × 8-dot tiles of a card, by tile row and column.
+type tiles [Height / 8][Width / 8]bool
 
 // ConvertOverInto is ConvertOver for a card that can differ from base and
 // baseBlack only inside regions (card.VaryingRegions; nil: anywhere), into
@@ -168,23 +172,24 @@ func ConvertOverInto(r *Reuse, img, black image.Image, base *image.RGBA, baseBla
 	mask := tileMask(regions)
 	if r.from != e || !slices.Equal(r.regions, regions) {
 		// Another static conversion (or other regions) is in r: all of
-		// this one, then only the regions.
+		// this one.
 		r.from = nil
 		copyPanels(&r.ps, e.ps)
 		r.regions = slices.Clone(regions)
 	} else {
-		// The previous card's tiles back to the static bytes.
-		restoreTiles(&r.ps, e.ps, mask, opt)
+		// The tiles the previous card wrote back to the static bytes.
+		restoreTiles(&r.ps, e.ps, &r.written, opt)
 	}
 	r.from = e
-	convertTiles(rgba, gray, base, baseBlack, opt, &r.ps, mask)
+	r.written = tiles{}
+	convertTiles(rgba, gray, base, baseBlack, opt, &r.ps, mask, &r.written)
 	return &r.ps, nil
 }
 
 // tileMask marks the 8 × 8 tiles that meet any of regions (image
 // coordinates of the card at the origin); every tile when regions is nil.
-func tileMask(regions []image.Rectangle) *[Height / 8][Width / 8]bool {
-	var m [Height / 8][Width / 8]bool
+func tileMask(regions []image.Rectangle) *tiles {
+	var m tiles
 	if regions == nil {
 		for ty := range m {
 			for tx := range m[ty] {
@@ -228,30 +233,46 @@ func copyPanels(dst *Panels, src *Panels) {
 	c(&dst.O, src.O)
 }
 
-// restoreTiles copies the bytes of every masked tile from src into dst:
+// restoreTiles copies the bytes of every marked tile from src into dst:
 // per tile, its 8 lines' chunk of 8 points on Y, M, C and K (the overlay
-// depends on the options alone: no tile ever changes it).
-func restoreTiles(dst, src *Panels, mask *[Height / 8][Width / 8]bool, opt Options) {
+// depends on the options alone: no tile ever changes it). A run of marked
+// tiles down a tile column is a run of chunks in each of its lines: one
+// copy per line and panel.
+func restoreTiles(dst, src *Panels, marked *tiles, opt Options) {
 	nb := bitsFor(opt.Levels)
 	lineBytes := Points * nb / 8
-	for ty := range mask {
+	chunk := func(ty int) int {
 		_, pt := place(0, 8*ty, opt.Rotate180)
-		c := pt / 8
-		for tx, on := range mask[ty] {
-			if !on {
+		return pt / 8
+	}
+	const th, tw = Height / 8, Width / 8
+	for tx := range tw {
+		for ty := 0; ty < th; {
+			if !marked[ty][tx] {
+				ty++
 				continue
 			}
+			lo := ty
+			for ty < th && marked[ty][tx] {
+				ty++
+			}
+			c0, c1 := chunk(lo), chunk(ty-1)
+			if c0 > c1 {
+				c0, c1 = c1, c0
+			}
+			c1++ // chunks [c0, c1)
 			for j := range 8 {
 				n, _ := place(8*tx+j, 0, opt.Rotate180)
-				k := n*Points/8 + c
-				dst.K.Data[k] = src.K.Data[k]
+				k := n * Points / 8
+				copy(dst.K.Data[k+c0:k+c1], src.K.Data[k+c0:k+c1])
 				if dst.Y == nil {
 					continue
 				}
-				o := n*lineBytes + c*nb
-				copy(dst.Y.Data[o:o+nb], src.Y.Data[o:o+nb])
-				copy(dst.M.Data[o:o+nb], src.M.Data[o:o+nb])
-				copy(dst.C.Data[o:o+nb], src.C.Data[o:o+nb])
+				o := n * lineBytes
+				a, b := o+c0*nb, o+c1*nb
+				copy(dst.Y.Data[a:b], src.Y.Data[a:b])
+				copy(dst.M.Data[a:b], src.M.Data[a:b])
+				copy(dst.C.Data[a:b], src.C.Data[a:b])
 			}
 		}
 	}
@@ -270,10 +291,10 @@ func clonePanels(ps *Panels) Panels {
 // convertTiles rewrites, in ps (the base's panels on every tile of mask;
 // nil: every tile), the bytes of every masked tile where img or black
 // differ from base or baseBlack, with the same per-dot arithmetic as
-// convertFast. The images are compared row by row, in memory order (a
+// convertFast, and marks them in written (when not nil). The images are compared row by row, in memory order (a
 // column-wise walk was twice as slow: each row of a tile is a different
 // cache line); only the masked tiles of each row.
-func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlack *image.Gray, opt Options, ps *Panels, mask *[Height / 8][Width / 8]bool) {
+func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlack *image.Gray, opt Options, ps *Panels, mask, written *tiles) {
 	const tw, th = Width / 8, Height / 8
 	// Tiles whose colour pixels differ, and tiles whose K dots do.
 	var changed, kChanged [th][tw]bool
@@ -368,6 +389,9 @@ func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlac
 		for ty := range th {
 			if !changed[ty][tx] && !kChanged[ty][tx] {
 				continue
+			}
+			if written != nil {
+				written[ty][tx] = true
 			}
 			y0, c, rowOf := 8*ty, chunk[ty], &rowsOf[ty]
 			if !changed[ty][tx] && kOnly(black, ps, opt, tx, ty, c, rowOf, lineBytes, nb) {
