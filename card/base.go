@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/draw"
 	"math"
+	"slices"
 	"sync"
 
 	"golang.org/x/image/font"
@@ -23,6 +24,11 @@ type base struct {
 	col   *image.RGBA
 	blk   *image.Gray // nil when the template puts nothing on K
 	baked []bool      // element i is already in the base
+	// The footprints, within the card, of the elements drawn per card:
+	// outside them every card of the template is its base, pixel for
+	// pixel. colVary on the colour layer, blkVary on K.
+	colVary, blkVary []image.Rectangle
+	vary             []image.Rectangle // both
 }
 
 // maxBases bounds the cache: a station prints with one or two templates;
@@ -175,11 +181,18 @@ func drawBase(t *Template) *base {
 		}
 		if col {
 			pendCol = append(pendCol, fp)
+			if r := fp.Intersect(b.col.Rect); !r.Empty() {
+				b.colVary = append(b.colVary, r)
+			}
 		}
 		if blk {
 			pendBlk = append(pendBlk, fp)
+			if r := fp.Intersect(b.col.Rect); !r.Empty() {
+				b.blkVary = append(b.blkVary, r)
+			}
 		}
 	}
+	b.vary = append(slices.Clone(b.colVary), b.blkVary...)
 	return b
 }
 
@@ -191,4 +204,14 @@ func drawBase(t *Template) *base {
 func StaticLayers(t *Template) (color *image.RGBA, black *image.Gray) {
 	b := baseOf(t)
 	return b.col, b.blk
+}
+
+// VaryingRegions returns where a card of the template can differ from its
+// static layers, on either layer: the footprints of the elements drawn per
+// card. Outside them every card is the static layers pixel for pixel (a
+// Canvas never draws there), so a consumer need not look there
+// (raster.ConvertOverInto). The slice is shared: never modify it.
+func VaryingRegions(t *Template) []image.Rectangle {
+	b := baseOf(t)
+	return b.vary
 }

@@ -13,7 +13,10 @@ import (
 // with short and long values, and for a template whose static elements
 // overlap varying ones before and after them (which must then stay per
 // card, in order).
-func TestCachedRenderIsTheFullRender(t *testing.T) {
+// overlapTemplate puts static elements over, under and between varying
+// ones on both layers (the order a base must keep).
+func overlapTemplate(t *testing.T) *Template {
+	t.Helper()
 	overlap, err := Parse([]byte(`{"version": 1, "id": "overlap", "background": {"color": "#eeeeee"},
 	  "elements": [
 	    {"type": "rect", "name": "under", "x": 10, "y": 10, "w": 300, "h": 60, "fill": "#3366cc80"},
@@ -31,6 +34,11 @@ func TestCachedRenderIsTheFullRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return overlap
+}
+
+func TestCachedRenderIsTheFullRender(t *testing.T) {
+	overlap := overlapTemplate(t)
 	long := sample.Fields()
 	long["nama"] = "SITI NURHALIZA RAHMAWATI BINTI ABDULLAH SYAH"
 	long["alamat"] = "JL. RAYA PAJAJARAN NO. 45 BLOK C KOMPLEKS BOGOR BARU"

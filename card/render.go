@@ -26,6 +26,8 @@ var (
 	ErrQRTooDense    = errors.New("QR code does not fit its box with modules of at least 3 pixels")
 )
 
+var errorNilTemplate = errors.New("card: Render called with a nil template")
+
 // Limits on the images a job brings (a job photo is tens of kilobytes).
 const (
 	MaxImageBytes = 4 << 20
@@ -65,39 +67,17 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // copied; only what varies from card to card is drawn (see base.go).
 func Render(t *Template, fields map[string]string, photo, signature []byte) (*image.RGBA, *image.Gray, error) {
 	if t == nil {
-		return nil, nil, errors.New("card: Render called with a nil template")
+		return nil, nil, errorNilTemplate
 	}
 	return render(t, fields, photo, signature, baseOf(t))
 }
 
 // render draws the card on a copy of b, or from scratch when b is nil.
 func render(t *Template, fields map[string]string, photo, signature []byte, b *base) (*image.RGBA, *image.Gray, error) {
-	// Resolve every input first, so a bad job fails before any drawing.
-	texts := make([]string, len(t.elements))
-	for i := range t.elements {
-		el := &t.elements[i]
-		if el.kind != kindText && el.kind != kindQR {
-			continue
-		}
-		s, err := resolveText(el, fields)
-		if err != nil {
-			return nil, nil, err
-		}
-		texts[i] = s
+	in, err := resolveInputs(t, fields, photo, signature)
+	if err != nil {
+		return nil, nil, err
 	}
-	var photoImg, signImg image.Image
-	var err error
-	if t.usesPhoto {
-		if photoImg, err = decodeImage("photo", photo, t.elements); err != nil {
-			return nil, nil, err
-		}
-	}
-	if t.usesSign {
-		if signImg, err = decodeImage("signature", signature, t.elements); err != nil {
-			return nil, nil, err
-		}
-	}
-
 	var col *image.RGBA
 	var blk *image.Gray
 	if b != nil {
@@ -118,43 +98,100 @@ func render(t *Template, fields map[string]string, photo, signature []byte, b *b
 			}
 		}
 	}
+	if err := drawVarying(t, in, col, blk, b, false); err != nil {
+		return nil, nil, err
+	}
+	return col, blk, nil
+}
+
+// inputs are a job's values resolved for a template: the text of each
+// text and QR element (by element index) and the decoded images.
+type inputs struct {
+	texts          []string
+	photo, signImg image.Image
+}
+
+// resolveInputs resolves every input first, so a bad job fails before any
+// drawing.
+func resolveInputs(t *Template, fields map[string]string, photo, signature []byte) (*inputs, error) {
+	in := &inputs{texts: make([]string, len(t.elements))}
+	for i := range t.elements {
+		el := &t.elements[i]
+		if el.kind != kindText && el.kind != kindQR {
+			continue
+		}
+		s, err := resolveText(el, fields)
+		if err != nil {
+			return nil, err
+		}
+		in.texts[i] = s
+	}
+	var err error
+	if t.usesPhoto {
+		if in.photo, err = decodeImage("photo", photo, t.elements); err != nil {
+			return nil, err
+		}
+	}
+	if t.usesSign {
+		if in.signImg, err = decodeImage("signature", signature, t.elements); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// drawVarying draws, in template order, every element b has not baked
+// (all of them when b is nil) onto col and blk. With clip, each element
+// draws through a view of its footprint only (a Canvas relies on nothing
+// being drawn outside the footprints: what is outside is never restored).
+func drawVarying(t *Template, in *inputs, col *image.RGBA, blk *image.Gray, b *base, clip bool) error {
 	for i := range t.elements {
 		if b != nil && b.baked[i] {
 			continue
 		}
 		el := &t.elements[i]
+		c := col
 		var dst draw.Image = col
 		if el.layer == LayerK {
 			dst = blk
+		}
+		if clip {
+			fp := el.footprint().Intersect(col.Rect)
+			c = col.SubImage(fp).(*image.RGBA)
+			if el.layer == LayerK {
+				dst = blk.SubImage(fp).(*image.Gray)
+			} else {
+				dst = c
+			}
 		}
 		switch el.kind {
 		case kindRect, kindEllipse:
 			paintShape(dst, el)
 		case kindText:
-			if texts[i] == "" {
+			if in.texts[i] == "" {
 				continue // an optional field left empty
 			}
-			lay, err := layoutText(el, texts[i])
+			lay, err := layoutText(el, in.texts[i])
 			if err != nil {
-				return nil, nil, &FieldError{Field: firstField(el), Element: el.name, Err: err}
+				return &FieldError{Field: firstField(el), Element: el.name, Err: err}
 			}
 			drawText(dst, el, lay)
 		case kindImage:
-			img := photoImg
+			img := in.photo
 			if el.source == "signature" {
-				img = signImg
+				img = in.signImg
 			}
 			drawImage(dst, el, img)
 		case kindQR:
-			if texts[i] == "" {
+			if in.texts[i] == "" {
 				continue
 			}
-			if err := drawQR(col, dst, el, texts[i]); err != nil {
-				return nil, nil, &FieldError{Field: firstField(el), Element: el.name, Err: err}
+			if err := drawQR(c, dst, el, in.texts[i]); err != nil {
+				return &FieldError{Field: firstField(el), Element: el.name, Err: err}
 			}
 		}
 	}
-	return col, blk, nil
+	return nil
 }
 
 // resolveText fills an element's placeholders from the job's fields. An
@@ -543,6 +580,9 @@ func drawImage(dst draw.Image, el *element, img image.Image) {
 				for x := range tw {
 					p := tmp.Pix[y*tmp.Stride+x*4:]
 					lum := uint8((299*int(p[0]) + 587*int(p[1]) + 114*int(p[2]) + 500) / 1000)
+					if !image.Pt(tx+x, ty+y).In(g.Rect) {
+						continue // outside the view drawn through
+					}
 					i := g.PixOffset(tx+x, ty+y)
 					g.Pix[i] = min(g.Pix[i], lum)
 				}

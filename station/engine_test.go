@@ -71,6 +71,10 @@ type chipPrinter struct {
 	// stall makes the next status call hang until its caller gives up: a
 	// printer that stops answering without closing the link.
 	stall atomic.Bool
+	// onPrint, when set, sees the panels of each print before the fake
+	// prints them; onEject each eject before it happens.
+	onPrint func(p *raster.Panels)
+	onEject func()
 }
 
 func (c *chipPrinter) cut(op string) error {
@@ -110,6 +114,9 @@ func (c *chipPrinter) Print(ctx context.Context, side printer.Side, p *raster.Pa
 	if err := c.cut("print"); err != nil {
 		return err
 	}
+	if c.onPrint != nil {
+		c.onPrint(p)
+	}
 	return c.done("print", c.Driver.Print(ctx, side, p))
 }
 
@@ -146,6 +153,9 @@ func (c *chipPrinter) MoveTo(ctx context.Context, st printer.Station) error {
 func (c *chipPrinter) Eject(ctx context.Context) error {
 	if err := c.cut("eject"); err != nil {
 		return err
+	}
+	if c.onEject != nil {
+		c.onEject()
 	}
 	c.bed.Station(c.card(), false)
 	return c.done("eject", c.Driver.Eject(ctx))

@@ -441,6 +441,9 @@ func (w *worker) card(ctx context.Context, p *prepared, ch *chained) *chained {
 	job := p.meta
 	e := w.e
 	defer e.unhold(job.ID, w.name)
+	// Every physical step of this card has returned by now (the drivers
+	// write synchronously): its images and panels are free for the next.
+	defer p.release(&e.buffers)
 	if ch != nil {
 		w.set(wPrinting, "", job.ID)
 		again, next := w.attempt(ctx, p, ch.attempt, ch)

@@ -89,8 +89,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	wireJobs := fs.Int("wire-jobs", 100, "jobs for the bytes-on-the-wire scenario")
 	jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
 	denv := fs.String("daemon-env", "", "extra environment of printstationd only, comma-separated (e.g. GOGC=200,GOMEMLIMIT=48MiB), to compare runtime settings in one run")
+	profile := fs.String("profile", "", "write a CPU profile of each batch's measured window to DIR/<scenario>.pprof (the binaries are built with -tags cpuprofile; not with --bin)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *profile != "" {
+		if *bin != "" {
+			fmt.Fprintln(stderr, "bench-station: --profile builds its own binaries; leave out --bin")
+			return 2
+		}
+		if err := os.MkdirAll(*profile, 0o755); err != nil {
+			fmt.Fprintln(stderr, "bench-station:", err)
+			return 1
+		}
+		profileDir, _ = filepath.Abs(*profile)
 	}
 	if *denv != "" {
 		daemonEnv = strings.Split(*denv, ",")
@@ -109,7 +121,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if b.bin == "" {
 		b.bin = filepath.Join(dir, "bin")
 		fmt.Fprintln(stderr, "building the binaries…")
-		cmd := exec.Command("go", "build", "-o", b.bin+"/", "./cmd/...")
+		build := []string{"build", "-o", b.bin + "/"}
+		if profileDir != "" {
+			build = append(build, "-tags", "cpuprofile")
+		}
+		cmd := exec.Command("go", append(build, "./cmd/...")...)
 		cmd.Stdout, cmd.Stderr = stderr, stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(stderr, "bench-station: building ./cmd/... (run it from the repository root):", err)

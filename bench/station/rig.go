@@ -293,6 +293,18 @@ func (r *rig) writeConfig(o daemonOpts) error {
 // daemonEnv is added to printstationd's environment (--daemon-env).
 var daemonEnv []string
 
+// profileDir, when set (--profile), receives a CPU profile of each batch's
+// measured window, <scenario>.pprof, from a printstationd built with
+// -tags cpuprofile (cmd/printstationd/cpuprofile.go).
+var profileDir string
+
+// profileSignal starts (SIGUSR1) or stops (SIGUSR2) the daemon's profile.
+func (r *rig) profileSignal(s syscall.Signal) {
+	if profileDir != "" {
+		syscall.Kill(r.daemonPID(), s)
+	}
+}
+
 // startDaemon starts printstationd with a notify socket standing in for
 // systemd's and returns how long it took from exec to READY=1.
 func (r *rig) startDaemon(o daemonOpts) (time.Duration, error) {
@@ -329,7 +341,11 @@ func (r *rig) startDaemon(o daemonOpts) (time.Duration, error) {
 		exe = "taskset"
 	}
 	t0 := time.Now()
-	c, err := start(exe, args, append([]string{"NOTIFY_SOCKET=" + r.notifyPath}, daemonEnv...))
+	env := append([]string{"NOTIFY_SOCKET=" + r.notifyPath}, daemonEnv...)
+	if profileDir != "" {
+		env = append(env, "PRINTSTATIOND_CPUPROFILE="+filepath.Join(profileDir, filepath.Base(r.dir)+".pprof"))
+	}
+	c, err := start(exe, args, env)
 	if err != nil {
 		return 0, err
 	}

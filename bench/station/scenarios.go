@@ -169,6 +169,7 @@ func (r *rig) runBatch(o daemonOpts, n int, within time.Duration) (cpu, wall tim
 		return 0, 0, err
 	}
 	r.startCPU = cs - c0
+	r.profileSignal(syscall.SIGUSR1)
 	if err := r.waitPrinted(n, within); err != nil {
 		return 0, 0, fmt.Errorf("%w\ndaemon log:\n%s", err, tail(r.daemon.out.String()))
 	}
@@ -178,6 +179,7 @@ func (r *rig) runBatch(o daemonOpts, n int, within time.Duration) (cpu, wall tim
 	}
 	wall = time.Since(t0)
 	c1, err := cpuTime(r.daemonPID())
+	r.profileSignal(syscall.SIGUSR2)
 	if _, hwm, merr := memKB(r.daemonPID()); merr == nil {
 		r.peakKB = hwm
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
+	"slices"
 	"sync"
 )
 
@@ -120,8 +121,161 @@ func ConvertOver(img, black image.Image, base *image.RGBA, baseBlack *image.Gray
 	if opt.Levels == 0 {
 		opt.Levels = 32
 	}
-	convertTiles(rgba, gray, base, baseBlack, opt, &ps)
+	convertTiles(rgba, gray, base, baseBlack, opt, &ps, nil, nil)
 	return &ps, nil
+}
+
+// Reuse holds a card's panels from one ConvertOverInto to the next, so
+// that a station converting card after card of one template neither
+// allocates ≈ 1.4 MB of panels a card nor copies the static panels whole:
+// only the tiles of the varying regions are put back and redone. Not safe
+// for concurrent use.
+type Reuse struct {
+	ps      Panels
+	from    *staticEntry      // the static conversion ps holds outside written; nil: none
+	regions []image.Rectangle // the regions of the last call
+	written tiles             // the tiles the last call wrote: everywhere else ps is from's
+}
+
+// tiles marks 8 × 8-dot tiles of a card, by tile row and column.
+type tiles [Height / 8][Width / 8]bool
+
+// ConvertOverInto is ConvertOver for a card that can differ from base and
+// baseBlack only inside regions (card.VaryingRegions; nil: anywhere), into
+// r's panels: the result is Convert's for such a card, and it is r's own —
+// it changes with r's next call. Tiles outside the regions are neither
+// compared nor written.
+func ConvertOverInto(r *Reuse, img, black image.Image, base *image.RGBA, baseBlack *image.Gray, regions []image.Rectangle, opt Options) (*Panels, error) {
+	rgba, ok := img.(*image.RGBA)
+	gray, gok := black.(*image.Gray)
+	if black == nil {
+		gray, gok = nil, true
+	}
+	if !ok || !gok || base == nil || (gray == nil) != (baseBlack == nil) || generalOnly || !overOnly ||
+		checkSize("card image", img) != nil || checkSize("static image", base) != nil ||
+		(baseBlack != nil && checkSize("static black layer", baseBlack) != nil) {
+		r.from = nil
+		return Convert(img, black, opt)
+	}
+	if gray != nil {
+		if err := checkSize("black layer", gray); err != nil {
+			return nil, err
+		}
+	}
+	e, err := staticPanels(base, baseBlack, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Levels == 0 {
+		opt.Levels = 32
+	}
+	mask := tileMask(regions)
+	if r.from != e || !slices.Equal(r.regions, regions) {
+		// Another static conversion (or other regions) is in r: all of
+		// this one.
+		r.from = nil
+		copyPanels(&r.ps, e.ps)
+		r.regions = slices.Clone(regions)
+	} else {
+		// The tiles the previous card wrote back to the static bytes.
+		restoreTiles(&r.ps, e.ps, &r.written, opt)
+	}
+	r.from = e
+	r.written = tiles{}
+	convertTiles(rgba, gray, base, baseBlack, opt, &r.ps, mask, &r.written)
+	return &r.ps, nil
+}
+
+// tileMask marks the 8 × 8 tiles that meet any of regions (image
+// coordinates of the card at the origin); every tile when regions is nil.
+func tileMask(regions []image.Rectangle) *tiles {
+	var m tiles
+	if regions == nil {
+		for ty := range m {
+			for tx := range m[ty] {
+				m[ty][tx] = true
+			}
+		}
+		return &m
+	}
+	card := image.Rect(0, 0, Width, Height)
+	for _, rg := range regions {
+		rg = rg.Intersect(card)
+		if rg.Empty() {
+			continue
+		}
+		for ty := rg.Min.Y / 8; ty <= (rg.Max.Y-1)/8; ty++ {
+			for tx := rg.Min.X / 8; tx <= (rg.Max.X-1)/8; tx++ {
+				m[ty][tx] = true
+			}
+		}
+	}
+	return &m
+}
+
+// copyPanels makes dst a copy of src, reusing dst's memory.
+func copyPanels(dst *Panels, src *Panels) {
+	c := func(d **Panel, s *Panel) {
+		if s == nil {
+			*d = nil
+			return
+		}
+		if *d == nil {
+			*d = &Panel{}
+		}
+		(*d).Name, (*d).Levels = s.Name, s.Levels
+		(*d).Data = append((*d).Data[:0], s.Data...)
+	}
+	c(&dst.Y, src.Y)
+	c(&dst.M, src.M)
+	c(&dst.C, src.C)
+	c(&dst.K, src.K)
+	c(&dst.O, src.O)
+}
+
+// restoreTiles copies the bytes of every marked tile from src into dst:
+// per tile, its 8 lines' chunk of 8 points on Y, M, C and K (the overlay
+// depends on the options alone: no tile ever changes it). A run of marked
+// tiles down a tile column is a run of chunks in each of its lines: one
+// copy per line and panel.
+func restoreTiles(dst, src *Panels, marked *tiles, opt Options) {
+	nb := bitsFor(opt.Levels)
+	lineBytes := Points * nb / 8
+	chunk := func(ty int) int {
+		_, pt := place(0, 8*ty, opt.Rotate180)
+		return pt / 8
+	}
+	const th, tw = Height / 8, Width / 8
+	for tx := range tw {
+		for ty := 0; ty < th; {
+			if !marked[ty][tx] {
+				ty++
+				continue
+			}
+			lo := ty
+			for ty < th && marked[ty][tx] {
+				ty++
+			}
+			c0, c1 := chunk(lo), chunk(ty-1)
+			if c0 > c1 {
+				c0, c1 = c1, c0
+			}
+			c1++ // chunks [c0, c1)
+			for j := range 8 {
+				n, _ := place(8*tx+j, 0, opt.Rotate180)
+				k := n * Points / 8
+				copy(dst.K.Data[k+c0:k+c1], src.K.Data[k+c0:k+c1])
+				if dst.Y == nil {
+					continue
+				}
+				o := n * lineBytes
+				a, b := o+c0*nb, o+c1*nb
+				copy(dst.Y.Data[a:b], src.Y.Data[a:b])
+				copy(dst.M.Data[a:b], src.M.Data[a:b])
+				copy(dst.C.Data[a:b], src.C.Data[a:b])
+			}
+		}
+	}
 }
 
 func clonePanels(ps *Panels) Panels {
@@ -134,15 +288,35 @@ func clonePanels(ps *Panels) Panels {
 	return Panels{Y: c(ps.Y), M: c(ps.M), C: c(ps.C), K: c(ps.K), O: c(ps.O)}
 }
 
-// convertTiles rewrites, in ps (a copy of the base's panels), the bytes of
-// every tile where img or black differ from base or baseBlack, with the
-// same per-dot arithmetic as convertFast. The images are compared row by
-// row, in memory order (a column-wise walk was twice as slow: each row of
-// a tile is a different cache line).
-func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlack *image.Gray, opt Options, ps *Panels) {
+// convertTiles rewrites, in ps (the base's panels on every tile of mask;
+// nil: every tile), the bytes of every masked tile where img or black
+// differ from base or baseBlack, with the same per-dot arithmetic as
+// convertFast, and marks them in written (when not nil). The images are compared row by row, in memory order (a
+// column-wise walk was twice as slow: each row of a tile is a different
+// cache line); only the masked tiles of each row.
+func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlack *image.Gray, opt Options, ps *Panels, mask, written *tiles) {
 	const tw, th = Width / 8, Height / 8
 	// Tiles whose colour pixels differ, and tiles whose K dots do.
 	var changed, kChanged [th][tw]bool
+	// Per tile row, the masked tile columns as runs [lo, hi).
+	var runs [th][][2]int
+	for ty := range runs {
+		if mask == nil {
+			runs[ty] = [][2]int{{0, tw}}
+			continue
+		}
+		for tx := 0; tx < tw; {
+			if !mask[ty][tx] {
+				tx++
+				continue
+			}
+			lo := tx
+			for tx < tw && mask[ty][tx] {
+				tx++
+			}
+			runs[ty] = append(runs[ty], [2]int{lo, tx})
+		}
+	}
 	ib, bb := img.Bounds(), base.Bounds()
 	var kb, kbb image.Rectangle
 	if black != nil {
@@ -150,34 +324,39 @@ func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlac
 	}
 	for y := 0; y < Height; y++ {
 		row := &changed[y/8]
-		a := img.Pix[img.PixOffset(ib.Min.X, ib.Min.Y+y):]
-		b := base.Pix[base.PixOffset(bb.Min.X, bb.Min.Y+y):]
-		a, b = a[:4*Width:4*Width], b[:4*Width:4*Width]
-		if !bytes.Equal(a, b) {
-			for tx := range row {
-				if row[tx] {
-					continue
+		a0 := img.Pix[img.PixOffset(ib.Min.X, ib.Min.Y+y):]
+		b0 := base.Pix[base.PixOffset(bb.Min.X, bb.Min.Y+y):]
+		a0, b0 = a0[:4*Width:4*Width], b0[:4*Width:4*Width]
+		var ka0, kb0 []uint8
+		if black != nil {
+			ka0 = black.Pix[black.PixOffset(kb.Min.X, kb.Min.Y+y):]
+			kb0 = baseBlack.Pix[baseBlack.PixOffset(kbb.Min.X, kbb.Min.Y+y):]
+			ka0, kb0 = ka0[:Width:Width], kb0[:Width:Width]
+		}
+		for _, run := range runs[y/8] {
+			if a, b := a0[32*run[0]:32*run[1]], b0[32*run[0]:32*run[1]]; !bytes.Equal(a, b) {
+				for tx := run[0]; tx < run[1]; tx++ {
+					if row[tx] {
+						continue
+					}
+					a, b := a0[32*tx:32*tx+32:32*tx+32], b0[32*tx:32*tx+32:32*tx+32]
+					row[tx] = binary.LittleEndian.Uint64(a[0:]) != binary.LittleEndian.Uint64(b[0:]) ||
+						binary.LittleEndian.Uint64(a[8:]) != binary.LittleEndian.Uint64(b[8:]) ||
+						binary.LittleEndian.Uint64(a[16:]) != binary.LittleEndian.Uint64(b[16:]) ||
+						binary.LittleEndian.Uint64(a[24:]) != binary.LittleEndian.Uint64(b[24:])
 				}
-				a, b := a[32*tx:32*tx+32:32*tx+32], b[32*tx:32*tx+32:32*tx+32]
-				row[tx] = binary.LittleEndian.Uint64(a[0:]) != binary.LittleEndian.Uint64(b[0:]) ||
-					binary.LittleEndian.Uint64(a[8:]) != binary.LittleEndian.Uint64(b[8:]) ||
-					binary.LittleEndian.Uint64(a[16:]) != binary.LittleEndian.Uint64(b[16:]) ||
-					binary.LittleEndian.Uint64(a[24:]) != binary.LittleEndian.Uint64(b[24:])
 			}
-		}
-		if black == nil {
-			continue
-		}
-		ka := black.Pix[black.PixOffset(kb.Min.X, kb.Min.Y+y):]
-		kbs := baseBlack.Pix[baseBlack.PixOffset(kbb.Min.X, kbb.Min.Y+y):]
-		ka, kbs = ka[:Width:Width], kbs[:Width:Width]
-		if bytes.Equal(ka, kbs) {
-			continue
-		}
-		krow := &kChanged[y/8]
-		for tx := range krow {
-			if !krow[tx] {
-				krow[tx] = binary.LittleEndian.Uint64(ka[8*tx:8*tx+8]) != binary.LittleEndian.Uint64(kbs[8*tx:8*tx+8])
+			if black == nil {
+				continue
+			}
+			if bytes.Equal(ka0[8*run[0]:8*run[1]], kb0[8*run[0]:8*run[1]]) {
+				continue
+			}
+			krow := &kChanged[y/8]
+			for tx := run[0]; tx < run[1]; tx++ {
+				if !krow[tx] {
+					krow[tx] = binary.LittleEndian.Uint64(ka0[8*tx:8*tx+8]) != binary.LittleEndian.Uint64(kb0[8*tx:8*tx+8])
+				}
 			}
 		}
 	}
@@ -210,6 +389,9 @@ func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlac
 		for ty := range th {
 			if !changed[ty][tx] && !kChanged[ty][tx] {
 				continue
+			}
+			if written != nil {
+				written[ty][tx] = true
 			}
 			y0, c, rowOf := 8*ty, chunk[ty], &rowsOf[ty]
 			if !changed[ty][tx] && kOnly(black, ps, opt, tx, ty, c, rowOf, lineBytes, nb) {

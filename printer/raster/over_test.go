@@ -239,3 +239,120 @@ func TestConvertOverConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// onlyIn puts the base back everywhere outside regions: a card as a
+// template with those varying regions draws it.
+func onlyIn(img *image.RGBA, k *image.Gray, base *image.RGBA, baseK *image.Gray, regions []image.Rectangle) {
+	for y := range Height {
+		for x := range Width {
+			in := false
+			for _, r := range regions {
+				in = in || image.Pt(x, y).In(r)
+			}
+			if in {
+				continue
+			}
+			copy(img.Pix[img.PixOffset(x, y):][:4], base.Pix[base.PixOffset(base.Rect.Min.X+x, base.Rect.Min.Y+y):][:4])
+			if k != nil {
+				k.Pix[k.PixOffset(x, y)] = baseK.Pix[baseK.PixOffset(baseK.Rect.Min.X+x, baseK.Rect.Min.Y+y)]
+			}
+		}
+	}
+}
+
+// TestConvertOverIntoIsConvert: card after card into one Reuse — over two
+// static images with their own varying regions in turn, options changing
+// between cards, regions on and off tile edges, a card that changes every
+// masked tile followed by one that changes none — each result is
+// Convert's bytes. Without putting the previous card's tiles back, a card
+// keeps the dots of the one before it where it equals the base (tried:
+// the test fails).
+func TestConvertOverIntoIsConvert(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 4))
+	baseA, kA := noisy(5)
+	baseB, kB := noisy(6)
+	for _, k := range []*image.Gray{kA, kB} {
+		for i := range k.Pix {
+			if x, y := i%Width, i/Width; (x/40+y/24)%5 != 0 {
+				k.Pix[i] = 255
+			}
+		}
+	}
+	regA := []image.Rectangle{image.Rect(770, 124, 970, 374), image.Rect(30, 100, 613, 141), image.Rect(0, 600, 13, 648)}
+	regB := []image.Rectangle{image.Rect(5, 5, 300, 90), image.Rect(1000, 10, 1016, 640)}
+	opts := []Options{{}, {}, {Levels: 64}, {Rotate180: true, Levels: 128}, {Ribbon: "k"}, {}, {BlackThreshold: 90}}
+	var reuse Reuse
+	for i := range 40 {
+		opt := opts[i%len(opts)]
+		base, bk, reg := baseA, kA, regA
+		switch i % 5 {
+		case 2:
+			base, bk, reg = baseB, kB, regB
+		case 4:
+			reg = nil // anywhere
+		}
+		if opt.Ribbon == "k" || opt.BlackThreshold > 0 {
+			bk = nil
+		}
+		img, k := overCard(r, base, bk)
+		if i%7 == 3 { // every masked dot changed: every masked tile redone
+			for y := range Height {
+				for x := range Width {
+					o := img.PixOffset(x, y)
+					img.Pix[o] ^= 0x55
+				}
+			}
+		}
+		if i%7 == 4 { // the base itself: every tile of the last card put back
+			img, k = overCard(r, base, bk)
+			onlyIn(img, k, base, bk, []image.Rectangle{})
+		} else if reg != nil {
+			onlyIn(img, k, base, bk, reg)
+		}
+		var black image.Image
+		if k != nil {
+			black = k
+		}
+		got, err := ConvertOverInto(&reuse, img, black, base, bk, reg, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Convert(img, black, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samePanels(t, fmt.Sprintf("card %d %+v regions %v", i, opt, reg), got, want)
+	}
+}
+
+// TestConvertOverIntoDemoCards: demo cards rendered on one card.Canvas
+// and converted into one Reuse, as the engine does, against Convert.
+func TestConvertOverIntoDemoCards(t *testing.T) {
+	tpl := card.DemoTemplate()
+	bc, bk := card.StaticLayers(tpl)
+	reg := card.VaryingRegions(tpl)
+	var cv card.Canvas
+	var reuse Reuse
+	long := sample.Fields()
+	long["nama"] = "SITI NURHALIZA RAHMAWATI BINTI ABDULLAH SYAH"
+	for seed := range 6 {
+		f := sample.Fields()
+		if seed%2 == 0 {
+			f = long
+		}
+		col, blk, err := cv.Render(tpl, f, sample.Photo(seed), sample.Signature(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt := []Options{{}, {}, {Ribbon: "ko"}, {}, {Rotate180: true, Levels: 64}, {}}[seed]
+		got, err := ConvertOverInto(&reuse, col, blk, bc, bk, reg, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Convert(col, blk, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samePanels(t, fmt.Sprintf("demo %d %+v", seed, opt), got, want)
+	}
+}
