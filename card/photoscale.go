@@ -199,9 +199,8 @@ func newTaps(dw, sw, fix int) taps {
 type fixedScaler struct {
 	dw, dh, sw, sh int
 	h, v           taps
-	// ring is how many rows of the horizontal pass are kept: the
-	// vertical windows' height, or all sh rows if the windows do not move
-	// down monotonically (never seen; newFixedScaler checks).
+	// ring is how many rows of the horizontal pass are kept (see
+	// newFixedScaler).
 	ring int
 	pool sync.Pool // *scaleBuf
 }
@@ -213,7 +212,7 @@ type scaleBuf struct {
 	row  []int32     // YCbCr: one source row, 16-bit units, channels interleaved
 	cx   []int32     // YCbCr: each column's chroma offset from the row's first
 	acc  []float64   // vpass: one output row
-	out  []uint8     // one output row, 8-bit, channels interleaved
+	out  []uint8     // two output rows, 8-bit, channels interleaved
 }
 
 // newFixedScaler returns nil if the weights' sums could leave the ranges
@@ -224,21 +223,22 @@ func newFixedScaler(dw, dh, sw, sh int) *fixedScaler {
 	if z.h.sumAbs > 15<<(fixH-3) || z.v.fsumAbs > 2 {
 		return nil
 	}
-	z.ring = z.v.n + 1 // one row made ahead (hrow2)
+	// The ring holds the rows one step of scale's loop reads — the
+	// windows of output rows dy and dy+1 (vpass55), from first[dy] to
+	// first[dy+1]+n — and the row made ahead with them (hrow2): as many
+	// as the most the rows made so far are ahead of first[dy].
 	next := 0
 	for dy := range dh {
 		f := int(z.v.first[dy])
-		next = max(next, f+z.v.n+1)
-		if f < next-z.ring {
-			z.ring = sh
-			break
-		}
+		next = max(next, int(z.v.first[min(dy+1, dh-1)])+z.v.n+1)
+		z.ring = max(z.ring, next-f)
 	}
+	z.ring = min(z.ring, sh)
 	z.pool.New = func() any {
 		return &scaleBuf{
-			ring: make([]float64, z.ring*3*dw), rows: make([][]float64, z.v.n), vw: make([]float64, z.v.n),
+			ring: make([]float64, z.ring*3*dw), rows: make([][]float64, max(z.v.n, 7)), vw: make([]float64, max(z.v.n, 10)),
 			row: make([]int32, 3*sw), cx: make([]int32, sw),
-			acc: make([]float64, 3*dw), out: make([]uint8, 3*dw),
+			acc: make([]float64, 3*dw), out: make([]uint8, 6*dw),
 		}
 	}
 	return z
@@ -616,11 +616,10 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 		}
 	}
 	n := z.v.n
-	out := b.out[:m]
+	out, out1 := b.out[:m], b.out[m:2*m]
 	next := 0 // rows of the horizontal pass made so far
-	for dy := range z.dh {
-		f := int(z.v.first[dy])
-		for next < f+n {
+	makeRows := func(end int) {
+		for next < end {
 			if next+1 < z.sh && z.hrow2(src, channels, next, b.ring[(next%z.ring)*m:][:m], b.ring[((next+1)%z.ring)*m:][:m]) {
 				next += 2
 				continue
@@ -628,24 +627,66 @@ func (z *fixedScaler) scale(src image.Image, channels int, put func(dy int, row 
 			z.hrow(b, src, channels, next, b.ring[(next%z.ring)*m:][:m])
 			next++
 		}
-		// The window without its zero weights at either end (most of
-		// the centre's photo's rows have five taps in a window of six).
-		ws := z.v.fw[dy*n : dy*n+n]
-		lo, hi := 0, n
-		for lo < hi && ws[lo] == 0 {
-			lo++
-		}
-		for hi > lo && ws[hi-1] == 0 {
-			hi--
-		}
-		rows, vw := b.rows[:hi-lo], b.vw[:hi-lo]
+	}
+	// rowsFrom points rows at the ring's rows from source row s on.
+	rowsFrom := func(rows [][]float64, s int) {
 		for k := range rows {
-			rows[k] = b.ring[((f+lo+k)%z.ring)*m:][:m]
-			vw[k] = ws[lo+k] * vScale
+			rows[k] = b.ring[((s+k)%z.ring)*m:][:m]
+		}
+	}
+	for dy := 0; dy < z.dh; {
+		f := int(z.v.first[dy])
+		lo, hi := z.v.trim(dy)
+		// Two output rows of five taps each whose windows start one or
+		// two rows apart (most of the centre's photo's): vpass55 reads
+		// the rows they share once.
+		if dy+1 < z.dh && hi-lo == 5 {
+			f1 := int(z.v.first[dy+1])
+			lo1, hi1 := z.v.trim(dy + 1)
+			if d := f1 + lo1 - (f + lo); hi1-lo1 == 5 && (d == 1 || d == 2) {
+				makeRows(f1 + n)
+				rows, wa, wb := b.rows[:5+d], b.vw[:5], b.vw[5:10]
+				rowsFrom(rows, f+lo)
+				for k := range 5 {
+					wa[k] = z.v.fw[dy*n+lo+k] * vScale
+					wb[k] = z.v.fw[(dy+1)*n+lo1+k] * vScale
+				}
+				if d == 1 {
+					vpass55d1(out, out1, rows, wa, wb)
+				} else {
+					vpass55d2(out, out1, rows, wa, wb)
+				}
+				put(dy, out)
+				put(dy+1, out1)
+				dy += 2
+				continue
+			}
+		}
+		makeRows(f + n)
+		rows, vw := b.rows[:hi-lo], b.vw[:hi-lo]
+		rowsFrom(rows, f+lo)
+		for k := range rows {
+			vw[k] = z.v.fw[dy*n+lo+k] * vScale
 		}
 		vpass(out, rows, vw, b.acc[:m])
 		put(dy, out)
+		dy++
 	}
+}
+
+// trim is output i's dense window without its zero weights at either end
+// (most of the centre's photo's rows have five taps in a window of six):
+// weights lo … hi-1 of it.
+func (t *taps) trim(i int) (lo, hi int) {
+	ws := t.fw[i*t.n : i*t.n+t.n]
+	lo, hi = 0, t.n
+	for lo < hi && ws[lo] == 0 {
+		lo++
+	}
+	for hi > lo && ws[hi-1] == 0 {
+		hi--
+	}
+	return lo, hi
 }
 
 // vScale brings a vertical sum to twice the 16-bit level: the
@@ -708,6 +749,37 @@ var vClamp = func() (t [2 * vClampMid]uint8) {
 	}
 	return t
 }()
+
+// vpass55d1 and vpass55d2 are vpass5 for two output rows at once, A
+// from rows[0:5] with weights wa and B from rows[d:d+5] with wb (d = 1,
+// 2): each value of the rows both read is loaded once. The sums are the
+// same expressions as vpass5's, so the bytes are the same
+// (TestVerticalPairsAreSingle).
+func vpass55d1(outA, outB []uint8, rows [][]float64, wa, wb []float64) {
+	n := len(outA)
+	outB = outB[:n]
+	r0, r1, r2, r3, r4, r5 := rows[0][:n], rows[1][:n], rows[2][:n], rows[3][:n], rows[4][:n], rows[5][:n]
+	a0, a1, a2, a3, a4 := wa[0], wa[1], wa[2], wa[3], wa[4]
+	b0, b1, b2, b3, b4 := wb[0], wb[1], wb[2], wb[3], wb[4]
+	for j := range outA {
+		v1, v2, v3, v4 := r1[j], r2[j], r3[j], r4[j]
+		outA[j] = vbyte(r0[j]*a0 + v1*a1 + v2*a2 + v3*a3 + v4*a4)
+		outB[j] = vbyte(v1*b0 + v2*b1 + v3*b2 + v4*b3 + r5[j]*b4)
+	}
+}
+
+func vpass55d2(outA, outB []uint8, rows [][]float64, wa, wb []float64) {
+	n := len(outA)
+	outB = outB[:n]
+	r0, r1, r2, r3, r4, r5, r6 := rows[0][:n], rows[1][:n], rows[2][:n], rows[3][:n], rows[4][:n], rows[5][:n], rows[6][:n]
+	a0, a1, a2, a3, a4 := wa[0], wa[1], wa[2], wa[3], wa[4]
+	b0, b1, b2, b3, b4 := wb[0], wb[1], wb[2], wb[3], wb[4]
+	for j := range outA {
+		v2, v3, v4 := r2[j], r3[j], r4[j]
+		outA[j] = vbyte(r0[j]*a0 + r1[j]*a1 + v2*a2 + v3*a3 + v4*a4)
+		outB[j] = vbyte(v2*b0 + v3*b1 + v4*b2 + r5[j]*b3 + r6[j]*b4)
+	}
+}
 
 // vpass5, vpass6, vpass7: vpass for five, six and seven rows, written out.
 func vpass5(out []uint8, rows [][]float64, ws []float64) {

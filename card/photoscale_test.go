@@ -394,3 +394,45 @@ func TestFixedScalerAgreesWithPrevious(t *testing.T) {
 		t.Errorf("%d of ≈ %d channels differ: more than 1 in 1000", differ, channels)
 	}
 }
+
+// TestVerticalPairsAreSingle: two output rows at once (vpass55d1,
+// vpass55d2) give the bytes vpass5 gives for each, on values spanning
+// the intermediate range with random kernel-like weights.
+func TestVerticalPairsAreSingle(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 8))
+	const m = 97
+	for round := range 200 {
+		rows := make([][]float64, 7)
+		for k := range rows {
+			rows[k] = make([]float64, m)
+			for j := range rows[k] {
+				rows[k][j] = float64(r.IntN(1<<31) - 1<<28) // 2⁻²² of a level: −64 … 448 levels
+			}
+		}
+		weights := func() []float64 {
+			w := []float64{-0.1 * r.Float64(), r.Float64(), 1 + r.Float64(), r.Float64(), -0.1 * r.Float64()}
+			total := 0.0
+			for _, v := range w {
+				total += v
+			}
+			for k := range w {
+				w[k] *= vScale / total
+			}
+			return w
+		}
+		wa, wb := weights(), weights()
+		for d := 1; d <= 2; d++ {
+			wantA, wantB, gotA, gotB := make([]uint8, m), make([]uint8, m), make([]uint8, m), make([]uint8, m)
+			vpass5(wantA, rows[:5], wa)
+			vpass5(wantB, rows[d:d+5], wb)
+			if d == 1 {
+				vpass55d1(gotA, gotB, rows[:6], wa, wb)
+			} else {
+				vpass55d2(gotA, gotB, rows[:7], wa, wb)
+			}
+			if !bytes.Equal(gotA, wantA) || !bytes.Equal(gotB, wantB) {
+				t.Fatalf("round %d, rows %d apart: the pair's bytes differ from vpass5's", round, d)
+			}
+		}
+	}
+}
