@@ -36,9 +36,19 @@ func Dial(ctx context.Context, hostport string) (printer.Conn, error) {
 		tc.SetKeepAlive(true)
 		tc.SetKeepAlivePeriod(15 * time.Second)
 		tc.SetNoDelay(true)
+		// A card's panels (≈ 1.3 MB at 32 levels) fit the socket's send
+		// buffer at once: each panel download is handed to the kernel in
+		// one go, and the driver's goroutine is not woken again and again
+		// as the printer drains a small buffer — on a busy one-CPU host
+		// each such wake waited for the CPU (docs/bench/station.md, item
+		// 6). Best effort: the kernel caps it at net.core.wmem_max.
+		tc.SetWriteBuffer(sendBuffer)
 	}
 	return Wrap(c), nil
 }
+
+// sendBuffer is the printer connection's socket send buffer.
+const sendBuffer = 2 << 20
 
 // Wrap adapts a net.Conn: each Read and Write takes its deadline from the
 // context, and cancelling the context interrupts it.

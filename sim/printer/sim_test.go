@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+
+	"github.com/rs/zerolog"
 	"time"
 )
 
@@ -429,4 +431,33 @@ func TestMaintenanceAsStrictAsAPrinter(t *testing.T) {
 	if r := c.do("Rco;n"); r != "1" {
 		t.Errorf("cleanings after a refused cycle: %q", r)
 	}
+}
+
+// slowLog is a log whose every write takes 300 ms: the simulator's own
+// work on a command made slow.
+type slowLog struct{}
+
+func (slowLog) Write(p []byte) (int, error) {
+	time.Sleep(300 * time.Millisecond)
+	return len(p), nil
+}
+
+// The mechanical time runs from the moment the command is in: work the
+// simulator does on it (here a journal line that takes 300 ms to log)
+// happens while the motors run and does not lengthen the feed, as a
+// printer's firmware does not wait for its host. Added to the mechanical
+// time, the feed would answer after 2.3 s (tried).
+func TestSimulatorWorkInsideMechanicalTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := Open(Config{Speed: 1, Log: zerolog.New(slowLog{})})
+		defer s.Close()
+		a := dialPipe(t, s)
+		start := time.Now()
+		if got := a.do("Si"); got != "OK" {
+			t.Fatalf("feed: %q", got)
+		}
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("feed answered after %v, want the printer's 2s", d)
+		}
+	})
 }
