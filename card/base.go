@@ -4,7 +4,6 @@ import (
 	"image"
 	"image/draw"
 	"math"
-	"slices"
 	"sync"
 
 	"golang.org/x/image/font"
@@ -24,11 +23,6 @@ type base struct {
 	col   *image.RGBA
 	blk   *image.Gray // nil when the template puts nothing on K
 	baked []bool      // element i is already in the base
-	// The footprints, within the card, of the elements drawn per card:
-	// outside them every card of the template is its base, pixel for
-	// pixel. colVary on the colour layer, blkVary on K.
-	colVary, blkVary []image.Rectangle
-	vary             []image.Rectangle // both
 }
 
 // maxBases bounds the cache: a station prints with one or two templates;
@@ -114,18 +108,26 @@ func (el *element) footprint() image.Rectangle {
 	case kindText:
 		if el.isStatic() {
 			if lay, err := layoutText(el, resolveStatic(el)); err == nil {
-				var r image.Rectangle
-				for _, l := range lay.lines {
-					b, _ := font.BoundString(lay.face, l.s)
-					r = r.Union(out(fix2f(l.x+b.Min.X), fix2f(l.y+b.Min.Y), fix2f(l.x+b.Max.X), fix2f(l.y+b.Max.Y)))
-				}
-				return r
+				return lay.ink()
 			}
 		}
 		mx, my := el.size*inkMarginX, el.size*inkMarginY
 		return out(el.x-mx, el.y-my, el.x+el.w+mx, el.y+el.h+my)
 	}
 	return out(el.x, el.y, el.x+el.w, el.y+el.h)
+}
+
+// ink is a rectangle holding every pixel the layout's glyphs ink: each
+// line's glyph bounds, widened to whole pixels and one more on each side.
+func (lay *textLayout) ink() image.Rectangle {
+	var r image.Rectangle
+	for _, l := range lay.lines {
+		b, _ := font.BoundString(lay.face, l.s)
+		x0, y0 := fix2f(l.x+b.Min.X), fix2f(l.y+b.Min.Y)
+		x1, y1 := fix2f(l.x+b.Max.X), fix2f(l.y+b.Max.Y)
+		r = r.Union(image.Rect(int(math.Floor(x0))-1, int(math.Floor(y0))-1, int(math.Ceil(x1))+1, int(math.Ceil(y1))+1))
+	}
+	return r
 }
 
 func resolveStatic(el *element) string {
@@ -181,18 +183,11 @@ func drawBase(t *Template) *base {
 		}
 		if col {
 			pendCol = append(pendCol, fp)
-			if r := fp.Intersect(b.col.Rect); !r.Empty() {
-				b.colVary = append(b.colVary, r)
-			}
 		}
 		if blk {
 			pendBlk = append(pendBlk, fp)
-			if r := fp.Intersect(b.col.Rect); !r.Empty() {
-				b.blkVary = append(b.blkVary, r)
-			}
 		}
 	}
-	b.vary = append(slices.Clone(b.colVary), b.blkVary...)
 	return b
 }
 
@@ -204,14 +199,4 @@ func drawBase(t *Template) *base {
 func StaticLayers(t *Template) (color *image.RGBA, black *image.Gray) {
 	b := baseOf(t)
 	return b.col, b.blk
-}
-
-// VaryingRegions returns where a card of the template can differ from its
-// static layers, on either layer: the footprints of the elements drawn per
-// card. Outside them every card is the static layers pixel for pixel (a
-// Canvas never draws there), so a consumer need not look there
-// (raster.ConvertOverInto). The slice is shared: never modify it.
-func VaryingRegions(t *Template) []image.Rectangle {
-	b := baseOf(t)
-	return b.vary
 }

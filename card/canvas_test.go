@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"image"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -42,6 +43,21 @@ func TestCanvasIsRender(t *testing.T) {
 	}
 	tooLong := sample.Fields()
 	tooLong["nama"] = strings.Repeat("PANJANG SEKALI ", 60)
+	// Names of every character the fonts are tested for (TestTextInkMargins),
+	// in random order, with the widest glyphs at either end of a line.
+	r := rand.New(rand.NewPCG(18, 5))
+	odd := func() map[string]string {
+		f := sample.Fields()
+		var b strings.Builder
+		b.WriteString("WĲ")
+		for range 18 {
+			b.WriteRune(rune(0x21 + r.IntN(0x250-0x21)))
+		}
+		b.WriteString("ʬ@")
+		f["nama"] = b.String()
+		f["alamat"] = "ŊÅĦ ǅ " + b.String()[4:20]
+		return f
+	}
 
 	jobs := []struct {
 		tpl    *Template
@@ -61,6 +77,11 @@ func TestCanvasIsRender(t *testing.T) {
 		{kOnly, long, 10, false},
 		{kOnly, short, 11, false},
 		{demo, long, 12, false},
+		{demo, odd(), 13, false},
+		{demo, odd(), 14, false},
+		{overlap, odd(), 15, false},
+		{kOnly, odd(), 16, false},
+		{demo, short, 17, false},
 	}
 	var c Canvas
 	for i, j := range jobs {
@@ -92,38 +113,45 @@ func TestCanvasIsRender(t *testing.T) {
 	}
 }
 
-// TestVaryingRegionsHoldEveryDifference: outside the varying regions a
-// card is its template's static layers, for jobs far apart (long, short,
-// empty fields, other photos) — what lets the raster skip everything else.
-func TestVaryingRegionsHoldEveryDifference(t *testing.T) {
+// TestDrawnHoldsEveryDifference: outside what a canvas says it drew, its
+// card is the template's static layers — what lets the raster skip
+// everything else — for jobs far apart (long, short names, other photos).
+func TestDrawnHoldsEveryDifference(t *testing.T) {
 	for _, tpl := range []*Template{DemoTemplate(), overlapTemplate(t)} {
 		base, baseK := StaticLayers(tpl)
-		vary := VaryingRegions(tpl)
-		in := func(x, y int) bool {
-			for _, r := range vary {
-				if image.Pt(x, y).In(r) {
-					return true
-				}
-			}
-			return false
-		}
 		long := sample.Fields()
 		long["nama"] = "SITI NURHALIZA RAHMAWATI BINTI ABDULLAH SYAH"
-		for seed, f := range []map[string]string{sample.Fields(), long} {
-			col, blk, err := render(tpl, f, sample.Photo(seed), sample.Signature(seed), nil)
+		var c Canvas
+		for seed, f := range []map[string]string{sample.Fields(), long, sample.Fields()} {
+			col, blk, err := c.Render(tpl, f, sample.Photo(seed), sample.Signature(seed))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for y := range Height {
-				for x := range Width {
-					if in(x, y) {
-						continue
-					}
-					o := col.PixOffset(x, y)
-					if !bytes.Equal(col.Pix[o:o+4], base.Pix[o:o+4]) || blk != nil && blk.Pix[blk.PixOffset(x, y)] != baseK.Pix[baseK.PixOffset(x, y)] {
-						t.Fatalf("%s: (%d,%d) outside the varying regions differs from the static layers", tpl.ID(), x, y)
+			drawn := c.Drawn()
+			in := func(x, y int) bool {
+				for _, r := range drawn {
+					if image.Pt(x, y).In(r) {
+						return true
 					}
 				}
+				return false
+			}
+			differ := 0
+			for y := range Height {
+				for x := range Width {
+					o := col.PixOffset(x, y)
+					same := bytes.Equal(col.Pix[o:o+4], base.Pix[o:o+4]) && (blk == nil || blk.Pix[blk.PixOffset(x, y)] == baseK.Pix[baseK.PixOffset(x, y)])
+					if same {
+						continue
+					}
+					differ++
+					if !in(x, y) {
+						t.Fatalf("%s card %d: (%d,%d) differs from the static layers outside what the canvas drew", tpl.ID(), seed, x, y)
+					}
+				}
+			}
+			if differ == 0 {
+				t.Fatalf("%s card %d: the same as its static layers", tpl.ID(), seed)
 			}
 		}
 	}

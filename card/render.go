@@ -98,7 +98,7 @@ func render(t *Template, fields map[string]string, photo, signature []byte, b *b
 			}
 		}
 	}
-	if err := drawVarying(t, in, col, blk, b, false); err != nil {
+	if err := drawVarying(t, in, col, blk, b, nil); err != nil {
 		return nil, nil, err
 	}
 	return col, blk, nil
@@ -141,25 +141,49 @@ func resolveInputs(t *Template, fields map[string]string, photo, signature []byt
 }
 
 // drawVarying draws, in template order, every element b has not baked
-// (all of them when b is nil) onto col and blk. With clip, each element
-// draws through a view of its footprint only (a Canvas relies on nothing
-// being drawn outside the footprints: what is outside is never restored).
-func drawVarying(t *Template, in *inputs, col *image.RGBA, blk *image.Gray, b *base, clip bool) error {
+// (all of them when b is nil) onto col and blk. With cv, each element
+// draws through a view of where it can ink — its footprint, or for a text
+// the ink of its layout — and that rectangle is recorded in cv before the
+// element is drawn: a Canvas relies on nothing being drawn outside what it
+// recorded (it restores only that).
+func drawVarying(t *Template, in *inputs, col *image.RGBA, blk *image.Gray, b *base, cv *Canvas) error {
 	for i := range t.elements {
 		if b != nil && b.baked[i] {
 			continue
 		}
 		el := &t.elements[i]
+		var lay *textLayout
+		if el.kind == kindText {
+			if in.texts[i] == "" {
+				continue // an optional field left empty
+			}
+			var err error
+			if lay, err = layoutText(el, in.texts[i]); err != nil {
+				return &FieldError{Field: firstField(el), Element: el.name, Err: err}
+			}
+		}
+		if el.kind == kindQR && in.texts[i] == "" {
+			continue
+		}
 		c := col
 		var dst draw.Image = col
 		if el.layer == LayerK {
 			dst = blk
 		}
-		if clip {
-			fp := el.footprint().Intersect(col.Rect)
-			c = col.SubImage(fp).(*image.RGBA)
+		if cv != nil {
+			view := el.footprint()
+			if lay != nil {
+				view = view.Intersect(lay.ink())
+			}
+			view = view.Intersect(col.Rect)
+			if view.Empty() {
+				continue // nothing of it can show on the card
+			}
+			onCol, onBlk := el.touches()
+			cv.drawn(view, onCol, onBlk)
+			c = col.SubImage(view).(*image.RGBA)
 			if el.layer == LayerK {
-				dst = blk.SubImage(fp).(*image.Gray)
+				dst = blk.SubImage(view).(*image.Gray)
 			} else {
 				dst = c
 			}
@@ -168,13 +192,6 @@ func drawVarying(t *Template, in *inputs, col *image.RGBA, blk *image.Gray, b *b
 		case kindRect, kindEllipse:
 			paintShape(dst, el)
 		case kindText:
-			if in.texts[i] == "" {
-				continue // an optional field left empty
-			}
-			lay, err := layoutText(el, in.texts[i])
-			if err != nil {
-				return &FieldError{Field: firstField(el), Element: el.name, Err: err}
-			}
 			drawText(dst, el, lay)
 		case kindImage:
 			img := in.photo
@@ -183,9 +200,6 @@ func drawVarying(t *Template, in *inputs, col *image.RGBA, blk *image.Gray, b *b
 			}
 			drawImage(dst, el, img)
 		case kindQR:
-			if in.texts[i] == "" {
-				continue
-			}
 			if err := drawQR(c, dst, el, in.texts[i]); err != nil {
 				return &FieldError{Field: firstField(el), Element: el.name, Err: err}
 			}

@@ -472,10 +472,10 @@ func (e *Engine) prepare(ctx context.Context, meta jobqueue.JobMeta, printerName
 		k = black
 	}
 	// Only the tiles where this card differs from its template's static
-	// layers are converted (and only the template's varying regions are
-	// looked at); the rest is the static layers' conversion, kept.
+	// layers are converted (and only where the canvas drew are they looked
+	// for); the rest is the static layers' conversion, kept.
 	base, baseK := card.StaticLayers(tpl)
-	panels, err := raster.ConvertOverInto(&buf.panels, color, k, base, baseK, card.VaryingRegions(tpl), e.rasterOptions(printerName))
+	panels, err := raster.ConvertOverInto(&buf.panels, color, k, base, baseK, buf.canvas.Drawn(), e.rasterOptions(printerName))
 	if err != nil {
 		e.buffers.put(buf)
 		return nil, fmt.Errorf("raster: %w", err)

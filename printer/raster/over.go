@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	"slices"
 	"sync"
 )
 
@@ -132,16 +131,15 @@ func ConvertOver(img, black image.Image, base *image.RGBA, baseBlack *image.Gray
 // for concurrent use.
 type Reuse struct {
 	ps      Panels
-	from    *staticEntry      // the static conversion ps holds outside written; nil: none
-	regions []image.Rectangle // the regions of the last call
-	written tiles             // the tiles the last call wrote: everywhere else ps is from's
+	from    *staticEntry // the static conversion ps holds outside written; nil: none
+	written tiles        // the tiles the last call wrote: everywhere else ps is from's
 }
 
 // tiles marks 8 × 8-dot tiles of a card, by tile row and column.
 type tiles [Height / 8][Width / 8]bool
 
 // ConvertOverInto is ConvertOver for a card that can differ from base and
-// baseBlack only inside regions (card.VaryingRegions; nil: anywhere), into
+// baseBlack only inside regions (card.Canvas.Drawn; nil: anywhere), into
 // r's panels: the result is Convert's for such a card, and it is r's own —
 // it changes with r's next call. Tiles outside the regions are neither
 // compared nor written.
@@ -170,12 +168,10 @@ func ConvertOverInto(r *Reuse, img, black image.Image, base *image.RGBA, baseBla
 		opt.Levels = 32
 	}
 	mask := tileMask(regions)
-	if r.from != e || !slices.Equal(r.regions, regions) {
-		// Another static conversion (or other regions) is in r: all of
-		// this one.
+	if r.from != e {
+		// Another static conversion is in r: all of this one.
 		r.from = nil
 		copyPanels(&r.ps, e.ps)
-		r.regions = slices.Clone(regions)
 	} else {
 		// The tiles the previous card wrote back to the static bytes.
 		restoreTiles(&r.ps, e.ps, &r.written, opt)

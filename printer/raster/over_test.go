@@ -330,7 +330,6 @@ func TestConvertOverIntoIsConvert(t *testing.T) {
 func TestConvertOverIntoDemoCards(t *testing.T) {
 	tpl := card.DemoTemplate()
 	bc, bk := card.StaticLayers(tpl)
-	reg := card.VaryingRegions(tpl)
 	var cv card.Canvas
 	var reuse Reuse
 	long := sample.Fields()
@@ -345,7 +344,7 @@ func TestConvertOverIntoDemoCards(t *testing.T) {
 			t.Fatal(err)
 		}
 		opt := []Options{{}, {}, {Ribbon: "ko"}, {}, {Rotate180: true, Levels: 64}, {}}[seed]
-		got, err := ConvertOverInto(&reuse, col, blk, bc, bk, reg, opt)
+		got, err := ConvertOverInto(&reuse, col, blk, bc, bk, cv.Drawn(), opt)
 		if err != nil {
 			t.Fatal(err)
 		}
