@@ -13,6 +13,7 @@ import (
 
 	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
+	"golang.org/x/image/math/fixed"
 	"golang.org/x/image/vector"
 )
 
@@ -173,7 +174,7 @@ func drawVarying(t *Template, in *inputs, col *image.RGBA, blk *image.Gray, b *b
 		if cv != nil {
 			view := el.footprint()
 			if lay != nil {
-				view = view.Intersect(lay.ink())
+				view = view.Intersect(textInk(el, lay))
 			}
 			view = view.Intersect(col.Rect)
 			if view.Empty() {
@@ -430,6 +431,29 @@ func drawText(dst draw.Image, el *element, lay *textLayout) {
 		d.Dot.X, d.Dot.Y = l.x, l.y
 		drawString(&d, gf, l.s)
 	}
+}
+
+// textInk is the union of the rectangles drawText draws the layout's glyph
+// masks into: the same dots, kerning and advances as drawString and
+// font.Drawer.DrawString, the masks' rectangles from the glyph cache (which
+// drawText then uses). Nothing of the text is drawn outside it.
+func textInk(el *element, lay *textLayout) image.Rectangle {
+	gf := glyphFace{el.font, lay.size}
+	var ink image.Rectangle
+	for _, l := range lay.lines {
+		dot := fixed.Point26_6{X: l.x, Y: l.y}
+		prevC := rune(-1)
+		for _, c := range l.s {
+			if prevC >= 0 {
+				dot.X += lay.face.Kern(prevC, c)
+			}
+			dr, _, _, advance, _ := glyph(lay.face, gf, dot, c)
+			ink = ink.Union(dr)
+			dot.X += advance
+			prevC = c
+		}
+	}
+	return ink
 }
 
 // drawString is font.Drawer.DrawString (the same glyphs, kerning and
