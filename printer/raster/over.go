@@ -479,22 +479,20 @@ func kOnly(black *image.Gray, ps *Panels, opt Options, tx, ty, c int, rowOf *[8]
 			return false
 		}
 	}
+	// The 8 K bytes at once: in row r's 8 dots read as one little-endian
+	// word, bit 7 of byte j is set where dot j has no resin (≥ 128), so
+	// ^word & 0x80… marks the resin dots; shifted right by i it lands on
+	// bit 7-i of byte j, where point i of line j goes (most significant
+	// first). Each shift stays inside its byte: no dot spills over.
 	kb := black.Bounds()
-	var krows [8][]uint8
-	for r := range krows {
+	var t uint64
+	for i, r := range rowOf {
 		o := black.PixOffset(kb.Min.X+8*tx, kb.Min.Y+8*ty+r)
-		krows[r] = black.Pix[o : o+8 : o+8]
+		t |= (^binary.LittleEndian.Uint64(black.Pix[o:o+8:o+8]) & 0x8080808080808080) >> uint(i)
 	}
 	clearMask := &clearMasks[nb]
 	for j, n := range ns {
-		var k uint8
-		for _, r := range rowOf {
-			b := uint8(0)
-			if krows[r][j] < 128 {
-				b = 1
-			}
-			k = k<<1 | b
-		}
+		k := uint8(t >> (8 * uint(j)))
 		ps.K.Data[n*Points/8+c] = k
 		if ps.Y == nil || k == 0 {
 			continue
