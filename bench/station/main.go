@@ -58,8 +58,11 @@ type bench struct {
 	// paired: the printer alone runs at the same time as the station's
 	// printers, not before them.
 	paired bool
-	out    io.Writer
-	rows   []row
+	// pin: in the CPU scenario, printstationd on CPU 0 and the simulators
+	// (printer, centre) on CPU 1 — they are other machines in a station.
+	pin  bool
+	out  io.Writer
+	rows []row
 }
 
 func (b *bench) add(r row) {
@@ -83,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cards := fs.Int("cards", 40, "cards for the CPU scenario")
 	utilCards := fs.Int("util-cards", 10, "cards of the ×10 utilization scenario (util)")
 	fourCards := fs.Int("four-cards", 10, "cards per printer of the four-printer scenario (four)")
+	pin := fs.Bool("pin", true, "cpu: run printstationd on CPU 0 and the printer and centre simulators on CPU 1 (needs 2 CPUs); false: all share every CPU")
 	paired := fs.Bool("paired", true, "util and four: drive the printer alone while the station prints (the same load on both sides), not before")
 	outage := fs.Float64("outage-speed", 240, "speed factor of the outage scenario: 4 hours take 4h/speed")
 	startJobs := fs.Int("start-jobs", 10000, "queued jobs for the start/RSS scenario")
@@ -117,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintln(stderr, "work directory:", dir)
 	}
-	b := &bench{bin: *bin, dir: dir, cards: *cards, utilCards: *utilCards, fourCards: *fourCards, paired: *paired, out: stdout}
+	b := &bench{bin: *bin, dir: dir, cards: *cards, utilCards: *utilCards, fourCards: *fourCards, paired: *paired, pin: *pin && numCPU() >= 2, out: stdout}
 	if b.bin == "" {
 		b.bin = filepath.Join(dir, "bin")
 		fmt.Fprintln(stderr, "building the binaries…")

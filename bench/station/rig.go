@@ -145,6 +145,7 @@ type centralOpts struct {
 	noChip      bool
 	photoPool   int
 	images      string // centralsim --images: "" (its default, webp) or png
+	taskset     string // CPU list for taskset, "" for none
 }
 
 func newRig(bin, dir string, co centralOpts) (*rig, error) {
@@ -168,7 +169,12 @@ func newRig(bin, dir string, co centralOpts) (*rig, error) {
 	if co.images != "" {
 		args = append(args, "--images", co.images)
 	}
-	c, err := start(filepath.Join(bin, "centralsim"), args, nil)
+	exe := filepath.Join(bin, "centralsim")
+	if co.taskset != "" {
+		args = append([]string{"-c", co.taskset, exe}, args...)
+		exe = "taskset"
+	}
+	c, err := start(exe, args, nil)
 	if err != nil {
 		return nil, err
 	}
