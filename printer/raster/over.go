@@ -120,7 +120,7 @@ func ConvertOver(img, black image.Image, base *image.RGBA, baseBlack *image.Gray
 	if opt.Levels == 0 {
 		opt.Levels = 32
 	}
-	convertTiles(rgba, gray, base, baseBlack, opt, &ps, nil, nil)
+	convertTiles(rgba, gray, base, baseBlack, opt, &ps, nil, nil, nil, nil)
 	return &ps, nil
 }
 
@@ -133,6 +133,7 @@ type Reuse struct {
 	ps      Panels
 	from    *staticEntry // the static conversion ps holds outside written; nil: none
 	written tiles        // the tiles the last call wrote: everywhere else ps is from's
+	prev    tiles        // scratch: written, while the next call runs
 }
 
 // tiles marks 8 × 8-dot tiles of a card, by tile row and column.
@@ -168,17 +169,18 @@ func ConvertOverInto(r *Reuse, img, black image.Image, base *image.RGBA, baseBla
 		opt.Levels = 32
 	}
 	mask := tileMask(regions)
+	prev := &r.prev
 	if r.from != e {
 		// Another static conversion is in r: all of this one.
 		r.from = nil
 		copyPanels(&r.ps, e.ps)
+		prev = nil
 	} else {
-		// The tiles the previous card wrote back to the static bytes.
-		restoreTiles(&r.ps, e.ps, &r.written, opt)
+		*prev = r.written
 	}
 	r.from = e
 	r.written = tiles{}
-	convertTiles(rgba, gray, base, baseBlack, opt, &r.ps, mask, &r.written)
+	convertTiles(rgba, gray, base, baseBlack, opt, &r.ps, mask, &r.written, prev, e.ps)
 	return &r.ps, nil
 }
 
@@ -287,10 +289,13 @@ func clonePanels(ps *Panels) Panels {
 // convertTiles rewrites, in ps (the base's panels on every tile of mask;
 // nil: every tile), the bytes of every masked tile where img or black
 // differ from base or baseBlack, with the same per-dot arithmetic as
-// convertFast, and marks them in written (when not nil). The images are compared row by row, in memory order (a
+// convertFast, and marks them in written (when not nil). prev, when not
+// nil, marks tiles of ps that hold another card's bytes: those this card
+// leaves equal to the base get static's bytes back (a tile whose colour
+// differs is rewritten whole, so it needs none). The images are compared row by row, in memory order (a
 // column-wise walk was twice as slow: each row of a tile is a different
 // cache line); only the masked tiles of each row.
-func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlack *image.Gray, opt Options, ps *Panels, mask, written *tiles) {
+func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlack *image.Gray, opt Options, ps *Panels, mask, written, prev *tiles, static *Panels) {
 	const tw, th = Width / 8, Height / 8
 	// Tiles whose colour pixels differ, and tiles whose K dots do.
 	var changed, kChanged [th][tw]bool
@@ -357,6 +362,16 @@ func convertTiles(img *image.RGBA, black *image.Gray, base *image.RGBA, baseBlac
 		}
 	}
 
+	if prev != nil {
+		// The previous card's tiles this one does not rewrite whole: back
+		// to the static bytes (a K-only tile is redone from them).
+		for ty := range prev {
+			for tx := range prev[ty] {
+				prev[ty][tx] = prev[ty][tx] && !changed[ty][tx]
+			}
+		}
+		restoreTiles(ps, static, prev, opt)
+	}
 	nb := bitsFor(opt.Levels) // bytes of 8 points
 	bits := uint(nb)
 	max := opt.Levels - 1
