@@ -355,3 +355,49 @@ func TestConvertOverIntoDemoCards(t *testing.T) {
 		samePanels(t, fmt.Sprintf("demo %d %+v", seed, opt), got, want)
 	}
 }
+
+// TestConvertOverIntoKAfterColour: a tile the previous card coloured and
+// this card leaves in the base's colour with new resin on it (a K-only
+// tile, redone from the static bytes): it must not keep the previous
+// card's colour. Without putting that tile back first it does (tried).
+func TestConvertOverIntoKAfterColour(t *testing.T) {
+	base, bk := noisy(7)
+	for i := range bk.Pix {
+		bk.Pix[i] = 255 // no resin on the template
+	}
+	block := image.Rect(200, 200, 264, 248)
+	colour := func() (*image.RGBA, *image.Gray) {
+		img, k := overCard(rand.New(rand.NewPCG(1, 1)), base, bk)
+		onlyIn(img, k, base, bk, []image.Rectangle{})
+		for y := block.Min.Y; y < block.Max.Y; y++ {
+			for x := block.Min.X; x < block.Max.X; x++ {
+				o := img.PixOffset(x, y)
+				img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = 10, 200, 90, 255
+			}
+		}
+		return img, k
+	}
+	resin := func() (*image.RGBA, *image.Gray) {
+		img, k := overCard(rand.New(rand.NewPCG(1, 1)), base, bk)
+		onlyIn(img, k, base, bk, []image.Rectangle{})
+		for y := block.Min.Y; y < block.Max.Y; y += 3 {
+			for x := block.Min.X; x < block.Max.X; x++ {
+				k.Pix[k.PixOffset(x, y)] = 0
+			}
+		}
+		return img, k
+	}
+	var reuse Reuse
+	for i, mk := range []func() (*image.RGBA, *image.Gray){colour, resin, colour, resin} {
+		img, k := mk()
+		got, err := ConvertOverInto(&reuse, img, k, base, bk, []image.Rectangle{block}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Convert(img, k, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		samePanels(t, fmt.Sprintf("card %d", i), got, want)
+	}
+}
