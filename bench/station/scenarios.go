@@ -189,9 +189,15 @@ func (r *rig) runBatch(o daemonOpts, n int, within time.Duration) (cpu, wall tim
 // cpuPerCard: printstationd's CPU per card with the printer at zero
 // mechanical time, beside the device path alone and the render+raster part
 // measured in this process, same run.
-func (b *bench) cpuPerCard() error {
+func (b *bench) cpuPerCard(chip bool) error {
+	vpcd := func(i int) int {
+		if !chip {
+			return 0
+		}
+		return b.vpcd(i)
+	}
 	n := b.cards
-	w, err := prepareCard(7, b.chip)
+	w, err := prepareCard(7, chip)
 	if err != nil {
 		return err
 	}
@@ -216,13 +222,13 @@ func (b *bench) cpuPerCard() error {
 	if b.pin {
 		daemonCPU, simCPU = "0", "1"
 	}
-	r, err := newRig(b.bin, b.subdir("cpu"), centralOpts{jobs: n, noChip: !b.chip, taskset: simCPU})
+	r, err := newRig(b.bin, b.subdir(map[bool]string{false: "cpu", true: "cpu-chip"}[chip]), centralOpts{jobs: n, noChip: !chip, taskset: simCPU})
 	if err != nil {
 		return err
 	}
 	defer r.close()
 	// Baseline first: the printer alone on its own simulator.
-	alone, err := r.newSim("alone", 0, n+5, b.vpcd(1), simCPU)
+	alone, err := r.newSim("alone", 0, n+5, vpcd(1), simCPU)
 	if err != nil {
 		return err
 	}
@@ -230,7 +236,7 @@ func (b *bench) cpuPerCard() error {
 	if err != nil {
 		return fmt.Errorf("device path: %w", err)
 	}
-	if _, err := r.addPrinter(0, n+5, b.vpcd(0), simCPU); err != nil {
+	if _, err := r.addPrinter(0, n+5, vpcd(0), simCPU); err != nil {
 		return err
 	}
 	cpu, wall, err := r.runBatch(daemonOpts{taskset: daemonCPU}, n, 10*time.Minute)
@@ -238,12 +244,19 @@ func (b *bench) cpuPerCard() error {
 		return err
 	}
 	per := cpu / time.Duration(n)
-	chipNote := map[bool]string{true: "chip on vicc", false: "no chip"}[b.chip]
+	chipNote := map[bool]string{true: "chip on vicc", false: "no chip"}[chip]
 	if b.pin {
 		chipNote += ", daemon on CPU 0, simulators on CPU 1"
 	}
+	// The target is the daemon's own work on a card; with the chip, the
+	// PC/SC client's exchanges with pcscd (as many in the device path
+	// alone, the baseline) are reported beside it.
+	target := "≤ 10 ms"
+	if chip {
+		target = "reported (the chip's PC/SC exchanges are the device path's too)"
+	}
 	b.add(row{Scenario: "cpu", Figure: fmt.Sprintf("printstationd CPU per card, printer at zero mechanical time (%d cards, %s)", n, chipNote),
-		Value: ms(per), Baseline: "device path alone " + ms(dev) + " CPU/card", Ratio: ratio(per, dev), Target: "≤ 10 ms", Pass: ptr(per <= 10*time.Millisecond)})
+		Value: ms(per), Baseline: "device path alone " + ms(dev) + " CPU/card", Ratio: ratio(per, dev), Target: target, Pass: passIf(!chip, per <= 10*time.Millisecond)})
 	b.add(row{Scenario: "cpu", Figure: "the same with the batch start command counted (one signed-in call: a password hash, once a batch)",
 		Value: ms((cpu + r.startCPU) / time.Duration(n)), Baseline: "start command " + ms(r.startCPU), Target: "—"})
 	b.add(row{Scenario: "cpu", Figure: "of which render + raster (in this process)",
