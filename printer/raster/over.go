@@ -97,31 +97,8 @@ var overOnly = true
 // most tiles equal the base's. base and baseBlack must not change after
 // the first call that names them: their conversion is kept.
 func ConvertOver(img, black image.Image, base *image.RGBA, baseBlack *image.Gray, opt Options) (*Panels, error) {
-	rgba, ok := img.(*image.RGBA)
-	gray, gok := black.(*image.Gray)
-	if black == nil {
-		gray, gok = nil, true
-	}
-	if !ok || !gok || base == nil || (gray == nil) != (baseBlack == nil) || generalOnly || !overOnly ||
-		checkSize("card image", img) != nil || checkSize("static image", base) != nil ||
-		(baseBlack != nil && checkSize("static black layer", baseBlack) != nil) {
-		return Convert(img, black, opt)
-	}
-	if gray != nil {
-		if err := checkSize("black layer", gray); err != nil {
-			return nil, err
-		}
-	}
-	e, err := staticPanels(base, baseBlack, opt)
-	if err != nil {
-		return nil, err
-	}
-	ps := clonePanels(e.ps)
-	if opt.Levels == 0 {
-		opt.Levels = 32
-	}
-	convertTiles(rgba, gray, base, baseBlack, opt, &ps, nil, nil, nil, nil)
-	return &ps, nil
+	var r Reuse // fresh: the static panels copied whole, every tile looked at
+	return ConvertOverInto(&r, img, black, base, baseBlack, nil, opt)
 }
 
 // Reuse holds a card's panels from one ConvertOverInto to the next, so
@@ -274,16 +251,6 @@ func restoreTiles(dst, src *Panels, marked *tiles, opt Options) {
 			}
 		}
 	}
-}
-
-func clonePanels(ps *Panels) Panels {
-	c := func(p *Panel) *Panel {
-		if p == nil {
-			return nil
-		}
-		return &Panel{Name: p.Name, Levels: p.Levels, Data: append([]byte(nil), p.Data...)}
-	}
-	return Panels{Y: c(ps.Y), M: c(ps.M), C: c(ps.C), K: c(ps.K), O: c(ps.O)}
 }
 
 // convertTiles rewrites, in ps (the base's panels on every tile of mask;

@@ -150,16 +150,27 @@ func TestConvertOverDemoCards(t *testing.T) {
 		}
 		for _, opt := range []Options{{}, {Ribbon: "ko"}, {Rotate180: true, Levels: 64}} {
 			got, err := ConvertOver(col, blk, bc, bk, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := Convert(col, blk, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			samePanels(t, fmt.Sprintf("demo %d %+v", seed, opt), got, want)
+			isConvert(t, fmt.Sprintf("demo %d %+v", seed, opt), got, err, col, blk, opt)
 		}
 	}
+}
+
+// isConvert fails the test unless got (and no error) is Convert's result
+// for the card.
+func isConvert(t *testing.T, name string, got *Panels, err error, col *image.RGBA, blk *image.Gray, opt Options) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var black image.Image
+	if blk != nil {
+		black = blk
+	}
+	want, err := Convert(col, black, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePanels(t, name, got, want)
 }
 
 // TestConvertOverRefusesWhatConvertRefuses: the errors are Convert's.
@@ -345,14 +356,7 @@ func TestConvertOverIntoDemoCards(t *testing.T) {
 		}
 		opt := []Options{{}, {}, {Ribbon: "ko"}, {}, {Rotate180: true, Levels: 64}, {}}[seed]
 		got, err := ConvertOverInto(&reuse, col, blk, bc, bk, cv.Drawn(), opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := Convert(col, blk, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		samePanels(t, fmt.Sprintf("demo %d %+v", seed, opt), got, want)
+		isConvert(t, fmt.Sprintf("demo %d %+v", seed, opt), got, err, col, blk, opt)
 	}
 }
 
