@@ -270,6 +270,17 @@ func (b *bench) cpuPerCard(chip bool) error {
 	}
 	b.add(row{Scenario: "cpu", Figure: fmt.Sprintf("printstationd CPU per card, printer at zero mechanical time (%d cards, %s)", n, chipNote),
 		Value: ms(per), Baseline: "device path alone " + ms(dev) + " CPU/card", Ratio: ratio(per, dev), Target: target, Pass: passIf(!chip, per <= 10*time.Millisecond)})
+	if r.warmCards > 0 {
+		c1, err := cpuTime(r.daemonPID())
+		if err == nil {
+			// c1 is read after the window closed: the daemon is idle
+			// then (its idle CPU is its own row), so this is the window's
+			// end to within a clock tick.
+			steady := (c1 - r.warmCPU) / time.Duration(n-r.warmCards)
+			b.add(row{Scenario: "cpu", Figure: fmt.Sprintf("the same after the first %d cards (steady state: a daemon draws and converts its template's static layers and fills its glyph cache once a start)", r.warmCards),
+				Value: ms(steady), Baseline: "whole batch " + ms(per), Ratio: ratio(steady, per), Target: "—"})
+		}
+	}
 	b.add(row{Scenario: "cpu", Figure: "the same with the batch start command counted (one signed-in call: a password hash, once a batch)",
 		Value: ms((cpu + r.startCPU) / time.Duration(n)), Baseline: "start command " + ms(r.startCPU), Target: "—"})
 	b.add(row{Scenario: "cpu", Figure: "of which render + raster (in this process)",
