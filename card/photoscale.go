@@ -537,21 +537,25 @@ func hpairs1(dst []float64, row []uint8, t *taps) {
 
 // hbytes3 is hpairs3 one product at a time: for sources narrower than
 // the window rounded up to even.
-func hbytes3(dst []float64, row []uint8, t *taps) {
+func hbytes3(dst []float64, row []uint8, t *taps) { hloop3(dst, row, 4, t, 1) }
+
+// hloop3 filters a row of three-channel samples, stride elements apart,
+// one product at a time, each sum times unit.
+func hloop3[T uint8 | int32](dst []float64, row []T, stride int, t *taps, unit float64) {
 	n := t.n
 	for i := range len(dst) / 3 {
-		f := 4 * int(t.first[i])
+		f := stride * int(t.first[i])
 		ws := t.dense[i*n : i*n+n]
-		p := row[f : f+4*n]
+		p := row[f : f+stride*(n-1)+3]
 		var r, g, b int64
 		for k, w := range ws {
-			q := p[4*k : 4*k+3 : 4*k+3]
+			q := p[stride*k : stride*k+3 : stride*k+3]
 			r += int64(q[0]) * w
 			g += int64(q[1]) * w
 			b += int64(q[2]) * w
 		}
 		d := dst[3*i : 3*i+3 : 3*i+3]
-		d[0], d[1], d[2] = float64(r), float64(g), float64(b)
+		d[0], d[1], d[2] = float64(r)*unit, float64(g)*unit, float64(b)*unit
 	}
 }
 
@@ -574,28 +578,18 @@ func hbytes1(dst []float64, row []uint8, stride int, t *taps) {
 // channels, to the units of the 8-bit sources (2⁻²² of an 8-bit level,
 // which is 257 16-bit ones): the sum divided by 257.
 func hwide3(dst []float64, row []int32, t *taps) {
-	n := t.n
+	if t.n != 6 {
+		hloop3(dst, row, 3, t, 1.0/257)
+		return
+	}
 	for i := range len(dst) / 3 {
 		f := 3 * int(t.first[i])
 		d := dst[3*i : 3*i+3 : 3*i+3]
-		if n == 6 {
-			w := t.dense[6*i : 6*i+6 : 6*i+6]
-			p := row[f : f+18 : f+18]
-			r := int64(p[0])*w[0] + int64(p[3])*w[1] + int64(p[6])*w[2] + int64(p[9])*w[3] + int64(p[12])*w[4] + int64(p[15])*w[5]
-			g := int64(p[1])*w[0] + int64(p[4])*w[1] + int64(p[7])*w[2] + int64(p[10])*w[3] + int64(p[13])*w[4] + int64(p[16])*w[5]
-			b := int64(p[2])*w[0] + int64(p[5])*w[1] + int64(p[8])*w[2] + int64(p[11])*w[3] + int64(p[14])*w[4] + int64(p[17])*w[5]
-			d[0], d[1], d[2] = float64(r)*(1.0/257), float64(g)*(1.0/257), float64(b)*(1.0/257)
-			continue
-		}
-		ws := t.dense[i*n : i*n+n]
-		p := row[f : f+3*n]
-		var r, g, b int64
-		for k, w := range ws {
-			q := p[3*k : 3*k+3 : 3*k+3]
-			r += int64(q[0]) * w
-			g += int64(q[1]) * w
-			b += int64(q[2]) * w
-		}
+		w := t.dense[6*i : 6*i+6 : 6*i+6]
+		p := row[f : f+18 : f+18]
+		r := int64(p[0])*w[0] + int64(p[3])*w[1] + int64(p[6])*w[2] + int64(p[9])*w[3] + int64(p[12])*w[4] + int64(p[15])*w[5]
+		g := int64(p[1])*w[0] + int64(p[4])*w[1] + int64(p[7])*w[2] + int64(p[10])*w[3] + int64(p[13])*w[4] + int64(p[16])*w[5]
+		b := int64(p[2])*w[0] + int64(p[5])*w[1] + int64(p[8])*w[2] + int64(p[11])*w[3] + int64(p[14])*w[4] + int64(p[17])*w[5]
 		d[0], d[1], d[2] = float64(r)*(1.0/257), float64(g)*(1.0/257), float64(b)*(1.0/257)
 	}
 }
@@ -831,27 +825,36 @@ var useFixed = true
 // fourth pass left it, for same-run comparisons.
 var drawFixedPrev func(dst image.Image, target image.Rectangle, img image.Image) bool
 
-var fixedScalers struct {
-	sync.Mutex
-	m map[[4]int]*fixedScaler
+// sizeCache keeps one value per output and source size, made once:
+// every photo of a template has the same size and box, so one scaler
+// serves every card. Sizes vary only with templates and photo sizes: at
+// 16 the cache starts again.
+type sizeCache[T any] struct {
+	mu sync.Mutex
+	m  map[[4]int]T
 }
 
-// fixedScalerFor returns the scaler for these sizes, made once (nil if
-// newFixedScaler refuses them): every photo of a template has the same
-// size and box.
-func fixedScalerFor(dw, dh, sw, sh int) *fixedScaler {
+func (c *sizeCache[T]) get(dw, dh, sw, sh int, make func() T) T {
 	k := [4]int{dw, dh, sw, sh}
-	fixedScalers.Lock()
-	defer fixedScalers.Unlock()
-	if z, ok := fixedScalers.m[k]; ok {
-		return z
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.m[k]; ok {
+		return v
 	}
-	if fixedScalers.m == nil || len(fixedScalers.m) >= 16 {
-		fixedScalers.m = map[[4]int]*fixedScaler{} // sizes vary only with templates and photo sizes
+	if c.m == nil || len(c.m) >= 16 {
+		c.m = map[[4]int]T{}
 	}
-	z := newFixedScaler(dw, dh, sw, sh)
-	fixedScalers.m[k] = z
-	return z
+	v := make()
+	c.m[k] = v
+	return v
+}
+
+var fixedScalers sizeCache[*fixedScaler]
+
+// fixedScalerFor returns the scaler for these sizes, made once (nil if
+// newFixedScaler refuses them).
+func fixedScalerFor(dw, dh, sw, sh int) *fixedScaler {
+	return fixedScalers.get(dw, dh, sw, sh, func() *fixedScaler { return newFixedScaler(dw, dh, sw, sh) })
 }
 
 // drawFixed draws img scaled to target as drawImage does — on the colour

@@ -389,26 +389,11 @@ func prevHpass1(dst []int32, row []uint8, stride int, t *prevTaps, unit int64) {
 	}
 }
 
-var prevFixedScalers struct {
-	sync.Mutex
-	m map[[4]int]*prevFixedScaler
-}
+var prevFixedScalers sizeCache[*prevFixedScaler]
 
-// prevFixedScalerFor returns the scaler for these sizes, made once: every
-// photo of a template has the same size and box.
+// prevFixedScalerFor returns the scaler for these sizes, made once.
 func prevFixedScalerFor(dw, dh, sw, sh int) *prevFixedScaler {
-	k := [4]int{dw, dh, sw, sh}
-	prevFixedScalers.Lock()
-	defer prevFixedScalers.Unlock()
-	if z, ok := prevFixedScalers.m[k]; ok {
-		return z
-	}
-	if prevFixedScalers.m == nil || len(prevFixedScalers.m) >= 16 {
-		prevFixedScalers.m = map[[4]int]*prevFixedScaler{} // sizes vary only with templates and photo sizes
-	}
-	z := newPrevFixedScaler(dw, dh, sw, sh)
-	prevFixedScalers.m[k] = z
-	return z
+	return prevFixedScalers.get(dw, dh, sw, sh, func() *prevFixedScaler { return newPrevFixedScaler(dw, dh, sw, sh) })
 }
 
 // drawFixedPrevious draws img scaled to target as drawImage does — on the colour

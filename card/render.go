@@ -569,24 +569,10 @@ func photoScaler(dw, dh, sw, sh int) xdraw.Scaler {
 	if !cacheScalers {
 		return xdraw.CatmullRom
 	}
-	k := [4]int{dw, dh, sw, sh}
-	scalers.Lock()
-	defer scalers.Unlock()
-	if z, ok := scalers.m[k]; ok {
-		return z
-	}
-	if scalers.m == nil || len(scalers.m) >= 16 {
-		scalers.m = map[[4]int]xdraw.Scaler{} // sizes vary only with templates and photo sizes
-	}
-	z := xdraw.CatmullRom.NewScaler(dw, dh, sw, sh)
-	scalers.m[k] = z
-	return z
+	return scalers.get(dw, dh, sw, sh, func() xdraw.Scaler { return xdraw.CatmullRom.NewScaler(dw, dh, sw, sh) })
 }
 
-var scalers struct {
-	sync.Mutex
-	m map[[4]int]xdraw.Scaler
-}
+var scalers sizeCache[xdraw.Scaler]
 
 // cacheScalers is switched off by tests and benchmarks to compare.
 var cacheScalers = true
