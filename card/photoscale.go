@@ -249,15 +249,20 @@ func newFixedScaler(dw, dh, sw, sh int) *fixedScaler {
 // whose every pixel has R = G = B (a signature sent as WebP, which has no
 // grey form) is read as one channel: the three would be filtered alike.
 func fixedSource(src image.Image) (channels int, ok bool) {
+	return fixedSourceBy(src, scanOpaque)
+}
+
+// fixedSourceBy is fixedSource with scan for the four-byte kinds.
+func fixedSourceBy(src image.Image, scan func(pix []uint8, stride int, r image.Rectangle) (int, bool)) (channels int, ok bool) {
 	switch s := src.(type) {
 	case *image.Gray:
 		return 1, true
 	case *image.YCbCr:
 		return 3, true
 	case *image.RGBA:
-		return scanOpaque(s.Pix, s.Stride, s.Rect)
+		return scan(s.Pix, s.Stride, s.Rect)
 	case *image.NRGBA:
-		return scanOpaque(s.Pix, s.Stride, s.Rect)
+		return scan(s.Pix, s.Stride, s.Rect)
 	}
 	return 0, false
 }
@@ -335,18 +340,22 @@ func andRow(row []uint8) uint64 {
 // b.row in 16-bit units, converted as image/color does at 16 bits (as
 // x/image/draw reads it).
 func (z *fixedScaler) loadRow(b *scaleBuf, s *image.YCbCr, y int) {
-	// A sample's offsets are a row's plus a column's (YOffset and COffset
-	// are sums of the two): the columns' chroma offsets are b.cx, made
-	// once per image.
+	ycbcrRow(b.row, s, y, b.cx[:z.sw])
+}
+
+// ycbcrRow converts row y (relative to s's bounds) of s into dst, three
+// 16-bit values a pixel, for len(cx) pixels. A sample's offsets are a
+// row's plus a column's (YOffset and COffset are sums of the two): cx
+// holds the columns' chroma offsets, made once per image.
+func ycbcrRow(dst []int32, s *image.YCbCr, y int, cx []int32) {
 	sy := s.Rect.Min.Y + y
-	yrow := s.Y[s.YOffset(s.Rect.Min.X, sy):][:z.sw]
+	yrow := s.Y[s.YOffset(s.Rect.Min.X, sy):][:len(cx)]
 	crow := s.COffset(s.Rect.Min.X, sy)
-	cx := b.cx[:z.sw]
 	for x, yv := range yrow {
 		yy := int32(yv) * 0x10101
 		ci := crow + int(cx[x])
 		cb, cr := int32(s.Cb[ci])-128, int32(s.Cr[ci])-128
-		d := b.row[3*x : 3*x+3 : 3*x+3]
+		d := dst[3*x : 3*x+3 : 3*x+3]
 		d[0] = clamp16((yy + 91881*cr) >> 8)
 		d[1] = clamp16((yy - 22554*cb - 46802*cr) >> 8)
 		d[2] = clamp16((yy + 116130*cb) >> 8)

@@ -142,17 +142,7 @@ func newPrevFixedScaler(dw, dh, sw, sh int) *prevFixedScaler {
 // whose every pixel has R = G = B (a signature sent as WebP, which has no
 // grey form) is read as one channel: the three would be filtered alike.
 func prevFixedSource(src image.Image) (channels int, ok bool) {
-	switch s := src.(type) {
-	case *image.Gray:
-		return 1, true
-	case *image.YCbCr:
-		return 3, true
-	case *image.RGBA:
-		return prevScanOpaque(s.Pix, s.Stride, s.Rect)
-	case *image.NRGBA:
-		return prevScanOpaque(s.Pix, s.Stride, s.Rect)
-	}
-	return 0, false
+	return fixedSourceBy(src, prevScanOpaque)
 }
 
 // prevScanOpaque reads four-byte pixels: ok when every alpha is 0xff, one
@@ -193,22 +183,7 @@ func (z *prevFixedScaler) loadRow(b *prevScaleBuf, src image.Image, y int) {
 		o := s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y+y)
 		prevRgbRow(b.row[:3*z.sw], s.Pix[o:o+4*z.sw])
 	case *image.YCbCr:
-		// A sample's offsets are a row's plus a column's (YOffset and
-		// COffset are sums of the two): the columns' chroma offsets are
-		// b.cx, made once per image.
-		sy := s.Rect.Min.Y + y
-		yrow := s.Y[s.YOffset(s.Rect.Min.X, sy):][:z.sw]
-		crow := s.COffset(s.Rect.Min.X, sy)
-		cx := b.cx[:z.sw]
-		for x, yv := range yrow {
-			yy := int32(yv) * 0x10101
-			ci := crow + int(cx[x])
-			cb, cr := int32(s.Cb[ci])-128, int32(s.Cr[ci])-128
-			d := b.row[3*x : 3*x+3 : 3*x+3]
-			d[0] = prevClamp16((yy + 91881*cr) >> 8)
-			d[1] = prevClamp16((yy - 22554*cb - 46802*cr) >> 8)
-			d[2] = prevClamp16((yy + 116130*cb) >> 8)
-		}
+		ycbcrRow(b.row, s, y, b.cx[:z.sw])
 	}
 }
 
@@ -218,10 +193,6 @@ func prevRgbRow(row []int32, pix []uint8) {
 		d := row[3*x : 3*x+3 : 3*x+3]
 		d[0], d[1], d[2] = int32(p[0])*0x101, int32(p[1])*0x101, int32(p[2])*0x101
 	}
-}
-
-func prevClamp16(v int32) int32 {
-	return min(max(v, 0), 0xffff)
 }
 
 // scale filters src (whose bounds are sw × sh) and calls put for each
